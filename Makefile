@@ -1,0 +1,51 @@
+# agentdeck developer tasks.  `make help` lists the targets.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+PYTEST_ARGS ?=
+# mypy refuses a directory without .py files (e.g. an empty bench/): pass only
+# the ones that have some.
+MYPY_DIRS   := workflows tui bench tests
+MYPY_PATHS   = $(foreach d,$(MYPY_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint bench screenshots clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: $(STAMP) ## create/refresh .venv (pip install -c constraints.txt -e '.[dev]')
+
+run: $(STAMP) ## open the dashboard
+	$(BIN)/agentdeck
+
+test: $(STAMP) ## run the test suite (starts a throwaway PostgreSQL); PYTEST_ARGS='...' passes through
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict $(MYPY_PATHS)
+
+bench: $(STAMP) ## run every bench/*.py in turn
+	@set -e; for f in bench/*.py; do \
+		[ -e "$$f" ] || { echo "no bench/*.py scripts"; break; }; \
+		echo "==> $$f"; $(BIN)/python "$$f"; \
+	done
+
+screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
+	$(BIN)/python -m tui.screenshots
+
+clean: ## remove .venv, caches and the app's *.sqlite files
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	rm -f *.sqlite *.sqlite-wal *.sqlite-shm *.sqlite-journal

@@ -1,0 +1,143 @@
+"""Shared pytest fixtures."""
+
+# ruff: noqa: E402  (the environment must be set before the workflows are imported)
+
+from __future__ import annotations
+
+import os
+
+# Fast retries and no pacing in tests; must be set before the workflows are imported.
+os.environ.setdefault("AGENTDECK_STEP_RETRY_INTERVAL", "0.05")
+os.environ.setdefault("AGENTDECK_STEP_BACKOFF", "1.5")
+os.environ["AGENTDECK_OFFLINE_TPS"] = "0"
+for _secret in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+    os.environ.pop(_secret, None)
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.pg import PG_URL_ENV, ThrowawayPostgres
+from tui.supervisor import Supervisor
+from workflows.model_offline.transport import reset_faults, transport_factory
+from workflows.runtime import Runtime, RuntimeSettings
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL server for the whole session.
+
+    ``$AGENTDECK_TEST_PG_URL`` if set (nothing is started); otherwise a
+    throwaway PostgreSQL 15 started on first use and stopped at session end.
+    """
+    external = os.environ.get(PG_URL_ENV)
+    if external:
+        yield external
+        return
+    server = ThrowawayPostgres()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[str]:
+    """URL of a fresh, empty database on the ``pg_url`` server, dropped afterwards."""
+    name = f"agentdeck_test_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(pg_url)
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# DBOS runtimes on a real SQLite file (one per test; DBOS is process-global)
+
+
+def _settings(tmp_path: Path, db_url: str | None, *, cli: bool) -> RuntimeSettings:
+    return RuntimeSettings(
+        db_url=db_url or f"sqlite:///{tmp_path / 'agentdeck.sqlite'}",
+        offline=True,
+        offline_tps=0,
+        state_dir=tmp_path / "state",
+        polling_interval_s=0.02,
+        transport_factory=None if cli else transport_factory,
+    )
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'agentdeck.sqlite'}"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
+    """Embedded DBOS with the offline script through the in-process SDK transport (fast)."""
+    reset_faults()
+    rt = Runtime(_settings(tmp_path, db_url, cli=False))
+    await asyncio.to_thread(rt.launch)
+    try:
+        yield rt
+    finally:
+        await asyncio.to_thread(rt.shutdown)
+
+
+@pytest.fixture
+async def cli_runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
+    """Embedded DBOS driving the real bundled Claude Code CLI against the loopback server."""
+    rt = Runtime(_settings(tmp_path, db_url, cli=True))
+    await asyncio.to_thread(rt.launch)
+    try:
+        yield rt
+    finally:
+        await asyncio.to_thread(rt.shutdown)
+
+
+@pytest.fixture
+async def sup(db_url: str, runtime: Runtime) -> AsyncIterator[Supervisor]:
+    s = Supervisor(db_url)
+    await s.connect()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def cli_sup(db_url: str, cli_runtime: Runtime) -> AsyncIterator[Supervisor]:
+    s = Supervisor(db_url)
+    await s.connect()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def wait_for(
+    predicate: Callable[[], object], *, within: float = 20.0, interval: float = 0.02
+) -> None:
+    """Wait until ``predicate()`` (sync or async) is truthy, or fail after ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(interval)

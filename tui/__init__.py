@@ -1,0 +1,1 @@
+"""agentdeck's Textual dashboard and CLI."""

@@ -1,0 +1,353 @@
+"""``agentdeck``: the dashboard, and a headless CLI for scripts, tests and benchmarks.
+
+Errors (unknown id, bad JSON, invalid input, unreachable database) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agentdeck",
+        description="Supervise durable Claude research agents running on DBOS.",
+    )
+    p.add_argument("--db", help="system database URL or SQLite path (default: dbos-config.yaml)")
+    p.add_argument("--offline", action="store_true", help="force the offline scripted model")
+    p.add_argument("--read-only", action="store_true", help="attach without any write")
+    p.add_argument(
+        "--attach",
+        action="store_true",
+        help="do not run workflows in this process (workers run them)",
+    )
+    sub = p.add_subparsers(dest="cmd")
+
+    lp = sub.add_parser("launch", help="launch a workflow")
+    lp.add_argument("kind", choices=["research"])
+    lp.add_argument("--topic", required=True)
+    lp.add_argument("--questions", type=int, default=3)
+    lp.add_argument("--model", default=None)
+    lp.add_argument("--fault", default="", help="offline-model fault injection spec")
+    lp.add_argument("--approval-timeout", type=float, default=None, help="seconds")
+    lp.add_argument("--id", dest="workflow_id", default=None, help="workflow id (idempotent)")
+    lp.add_argument("--wait", action="store_true", help="run it here and wait for the result")
+    lp.add_argument("--auto-approve", action="store_true", help="approve the plan automatically")
+    lp.add_argument("--timeout", type=float, default=None, help="give up waiting after seconds")
+    lp.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("ls", help="list workflows, newest first")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true")
+
+    sh = sub.add_parser("show", help="a workflow's status, steps, events and result")
+    sh.add_argument("workflow_id")
+    sh.add_argument("--json", action="store_true")
+
+    ap = sub.add_parser("approve", help="answer a workflow's pending approval")
+    ap.add_argument("workflow_id")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--reject", action="store_true")
+    g.add_argument("--answer", help='JSON answer, e.g. {"decision":"edit","questions":[...]}')
+    ap.add_argument("--comment", default="")
+    ap.add_argument("--json", action="store_true")
+
+    st = sub.add_parser("stream", help="print a workflow's output stream as it arrives")
+    st.add_argument("workflow_id")
+    st.add_argument("--no-follow", action="store_true", help="print what is there and exit")
+
+    wk = sub.add_parser("worker", help="run workflows from the DBOS queues (no UI)")
+    wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
+    return p
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd is None:
+        from .app import run_dashboard
+
+        return run_dashboard(
+            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=args.attach
+        )
+    if args.cmd == "worker" and args.concurrency:
+        os.environ["AGENTDECK_RESEARCH_CONCURRENCY"] = str(args.concurrency)
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 130
+    except CLIError as exc:
+        print(f"agentdeck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # never a traceback: one line, details in the log file
+        import logging
+
+        from workflows.runtime import redact
+
+        logging.getLogger("agentdeck.cli").exception("unexpected error")
+        print(f"agentdeck: error: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
+        return 1
+
+
+def _missing_sqlite(db_url: str) -> str:
+    """The path of a SQLite database URL whose file does not exist, else ''."""
+    if not db_url.startswith("sqlite:///"):
+        return ""
+    path = db_url.removeprefix("sqlite:///")
+    return "" if Path(path).exists() else path
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from workflows.runtime import Runtime, RuntimeSettings, configure_logging, resolve_db_url
+
+    from .supervisor import Supervisor, SupervisorError
+
+    db_url = resolve_db_url(args.db)
+    settings = RuntimeSettings(db_url=db_url, offline=True if args.offline else None)
+    configure_logging(settings.state_dir)
+    runtime: Runtime | None = None
+    if args.cmd == "worker" or (args.cmd == "launch" and args.wait):
+        runtime = Runtime(settings)
+        try:
+            await asyncio.to_thread(runtime.launch)
+        except Exception as exc:
+            from workflows.runtime import redact
+
+            raise CLIError(f"cannot start DBOS on {redact(db_url)}: {exc}") from None
+    elif missing := _missing_sqlite(db_url):
+        raise CLIError(f"no database at {missing} (start `agentdeck` once, or pass --db)")
+    sup = Supervisor(db_url, read_only=args.read_only)
+    try:
+        await sup.connect()
+        handler = globals()[f"_cmd_{args.cmd}"]
+        return int(await handler(sup, args, runtime))
+    except SupervisorError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        await sup.close()
+        if runtime is not None:
+            await asyncio.to_thread(runtime.shutdown)
+
+
+async def _cmd_launch(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    from workflows.models import ApprovalAnswer, ApprovalDecision
+
+    data: dict[str, Any] = {"topic": args.topic, "questions": args.questions, "fault": args.fault}
+    if args.model:
+        data["model"] = args.model
+    if args.approval_timeout is not None:
+        data["approval_timeout_s"] = args.approval_timeout
+    res = await sup.launch("research", data, workflow_id=args.workflow_id)
+    wid = res.workflow_id
+    if not args.wait:
+        note = "" if runtime else " (runs when a dashboard or `agentdeck worker` serves this DB)"
+        _emit({"workflow_id": wid, "message": res.message}, args.json, res.message + note)
+        return 0
+    if not args.json:
+        print(f"{res.message}; model: {runtime.endpoint.label if runtime else '?'}", flush=True)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    approved = False
+    last_phase = ""
+    while True:
+        row = await sup.get_row(wid)
+        phase = row.progress.phase if row.progress else ""
+        if phase != last_phase and not args.json:
+            total = row.progress.total if row.progress else 0
+            done = row.progress.done if row.progress else 0
+            print(f"  {phase} {done}/{total}" if total else f"  {phase}", flush=True)
+            last_phase = phase
+        if row.waiting_approval and not approved:
+            if args.auto_approve:
+                await sup.answer(
+                    wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE, by="cli --auto-approve")
+                )
+                approved = True
+            elif not args.json and last_phase != "approval-noted":
+                print(f"  waiting for approval: agentdeck approve {wid}", flush=True)
+                last_phase = "approval-noted"
+        if not row.active:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise CLIError(f"timed out waiting for {wid} (still {row.status})")
+        await asyncio.sleep(0.1)
+    detail = await sup.detail(wid)
+    payload = _detail_json(detail)
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(f"{wid}: {detail.row.status}")
+        if detail.result_markdown:
+            print(detail.result_markdown)
+        if detail.error:
+            print(f"error: {detail.error}")
+    return 0 if detail.row.status == "SUCCESS" else 1
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    return dict(row.model_dump(mode="json"))
+
+
+def _detail_json(detail: Any) -> dict[str, Any]:
+    result = detail.result
+    if hasattr(result, "model_dump"):
+        result = result.model_dump(mode="json")
+    elif result is not None and not isinstance(result, (str, int, float, bool, list, dict)):
+        result = str(result)
+    return {
+        "workflow_id": detail.row.workflow_id,
+        "status": detail.row.status,
+        "row": _row_json(detail.row),
+        "input": detail.input_summary,
+        "steps": [s.model_dump(mode="json") for s in detail.steps],
+        "events": {e.key: _jsonable(e.value) for e in detail.events},
+        "children": [c.workflow_id for c in detail.children],
+        "forks": list(detail.forks),
+        "result": result,
+        "error": detail.error,
+    }
+
+
+def _jsonable(v: Any) -> Any:
+    try:
+        json.dumps(v)
+        return v
+    except TypeError:
+        return str(v)
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+async def _cmd_ls(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    rows = await sup.list_workflows(limit=args.limit)
+    if args.json:
+        print(json.dumps([_row_json(r) for r in rows], indent=2, default=str))
+        return 0
+    print(f"{'STATUS':<10} {'NAME':<18} {'ID':<36} {'CREATED':<19} SUMMARY")
+    for r in rows:
+        badge = " [approval]" if r.waiting_approval else ""
+        print(
+            f"{r.status:<10} {r.name[:18]:<18} {r.workflow_id[:36]:<36} "
+            f"{_fmt_time(r.created_at):<19} {r.summary}{badge}"
+        )
+    return 0
+
+
+async def _cmd_show(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    wid = await sup.resolve_id(args.workflow_id)
+    d = await sup.detail(wid)
+    if args.json:
+        print(json.dumps(_detail_json(d), indent=2, default=str))
+        return 0
+    r = d.row
+    print(f"{r.workflow_id}  {r.name}  {r.status}")
+    print(f"  input:    {d.input_summary}")
+    print(
+        f"  created:  {_fmt_time(r.created_at)}   executor: {r.executor}   version: {r.app_version}"
+    )
+    if r.forked_from:
+        print(f"  forked from: {r.forked_from}")
+    print("  steps:")
+    for s in d.steps:
+        dur = (s.completed_at - s.started_at) if s.completed_at and s.started_at else None
+        dur_s = f"{dur:6.2f}s" if dur is not None else "   ...  "
+        extra = f" → {s.child_id}" if s.child_id else ""
+        err = f"  ✗ {s.error}" if s.error else ""
+        print(f"    {s.step_id:>3} {s.name:<28} {s.status:<8} {dur_s} x{s.attempts}{extra}{err}")
+    if d.events:
+        print("  events:")
+        for e in d.events:
+            print(f"    {e.key}: {json.dumps(_jsonable(e.value))[:200]}")
+    if d.result_markdown:
+        print("  result:\n" + d.result_markdown)
+    elif d.result is not None:
+        print(f"  result: {d.result!r}"[:2000])
+    if d.error:
+        print(f"  error: {d.error}")
+    return 0
+
+
+async def _cmd_approve(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    from workflows.models import ApprovalAnswer
+
+    wid = await sup.resolve_id(args.workflow_id)
+    if args.answer:
+        try:
+            raw = json.loads(args.answer)
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"--answer is not valid JSON: {exc}") from None
+        try:
+            answer = ApprovalAnswer.model_validate(raw)
+        except ValidationError as exc:
+            raise CLIError("invalid answer: " + "; ".join(e["msg"] for e in exc.errors())) from None
+    else:
+        answer = ApprovalAnswer(
+            decision="reject" if args.reject else "approve", comment=args.comment, by="cli"
+        )
+    res = await sup.answer(wid, answer)
+    _emit(res.model_dump(), args.json, res.message)
+    return 0 if res.ok else 1
+
+
+async def _cmd_stream(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    wid = await sup.resolve_id(args.workflow_id)
+    offsets = {wid: 0}
+    last: tuple[int, int] | None = None
+    while True:
+        batches = await sup.read_streams(offsets)
+        for b in batches:
+            offsets[b.workflow_id] = b.next_offset
+            for c in b.chunks:
+                if (c.step_id, c.attempt) != last:
+                    print(f"\n── {c.step_name} (step {c.step_id}, attempt {c.attempt}) ──")
+                    last = (c.step_id, c.attempt)
+                for part in c.parts:
+                    if part.kind in ("text", "tool_use", "tool_result"):
+                        sys.stdout.write(part.text)
+                    else:
+                        sys.stdout.write(f"\n[{part.kind}] {part.text.strip()}\n")
+            sys.stdout.flush()
+        if args.no_follow:
+            break
+        row = await sup.get_row(wid)
+        if not row.active and not batches:
+            break
+        await asyncio.sleep(0.05)
+    print()
+    return 0
+
+
+async def _cmd_worker(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    label = runtime.endpoint.label if runtime and runtime.endpoint else "?"
+    print(f"worker serving {sup.display_url} · model: {label} · ctrl+c to stop", flush=True)
+    await asyncio.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

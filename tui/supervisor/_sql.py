@@ -1,0 +1,186 @@
+"""Every SQL statement agentdeck issues against DBOS's own tables, in one place.
+
+Used where the DBOS API has no call (events of many workflows at once, stream entries of many
+workflows since given offsets, a cheap change token). Works on SQLite (tables unqualified) and
+PostgreSQL (schema ``dbos``). Values are decoded per their ``serialization`` column; a value that
+cannot be decoded here becomes an :class:`Undecodable` placeholder, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from dbos._serialization import DefaultSerializer
+
+__all__ = [
+    "SQL",
+    "Undecodable",
+    "decode",
+]
+
+log = logging.getLogger("agentdeck.sql")
+STREAM_CLOSED = "__DBOS_STREAM_CLOSED__"
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored value this process cannot decode (e.g. a pickled class it cannot import)."""
+
+    serialization: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"<undecodable {self.serialization} value: {self.reason}>"
+
+
+_pickle = DefaultSerializer()
+
+
+def decode(value: str | None, serialization: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        if serialization == "portable_json":
+            return json.loads(value)
+        return _pickle.deserialize(value)
+    except Exception as exc:  # foreign classes, corrupt rows: show, don't crash
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        return Undecodable(serialization or "py_pickle", reason)
+
+
+class SQL:
+    """Raw reads on the DBOS system tables through an existing SQLAlchemy engine."""
+
+    def __init__(self, engine: sa.Engine, schema: str = "dbos") -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._p = "" if self.sqlite else f'"{schema}".'
+        #: Count of statements issued (bench/ reads it).
+        self.statements = 0
+
+    def _t(self, name: str) -> str:
+        return f"{self._p}{name}"
+
+    def _run(self, stmt: sa.TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        self.statements += 1
+        with self.engine.connect() as conn:
+            return conn.execute(stmt, params).fetchall()
+
+    @staticmethod
+    def _in(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+        params = {f"{prefix}{i}": v for i, v in enumerate(values)}
+        return ", ".join(f":{k}" for k in params), params
+
+    def change_token(self) -> tuple[int, int]:
+        """(row count, latest updated_at) of workflow_status: changes whenever any row does."""
+        rows = self._run(
+            sa.text(
+                f"SELECT count(*), coalesce(max(updated_at), 0) FROM {self._t('workflow_status')}"
+            ),
+            {},
+        )
+        count, latest = rows[0]
+        return int(count), int(latest)
+
+    def events(self, workflow_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current values of the given event keys for many workflows, in one query."""
+        if not workflow_ids or not keys:
+            return {}
+        ids, p1 = self._in("w", workflow_ids)
+        ks, p2 = self._in("k", keys)
+        rows = self._run(
+            sa.text(
+                "SELECT workflow_uuid, key, value, serialization "
+                f"FROM {self._t('workflow_events')} "
+                f"WHERE workflow_uuid IN ({ids}) AND key IN ({ks})"
+            ),
+            {**p1, **p2},
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for wid, key, value, ser in rows:
+            out.setdefault(wid, {})[key] = decode(value, ser)
+        return out
+
+    def errors(self, workflow_ids: Sequence[str]) -> dict[str, Any]:
+        """Decoded errors of the given workflows (for the rows of a list, in one query)."""
+        if not workflow_ids:
+            return {}
+        ids, params = self._in("w", workflow_ids)
+        s, o = self._t("workflow_status"), self._t("workflow_output")
+        rows = self._run(
+            sa.text(
+                f"SELECT s.workflow_uuid, coalesce(o.error, s.error), s.serialization FROM {s} s "
+                f"LEFT JOIN {o} o ON o.workflow_uuid = s.workflow_uuid "
+                f"WHERE s.workflow_uuid IN ({ids})"
+            ),
+            params,
+        )
+        out: dict[str, Any] = {}
+        for wid, err, ser in rows:
+            if err is None:
+                continue
+            value = decode(err, ser)
+            if isinstance(value, dict) and "message" in value:
+                value = f"{value.get('name', 'Error')}: {value['message']}"
+            out[wid] = value
+        return out
+
+    def all_events(self, workflow_id: str) -> dict[str, Any]:
+        rows = self._run(
+            sa.text(
+                f"SELECT key, value, serialization FROM {self._t('workflow_events')} "
+                "WHERE workflow_uuid = :w ORDER BY key"
+            ),
+            {"w": workflow_id},
+        )
+        return {key: decode(value, ser) for key, value, ser in rows}
+
+    def stream_since(
+        self, offsets: dict[str, int], key: str, *, limit: int = 2000
+    ) -> dict[str, list[tuple[int, Any]]]:
+        """Stream entries at or past each workflow's offset, for many workflows in one query.
+
+        The closing sentinel comes back as the string ``__DBOS_STREAM_CLOSED__``.
+        """
+        if not offsets:
+            return {}
+        clauses = []
+        params: dict[str, Any] = {"key": key, "limit": limit}
+        for i, (wid, off) in enumerate(offsets.items()):
+            clauses.append(f'(workflow_uuid = :w{i} AND "offset" >= :o{i})')
+            params[f"w{i}"], params[f"o{i}"] = wid, off
+        rows = self._run(
+            sa.text(
+                f'SELECT workflow_uuid, "offset", value, serialization FROM {self._t("streams")} '
+                f"WHERE key = :key AND ({' OR '.join(clauses)}) "
+                f'ORDER BY workflow_uuid, "offset" LIMIT :limit'
+            ),
+            params,
+        )
+        out: dict[str, list[tuple[int, Any]]] = {}
+        for wid, off, value, ser in rows:
+            out.setdefault(wid, []).append((int(off), decode(value, ser)))
+        return out
+
+    def stream_keys(self, workflow_id: str) -> list[str]:
+        rows = self._run(
+            sa.text(f"SELECT DISTINCT key FROM {self._t('streams')} WHERE workflow_uuid = :w"),
+            {"w": workflow_id},
+        )
+        return [r[0] for r in rows]
+
+    def step_attempts(self, workflow_id: str, key: str) -> dict[int, int]:
+        """Highest attempt number seen per step, from our stream's chunk tags."""
+        out: dict[int, int] = {}
+        for _off, value in self.stream_since({workflow_id: 0}, key, limit=100_000).get(
+            workflow_id, []
+        ):
+            if isinstance(value, dict) and "step_id" in value:
+                sid, att = int(value.get("step_id", 0)), int(value.get("attempt", 1))
+                out[sid] = max(out.get(sid, 1), att)
+        return out

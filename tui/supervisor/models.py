@@ -1,0 +1,113 @@
+"""Immutable snapshots the data layer hands to the UI and the CLI (no DBOS types leak out)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from workflows.models import ApprovalRequest, Progress, StreamChunk
+
+__all__ = [
+    "ActionResult",
+    "ApprovalItem",
+    "EventItem",
+    "RunDetail",
+    "StepRow",
+    "StreamBatch",
+    "WorkflowRow",
+]
+
+ACTIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+
+
+class _Snap(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+
+class WorkflowRow(_Snap):
+    workflow_id: str
+    name: str
+    status: str
+    created_at: float | None = None
+    updated_at: float | None = None
+    completed_at: float | None = None
+    queue: str = ""
+    executor: str = ""
+    app_version: str = ""
+    parent_id: str = ""
+    forked_from: str = ""
+    summary: str = ""
+    error: str = ""
+    recovery_attempts: int = 0
+    progress: Progress | None = None
+    approval: ApprovalRequest | None = None
+    cost_usd: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def waiting_approval(self) -> bool:
+        return (
+            self.approval is not None
+            and self.approval.state == "pending"
+            and self.status == "PENDING"
+        )
+
+    def duration(self, now: float | None = None) -> float | None:
+        if self.created_at is None:
+            return None
+        end = self.completed_at or (None if self.active else self.updated_at)
+        return max(0.0, (end or (now or time.time())) - self.created_at)
+
+
+class StepRow(_Snap):
+    step_id: int
+    name: str
+    status: Literal["done", "error", "running"]
+    started_at: float | None = None
+    completed_at: float | None = None
+    error: str = ""
+    child_id: str = ""
+    attempts: int = 1
+    output_summary: str = ""
+
+
+class EventItem(_Snap):
+    key: str
+    value: Any
+
+
+class RunDetail(_Snap):
+    row: WorkflowRow
+    input_summary: str = ""
+    steps: tuple[StepRow, ...] = ()
+    events: tuple[EventItem, ...] = ()
+    children: tuple[WorkflowRow, ...] = ()
+    forks: tuple[str, ...] = ()
+    result: Any = None
+    result_markdown: str = ""
+    error: str = ""
+
+
+class StreamBatch(_Snap):
+    """New stream entries of one workflow since an offset."""
+
+    workflow_id: str
+    chunks: tuple[StreamChunk, ...]
+    next_offset: int
+    closed: bool = False
+
+
+class ApprovalItem(_Snap):
+    row: WorkflowRow
+    request: ApprovalRequest
+
+
+class ActionResult(_Snap):
+    ok: bool
+    message: str
+    workflow_id: str = ""

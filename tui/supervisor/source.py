@@ -1,0 +1,508 @@
+"""The one data layer: every read and write the dashboard and the CLI make, through DBOSClient.
+
+The same code serves embedded mode (this process also runs a DBOS executor) and attach mode
+(workflows run elsewhere): launches are enqueued on the launch queue that every agentdeck runtime
+serves, and everything else goes through ``DBOSClient`` or the SQL module. Everything returns
+frozen snapshots (``tui.supervisor.models``). ``read_only`` refuses every write here, not only in
+key bindings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from dbos import DBOSClient
+from pydantic import ValidationError
+
+from workflows.models import (
+    APPROVAL_EVENT,
+    PROGRESS_EVENT,
+    STREAM_KEY,
+    ApprovalAnswer,
+    ApprovalRequest,
+    ApprovalState,
+    Progress,
+    ResearchReport,
+    ResearchRequest,
+    StreamChunk,
+)
+from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
+
+from ._sql import SQL, STREAM_CLOSED, Undecodable
+from .models import (
+    ActionResult,
+    ApprovalItem,
+    EventItem,
+    RunDetail,
+    StepRow,
+    StreamBatch,
+    WorkflowRow,
+)
+
+__all__ = ["ReadOnlyError", "Supervisor", "SupervisorError", "WORKFLOW_TYPES"]
+
+log = logging.getLogger("agentdeck.supervisor")
+
+#: Launchable workflow types: name → (DBOS workflow name, input model).
+WORKFLOW_TYPES: dict[str, tuple[str, type[ResearchRequest]]] = {
+    "research": ("research", ResearchRequest),
+}
+
+_LIST_KEYS = (PROGRESS_EVENT, APPROVAL_EVENT)
+
+
+class SupervisorError(Exception):
+    """A data-layer failure with a message fit for a screen (secrets removed)."""
+
+
+class ReadOnlyError(SupervisorError):
+    pass
+
+
+def _sec(ms: int | None) -> float | None:
+    return ms / 1000.0 if ms else None
+
+
+def _error_text(err: Any) -> str:
+    if err is None:
+        return ""
+    if isinstance(err, BaseException):
+        text = str(err) or type(err).__name__
+        return redact(f"{type(err).__name__}: {text}")
+    return redact(str(err))
+
+
+def _summarize(value: Any, limit: int = 160) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Undecodable):
+        return str(value)
+    if isinstance(value, ResearchRequest):
+        return f"{value.topic} · {value.questions}q · {value.model}"
+    if isinstance(value, dict) and "args" in value:
+        parts = [_summarize(a, limit) for a in value.get("args", ())]
+        parts += [f"{k}={_summarize(v, limit)}" for k, v in (value.get("kwargs") or {}).items()]
+        text = ", ".join(p for p in parts if p)
+    elif isinstance(value, str) and len(value) > 40 and " " not in value[:40]:
+        # DBOS hands back undecodable inputs as the raw serialized string.
+        text = f"<undecodable value ({len(value)} bytes)>"
+    else:
+        text = repr(value)
+    return redact(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+class Supervisor:
+    """Reads and acts on a DBOS system database. All methods are async and never block the loop."""
+
+    def __init__(self, db_url: str, *, read_only: bool = False) -> None:
+        self.db_url = db_url
+        self.read_only = read_only
+        self._client: DBOSClient | None = None
+        self._sql: SQL | None = None
+        self.display_url = redact(db_url)
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            self._client = await asyncio.to_thread(
+                DBOSClient,
+                system_database_url=self.db_url,
+                application_name=APP_NAME,
+                retry_connection_errors=False,
+            )
+        except Exception as exc:
+            raise SupervisorError(f"cannot open {self.display_url}: {_error_text(exc)}") from None
+        self._sql = SQL(self._client._sys_db.engine)
+
+    @property
+    def client(self) -> DBOSClient:
+        if self._client is None:
+            raise SupervisorError("not connected")
+        return self._client
+
+    @property
+    def sql(self) -> SQL:
+        if self._sql is None:
+            raise SupervisorError("not connected")
+        return self._sql
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.destroy)
+
+    def _check_write(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"read-only: refusing to {what}")
+
+    async def _call(self, what: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except SupervisorError:
+            raise
+        except Exception as exc:
+            raise SupervisorError(f"{what} failed: {_error_text(exc)}") from None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def change_token(self) -> tuple[int, int]:
+        return await self._call("refresh", asyncio.to_thread(self.sql.change_token))  # type: ignore[no-any-return]
+
+    async def list_workflows(
+        self, *, limit: int = 500, top_level_only: bool = False
+    ) -> list[WorkflowRow]:
+        statuses = await self._call(
+            "list workflows",
+            self.client.list_workflows_async(
+                limit=limit, sort_desc=True, load_input=False, load_output=False,
+                has_parent=False if top_level_only else None,
+            ),
+        )  # fmt: skip
+        return await self._rows(statuses)
+
+    async def _rows(self, statuses: list[Any]) -> list[WorkflowRow]:
+        """Rows with their live events (active runs) and errors (failed runs): two queries."""
+        active_ids = [s.workflow_id for s in statuses if s.status in ("PENDING", "ENQUEUED")]
+        failed_ids = [s.workflow_id for s in statuses if s.status == "ERROR" and s.error is None]
+        events, errors = await self._call(
+            "read events",
+            asyncio.to_thread(self._events_and_errors, active_ids, failed_ids),
+        )
+        return [
+            self._row(s, events.get(s.workflow_id, {}), errors.get(s.workflow_id)) for s in statuses
+        ]
+
+    def _events_and_errors(
+        self, active_ids: list[str], failed_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        return self.sql.events(active_ids, _LIST_KEYS), self.sql.errors(failed_ids)
+
+    def _row(self, s: Any, events: dict[str, Any], error: Any = None) -> WorkflowRow:
+        progress = _parse(Progress, events.get(PROGRESS_EVENT))
+        approval = _parse(ApprovalRequest, events.get(APPROVAL_EVENT))
+        attrs = s.attributes if isinstance(s.attributes, dict) else {}
+        return WorkflowRow(
+            workflow_id=s.workflow_id,
+            name=s.name,
+            status=str(s.status),
+            created_at=_sec(s.created_at),
+            updated_at=_sec(s.updated_at),
+            completed_at=_sec(s.completed_at),
+            queue=s.queue_name or "",
+            executor=s.executor_id or "",
+            app_version=s.app_version or "",
+            parent_id=s.parent_workflow_id or "",
+            forked_from=s.forked_from or "",
+            summary=redact(str(attrs.get("summary", ""))),
+            error=_error_text(s.error if s.error is not None else error),
+            recovery_attempts=int(getattr(s, "recovery_attempts", 0) or 0),
+            progress=progress,
+            approval=approval,
+            cost_usd=float(attrs["cost_usd"]) if "cost_usd" in attrs else None,
+        )
+
+    async def resolve_id(self, partial: str) -> str:
+        """A full workflow id from an id or a unique prefix; a clear error otherwise."""
+        partial = partial.strip()
+        if not partial:
+            raise SupervisorError("no workflow id given")
+        found = await self._call(
+            "look up workflow",
+            self.client.list_workflows_async(
+                workflow_id_prefix=partial, limit=50, load_input=False, load_output=False
+            ),
+        )
+        exact = [s for s in found if s.workflow_id == partial]
+        if exact:
+            return str(exact[0].workflow_id)
+        if not found:
+            raise SupervisorError(f"unknown workflow id: {partial}")
+        # A run and its children share a prefix: the prefix names the run.
+        roots = [s for s in found if not s.parent_workflow_id]
+        if len(found) > 1 and len(roots) == 1:
+            return str(roots[0].workflow_id)
+        if len(found) > 1:
+            raise SupervisorError(f"ambiguous workflow id prefix: {partial}")
+        return str(found[0].workflow_id)
+
+    async def get_row(self, workflow_id: str) -> WorkflowRow:
+        found = await self._call(
+            "read workflow",
+            self.client.list_workflows_async(
+                workflow_ids=[workflow_id], load_input=False, load_output=False
+            ),
+        )
+        if not found:
+            raise SupervisorError(f"unknown workflow id: {workflow_id}")
+        s = found[0]
+        events = await asyncio.to_thread(self.sql.events, [workflow_id], _LIST_KEYS)
+        errors = (
+            await asyncio.to_thread(self.sql.errors, [workflow_id]) if s.status == "ERROR" else {}
+        )
+        return self._row(s, events.get(workflow_id, {}), errors.get(workflow_id))
+
+    async def detail(self, workflow_id: str) -> RunDetail:
+        found = await self._call(
+            "read workflow",
+            self.client.list_workflows_async(workflow_ids=[workflow_id], load_input=True),
+        )
+        if not found:
+            raise SupervisorError(f"unknown workflow id: {workflow_id}")
+        s = found[0]
+        raw_steps, all_events, children, forks, attempts = await asyncio.gather(
+            self._call("read steps", self.client.list_workflow_steps_async(workflow_id)),
+            self._call("read events", asyncio.to_thread(self.sql.all_events, workflow_id)),
+            self._call(
+                "read children",
+                self.client.list_workflows_async(
+                    parent_workflow_id=workflow_id, load_input=False, load_output=False
+                ),
+            ),
+            self._call(
+                "read forks",
+                self.client.list_workflows_async(
+                    forked_from=workflow_id, load_input=False, load_output=False
+                ),
+            ),
+            self._call(
+                "read attempts",
+                asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
+            ),
+        )
+        row = self._row(s, all_events)
+        steps = tuple(self._step(st, attempts) for st in raw_steps)
+        output = s.output
+        result_md = ""
+        if isinstance(output, ResearchReport):
+            result_md = output.markdown
+        return RunDetail(
+            row=row,
+            input_summary=_summarize(s.input),
+            steps=steps,
+            events=tuple(EventItem(key=k, value=v) for k, v in all_events.items()),
+            children=tuple(self._row(c, {}) for c in children),
+            forks=tuple(f.workflow_id for f in forks),
+            result=output,
+            result_markdown=result_md,
+            error=_error_text(s.error),
+        )
+
+    @staticmethod
+    def _step(st: Any, attempts: dict[int, int]) -> StepRow:
+        done = st.get("completed_at_epoch_ms") is not None
+        error = st.get("error")
+        status = "error" if error is not None else ("done" if done else "running")
+        fid = int(st["function_id"])
+        return StepRow(
+            step_id=fid,
+            name=st["function_name"],
+            status=status,
+            started_at=_sec(st.get("started_at_epoch_ms")),
+            completed_at=_sec(st.get("completed_at_epoch_ms")),
+            error=_error_text(error),
+            child_id=st.get("child_workflow_id") or "",
+            attempts=attempts.get(fid, 1),
+            output_summary=_summarize(st.get("output"), 80) if done else "",
+        )
+
+    async def read_streams(self, offsets: dict[str, int]) -> list[StreamBatch]:
+        """New output of many workflows since their offsets, in one query (non-blocking)."""
+        raw = await self._call(
+            "read streams", asyncio.to_thread(self.sql.stream_since, offsets, STREAM_KEY)
+        )
+        batches = []
+        for wid, entries in raw.items():
+            chunks: list[StreamChunk] = []
+            closed = False
+            next_offset = offsets.get(wid, 0)
+            for off, value in entries:
+                next_offset = off + 1
+                if value == STREAM_CLOSED:
+                    closed = True
+                    continue
+                chunk = _parse(StreamChunk, value)
+                if chunk is not None:
+                    chunks.append(chunk)
+            batches.append(
+                StreamBatch(
+                    workflow_id=wid, chunks=tuple(chunks), next_offset=next_offset, closed=closed
+                )
+            )
+        return batches
+
+    async def approvals(self) -> list[ApprovalItem]:
+        """Every workflow waiting for a human, across the system."""
+        pending = await self._call(
+            "list pending",
+            self.client.list_workflows_async(
+                status="PENDING", load_input=False, load_output=False, limit=1000
+            ),
+        )
+        items = []
+        for row in await self._rows(pending):
+            if row.waiting_approval and row.approval is not None:
+                items.append(ApprovalItem(row=row, request=row.approval))
+        items.sort(key=lambda i: i.request.deadline)
+        return items
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def launch(
+        self, kind: str, data: dict[str, Any], *, workflow_id: str | None = None
+    ) -> ActionResult:
+        """Validate the input and enqueue the workflow on the launch queue (idempotent by id)."""
+        self._check_write("launch a workflow")
+        if kind not in WORKFLOW_TYPES:
+            raise SupervisorError(f"unknown workflow type: {kind}")
+        wf_name, model = WORKFLOW_TYPES[kind]
+        try:
+            req = model.model_validate(data)
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise SupervisorError(f"invalid {kind} input: {msgs}") from None
+        wid = (workflow_id or "").strip() or f"{kind}-{uuid.uuid4().hex[:12]}"
+        existing = await self._call(
+            "check id",
+            self.client.list_workflows_async(
+                workflow_ids=[wid], load_input=False, load_output=False
+            ),
+        )
+        if existing:
+            return ActionResult(
+                ok=True,
+                message=f"{wid} already exists ({existing[0].status}); not launched again",
+                workflow_id=wid,
+            )
+        summary = f"{req.topic} · {req.questions}q" if isinstance(req, ResearchRequest) else kind
+        await self._call(
+            "launch",
+            self.client.enqueue_async(
+                {
+                    "workflow_name": wf_name,
+                    "queue_name": LAUNCH_QUEUE,
+                    "workflow_id": wid,
+                    "attributes": {"summary": summary[:120], "kind": kind},
+                },
+                req,
+            ),
+        )
+        return ActionResult(ok=True, message=f"launched {wid}", workflow_id=wid)
+
+    async def answer(
+        self, workflow_id: str, answer: ApprovalAnswer | dict[str, Any]
+    ) -> ActionResult:
+        """Answer a pending approval once; a second answer is reported as already answered."""
+        self._check_write("answer an approval")
+        if not isinstance(answer, ApprovalAnswer):
+            try:
+                answer = ApprovalAnswer.model_validate(answer)
+            except ValidationError as exc:
+                raise SupervisorError(
+                    "invalid answer: " + "; ".join(e["msg"] for e in exc.errors())
+                ) from None
+        row = await self.get_row(workflow_id)
+        req = row.approval
+        if req is None:
+            raise SupervisorError(f"{workflow_id} has no approval request")
+        if req.state is not ApprovalState.PENDING or not row.active:
+            how = req.answer.decision.value if req.answer else req.state.value
+            return ActionResult(
+                ok=False, message=f"already {how}: {req.topic} of {workflow_id}",
+                workflow_id=workflow_id,
+            )  # fmt: skip
+        if req.deadline < time.time():
+            return ActionResult(ok=False, message="the approval deadline has passed")
+        await self._call(
+            "send answer",
+            self.client.send_async(
+                workflow_id,
+                answer.model_dump(mode="json"),
+                req.topic,
+                idempotency_key=req.idempotency_key,
+            ),
+        )
+        return ActionResult(
+            ok=True, message=f"{answer.decision.value} sent to {workflow_id}",
+            workflow_id=workflow_id,
+        )  # fmt: skip
+
+    async def send(
+        self, workflow_id: str, message: Any, topic: str | None, *, idempotency_key: str | None
+    ) -> ActionResult:
+        self._check_write("send a message")
+        await self._call(
+            "send",
+            self.client.send_async(workflow_id, message, topic, idempotency_key=idempotency_key),
+        )
+        return ActionResult(ok=True, message=f"sent to {workflow_id}", workflow_id=workflow_id)
+
+    async def cancel(self, workflow_id: str) -> ActionResult:
+        self._check_write("cancel")
+        row = await self.get_row(workflow_id)
+        if not row.active:
+            return ActionResult(
+                ok=False, message=f"{workflow_id} is {row.status}: nothing to cancel"
+            )
+        await self._call("cancel", self.client.cancel_workflow_async(workflow_id))
+        return ActionResult(ok=True, message=f"cancelled {workflow_id}", workflow_id=workflow_id)
+
+    async def resume(self, workflow_id: str) -> ActionResult:
+        """Cancelled or stuck runs resume; failed runs are rewound to their failed step."""
+        self._check_write("resume")
+        row = await self.get_row(workflow_id)
+        if row.status == "SUCCESS":
+            return ActionResult(ok=False, message=f"{workflow_id} succeeded: nothing to resume")
+        if row.status in ("PENDING", "ENQUEUED", "DELAYED"):
+            return ActionResult(ok=False, message=f"{workflow_id} is {row.status}: still running")
+        if row.status == "ERROR":
+            steps = await self._call(
+                "read steps", self.client.list_workflow_steps_async(workflow_id)
+            )
+            failed = [int(s["function_id"]) for s in steps if s.get("error") is not None]
+            start = failed[0] if failed else (int(steps[-1]["function_id"]) if steps else 1)
+            await self._call(
+                "rewind",
+                self.client.rewind_workflow_async(
+                    workflow_id, start_step=start, queue_name=LAUNCH_QUEUE
+                ),
+            )
+            return ActionResult(
+                ok=True, message=f"resumed {workflow_id} from step {start}",
+                workflow_id=workflow_id,
+            )  # fmt: skip
+        await self._call(
+            "resume", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
+        )
+        return ActionResult(ok=True, message=f"resumed {workflow_id}", workflow_id=workflow_id)
+
+    async def fork(self, workflow_id: str, start_step: int) -> ActionResult:
+        """A new run that replays ``workflow_id`` up to ``start_step`` and runs on from there."""
+        self._check_write("fork")
+        handle: Any = await self._call(
+            "fork",
+            self.client.fork_workflow_async(workflow_id, start_step, queue_name=LAUNCH_QUEUE),
+        )
+        return ActionResult(
+            ok=True, message=f"forked {workflow_id} from step {start_step} as {handle.workflow_id}",
+            workflow_id=handle.workflow_id,
+        )  # fmt: skip
+
+    async def wait_result(self, workflow_id: str, *, within: float | None = None) -> Any:
+        handle: Any = await self.client.retrieve_workflow_async(workflow_id)
+        return await asyncio.wait_for(handle.get_result(polling_interval_sec=0.1), within)
+
+
+def _parse(model: Any, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None

@@ -1,0 +1,100 @@
+"""The approval convention: a human-in-the-loop step any observer can see and answer.
+
+In the workflow, :func:`ask` publishes an :class:`ApprovalRequest` as the ``agentdeck.approval``
+event, blocks in ``DBOS.recv`` on the request's topic, then publishes the resolution (answered or
+timed out) on the same event key. Observers answer with ``send(workflow_id, answer, topic,
+idempotency_key=request.idempotency_key)``: a second answer to the same request is stored once
+and consumed never, so a double keypress or two dashboards deliver exactly one answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dbos import DBOS
+from dbos._serialization import WorkflowSerializationFormat
+from pydantic import ValidationError
+
+from .models import (
+    APPROVAL_EVENT,
+    ApprovalAnswer,
+    ApprovalRequest,
+    ApprovalState,
+)
+
+__all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event"]
+
+PORTABLE = WorkflowSerializationFormat.PORTABLE
+
+
+class ApprovalTimeout(Exception):
+    """No answer arrived before the approval deadline; the run ends with this error."""
+
+
+async def publish_event(key: str, value: dict[str, Any]) -> None:
+    await DBOS.set_event_async(key, value, serialization_type=PORTABLE)
+
+
+def parse_answer(raw: Any) -> ApprovalAnswer | str:
+    """Validate a received message; return an error string if it is not a valid answer."""
+    try:
+        return ApprovalAnswer.model_validate(raw)
+    except ValidationError as exc:
+        return "; ".join(e["msg"] for e in exc.errors())
+
+
+async def ask(
+    *,
+    topic: str,
+    prompt: str,
+    timeout_s: float,
+    proposal: dict[str, Any] | None = None,
+) -> ApprovalAnswer:
+    """Publish an approval request, wait for a valid answer, publish the resolution.
+
+    Invalid messages (not an :class:`ApprovalAnswer`) are logged and ignored: the request stays
+    pending until a valid answer or the deadline. Raises :class:`ApprovalTimeout` at the deadline.
+    """
+    wid = DBOS.workflow_id or "?"
+    # The deadline is computed once and checkpointed, so a recovered workflow keeps it.
+    now = await _now()
+    request = ApprovalRequest(
+        request_id=f"{wid}:{topic}",
+        topic=topic,
+        prompt=prompt,
+        proposal=proposal or {},
+        answer_schema=ApprovalAnswer.model_json_schema(),
+        created_at=now,
+        deadline=now + timeout_s,
+    )
+    await publish_event(APPROVAL_EVENT, request.model_dump(mode="json"))
+    while True:
+        remaining = request.deadline - await _now()
+        raw = await DBOS.recv_async(topic, timeout_seconds=max(remaining, 0.0))
+        if raw is None:
+            resolved = request.model_copy(
+                update={"state": ApprovalState.TIMED_OUT, "resolved_at": await _now()}
+            )
+            await publish_event(APPROVAL_EVENT, resolved.model_dump(mode="json"))
+            raise ApprovalTimeout(
+                f"approval '{topic}' timed out after {timeout_s:g} s without an answer"
+            )
+        answer = parse_answer(raw)
+        if isinstance(answer, ApprovalAnswer):
+            resolved = request.model_copy(
+                update={
+                    "state": ApprovalState.ANSWERED,
+                    "answer": answer,
+                    "resolved_at": await _now(),
+                }
+            )
+            await publish_event(APPROVAL_EVENT, resolved.model_dump(mode="json"))
+            return answer
+        DBOS.logger.warning("ignoring an invalid answer to %s: %s", request.request_id, answer)
+
+
+@DBOS.step(name="clock")
+async def _now() -> float:
+    """Wall-clock time as a step, so a replayed workflow sees the same instants."""
+    return time.time()

@@ -1,0 +1,449 @@
+"""The Claude step: the real claude-agent-sdk inside a DBOS step, streamed through a DBOS stream.
+
+Pattern (seed 000): the step accumulates the whole answer and returns it; that return value is
+the one thing DBOS checkpoints. Meanwhile a :class:`Coalescer` writes what arrives to the
+workflow's ``agentdeck.output`` stream, one write per flush interval (100 ms, sooner when the
+buffer passes 4 KB): at most ~10 writes per second per stream whatever the token rate.
+
+Errors are classified: overload, rate limit, server and connection errors are
+:class:`ClaudeTransientError` and DBOS retries them with exponential backoff; authentication and
+invalid-request errors are :class:`ClaudeFatalError` and fail at once, saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKError,
+    CLIConnectionError,
+    CLINotFoundError,
+    ProcessError,
+    ResultError,
+    ResultMessage,
+    StreamEvent,
+    TextBlock,
+    ToolResultBlock,
+    UserMessage,
+    query,
+)
+from claude_agent_sdk import Transport as SDKTransport
+from dbos import DBOS
+from dbos._serialization import WorkflowSerializationFormat
+
+from .models import (
+    STREAM_KEY,
+    ChunkKind,
+    ChunkPart,
+    ClaudeCall,
+    ClaudeResult,
+    StreamChunk,
+    Usage,
+)
+
+__all__ = [
+    "ClaudeError",
+    "ClaudeFatalError",
+    "ClaudeTransientError",
+    "Coalescer",
+    "Endpoint",
+    "RETRY_POLICY",
+    "claude_step",
+    "configure_endpoint",
+    "current_endpoint",
+    "is_retryable",
+    "run_claude",
+]
+
+log = logging.getLogger("agentdeck.claude")
+
+FLUSH_INTERVAL_S = 0.1
+FLUSH_BYTES = 4096
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+#: Step retry policy (DBOS retries). Shrinkable through the environment for fast tests.
+RETRY_POLICY: dict[str, Any] = {
+    "max_attempts": int(_env_float("AGENTDECK_STEP_MAX_ATTEMPTS", 4)),
+    "interval_seconds": _env_float("AGENTDECK_STEP_RETRY_INTERVAL", 1.0),
+    "backoff_rate": _env_float("AGENTDECK_STEP_BACKOFF", 2.0),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class ClaudeError(Exception):
+    """Base of the classified Claude errors (single string argument: picklable by DBOS)."""
+
+
+class ClaudeTransientError(ClaudeError):
+    """Overload, rate limit, server or connection trouble: worth retrying."""
+
+
+class ClaudeFatalError(ClaudeError):
+    """Authentication, invalid request, missing CLI: retrying cannot help."""
+
+
+_TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+_TRANSIENT_WORDS = ("overloaded", "rate limit", "rate_limit", "timeout", "timed out", "connection")
+_FATAL_WORDS = {
+    "authentication": "authentication failed",
+    "invalid x-api-key": "authentication failed",
+    "api key": "authentication failed",
+    "401": "authentication failed",
+    "403": "permission denied",
+    "invalid_request": "invalid request",
+    "400": "invalid request",
+}
+
+
+def classify(exc: BaseException) -> ClaudeError:
+    """Map an SDK/CLI exception to a transient or fatal :class:`ClaudeError`."""
+    if isinstance(exc, ClaudeError):
+        return exc
+    if isinstance(exc, CLINotFoundError):
+        return ClaudeFatalError(f"Claude Code CLI not found ({exc}); not retried")
+    text = str(exc)
+    low = text.lower()
+    status: int | None = None
+    if isinstance(exc, ResultError):
+        status = exc.api_error_status
+        detail = exc.result or "; ".join(exc.errors) or text
+        text = detail
+        low = detail.lower()
+    first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+    if status is not None:
+        if status in _TRANSIENT_STATUS or status >= 500:
+            return ClaudeTransientError(f"API error {status}: {first}")
+        what = {401: "authentication failed", 403: "permission denied"}.get(
+            status, "invalid request"
+        )
+        return ClaudeFatalError(f"{what} (API error {status}): {first}; not retried")
+    for word, what in _FATAL_WORDS.items():
+        if word in low and not any(t in low for t in _TRANSIENT_WORDS):
+            return ClaudeFatalError(f"{what}: {first}; not retried")
+    if isinstance(exc, (CLIConnectionError, ProcessError, ClaudeSDKError, OSError)):
+        return ClaudeTransientError(f"{type(exc).__name__}: {first}")
+    return ClaudeTransientError(f"{type(exc).__name__}: {first}")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """DBOS ``should_retry`` predicate: only transient errors are retried."""
+    return isinstance(exc, ClaudeTransientError) or getattr(exc, "retryable", False) is True
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoint: real Claude or the offline scripted model
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where Claude calls go. Set once per process by the runtime."""
+
+    label: str = "Claude API"
+    offline: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    cli_path: str | None = None
+    cwd: str | None = None
+    #: Tests only: build an SDK Transport instead of spawning the CLI.
+    transport_factory: Callable[[ClaudeCall], SDKTransport] | None = None
+
+
+_endpoint = Endpoint()
+
+
+def configure_endpoint(endpoint: Endpoint) -> None:
+    global _endpoint
+    _endpoint = endpoint
+
+
+def current_endpoint() -> Endpoint:
+    return _endpoint
+
+
+# --------------------------------------------------------------------------------------------
+# Coalescing writer
+
+
+Writer = Callable[[StreamChunk], Awaitable[None]]
+
+
+class Coalescer:
+    """Buffers output parts and writes them as one :class:`StreamChunk` per flush interval.
+
+    The first part into an empty buffer starts the interval; a buffer past ``max_bytes`` is
+    flushed at once. Writes are sequential, so at most one is in flight; parts that arrive
+    meanwhile go into the next chunk.
+    """
+
+    def __init__(
+        self,
+        write: Writer,
+        *,
+        step_id: int,
+        step_name: str,
+        attempt: int,
+        interval: float = FLUSH_INTERVAL_S,
+        max_bytes: int = FLUSH_BYTES,
+    ) -> None:
+        self._write = write
+        self._step_id = step_id
+        self._step_name = step_name
+        self._attempt = attempt
+        self._interval = interval
+        self._max_bytes = max_bytes
+        self._parts: list[ChunkPart] = []
+        self._size = 0
+        self._seq = 0
+        self._first_at: float | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.writes = 0
+
+    async def __aenter__(self) -> Coalescer:
+        self._task = asyncio.create_task(self._run(), name=f"coalescer-{self._step_id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def add(self, kind: ChunkKind, text: str) -> None:
+        if not text or self._closed:
+            return
+        if self._parts and self._parts[-1].kind is kind:
+            self._parts[-1] = ChunkPart(kind=kind, text=self._parts[-1].text + text)
+        else:
+            self._parts.append(ChunkPart(kind=kind, text=text))
+        self._size += len(text)
+        if self._first_at is None:
+            self._first_at = time.monotonic()
+            self._wake.set()
+        elif self._size >= self._max_bytes:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._first_at is None:
+                continue
+            delay = self._first_at + self._interval - time.monotonic()
+            if delay > 0 and self._size < self._max_bytes:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._parts:
+            return
+        parts, self._parts, self._size, self._first_at = tuple(self._parts), [], 0, None
+        chunk = StreamChunk(
+            step_id=self._step_id,
+            step_name=self._step_name,
+            attempt=self._attempt,
+            seq=self._seq,
+            parts=parts,
+        )
+        self._seq += 1
+        self.writes += 1
+        await self._write(chunk)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush()
+
+
+async def _stream_writer(chunk: StreamChunk) -> None:
+    await DBOS.write_stream_async(
+        STREAM_KEY,
+        chunk.model_dump(mode="json"),
+        serialization_type=WorkflowSerializationFormat.PORTABLE,
+    )
+
+
+async def _discard(chunk: StreamChunk) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The call itself
+
+
+def _options(call: ClaudeCall, ep: Endpoint) -> ClaudeAgentOptions:
+    env = dict(ep.env)
+    return ClaudeAgentOptions(
+        model=call.model,
+        system_prompt=call.system or None,
+        tools=list(call.tools),
+        allowed_tools=list(call.tools),
+        include_partial_messages=True,
+        max_turns=call.max_turns,
+        env=env,
+        cli_path=ep.cli_path,
+        cwd=ep.cwd,
+        setting_sources=[],
+        stderr=lambda line: log.debug("claude cli: %s", line.rstrip()),
+    )
+
+
+def _event_parts(event: dict[str, Any]) -> list[tuple[ChunkKind, str]]:
+    etype = event.get("type")
+    if etype == "content_block_delta":
+        delta = event.get("delta") or {}
+        dtype = delta.get("type")
+        if dtype == "text_delta":
+            return [(ChunkKind.TEXT, str(delta.get("text", "")))]
+        if dtype == "thinking_delta":
+            return [(ChunkKind.THINKING, str(delta.get("thinking", "")))]
+        if dtype == "input_json_delta":
+            return [(ChunkKind.TOOL_USE, str(delta.get("partial_json", "")))]
+    elif etype == "content_block_start":
+        block = event.get("content_block") or {}
+        if block.get("type") in ("tool_use", "server_tool_use"):
+            return [(ChunkKind.TOOL_USE, f"\n[tool {block.get('name', '?')}] ")]
+    return []
+
+
+async def run_claude(
+    call: ClaudeCall,
+    *,
+    step_name: str,
+    write: Writer | None = None,
+    check: Callable[[str], object] | None = None,
+) -> ClaudeResult:
+    """Run one Claude call through the SDK, streaming coalesced chunks; return the whole answer.
+
+    Inside a DBOS step the chunks go to the workflow's stream, tagged with the step id and the
+    attempt number; outside one they are discarded unless ``write`` is given. ``check`` validates
+    the complete text before the step returns; what it raises is marked in the stream (with its
+    own ``retryable`` verdict) like any other failed attempt.
+    """
+    ep = current_endpoint()
+    status = DBOS.step_status if DBOS.workflow_id is not None else None
+    step_id = status.step_id if status is not None else 0
+    attempt = (status.current_attempt or 0) + 1 if status is not None else 1
+    max_attempts = status.max_attempts if status is not None else 1
+    if write is None:
+        write = _stream_writer if status is not None else _discard
+    started = time.monotonic()
+    texts: list[str] = []
+    result_msg: ResultMessage | None = None
+    model = call.model
+    async with Coalescer(write, step_id=step_id, step_name=step_name, attempt=attempt) as out:
+        out.add(ChunkKind.STATUS, f"attempt {attempt} · {model} · {ep.label}")
+        transport = ep.transport_factory(call) if ep.transport_factory is not None else None
+        messages: AsyncIterator[Any] = query(
+            prompt=call.prompt, options=_options(call, ep), transport=transport
+        )
+        try:
+            async for msg in messages:
+                if isinstance(msg, StreamEvent):
+                    for kind, text in _event_parts(msg.event):
+                        out.add(kind, text)
+                elif isinstance(msg, AssistantMessage):
+                    model = msg.model or model
+                    turn = "".join(b.text for b in msg.content if isinstance(b, TextBlock))
+                    if turn:
+                        texts.append(turn)
+                elif isinstance(msg, UserMessage) and isinstance(msg.content, list):
+                    for block in msg.content:
+                        if isinstance(block, ToolResultBlock):
+                            body = block.content if isinstance(block.content, str) else ""
+                            out.add(ChunkKind.TOOL_RESULT, f"\n[result] {body[:2000]}\n")
+                elif isinstance(msg, ResultMessage):
+                    result_msg = msg
+            if result_msg is None:
+                raise ClaudeTransientError("the Claude CLI ended without a result")
+            if result_msg.is_error:
+                raise ResultError(
+                    result_msg.result or "Claude reported an error",
+                    data={
+                        "result": result_msg.result,
+                        "api_error_status": result_msg.api_error_status,
+                        "errors": result_msg.errors,
+                        "subtype": result_msg.subtype,
+                    },
+                )
+            if check is not None:
+                check("\n\n".join(texts) if texts else (result_msg.result or ""))
+        except asyncio.CancelledError:
+            out.add(ChunkKind.STATUS, f"\nattempt {attempt} cancelled\n")
+            raise
+        except Exception as exc:
+            err = exc if hasattr(exc, "retryable") else classify(exc)
+            last = attempt >= (max_attempts or 1)
+            verdict = "will retry" if is_retryable(err) and not last else "not retried"
+            out.add(ChunkKind.ERROR, f"\nattempt {attempt} failed: {err} ({verdict})\n")
+            if err is exc:
+                raise
+            raise err from None
+        finally:
+            aclose = getattr(messages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        usage = Usage.from_api(result_msg.usage)
+        out.add(
+            ChunkKind.USAGE,
+            f"{usage.input_tokens} in / {usage.output_tokens} out · "
+            f"${result_msg.total_cost_usd or 0:.4f}",
+        )
+    text = "\n\n".join(texts) if texts else (result_msg.result or "")
+    return ClaudeResult(
+        text=text,
+        usage=usage,
+        cost_usd=float(result_msg.total_cost_usd or 0.0),
+        model=model,
+        backend=ep.label,
+        session_id=result_msg.session_id,
+        step_id=step_id,
+        attempt=attempt,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+@DBOS.step(
+    name="claude",
+    retries_allowed=True,
+    should_retry=is_retryable,
+    preemptible=True,
+    **RETRY_POLICY,
+)
+async def claude_step(call: ClaudeCall) -> ClaudeResult:
+    """A generic durable Claude call (used by research and synthesis)."""
+    return await run_claude(call, step_name=call.task)
+
+
+def offline_home(root: Path) -> Path:
+    home = root / "claude-home"
+    home.mkdir(parents=True, exist_ok=True)
+    return home

@@ -1,0 +1,185 @@
+"""An in-process SDK ``Transport`` that answers like the offline model, in milliseconds.
+
+For fast unit tests only: ``claude_agent_sdk.query(transport=ScriptedTransport(call))`` runs the
+SDK's real control protocol and message parsing, but instead of spawning the Claude Code CLI it
+answers the initialize request and streams the offline script (same text, same fault kinds as the
+loopback server) as the CLI's stream-json frames. Contract tests use the real CLI + server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from claude_agent_sdk import Transport
+
+from .faults import FaultKind, parse_fault_spec
+from .script import answer, split_pieces, thinking_for, thinking_signature
+
+if TYPE_CHECKING:
+    from workflows.models import ClaudeCall
+
+__all__ = ["ScriptedTransport", "transport_factory"]
+
+#: Counts per (fault spec item, task, prompt): shared by all transports of the process, so a
+#: retried step sees a ``*1`` fault go away (as with the loopback server).
+_fired: dict[tuple[str, str, str], int] = {}
+_lock = threading.Lock()
+
+
+def reset_faults() -> None:
+    with _lock:
+        _fired.clear()
+
+
+def _status_for(kind: FaultKind) -> tuple[int, str] | None:
+    return {
+        FaultKind.OVERLOAD: (529, "Overloaded"),
+        FaultKind.RATELIMIT: (429, "Rate limited"),
+        FaultKind.AUTH: (401, "invalid x-api-key"),
+        FaultKind.INVALID_REQUEST: (400, "invalid request"),
+    }.get(kind)
+
+
+class ScriptedTransport(Transport):
+    def __init__(self, call: ClaudeCall) -> None:
+        self.call = call
+        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._ready = False
+        self._session = str(uuid.uuid4())
+
+    async def connect(self) -> None:
+        self._ready = True
+
+    def is_ready(self) -> bool:
+        return self._ready
+
+    async def close(self) -> None:
+        self._ready = False
+        self._out.put_nowait(None)
+
+    async def end_input(self) -> None:
+        return None
+
+    async def write(self, data: str) -> None:
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            if msg.get("type") == "control_request":
+                self._out.put_nowait(
+                    {
+                        "type": "control_response",
+                        "response": {
+                            "subtype": "success",
+                            "request_id": msg["request_id"],
+                            "response": {},
+                        },
+                    }
+                )
+            elif msg.get("type") == "user":
+                self._answer()
+
+    def _fault(self) -> FaultKind | None:
+        call = self.call
+        for item in parse_fault_spec(call.fault):
+            if not item.matches(call.task):
+                continue
+            key = (str(item), call.task, call.prompt)
+            with _lock:
+                n = _fired.get(key, 0)
+                if n >= item.count:
+                    continue
+                _fired[key] = n + 1
+            return item.kind
+        return None
+
+    def _emit(self, msg: dict[str, Any]) -> None:
+        self._out.put_nowait(msg)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        self._emit(
+            {"type": "stream_event", "uuid": str(uuid.uuid4()), "session_id": self._session,
+             "event": event}
+        )  # fmt: skip
+
+    def _result(self, text: str, *, error_status: int | None = None, out_tokens: int = 0) -> None:
+        self._emit(
+            {
+                "type": "result",
+                "subtype": "success",
+                "duration_ms": 1,
+                "duration_api_ms": 1,
+                "is_error": error_status is not None,
+                "num_turns": 1,
+                "session_id": self._session,
+                "total_cost_usd": 0.0 if error_status else out_tokens * 15e-6,
+                "usage": {"input_tokens": len(self.call.prompt) // 4, "output_tokens": out_tokens},
+                "result": text,
+                "api_error_status": error_status,
+            }
+        )
+        self._out.put_nowait(None)
+
+    def _answer(self) -> None:
+        call = self.call
+        fault = self._fault()
+        status = _status_for(fault) if fault is not None else None
+        if status is not None:
+            code, what = status
+            self._result(f"API Error: {code} {what} (offline fault injection)", error_status=code)
+            return
+        text = answer(call.task, call.prompt, invalid_plan=fault is FaultKind.INVALID_PLAN)
+        pieces = split_pieces(text)
+        if fault is FaultKind.MIDSTREAM:
+            pieces = pieces[: max(1, len(pieces) // 2)]
+        blocks: list[dict[str, Any]] = []
+        index = 0
+        if call.think:
+            thinking = thinking_for(call.task, call.prompt)
+            self._event({"type": "content_block_start", "index": index,
+                         "content_block": {"type": "thinking", "thinking": ""}})  # fmt: skip
+            for piece in split_pieces(thinking):
+                self._event({"type": "content_block_delta", "index": index,
+                             "delta": {"type": "thinking_delta", "thinking": piece}})  # fmt: skip
+            self._event({"type": "content_block_stop", "index": index})
+            blocks.append(
+                {"type": "thinking", "thinking": thinking,
+                 "signature": thinking_signature(thinking)}
+            )  # fmt: skip
+            index += 1
+        self._event({"type": "content_block_start", "index": index,
+                     "content_block": {"type": "text", "text": ""}})  # fmt: skip
+        for piece in pieces:
+            self._event({"type": "content_block_delta", "index": index,
+                         "delta": {"type": "text_delta", "text": piece}})  # fmt: skip
+        if fault is FaultKind.MIDSTREAM:
+            self._result("API Error: 529 Overloaded (offline fault, mid-stream)", error_status=529)
+            return
+        self._event({"type": "content_block_stop", "index": index})
+        blocks.append({"type": "text", "text": text})
+        self._emit(
+            {
+                "type": "assistant",
+                "message": {"model": call.model, "content": blocks, "role": "assistant"},
+                "parent_tool_use_id": None,
+                "session_id": self._session,
+            }
+        )
+        self._result(text, out_tokens=len(pieces))
+
+    async def read_messages(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            msg = await self._out.get()
+            if msg is None:
+                return
+            yield msg
+            await asyncio.sleep(0)
+
+
+def transport_factory(call: ClaudeCall) -> Transport:
+    return ScriptedTransport(call)

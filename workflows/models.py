@@ -1,0 +1,279 @@
+"""Pydantic models at every boundary of the durable side.
+
+Everything that crosses a process or storage boundary (workflow inputs and outputs, step results,
+stream chunks, events, approval messages) is one of these models. Stream chunks, events and
+approval messages are stored as plain JSON dicts (DBOS portable serialization), so any reader,
+including one that cannot import this package, can decode them.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "APPROVAL_EVENT",
+    "PROGRESS_EVENT",
+    "STREAM_KEY",
+    "Answer",
+    "ApprovalAnswer",
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "ApprovalState",
+    "ChunkKind",
+    "ChunkPart",
+    "ClaudeCall",
+    "ClaudeResult",
+    "Plan",
+    "Progress",
+    "ResearchReport",
+    "ResearchRequest",
+    "StepUsage",
+    "StreamChunk",
+    "Usage",
+]
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+#: The stream every agentdeck workflow writes its Claude output to.
+STREAM_KEY = "agentdeck.output"
+#: Event keys (``DBOS.set_event``) that the dashboard reads.
+PROGRESS_EVENT = "agentdeck.progress"
+APPROVAL_EVENT = "agentdeck.approval"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+ModelName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
+]
+
+
+class ResearchRequest(_Frozen):
+    """Input of the research workflow."""
+
+    topic: Topic = Field(description="What to research (3-500 characters).")
+    questions: int = Field(default=3, ge=1, le=10, description="Number of research questions.")
+    model: ModelName = Field(default=DEFAULT_MODEL, description="Claude model to use.")
+    approval_timeout_s: float = Field(
+        default=24 * 3600, gt=0, le=30 * 24 * 3600, description="How long to wait for approval."
+    )
+    fault: str = Field(
+        default="",
+        max_length=200,
+        description="Offline-model fault injection, e.g. 'synthesize.invalid_request*1'.",
+    )
+
+
+class Usage(_Frozen):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+        )
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any] | None) -> Usage:
+        raw = raw or {}
+        return cls(
+            **{k: int(raw.get(k) or 0) for k in cls.model_fields if isinstance(raw.get(k), int)}
+        )
+
+
+class ClaudeCall(_Frozen):
+    """One call to Claude, as a step input."""
+
+    task: Literal["plan", "research", "synthesize", "judge", "chat"]
+    prompt: str = Field(min_length=1)
+    system: str = ""
+    model: ModelName = DEFAULT_MODEL
+    #: Built-in tools Claude may use; empty = no tools at all.
+    tools: tuple[str, ...] = ()
+    fault: str = ""
+    think: bool = False
+    max_turns: int = Field(default=1, ge=1, le=50)
+
+
+class ClaudeResult(_Frozen):
+    """What a Claude step returns, and DBOS checkpoints: the complete output."""
+
+    text: str
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    model: str
+    backend: str = Field(description="Which endpoint produced this: real Claude or offline.")
+    session_id: str = ""
+    step_id: int = 0
+    attempt: int = 1
+    duration_s: float = 0.0
+
+
+class ChunkKind(enum.StrEnum):
+    TEXT = "text"
+    THINKING = "thinking"
+    TOOL_USE = "tool_use"
+    TOOL_RESULT = "tool_result"
+    USAGE = "usage"
+    STATUS = "status"
+    ERROR = "error"
+
+
+class ChunkPart(_Frozen):
+    kind: ChunkKind
+    text: str
+
+
+class StreamChunk(_Frozen):
+    """One entry of a workflow's output stream: what was produced during one flush interval.
+
+    A flush writes one entry whatever the token rate; ``parts`` keeps kinds apart (thinking,
+    text, tool use...) within the interval.
+    """
+
+    step_id: int
+    step_name: str
+    attempt: int = Field(ge=1)
+    seq: int = Field(ge=0, description="Sequence number within (step_id, attempt).")
+    parts: tuple[ChunkPart, ...]
+    ts: float = Field(default_factory=time.time)
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.parts if p.kind is ChunkKind.TEXT)
+
+
+class Plan(_Frozen):
+    questions: tuple[Annotated[str, StringConstraints(min_length=3, max_length=1000)], ...] = Field(
+        min_length=1, max_length=10
+    )
+
+    @field_validator("questions")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len({q.strip().lower() for q in v}) != len(v):
+            raise ValueError("questions must be distinct")
+        return tuple(q.strip() for q in v)
+
+
+class Answer(_Frozen):
+    index: int
+    question: str
+    text: str = ""
+    ok: bool = True
+    error: str = ""
+    workflow_id: str = ""
+    result: ClaudeResult | None = None
+
+
+class StepUsage(_Frozen):
+    step: str
+    model: str
+    usage: Usage
+    cost_usd: float
+
+
+class ResearchReport(_Frozen):
+    topic: str
+    outcome: Literal["completed", "rejected"]
+    markdown: str
+    questions: tuple[str, ...] = ()
+    answers: tuple[Answer, ...] = ()
+    steps: tuple[StepUsage, ...] = ()
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    model: str = ""
+    backend: str = ""
+    note: str = ""
+
+
+class Progress(_Frozen):
+    phase: str
+    done: int = 0
+    total: int = 0
+    detail: str = ""
+
+
+class ApprovalDecision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+
+
+class ApprovalState(enum.StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    TIMED_OUT = "timed_out"
+
+
+class ApprovalRequest(_Frozen):
+    """Published as the ``agentdeck.approval`` event before the workflow blocks in ``recv``."""
+
+    request_id: str
+    topic: str
+    prompt: str
+    options: tuple[ApprovalDecision, ...] = (
+        ApprovalDecision.APPROVE,
+        ApprovalDecision.REJECT,
+        ApprovalDecision.EDIT,
+    )
+    #: What an ``edit`` may change (e.g. the question list), shown pre-filled in the form.
+    proposal: dict[str, Any] = Field(default_factory=dict)
+    answer_schema: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+    deadline: float
+    state: ApprovalState = ApprovalState.PENDING
+    answer: ApprovalAnswer | None = None
+    resolved_at: float | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"approval:{self.request_id}"
+
+
+class ApprovalAnswer(_Frozen):
+    decision: ApprovalDecision
+    questions: tuple[str, ...] | None = Field(
+        default=None, description="With 'edit': the replacement question list."
+    )
+    comment: str = Field(default="", max_length=2000)
+    by: str = Field(default="", max_length=200)
+
+    @field_validator("questions")
+    @classmethod
+    def _questions(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        qs = tuple(q.strip() for q in v if q.strip())
+        if not 1 <= len(qs) <= 10:
+            raise ValueError("an edited plan needs 1 to 10 non-empty questions")
+        return qs
+
+    @model_validator(mode="after")
+    def _edit_needs_questions(self) -> ApprovalAnswer:
+        if self.decision is ApprovalDecision.EDIT and not self.questions:
+            raise ValueError("decision 'edit' needs the edited question list")
+        return self
+
+
+ApprovalRequest.model_rebuild()

@@ -1,0 +1,235 @@
+"""The research workflow: plan → human approval → parallel research on a queue → synthesis.
+
+Every Claude call is a DBOS step that streams to the workflow's ``agentdeck.output`` stream and
+returns the complete text (which DBOS checkpoints). Each research question runs as a child
+workflow on the ``agentdeck-research`` queue, so concurrency is bounded by DBOS, not by us, and a
+failed question is reported as failed while the others still count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
+from pydantic import ValidationError
+
+from .approvals import ApprovalTimeout, ask, publish_event
+from .claude import RETRY_POLICY, ClaudeError, is_retryable, run_claude
+from .models import (
+    PROGRESS_EVENT,
+    Answer,
+    ApprovalDecision,
+    ClaudeResult,
+    Plan,
+    Progress,
+    ResearchReport,
+    ResearchRequest,
+    StepUsage,
+    Usage,
+)
+from .prompts import fault_for_question, plan_call, research_call, synthesize_call
+from .queues import RESEARCH_QUEUE
+
+__all__ = [
+    "ApprovalTimeout",
+    "InvalidPlanError",
+    "ResearchFailed",
+    "parse_plan",
+    "research",
+    "research_question",
+]
+
+APPROVAL_TOPIC = "approve-plan"
+
+
+class InvalidPlanError(Exception):
+    """Claude's plan was not the JSON asked for; the plan step retries it."""
+
+    retryable = True
+
+
+class ResearchFailed(Exception):
+    """The research run cannot go on (e.g. no valid plan after every attempt)."""
+
+
+def parse_plan(text: str, n: int) -> Plan:
+    """Parse Claude's plan: a JSON object with exactly ``n`` questions (code fences tolerated)."""
+    body = text.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1).strip()
+    start, end = body.find("{"), body.rfind("}")
+    if start < 0 or end <= start:
+        raise InvalidPlanError(f"the plan is not a JSON object: {text[:120]!r}")
+    try:
+        plan = Plan.model_validate(json.loads(body[start : end + 1]))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise InvalidPlanError(f"the plan is not valid: {str(exc).splitlines()[0]}") from None
+    if len(plan.questions) != n:
+        raise InvalidPlanError(f"the plan has {len(plan.questions)} questions, {n} were asked")
+    return plan
+
+
+def _drop_targeted(spec: str) -> str:
+    return ",".join(i for i in spec.split(",") if i.strip() and "@" not in i)
+
+
+def _plan_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, InvalidPlanError) or is_retryable(exc)
+
+
+@DBOS.step(name="plan", retries_allowed=True, should_retry=_plan_retryable, preemptible=True,
+           **RETRY_POLICY)  # fmt: skip
+async def plan_step(req: ResearchRequest) -> tuple[Plan, ClaudeResult]:
+    result = await run_claude(
+        plan_call(req.topic, req.questions, model=req.model, fault=_drop_targeted(req.fault)),
+        step_name="plan",
+        check=lambda text: parse_plan(text, req.questions),
+    )
+    return parse_plan(result.text, req.questions), result
+
+
+@DBOS.step(name="research", retries_allowed=True, should_retry=is_retryable, preemptible=True,
+           **RETRY_POLICY)  # fmt: skip
+async def research_step(topic: str, question: str, model: str, fault: str) -> ClaudeResult:
+    return await run_claude(
+        research_call(topic, question, model=model, fault=fault), step_name="research"
+    )
+
+
+@DBOS.step(name="synthesize", retries_allowed=True, should_retry=is_retryable, preemptible=True,
+           **RETRY_POLICY)  # fmt: skip
+async def synthesize_step(req: ResearchRequest, answers: tuple[Answer, ...]) -> ClaudeResult:
+    return await run_claude(
+        synthesize_call(req.topic, answers, model=req.model, fault=_drop_targeted(req.fault)),
+        step_name="synthesize",
+    )
+
+
+async def _progress(phase: str, done: int = 0, total: int = 0, detail: str = "") -> None:
+    p = Progress(phase=phase, done=done, total=total, detail=detail)
+    await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, DBOSMaxStepRetriesExceeded):
+        last = exc.errors[-1] if exc.errors else exc
+        return f"{last} (after {exc.max_retries} attempts)"
+    return str(exc) or type(exc).__name__
+
+
+@DBOS.workflow(name="research.question")
+async def research_question(
+    topic: str, index: int, question: str, model: str, fault: str = ""
+) -> Answer:
+    """One research question (a child workflow on the research queue)."""
+    result = await research_step(topic, question, model, fault_for_question(fault, index))
+    return Answer(
+        index=index,
+        question=question,
+        text=result.text,
+        workflow_id=DBOS.workflow_id or "",
+        result=result,
+    )
+
+
+@DBOS.workflow(name="research")
+async def research(req: ResearchRequest) -> ResearchReport:
+    """Plan, get the plan approved, research each question in parallel, synthesize a report."""
+    steps: list[StepUsage] = []
+
+    def account(name: str, r: ClaudeResult) -> None:
+        steps.append(StepUsage(step=name, model=r.model, usage=r.usage, cost_usd=r.cost_usd))
+
+    await _progress("planning", 0, req.questions)
+    try:
+        plan, plan_result = await plan_step(req)
+    except (DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
+        await _progress("failed", detail="no valid plan")
+        raise ResearchFailed(f"planning failed: {_why(exc)}") from None
+    account("plan", plan_result)
+
+    await _progress("awaiting approval", 0, len(plan.questions))
+    numbered = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(plan.questions))
+    answer = await ask(
+        topic=APPROVAL_TOPIC,
+        prompt=f"Approve this research plan for “{req.topic}”?\n\n{numbered}",
+        timeout_s=req.approval_timeout_s,
+        proposal={"questions": list(plan.questions)},
+    )
+    if answer.decision is ApprovalDecision.REJECT:
+        await _progress("rejected")
+        return ResearchReport(
+            topic=req.topic,
+            outcome="rejected",
+            markdown=f"# {req.topic}\n\nThe plan was rejected"
+            + (f": {answer.comment}" if answer.comment else ".")
+            + "\n",
+            questions=plan.questions,
+            steps=tuple(steps),
+            usage=plan_result.usage,
+            cost_usd=plan_result.cost_usd,
+            model=plan_result.model,
+            backend=plan_result.backend,
+        )
+    questions = answer.questions if answer.decision is ApprovalDecision.EDIT else plan.questions
+    questions = questions or plan.questions
+
+    total = len(questions)
+    await _progress("researching", 0, total)
+    handles = [
+        await DBOS.enqueue_workflow_async(
+            RESEARCH_QUEUE, research_question, req.topic, i, q, req.model, req.fault
+        )
+        for i, q in enumerate(questions)
+    ]
+    answers: dict[int, Answer] = {}
+    pending = list(handles)
+    while pending:
+        done = await DBOS.wait_first_async(pending, polling_interval_sec=0.1)
+        pending = [h for h in pending if h.workflow_id != done.workflow_id]
+        index = handles.index(next(h for h in handles if h.workflow_id == done.workflow_id))
+        try:
+            answers[index] = await done.get_result()
+        except Exception as exc:  # a failed question is kept and reported, not fatal
+            answers[index] = Answer(
+                index=index,
+                question=questions[index],
+                ok=False,
+                error=_why(exc),
+                workflow_id=done.workflow_id,
+            )
+        await _progress("researching", len(answers), total)
+    ordered = tuple(answers[i] for i in range(total))
+    for a in ordered:
+        if a.result is not None:
+            account(f"research {a.index + 1}", a.result)
+    if not any(a.ok for a in ordered):
+        await _progress("failed", total, total, "every question failed")
+        raise ResearchFailed("every research question failed: " + ordered[0].error)
+
+    await _progress("synthesizing", total, total)
+    try:
+        synthesis = await synthesize_step(req, ordered)
+    except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
+        await _progress("failed", total, total, "synthesis failed")
+        raise ResearchFailed(f"synthesis failed: {_why(exc)}") from None
+    account("synthesize", synthesis)
+    await _progress("done", total, total)
+    failed = [a for a in ordered if not a.ok]
+    usage = sum((s.usage for s in steps), Usage())
+    return ResearchReport(
+        topic=req.topic,
+        outcome="completed",
+        markdown=synthesis.text,
+        questions=tuple(questions),
+        answers=ordered,
+        steps=tuple(steps),
+        usage=usage,
+        cost_usd=round(sum(s.cost_usd for s in steps), 6),
+        model=synthesis.model,
+        backend=synthesis.backend,
+        note=f"{len(failed)} of {total} questions failed" if failed else "",
+    )

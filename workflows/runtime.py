@@ -1,0 +1,320 @@
+"""Embedded DBOS runtime: configuration, model endpoint, logging, launch and shutdown.
+
+One :class:`Runtime` per process. The dashboard (embedded mode), ``agentdeck worker`` and
+``agentdeck launch --wait`` each build one; read-only commands use a ``DBOSClient`` instead and
+never start DBOS (so they never recover, and run, someone else's workflows).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dbos import DBOS, DBOSConfig
+
+from .claude import Endpoint, configure_endpoint
+
+__all__ = [
+    "APP_NAME",
+    "LAUNCH_QUEUE",
+    "LogBuffer",
+    "Runtime",
+    "RuntimeSettings",
+    "app_version",
+    "configure_logging",
+    "has_claude_credentials",
+    "redact",
+    "resolve_db_url",
+]
+
+APP_NAME = "agentdeck"
+#: Every runtime (embedded dashboard, worker) serves this queue: launches are enqueued on it.
+LAUNCH_QUEUE = "agentdeck-launch"
+DEFAULT_DB_URL = "sqlite:///agentdeck.sqlite"
+CONFIG_FILE = "dbos-config.yaml"
+
+log = logging.getLogger("agentdeck.runtime")
+
+
+def app_version() -> str:
+    """The pinned application version: workflows are recovered only by the same version."""
+    env = os.environ.get("AGENTDECK_APP_VERSION")
+    if env:
+        return env
+    try:
+        return f"agentdeck-{metadata.version('agentdeck')}"
+    except metadata.PackageNotFoundError:
+        return "agentdeck-dev"
+
+
+def _config_file(start: Path | None = None) -> dict[str, Any]:
+    path = (start or Path.cwd()) / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def resolve_db_url(explicit: str | None = None) -> str:
+    """``--db`` wins, then ``DBOS_SYSTEM_DATABASE_URL``, then dbos-config.yaml, then SQLite."""
+    if explicit:
+        return _normalize_db_url(explicit)
+    env = os.environ.get("DBOS_SYSTEM_DATABASE_URL")
+    if env:
+        return _normalize_db_url(env)
+    url = _config_file().get("system_database_url")
+    if isinstance(url, str) and url and "${" not in url:
+        return _normalize_db_url(url)
+    return DEFAULT_DB_URL
+
+
+def _normalize_db_url(url: str) -> str:
+    url = url.strip()
+    if "://" not in url:
+        # A bare path is a SQLite file.
+        return f"sqlite:///{url}"
+    return url
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets and logging
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+):(?P<pw>[^@\s]+)@")
+_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+_KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
+
+
+def redact(text: str) -> str:
+    """Hide database passwords, API keys and tokens in a string meant for a screen or a log."""
+    text = _URL_PASSWORD.sub(r"\g<scheme>:***@", text)
+    text = _KEY_LIKE.sub("sk-ant-***", text)
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 6:
+            text = text.replace(value, "***")
+    return text
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a malformed log call must not break logging
+            return True
+        clean = redact(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+@dataclass(frozen=True)
+class LogLine:
+    ts: float
+    level: str
+    logger: str
+    message: str
+
+
+class LogBuffer(logging.Handler):
+    """Keeps the last log records in memory for the dashboard's log panel."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: deque[LogLine] = deque(maxlen=capacity)
+        self._listeners: list[Callable[[LogLine], None]] = []
+        self._lock2 = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = LogLine(record.created, record.levelname, record.name, record.getMessage())
+        except Exception:
+            return
+        self.lines.append(line)
+        with self._lock2:
+            listeners = list(self._listeners)
+        for fn in listeners:
+            fn(line)
+
+    def subscribe(self, fn: Callable[[LogLine], None]) -> None:
+        with self._lock2:
+            self._listeners.append(fn)
+
+    def unsubscribe(self, fn: Callable[[LogLine], None]) -> None:
+        with self._lock2:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+
+LOG_BUFFER = LogBuffer()
+
+
+def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
+    """Send DBOS's and our logs to a file and the in-memory buffer, never to the terminal.
+
+    DBOS adds its console handler only when its logger has none, so ours must be in place first.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "agentdeck.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"
+    )
+    file_handler.setFormatter(fmt)
+    redactor = _RedactFilter()
+    for name in ("dbos", "agentdeck", "claude_agent_sdk"):
+        logger = logging.getLogger(name)
+        for h in list(logger.handlers):
+            if isinstance(h, (logging.StreamHandler, LogBuffer)) and not isinstance(
+                h, logging.FileHandler
+            ):
+                logger.removeHandler(h)
+            elif isinstance(h, logging.FileHandler):
+                logger.removeHandler(h)
+                h.close()
+        logger.addHandler(file_handler)
+        logger.addHandler(LOG_BUFFER)
+        logger.addFilter(redactor)
+        file_handler.addFilter(redactor)
+        logger.setLevel(level)
+        logger.propagate = False
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Model endpoint
+
+
+def has_claude_credentials(env: dict[str, str] | None = None, home: Path | None = None) -> bool:
+    """True when real Claude can be reached: an API key, a token, a base URL or a Claude login."""
+    env = dict(os.environ) if env is None else env
+    if any(env.get(k) for k in (*_SECRET_ENV, "ANTHROPIC_BASE_URL")):
+        return True
+    home = home or Path(env.get("HOME", str(Path.home())))
+    return (home / ".claude" / ".credentials.json").is_file()
+
+
+@dataclass
+class RuntimeSettings:
+    db_url: str = field(default_factory=resolve_db_url)
+    offline: bool | None = None  # None: offline unless credentials exist
+    offline_tps: float = field(
+        default_factory=lambda: float(os.environ.get("AGENTDECK_OFFLINE_TPS", "80"))
+    )
+    offline_faults: str = field(
+        default_factory=lambda: os.environ.get("AGENTDECK_OFFLINE_FAULTS", "")
+    )
+    state_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("AGENTDECK_STATE_DIR", ".agentdeck"))
+    )
+    executor_id: str | None = None
+    polling_interval_s: float = 0.05
+    #: Tests: build an SDK transport instead of the CLI (see workflows.claude.Endpoint).
+    transport_factory: Any = None
+
+
+class Runtime:
+    """Owns the process's DBOS instance and the model endpoint."""
+
+    def __init__(self, settings: RuntimeSettings | None = None) -> None:
+        self.settings = settings or RuntimeSettings()
+        self.offline_server: Any = None
+        self.endpoint: Endpoint | None = None
+        self.launched = False
+
+    @property
+    def offline(self) -> bool:
+        if self.settings.offline is None:
+            return not has_claude_credentials()
+        return self.settings.offline
+
+    def start_model(self) -> Endpoint:
+        """Start the offline model server if needed and point the Claude step at it."""
+        if self.endpoint is not None:
+            return self.endpoint
+        if self.settings.transport_factory is not None:
+            ep = Endpoint(
+                label="offline scripted model (in-process transport)",
+                offline=True,
+                transport_factory=self.settings.transport_factory,
+            )
+        elif self.offline:
+            from .model_offline import OFFLINE_MODEL_LABEL, OfflineModelServer, offline_env
+
+            server = OfflineModelServer(
+                tokens_per_second=self.settings.offline_tps, faults=self.settings.offline_faults
+            )
+            base_url = server.start()
+            self.offline_server = server
+            home = self.settings.state_dir / "claude-home"
+            home.mkdir(parents=True, exist_ok=True)
+            ep = Endpoint(
+                label=OFFLINE_MODEL_LABEL,
+                offline=True,
+                env=offline_env(base_url, str(home.resolve())),
+                cwd=str(home.resolve()),
+            )
+        else:
+            work = Path(tempfile.gettempdir()) / "agentdeck-claude-cwd"
+            work.mkdir(exist_ok=True)
+            ep = Endpoint(label="Claude API", offline=False, cwd=str(work))
+        configure_endpoint(ep)
+        self.endpoint = ep
+        return ep
+
+    def dbos_config(self) -> DBOSConfig:
+        cfg: DBOSConfig = {
+            "name": APP_NAME,
+            "system_database_url": self.settings.db_url,
+            "application_version": app_version(),
+            "notification_listener_polling_interval_sec": self.settings.polling_interval_s,
+            "log_level": "INFO",
+        }
+        if self.settings.executor_id:
+            cfg["executor_id"] = self.settings.executor_id
+        return cfg
+
+    def launch(self) -> None:
+        """Configure and launch DBOS (blocking: call it from a thread in a UI)."""
+        if self.launched:
+            return
+        configure_logging(self.settings.state_dir)
+        self.start_model()
+        # Import the workflows so DBOS registers them before launch.
+        from . import research  # noqa: F401
+        from .queues import register_queues
+
+        DBOS(config=self.dbos_config())
+        DBOS.launch()
+        register_queues()
+        DBOS.register_queue(LAUNCH_QUEUE, polling_interval_sec=0.2, on_conflict="always_update")
+        self.launched = True
+        log.info(
+            "runtime up: db=%s model=%s version=%s",
+            redact(self.settings.db_url),
+            self.endpoint.label if self.endpoint else "?",
+            app_version(),
+        )
+
+    def shutdown(self) -> None:
+        if self.launched:
+            DBOS.destroy(destroy_registry=False)
+            self.launched = False
+        if self.offline_server is not None:
+            self.offline_server.stop()
+            self.offline_server = None
+        self.endpoint = None
