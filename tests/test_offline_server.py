@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -583,6 +584,8 @@ def test_concurrent_requests(server: OfflineModelServer) -> None:
 def test_request_log_and_health_over_http(server: OfflineModelServer) -> None:
     _post(server, _body("plan", PLAN_PROMPT))
     _post(server, _body("chat", "hi", fault="overload"))
+    assert server.wait_for_requests(2, timeout=5, finished=True)
+    assert not server.wait_for_requests(3, timeout=0.01)
     health = _get(server, "/_agentdeck/health")
     assert health.status == 200
     assert health.json() == {"status": "ok", "label": OFFLINE_MODEL_LABEL, "requests": 2}

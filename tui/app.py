@@ -1,7 +1,224 @@
-"""Placeholder; replaced by the dashboard."""
+"""AgentDeckApp: the shell. Screens own their state; the data layer is ``tui.supervisor``."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from .commands import AgentDeckCommands
+from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
+from .poller import Poller
+from .supervisor import ActionResult, Supervisor, SupervisorError
+
+__all__ = ["AgentDeckApp", "run_dashboard"]
+
+audit_log = logging.getLogger("agentdeck.audit")
+
+
+class AgentDeckApp(App[None]):
+    TITLE = "AgentDeck"
+    CSS_PATH = ["styles/app.tcss"]
+    COMMANDS = App.COMMANDS | {AgentDeckCommands}
+    BINDINGS = [
+        Binding("q", "request_quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("i", "inbox", "Inbox", id="app.inbox"),
+        Binding("l", "log", "Log", id="app.log"),
+        Binding("n", "launch", "New run", id="app.launch"),
+    ]
+
+    def __init__(
+        self,
+        source: Supervisor,
+        *,
+        runtime: Any = None,
+        mode: str = "embedded",
+        model_label: str = "",
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = 0.25,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.runtime = runtime
+        self.mode = mode
+        self.model_label = model_label
+        self.clock = clock
+        self.snapshot = Snapshot(rows=(), taken_at=clock())
+        self.connected = False
+        self.connection_detail = "starting…"
+        self.audit: list[tuple[float, str]] = []
+        self.poller = Poller(self, source, interval=poll_interval)
+        self._primed = False
+
+    @property
+    def read_only(self) -> bool:
+        return self.source.read_only
+
+    def on_mount(self) -> None:
+        from .screens.workflows import WorkflowsScreen
+
+        self.push_screen(WorkflowsScreen())
+        self.start()
+
+    @work(exclusive=True, group="startup", exit_on_error=False, description="start DBOS")
+    async def start(self) -> None:
+        if self.runtime is not None and not self.runtime.launched:
+            self.connection_detail = "starting DBOS…"
+            try:
+                await asyncio.to_thread(self.runtime.launch)
+            except Exception as exc:
+                from workflows.runtime import redact
+
+                self.post_message(ConnectionChanged(False, redact(f"DBOS failed to start: {exc}")))
+                return
+            if self.runtime.endpoint is not None:
+                self.model_label = self.runtime.endpoint.label
+        await self.poller.run()
+
+    # -- fan-out of data-layer news to every screen ------------------------------------------
+
+    @on(SnapshotTaken)
+    def _fan_out(self, message: SnapshotTaken) -> None:
+        old = self.snapshot.by_id()
+        self.snapshot = message.snapshot
+        self._alert(old, message.snapshot)
+        for screen in self.screen_stack:
+            screen.post_message(WorkflowsRefreshed(message.snapshot))
+
+    @on(ConnectionChanged)
+    def _connection(self, message: ConnectionChanged) -> None:
+        was = self.connected
+        self.connected, self.connection_detail = message.connected, message.detail
+        if was and not message.connected:
+            self.notify(message.detail, title="Disconnected", severity="error", timeout=6)
+        elif not was and message.connected and self.snapshot.rows:
+            self.notify("Connected again", timeout=3)
+        for screen in self.screen_stack:
+            screen.post_message(ConnectionChanged(message.connected, message.detail))
+
+    def _alert(self, old: dict[str, Any], snap: Snapshot) -> None:
+        """A bell and a toast when a run starts waiting for approval or fails."""
+        if not self._primed:  # the first snapshot has nothing *new* in it
+            self._primed = True
+            return
+        for row in snap.rows:
+            before = old.get(row.workflow_id)
+            if row.waiting_approval and not (before and before.waiting_approval):
+                self.bell()
+                self.notify(
+                    f"{row.summary or row.workflow_id}: press a to answer",
+                    title="Waiting for approval",
+                    severity="warning",
+                    timeout=8,
+                )
+            elif row.status == "ERROR" and before is not None and before.status != "ERROR":
+                self.bell()
+                self.notify(
+                    row.error[:200] or row.workflow_id,
+                    title=f"Failed: {row.name}",
+                    severity="error",
+                    timeout=8,
+                )
+
+    # -- actions shared by screens -----------------------------------------------------------
+
+    def record(self, result: ActionResult | str, *, error: bool = False) -> None:
+        """Audit an action taken from the dashboard and tell the user how it went."""
+        text = result if isinstance(result, str) else result.message
+        ok = not error and (isinstance(result, str) or result.ok)
+        self.audit.append((self.clock(), text))
+        audit_log.info("%s", text)
+        self.notify(text, severity="information" if ok else "warning", timeout=5)
+
+    async def act(self, what: str, coro: Any) -> ActionResult | None:
+        try:
+            result: ActionResult = await coro
+        except SupervisorError as exc:
+            self.record(f"{what}: {exc}", error=True)
+            return None
+        self.record(result)
+        return result
+
+    def action_help(self) -> None:
+        from .modals.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_log(self) -> None:
+        from .modals.log import LogScreen
+
+        self.push_screen(LogScreen())
+
+    def action_inbox(self) -> None:
+        from .screens.inbox import InboxScreen
+
+        if not isinstance(self.screen, InboxScreen):
+            self.push_screen(InboxScreen())
+
+    def action_launch(self) -> None:
+        from .modals.launch import LaunchScreen
+
+        if self.read_only:
+            self.notify("read-only: launching is disabled", severity="warning")
+            return
+        self.push_screen(LaunchScreen(), self._launched)
+
+    def _launched(self, workflow_id: str | None) -> None:
+        if workflow_id:
+            self.open_run(workflow_id)
+
+    def open_run(self, workflow_id: str) -> None:
+        from .screens.detail import DetailScreen
+
+        self.push_screen(DetailScreen(workflow_id))
+
+    def action_request_quit(self) -> None:
+        from .modals.confirm import ConfirmScreen
+
+        in_flight = [r for r in self.snapshot.rows if r.active and not r.parent_id]
+        if self.runtime is None or not in_flight:
+            self.exit()
+            return
+        self.push_screen(
+            ConfirmScreen(
+                f"{len(in_flight)} run(s) are in flight in this process. They stop now and "
+                "continue from their last completed step the next time agentdeck starts.",
+                title="Quit?",
+                confirm="Quit",
+            ),
+            lambda ok: self.exit() if ok else None,
+        )
+
+    async def on_unmount(self) -> None:
+        self.poller.stop()
+        await self.source.close()
+        if self.runtime is not None:
+            await asyncio.to_thread(self.runtime.shutdown)
+
 
 def run_dashboard(*, db: str | None, offline: bool | None, read_only: bool, attach: bool) -> int:
-    raise SystemExit("dashboard not built yet")
+    from workflows.runtime import Runtime, RuntimeSettings, configure_logging, resolve_db_url
+
+    settings = RuntimeSettings(db_url=resolve_db_url(db), offline=offline)
+    configure_logging(settings.state_dir)
+    embedded = not attach and not read_only
+    runtime = Runtime(settings) if embedded else None
+    label = ""
+    if runtime is not None:
+        label = "offline scripted model" if runtime.offline else "Claude API"
+    source = Supervisor(settings.db_url, read_only=read_only)
+    app = AgentDeckApp(
+        source,
+        runtime=runtime,
+        mode="embedded" if embedded else ("attach · read-only" if read_only else "attach"),
+        model_label=label,
+    )
+    app.run()
+    return 0

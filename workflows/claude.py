@@ -222,8 +222,10 @@ class Coalescer:
         self._task = asyncio.create_task(self._run(), name=f"coalescer-{self._step_id}")
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        # A cancelled execution no longer owns its workflow: DBOS refuses its last write.
+        cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        await self.close(best_effort=cancelled)
 
     def add(self, kind: ChunkKind, text: str) -> None:
         if not text or self._closed:
@@ -269,7 +271,7 @@ class Coalescer:
         self.writes += 1
         await self._write(chunk)
 
-    async def close(self) -> None:
+    async def close(self, *, best_effort: bool = False) -> None:
         if self._closed:
             return
         self._closed = True
@@ -280,7 +282,12 @@ class Coalescer:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception as exc:
+            if not best_effort:
+                raise
+            log.debug("final stream write dropped after cancellation: %s", exc)
 
 
 async def _stream_writer(chunk: StreamChunk) -> None:

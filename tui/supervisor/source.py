@@ -179,6 +179,27 @@ class Supervisor:
             self._row(s, events.get(s.workflow_id, {}), errors.get(s.workflow_id)) for s in statuses
         ]
 
+    async def refresh_active(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:
+        """The same rows with the events of the active ones re-read (one query)."""
+        ids = [r.workflow_id for r in rows if r.active]
+        if not ids:
+            return rows
+        events = await self._call(
+            "read events", asyncio.to_thread(self.sql.events, ids, _LIST_KEYS)
+        )
+        out = []
+        for r in rows:
+            ev = events.get(r.workflow_id)
+            if r.active and ev is not None:
+                r = r.model_copy(
+                    update={
+                        "progress": _parse(Progress, ev.get(PROGRESS_EVENT)),
+                        "approval": _parse(ApprovalRequest, ev.get(APPROVAL_EVENT)),
+                    }
+                )
+            out.append(r)
+        return out
+
     def _events_and_errors(
         self, active_ids: list[str], failed_ids: list[str]
     ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:

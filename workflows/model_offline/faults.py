@@ -9,6 +9,12 @@ A spec is a comma-separated list of items ``[task.]kind[*count]``, e.g. ``overlo
   very same request sees the fault go away after ``count`` firings while other requests still see
   it fire.
 
+Faults come from the server (``OfflineModelServer(faults=...)``, ``AGENTDECK_OFFLINE_FAULTS`` via
+``OfflineModelServer.from_env`` or ``--faults``) and from ``agentdeck-fault:`` lines in the prompt;
+prompt items are tried first and counted separately from server items. A bad prompt spec is logged
+and ignored; a bad server spec raises ``ValueError``. ``invalid_plan`` only ever applies to ``plan``
+requests, whatever its task prefix says.
+
 When several items match a request, the first with budget left fires (only one fault per request),
 so ``overload*1,ratelimit*1`` gives an overload, then a rate limit, then a normal answer.
 
@@ -37,7 +43,7 @@ class FaultKind(StrEnum):
     INVALID_REQUEST = "invalid_request"  # HTTP 400 invalid_request_error
     MIDSTREAM = "midstream"  # about half the tokens, then an SSE error event
     INVALID_PLAN = "invalid_plan"  # plan task only: prose instead of JSON
-    SLOW = "slow"  # 10x slower pacing, at least 5 tokens/s
+    SLOW = "slow"  # max(tps / 10, 5) tokens/s (5 when unpaced), never faster than tps
     HANG = "hang"  # a few tokens, then stall until the client or the server goes away
 
 

@@ -87,6 +87,7 @@ import math
 import os
 import select
 import socket
+import socketserver
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -231,6 +232,14 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], owner: OfflineModelServer) -> None:
         self.owner = owner
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host with socket.getfqdn(), a reverse DNS lookup
+        # that can stall for seconds on a machine without network; the name is never used.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
 
 class OfflineModelServer:
@@ -492,7 +501,6 @@ class OfflineModelServer:
             handler.send_api_error(status, error_type, message, entry=entry)
             return "error"
         if plan.hang_after is not None:
-            self._update(entry, status=200)
             try:
                 handler.stall()
             except _Stopped:
@@ -750,7 +758,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         body_bytes = self._read_body()
         entry = self.owner._new_entry("POST", self.path)
-        logger.info("POST %s (%d bytes)", self.path, len(body_bytes))
+        log = logger.debug if path == "/v1/messages" else logger.info
+        log("POST %s (%d bytes)", self.path, len(body_bytes))
         try:
             body = json.loads(body_bytes or b"{}")
         except ValueError:

@@ -1,0 +1,90 @@
+"""The workflow list's filter language: free text plus ``key:value`` terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .supervisor import WorkflowRow
+
+__all__ = ["Filter", "STATUS_ALIASES", "TABS"]
+
+STATUS_ALIASES: dict[str, str] = {
+    "running": "PENDING",
+    "pending": "PENDING",
+    "queued": "ENQUEUED",
+    "enqueued": "ENQUEUED",
+    "delayed": "DELAYED",
+    "error": "ERROR",
+    "failed": "ERROR",
+    "success": "SUCCESS",
+    "done": "SUCCESS",
+    "ok": "SUCCESS",
+    "cancelled": "CANCELLED",
+    "canceled": "CANCELLED",
+    "stuck": "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+}
+
+#: Quick status tabs: id → (label, filter term).
+TABS: dict[str, tuple[str, str]] = {
+    "all": ("All", ""),
+    "running": ("Running", "status:running,queued"),
+    "waiting": ("Waiting", "is:waiting"),
+    "failed": ("Failed", "status:error,stuck"),
+    "done": ("Done", "status:success,cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``status:error name:research id:abc is:waiting is:child`` + free words (all must match)."""
+
+    text: str = ""
+
+    def problems(self) -> list[str]:
+        bad = []
+        for term in self.text.split():
+            key, sep, value = term.partition(":")
+            if not sep:
+                continue
+            if key == "status":
+                for v in value.split(","):
+                    if v.lower() not in STATUS_ALIASES and v.upper() not in STATUS_ALIASES.values():
+                        bad.append(f"unknown status '{v}'")
+            elif key == "is":
+                if value not in ("waiting", "child", "fork", "active"):
+                    bad.append(f"unknown 'is:{value}' (waiting, child, fork, active)")
+            elif key not in ("name", "id", "queue", "executor"):
+                bad.append(f"unknown filter key '{key}'")
+        return bad
+
+    def matches(self, row: WorkflowRow) -> bool:
+        for term in self.text.split():
+            key, sep, value = term.partition(":")
+            if not sep:
+                hay = f"{row.name} {row.workflow_id} {row.summary}".lower()
+                if term.lower() not in hay:
+                    return False
+                continue
+            value_l = value.lower()
+            if key == "status":
+                wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in value.split(",") if v}
+                if row.status not in wanted:
+                    return False
+            elif key == "name" and value_l not in row.name.lower():
+                return False
+            elif key == "id" and not row.workflow_id.lower().startswith(value_l):
+                return False
+            elif key == "queue" and value_l not in row.queue.lower():
+                return False
+            elif key == "executor" and value_l not in row.executor.lower():
+                return False
+            elif key == "is":
+                if value == "waiting" and not row.waiting_approval:
+                    return False
+                if value == "child" and not row.parent_id:
+                    return False
+                if value == "fork" and not row.forked_from:
+                    return False
+                if value == "active" and not row.active:
+                    return False
+        return True

@@ -1,0 +1,122 @@
+"""Launch a workflow: a form generated from the workflow's pydantic input model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel, ValidationError
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ..supervisor import WORKFLOW_TYPES, SupervisorError
+
+if TYPE_CHECKING:
+    from ..app import AgentDeckApp
+
+__all__ = ["LaunchScreen", "form_fields"]
+
+
+def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """(name, label, input type, default) for each field of an input model."""
+    out = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        kind = "integer" if ann is int else "number" if ann is float else "text"
+        default = "" if field.default is None else str(field.default)
+        out.append((name, field.description or name, kind, default))
+    return out
+
+
+class LaunchScreen(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", show=False),
+        Binding("ctrl+s", "submit", "Launch", show=False),
+    ]
+
+    def __init__(self, kind: str = "research") -> None:
+        super().__init__()
+        self.kind = kind
+
+    @property
+    def model(self) -> type[BaseModel]:
+        return WORKFLOW_TYPES[self.kind][1]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog form"):
+            yield Static("[b]Launch a workflow[/]  [dim]enter on the last field or ctrl+s[/]")
+            yield Label("Workflow type")
+            yield Select(
+                [(k, k) for k in WORKFLOW_TYPES], value=self.kind, allow_blank=False, id="kind"
+            )
+            for name, label, kind, default in form_fields(self.model):
+                yield Label(label, classes="field-label")
+                value = "" if name == "topic" else default
+                yield Input(value=value, placeholder=default or name, type=kind,  # type: ignore[arg-type]
+                            id=f"f-{name}", classes="field")  # fmt: skip
+                yield Static("", id=f"err-{name}", classes="field-error")
+            yield Label("Workflow id (optional; launching an existing id does nothing)")
+            yield Input(placeholder="generated", id="f-workflow_id", classes="field")
+            yield Static("", id="err-form", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Launch", variant="primary", id="launch")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-topic", Input).focus()
+
+    def _values(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, _label, _kind, _default in form_fields(self.model):
+            raw = self.query_one(f"#f-{name}", Input).value.strip()
+            if raw == "" and name != "topic":
+                continue
+            data[name] = raw
+        return data
+
+    def _validate(self) -> dict[str, Any] | None:
+        for err in self.query(".field-error"):
+            cast(Static, err).update("")
+        data = self._values()
+        try:
+            self.model.model_validate(data)
+        except ValidationError as exc:
+            for e in exc.errors():
+                field = str(e["loc"][0]) if e["loc"] else "form"
+                target = self.query(f"#err-{field}") or self.query("#err-form")
+                cast(Static, target.first()).update(f"[red]✖ {e['msg']}[/]")
+            return None
+        return data
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#launch")
+    def _pressed(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        data = self._validate()
+        if data is not None:
+            self._launch(data)
+
+    @work(exclusive=True, group="launch", exit_on_error=False, description="launch")
+    async def _launch(self, data: dict[str, Any]) -> None:
+        deck = cast("AgentDeckApp", self.app)
+        wid = self.query_one("#f-workflow_id", Input).value.strip() or None
+        try:
+            res = await deck.source.launch(self.kind, data, workflow_id=wid)
+        except SupervisorError as exc:
+            self.query_one("#err-form", Static).update(f"[red]✖ {exc}[/]")
+            return
+        deck.record(res)
+        deck.poller.kick()
+        self.dismiss(res.workflow_id)

@@ -1,0 +1,86 @@
+"""The one refresh loop: a cheap change query per tick, the list only when something changed.
+
+Per tick, when nothing changed: one query (the change token). When a row changed: the list
+(one query) plus events of the active rows and errors of failed rows (one query each). While
+runs are active and nothing else changed: their events only (one query), so progress bars move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from .messages import ConnectionChanged, Snapshot, SnapshotTaken
+from .supervisor import Supervisor, SupervisorError, WorkflowRow
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+__all__ = ["Poller"]
+
+log = logging.getLogger("agentdeck.poller")
+
+
+class Poller:
+    def __init__(
+        self, app: App[None], source: Supervisor, *, interval: float = 0.25, limit: int = 500
+    ) -> None:
+        self.app = app
+        self.source = source
+        self.interval = interval
+        self.limit = limit
+        self._stop = asyncio.Event()
+        self._kick = asyncio.Event()
+        self.ticks = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+
+    def kick(self) -> None:
+        """Refresh now (after an action), without waiting for the next tick."""
+        self._kick.set()
+
+    async def run(self) -> None:
+        token: tuple[int, int] | None = None
+        rows: list[WorkflowRow] = []
+        connected = False
+        backoff = self.interval
+        while not self._stop.is_set():
+            try:
+                if not connected:
+                    await self.source.connect()
+                new_token = await self.source.change_token()
+                if new_token != token:
+                    rows = await self.source.list_workflows(limit=self.limit)
+                    token = new_token
+                    self._publish(rows, new_token[0])
+                elif any(r.active for r in rows):
+                    fresh = await self.source.refresh_active(rows)
+                    if fresh != rows:
+                        rows = fresh
+                        self._publish(rows, new_token[0])
+                if not connected:
+                    connected = True
+                    self.app.post_message(ConnectionChanged(True, self.source.display_url))
+                backoff = self.interval
+            except SupervisorError as exc:
+                if connected or token is None:
+                    self.app.post_message(ConnectionChanged(False, str(exc)))
+                connected = False
+                backoff = min(2.0, backoff * 2)
+                log.warning("refresh failed: %s", exc)
+            self.ticks += 1
+            self._kick.clear()
+            try:
+                await asyncio.wait_for(self._kick.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    def _publish(self, rows: list[WorkflowRow], total: int) -> None:
+        clock = getattr(self.app, "clock", None)
+        snap = Snapshot(rows=tuple(rows), total=total)
+        if clock is not None:
+            snap = Snapshot(rows=tuple(rows), total=total, taken_at=clock())
+        self.app.post_message(SnapshotTaken(snap))

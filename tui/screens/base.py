@@ -1,0 +1,146 @@
+"""What every run-centred screen shares: the status line and the actions on one run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+
+from ..messages import ConnectionChanged, WorkflowsRefreshed
+from ..supervisor import WorkflowRow
+
+if TYPE_CHECKING:
+    from ..app import AgentDeckApp
+
+__all__ = ["RunActionsScreen", "StatusLine"]
+
+
+class StatusLine(Static):
+    """Mode, database, model and connection: always visible."""
+
+    def refresh_status(self, app: AgentDeckApp) -> None:
+        model = app.model_label or "model: ?"
+        offline = "offline" in model.lower()
+        model_markup = f"[reverse yellow] {model.upper()} [/]" if offline else f"[green]{model}[/]"
+        conn = (
+            f"[green]● live[/] {app.source.display_url}"
+            if app.connected
+            else f"[bold red]● disconnected[/] {app.connection_detail}"
+        )
+        ro = " · [bold]read-only[/]" if app.read_only else ""
+        self.update(f"[b]AgentDeck[/] · {app.mode}{ro} · {conn} · {model_markup}")
+
+
+class RunActionsScreen(Screen[None]):
+    """Cancel / resume / fork / answer on "the current run" (subclasses say which one that is)."""
+
+    BINDINGS = [
+        Binding("a", "answer", "Answer", id="run.answer"),
+        Binding("c", "cancel", "Cancel", id="run.cancel"),
+        Binding("r", "resume", "Resume", id="run.resume"),
+        Binding("f", "fork", "Fork", id="run.fork"),
+    ]
+
+    @property
+    def deck(self) -> AgentDeckApp:
+        return cast("AgentDeckApp", self.app)
+
+    def compose_status(self) -> ComposeResult:
+        yield StatusLine(id="status-line")
+
+    def current_row(self) -> WorkflowRow | None:
+        raise NotImplementedError
+
+    def fork_default_step(self) -> int | None:
+        return None
+
+    def _need_row(self, verb: str) -> WorkflowRow | None:
+        row = self.current_row()
+        if row is None:
+            self.notify(f"nothing selected to {verb}", severity="warning")
+            return None
+        if self.deck.read_only:
+            self.notify(f"read-only: cannot {verb}", severity="warning")
+            return None
+        return row
+
+    def on_mount(self) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+
+    @on(ConnectionChanged)
+    def _conn(self, message: ConnectionChanged) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+
+    @on(WorkflowsRefreshed)
+    def _status_on_refresh(self, message: WorkflowsRefreshed) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+
+    def action_answer(self) -> None:
+        row = self._need_row("answer")
+        if row is None:
+            return
+        if not row.waiting_approval or row.approval is None:
+            why = "it is not running" if not row.active else "it is not waiting for approval"
+            self.notify(f"{row.workflow_id}: nothing to answer ({why})", severity="warning")
+            return
+        from ..modals.approve import ApproveScreen
+
+        self.app.push_screen(ApproveScreen(row))
+
+    def action_cancel(self) -> None:
+        row = self._need_row("cancel")
+        if row is None:
+            return
+        if not row.active:
+            self.notify(f"{row.workflow_id} is {row.status.lower()}: nothing to cancel",
+                        severity="warning")  # fmt: skip
+            return
+        from ..modals.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._do("cancel", self.deck.source.cancel(row.workflow_id))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Cancel {row.workflow_id}? Its running step is stopped; it can be resumed "
+                "later with r.",
+                title="Cancel run",
+                confirm="Cancel run",
+            ),
+            done,
+        )
+
+    def action_resume(self) -> None:
+        row = self._need_row("resume")
+        if row is None:
+            return
+        if row.status == "SUCCESS":
+            self.notify(f"{row.workflow_id} succeeded: nothing to resume (fork it with f)",
+                        severity="warning")  # fmt: skip
+            return
+        if row.active:
+            self.notify(f"{row.workflow_id} is still {row.status.lower()}", severity="warning")
+            return
+        self._do("resume", self.deck.source.resume(row.workflow_id))
+
+    def action_fork(self) -> None:
+        row = self._need_row("fork")
+        if row is None:
+            return
+        from ..modals.fork import ForkScreen
+
+        def done(new_id: str | None) -> None:
+            if new_id:
+                self.deck.open_run(new_id)
+
+        self.app.push_screen(ForkScreen(row.workflow_id, self.fork_default_step()), done)
+
+    @work(group="actions", exit_on_error=False, description="run an action")
+    async def _do(self, what: str, coro: Any) -> None:
+        await self.deck.act(what, coro)
+        self.deck.poller.kick()

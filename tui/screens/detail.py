@@ -1,0 +1,295 @@
+"""Run detail: header, step waterfall, live output, report, events, result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
+
+from ..formatting import clock_time, duration, status_text
+from ..messages import WorkflowsRefreshed
+from ..supervisor import RunDetail, SupervisorError, WorkflowRow
+from ..widgets.output import OutputPane
+from ..widgets.timeline import Timeline, build_items
+from .base import RunActionsScreen
+
+__all__ = ["DetailScreen"]
+
+
+class DetailScreen(RunActionsScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("enter", "open_step", "Open child", id="detail.open"),
+        Binding("h", "toggle_internal", "DBOS steps", id="detail.internal"),
+        Binding("o", "tab('output')", "Output", id="detail.output"),
+        Binding("m", "tab('report')", "Report", id="detail.report"),
+        Binding("e", "tab('events')", "Events", id="detail.events"),
+        Binding("p", "open_parent", "Parent", show=False, id="detail.parent"),
+    ]
+
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__()
+        self.workflow_id = workflow_id
+        self.detail: RunDetail | None = None
+        self.show_internal = False
+        self.frame = 0
+        self.offsets: dict[str, int] = {workflow_id: 0}
+        self.live_step: tuple[int, str, int] | None = None
+        self._followed_child = False
+        self._report_shown = False
+        self._stamp: tuple[Any, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        yield Static("loading…", id="run-header")
+        with Horizontal(id="detail-body"):
+            with Vertical(id="timeline-box"):
+                yield Timeline(id="timeline")
+                yield Static("", id="step-detail")
+            with TabbedContent(id="detail-tabs", initial="output"):
+                with TabPane("Output", id="output"):
+                    yield Static("", id="output-title")
+                    yield OutputPane(id="output-pane")
+                with TabPane("Report", id="report"):
+                    yield Markdown("_No report yet._", id="report-md")
+                with TabPane("Events", id="events"):
+                    yield DataTable(id="events-table", cursor_type="row")
+                with TabPane("Result", id="result"):
+                    yield Static("", id="result-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        events = self.query_one("#events-table", DataTable)
+        events.add_column("KEY", key="key", width=22)
+        events.add_column("VALUE", key="value")
+        self.query_one(OutputPane).view_for(self.workflow_id)
+        self._set_output_title(self.workflow_id)
+        self.query_one(Timeline).focus()
+        self.load()
+        self.follow_streams()
+        self.set_interval(0.2, self._spin)
+
+    # -- data -----------------------------------------------------------------------------
+
+    def current_row(self) -> WorkflowRow | None:
+        return self.detail.row if self.detail else self.deck.snapshot.by_id().get(self.workflow_id)
+
+    def fork_default_step(self) -> int | None:
+        item = self.query_one(Timeline).selected
+        if item is not None and item.key.startswith("s"):
+            return item.step_id
+        if self.detail:
+            failed = [s.step_id for s in self.detail.steps if s.status == "error"]
+            return failed[0] if failed else None
+        return None
+
+    @on(WorkflowsRefreshed)
+    def _refreshed(self, message: WorkflowsRefreshed) -> None:
+        related = tuple(
+            (r.workflow_id, r.status, r.updated_at, r.progress, r.approval)
+            for r in message.snapshot.rows
+            if r.workflow_id == self.workflow_id or r.parent_id == self.workflow_id
+            or r.forked_from == self.workflow_id
+        )  # fmt: skip
+        if related != self._stamp:
+            self._stamp = related
+            self.load()
+
+    @work(exclusive=True, group="detail", exit_on_error=False, description="load run detail")
+    async def load(self) -> None:
+        try:
+            detail = await self.deck.source.detail(self.workflow_id)
+        except SupervisorError as exc:
+            self.query_one("#run-header", Static).update(f"[red]{escape(str(exc))}[/]")
+            return
+        was_active = self.detail.row.active if self.detail else True
+        self.detail = detail
+        for child in detail.children:
+            self.offsets.setdefault(child.workflow_id, 0)
+        self._render_detail()
+        if was_active and detail.row.status == "SUCCESS" and detail.result_markdown:
+            if not self._report_shown:
+                self._report_shown = True
+                self.query_one(TabbedContent).active = "report"
+
+    @work(exclusive=True, group="streams", exit_on_error=False, description="follow streams")
+    async def follow_streams(self) -> None:
+        """One query per tick for every stream of this run (the run and its children)."""
+        interval = 0.05
+        while True:
+            try:
+                batches = await self.deck.source.read_streams(dict(self.offsets))
+            except SupervisorError:
+                await asyncio.sleep(1.0)
+                continue
+            pane = self.query_one(OutputPane)
+            with self.app.batch_update():
+                for batch in batches:
+                    self.offsets[batch.workflow_id] = batch.next_offset
+                    pane.feed(batch)
+                    self._note_live(batch)
+            done = (
+                self.detail is not None
+                and not self.detail.row.active
+                and all(not c.active for c in self.detail.children)
+            )
+            if done and not batches:
+                interval = 1.0  # finished: keep an eye out (resume/rewind) but slowly
+            elif batches:
+                interval = 0.05
+            await asyncio.sleep(interval)
+
+    def _note_live(self, batch: Any) -> None:
+        if batch.workflow_id == self.workflow_id and batch.chunks:
+            last = batch.chunks[-1]
+            self.live_step = (last.step_id, last.step_name, last.attempt)
+        elif batch.chunks and not self._followed_child:
+            # Research fans out: follow the first child that streams until the user picks one.
+            self._followed_child = True
+            self.query_one(OutputPane).select(batch.workflow_id)
+            self._set_output_title(batch.workflow_id)
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _render_detail(self) -> None:
+        d = self.detail
+        if d is None:
+            return
+        r = d.row
+        now = self.deck.clock()
+        lines = [
+            f"[b]{escape(r.name)}[/]  {status_text(r.status, waiting=r.waiting_approval).markup}"
+            f"  [dim]{escape(r.workflow_id)}[/]",
+            f"input: {escape(d.input_summary or r.summary or '-')}",
+            f"started {clock_time(r.created_at, now)} · "
+            + (
+                f"ended {clock_time(r.completed_at or r.updated_at, now)} · "
+                if not r.active
+                else ""
+            )
+            + f"took {duration(r.duration(now))} · version {escape(r.app_version or '-')}"
+            f" · executor {escape(r.executor or '-')} · queue {escape(r.queue or '-')}",
+        ]
+        lineage = []
+        if r.parent_id:
+            lineage.append(f"child of [b]{escape(r.parent_id)}[/] (p)")
+        if r.forked_from:
+            lineage.append(f"forked from [b]{escape(r.forked_from)}[/]")
+        if d.forks:
+            lineage.append("forks: " + ", ".join(escape(f) for f in d.forks))
+        if lineage:
+            lines.append(" · ".join(lineage))
+        if r.progress is not None:
+            p = r.progress
+            lines.append(f"progress: {escape(p.phase)} {p.done}/{p.total}" if p.total else
+                         f"progress: {escape(p.phase)}")  # fmt: skip
+        if d.error:
+            lines.append(f"[bold red]error:[/] {escape(d.error[:300])}")
+        self.query_one("#run-header", Static).update("\n".join(lines))
+        self._render_timeline()
+        table = self.query_one("#events-table", DataTable)
+        table.clear()
+        for e in d.events:
+            table.add_row(e.key, _compact(e.value), key=e.key)
+        if d.result_markdown:
+            self.query_one("#report-md", Markdown).update(d.result_markdown)
+        result = self.query_one("#result-text", Static)
+        if d.error:
+            result.update(f"[bold red]{escape(d.error)}[/]")
+        elif d.result is not None:
+            result.update(escape(_compact(d.result, 4000)))
+        else:
+            result.update("[dim]no result yet[/]")
+
+    def _render_timeline(self) -> None:
+        d = self.detail
+        if d is None:
+            return
+        now = self.deck.clock()
+        items = build_items(d, now, show_internal=self.show_internal, live_step=self.live_step)
+        t0 = d.row.created_at or now
+        ends = [i.ended for i in items if i.ended] + [d.row.completed_at or 0]
+        t1 = now if d.row.active else max([t0 + 0.001, *[e for e in ends if e]])
+        self.query_one(Timeline).show(items, t0, t1, self.frame)
+
+    def _spin(self) -> None:
+        self.frame += 1
+        if self.detail is not None and self.detail.row.active:
+            self._render_timeline()
+
+    def _set_output_title(self, source: str) -> None:
+        label = "this run" if source == self.workflow_id else f"child {source}"
+        self.query_one("#output-title", Static).update(
+            f"[b]Output[/] · {escape(label)} · [dim]enter on a step row switches; "
+            "scroll up to pause following[/]"
+        )
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_toggle_internal(self) -> None:
+        self.show_internal = not self.show_internal
+        self._render_timeline()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_open_parent(self) -> None:
+        row = self.current_row()
+        if row is not None and row.parent_id:
+            self.deck.open_run(row.parent_id)
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        item = self.query_one(Timeline).items.get(str(event.row_key.value))
+        if item is None:
+            return
+        self._show_step(item)
+        source = item.child_id or self.workflow_id
+        self._followed_child = True
+        self.query_one(OutputPane).select(source)
+        self._set_output_title(source)
+
+    def _show_step(self, item: Any) -> None:
+        bits = [f"[b]{escape(item.name)}[/] · step {item.step_id} · {item.status}"]
+        if item.attempts > 1:
+            bits.append(f"[yellow]{item.attempts} attempts[/]")
+        if item.child_id:
+            bits.append(f"child [b]{escape(item.child_id)}[/] (enter opens)")
+        text = " · ".join(bits)
+        if item.note and item.note != item.child_id:
+            style = "red" if item.status == "error" else "dim"
+            text += f"\n[{style}]{escape(item.note)}[/]"
+        self.query_one("#step-detail", Static).update(text)
+
+    @on(DataTable.RowSelected, "#timeline")
+    def _step_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_step()
+
+    def action_open_step(self) -> None:
+        item = self.query_one(Timeline).selected
+        if item is not None and item.child_id:
+            self.deck.open_run(item.child_id)
+        elif item is not None:
+            self.query_one(TabbedContent).active = "output"
+
+
+def _compact(value: Any, limit: int = 300) -> str:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

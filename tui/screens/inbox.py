@@ -1,0 +1,124 @@
+"""Approval inbox: every workflow waiting for a human, soonest deadline first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from ..formatting import duration, short_id
+from ..messages import WorkflowsRefreshed
+from ..supervisor import WorkflowRow
+from .base import RunActionsScreen
+
+__all__ = ["InboxScreen"]
+
+
+class InboxScreen(RunActionsScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="inbox.back"),
+        Binding("enter", "answer", "Answer", id="inbox.answer"),
+        Binding("o", "open", "Open run", id="inbox.open"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        yield Static("[b]Approval inbox[/] · every run waiting for a human", id="inbox-title")
+        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="inbox-prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(DataTable)
+        table.add_column("DEADLINE", key="deadline", width=10)
+        table.add_column("RUN", key="run", width=28)
+        table.add_column("ID", key="id", width=16)
+        table.add_column("ASKS", key="asks")
+        table.add_column("OPTIONS", key="options", width=20)
+        table.focus()
+        self._render_rows()
+        self.set_interval(1.0, self._countdown)
+
+    @property
+    def items(self) -> list[WorkflowRow]:
+        rows = [r for r in self.deck.snapshot.rows if r.waiting_approval and r.approval]
+        return sorted(rows, key=lambda r: r.approval.deadline if r.approval else 0)
+
+    def current_row(self) -> WorkflowRow | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+        return self.deck.snapshot.by_id().get(str(key))
+
+    @on(WorkflowsRefreshed)
+    def _refreshed(self, message: WorkflowsRefreshed) -> None:
+        self._render_rows()
+
+    def _deadline(self, row: WorkflowRow) -> Text:
+        assert row.approval is not None
+        left = row.approval.deadline - self.deck.clock()
+        style = "bold red" if left < 300 else "yellow" if left < 3600 else ""
+        return Text(duration(max(0.0, left)), style=style)
+
+    def _render_rows(self) -> None:
+        table = self.query_one(DataTable)
+        items = self.items
+        keys = {r.workflow_id for r in items}
+        for key in [str(k.value) for k in list(table.rows)]:
+            if key not in keys:
+                table.remove_row(key)
+        existing = {str(k.value) for k in table.rows}
+        for r in items:
+            assert r.approval is not None
+            cells: list[Any] = [
+                self._deadline(r), r.summary or r.name, short_id(r.workflow_id, 16),
+                r.approval.prompt.splitlines()[0][:80],
+                " / ".join(o.value for o in r.approval.options),
+            ]  # fmt: skip
+            if r.workflow_id not in existing:
+                table.add_row(*cells, key=r.workflow_id)
+        title = self.query_one("#inbox-title", Static)
+        n = len(items)
+        title.update(f"[b]Approval inbox[/] · {n} waiting" + ("" if n else " · nothing to answer"))
+        self._show_prompt()
+
+    def _countdown(self) -> None:
+        table = self.query_one(DataTable)
+        for r in self.items:
+            if r.workflow_id in {str(k.value) for k in table.rows}:
+                table.update_cell(r.workflow_id, "deadline", self._deadline(r))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_prompt()
+
+    def _show_prompt(self) -> None:
+        row = self.current_row()
+        box = self.query_one("#inbox-prompt", Static)
+        if row is None or row.approval is None:
+            box.update("")
+            return
+        box.update(Text(row.approval.prompt))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_answer()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_open(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.deck.open_run(row.workflow_id)

@@ -1,0 +1,1 @@
+"""Widgets (they never import DBOS)."""

@@ -1,0 +1,81 @@
+"""Agent output: one StreamView per source workflow (the run and each child), one shown."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.widgets import ContentSwitcher
+
+from ..supervisor import StreamBatch
+from .stream_view import StreamView
+
+__all__ = ["OutputPane", "STYLES"]
+
+STYLES: dict[str, str] = {
+    "text": "",
+    "thinking": "italic dim",
+    "tool_use": "magenta",
+    "tool_result": "dim magenta",
+    "usage": "dim green",
+    "status": "dim cyan",
+    "error": "bold red",
+}
+
+
+class OutputPane(ContentSwitcher):
+    """Keeps every source's output, shows the selected one; sections per step and attempt."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._last: dict[str, tuple[int, int]] = {}
+        self._last_kind: dict[str, str] = {}
+        self.views: dict[str, StreamView] = {}
+
+    def view_for(self, source: str) -> StreamView:
+        view = self.views.get(source)
+        if view is not None:
+            return view
+        vid = f"out-{len(self.views)}"
+        view = StreamView(id=vid)
+        self.views[source] = view
+        if self.current is not None:
+            view.display = False  # ContentSwitcher shows only the current child
+        self.mount(view)
+        if self.current is None:
+            self.current = vid
+        return view
+
+    def select(self, source: str) -> None:
+        self.current = self.view_for(source).id
+
+    def feed(self, batch: StreamBatch) -> int:
+        """Append a batch of chunks in one layout pass; returns the number of parts."""
+        view = self.view_for(batch.workflow_id)
+        pieces: list[tuple[str, str | Style]] = []
+        n = 0
+        for chunk in batch.chunks:
+            key = (chunk.step_id, chunk.attempt)
+            if self._last.get(batch.workflow_id) != key:
+                self._last[batch.workflow_id] = key
+                retry = " · retry" if chunk.attempt > 1 else ""
+                head = (
+                    f"── {chunk.step_name} · step {chunk.step_id}"
+                    f" · attempt {chunk.attempt}{retry} ──"
+                )
+                lead = "\n\n" if view.line_count else ""
+                pieces.append((f"{lead}{head}\n", "bold yellow" if retry else "bold"))
+                self._last_kind.pop(batch.workflow_id, None)
+            for part in chunk.parts:
+                text = part.text
+                kind = str(part.kind)
+                previous = self._last_kind.get(batch.workflow_id)
+                if kind in ("status", "usage", "error"):
+                    text = f"\n[{kind}] {text.strip()}\n"
+                elif previous is not None and previous != kind and not text.startswith("\n"):
+                    text = "\n" + text  # thinking → text, text → tool call: a new line
+                self._last_kind[batch.workflow_id] = kind
+                pieces.append((text, STYLES.get(kind, "")))
+                n += 1
+        if batch.closed:
+            pieces.append(("\n── end of stream ──\n", "dim"))
+        view.append_many(pieces)
+        return n
