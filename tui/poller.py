@@ -43,7 +43,7 @@ class Poller:
         self._kick.set()
 
     async def run(self) -> None:
-        token: tuple[int, int] | None = None
+        token: tuple[object, ...] | None = None
         rows: list[WorkflowRow] = []
         connected = False
         backoff = self.interval

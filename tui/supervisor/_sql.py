@@ -76,16 +76,23 @@ class SQL:
         params = {f"{prefix}{i}": v for i, v in enumerate(values)}
         return ", ".join(f":{k}" for k in params), params
 
-    def change_token(self) -> tuple[int, int]:
-        """(row count, latest updated_at) of workflow_status: changes whenever any row does."""
+    def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        """(row count, latest updated_at, rows per status) of workflow_status, in one query.
+
+        ``updated_at`` has whole-second resolution on SQLite, so a run that fails and is
+        resumed to success within one second leaves count and max unchanged: the per-status
+        counts catch it.
+        """
         rows = self._run(
             sa.text(
-                f"SELECT count(*), coalesce(max(updated_at), 0) FROM {self._t('workflow_status')}"
+                "SELECT status, count(*), coalesce(max(updated_at), 0) "
+                f"FROM {self._t('workflow_status')} GROUP BY status ORDER BY status"
             ),
             {},
         )
-        count, latest = rows[0]
-        return int(count), int(latest)
+        per_status = tuple((str(st), int(n)) for st, n, _ in rows)
+        latest = max((int(m) for _, _, m in rows), default=0)
+        return sum(n for _, n in per_status), latest, per_status
 
     def events(self, workflow_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of the given event keys for many workflows, in one query."""

@@ -152,7 +152,7 @@ class Supervisor:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def change_token(self) -> tuple[int, int]:
+    async def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
         return await self._call("refresh", asyncio.to_thread(self.sql.change_token))  # type: ignore[no-any-return]
 
     async def list_workflows(

@@ -1,0 +1,91 @@
+"""Helpers shared by the bench scripts (a package, so ``make bench`` does not run it).
+
+Each ``bench/*.py`` script prints human-readable figures and, as its last stdout line, one JSON
+object with the same figures; ``--quick`` shrinks every size so a test can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BENCH_DIR",
+    "CACHE_DIR",
+    "REPO_ROOT",
+    "emit",
+    "parse_args",
+    "percentile",
+    "quiet_logging",
+    "summary",
+    "temp_dir",
+]
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = BENCH_DIR.parent
+#: Seeded databases are kept here between runs (``*.sqlite`` is gitignored).
+CACHE_DIR = BENCH_DIR / ".cache"
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run for the tests)")
+    return p.parse_args(argv)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear-interpolated percentile (``pct`` in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+def summary(values: Sequence[float], *, scale: float = 1.0, digits: int = 2) -> dict[str, Any]:
+    """n, min, p50, p99, max and mean of ``values`` (times ``scale``), rounded."""
+
+    def r(x: float) -> float | None:
+        return None if math.isnan(x) else round(x * scale, digits)
+
+    return {
+        "n": len(values),
+        "min": r(min(values)) if values else None,
+        "p50": r(percentile(values, 50)),
+        "p99": r(percentile(values, 99)),
+        "max": r(max(values)) if values else None,
+        "mean": r(sum(values) / len(values)) if values else None,
+    }
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the figures as one JSON object: the script's last stdout line."""
+    sys.stdout.flush()
+    print(json.dumps(result, sort_keys=True, default=str), flush=True)
+
+
+def quiet_logging(state_dir: Path) -> None:
+    """Send DBOS's and agentdeck's logs to a file, as the app does (never to stdout)."""
+    from workflows.runtime import configure_logging
+
+    configure_logging(state_dir, level=logging.WARNING)
+
+
+@contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=f"agentdeck-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,267 @@
+"""The dashboard driven by keys (Pilot) against the real embedded DBOS on a SQLite file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Markdown, Static, TabbedContent
+
+from tests.test_research import TOPIC, finish, launch, wait_approval
+from tui.app import AgentDeckApp
+from tui.modals.approve import ApproveScreen
+from tui.modals.confirm import ConfirmScreen
+from tui.modals.fork import ForkScreen
+from tui.modals.help import HelpScreen
+from tui.modals.launch import LaunchScreen
+from tui.modals.log import LogScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.inbox import InboxScreen
+from tui.screens.workflows import WorkflowsScreen
+from tui.supervisor import Supervisor
+from tui.widgets.output import OutputPane
+from tui.widgets.workflow_table import WorkflowTable
+from workflows.models import ApprovalAnswer, ApprovalDecision
+from workflows.runtime import Runtime
+
+SIZE = (140, 40)
+
+
+def make_app(sup: Supervisor, runtime: Runtime) -> AgentDeckApp:
+    return AgentDeckApp(sup, runtime=runtime, poll_interval=0.05)
+
+
+async def until(pilot: Pilot[None], cond: Callable[[], object], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await pilot.pause(0.05)
+
+
+def table(app: AgentDeckApp) -> WorkflowTable:
+    return app.screen.query_one(WorkflowTable)
+
+
+async def select(pilot: Pilot[None], app: AgentDeckApp, wid: str) -> None:
+    await until(pilot, lambda: wid in table(app).rows_by_id)
+    t = table(app)
+    t.move_cursor(row=t.get_row_index(wid))
+    await pilot.pause()
+
+
+def notices(app: AgentDeckApp) -> str:
+    return " | ".join(n.message for n in app._notifications)
+
+
+async def test_launch_stream_approve_report(sup: Supervisor, runtime: Runtime) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("n")
+        assert isinstance(app.screen, LaunchScreen)
+        await pilot.press(*TOPIC, "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        pane = screen.query_one(OutputPane)
+        # The plan streams into the run's own output view.
+        await until(pilot, lambda: '"questions"' in pane.view_for(screen.workflow_id).plain)
+        await until(pilot, lambda: screen.detail is not None and screen.detail.row.waiting_approval)
+        await pilot.press("a")
+        assert isinstance(app.screen, ApproveScreen)
+        await pilot.press("enter")  # the Approve button has focus
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        # Research children stream too; then the report renders as Markdown.
+        await until(pilot, lambda: len(pane.views) >= 2)
+        await until(
+            pilot,
+            lambda: screen.detail is not None and screen.detail.row.status == "SUCCESS",
+            within=60,
+        )
+        await until(pilot, lambda: screen.query_one(TabbedContent).active == "report")
+        md = screen.query_one("#report-md", Markdown)
+        assert TOPIC in md.source
+        assert any("approve sent" in text for _, text in app.audit)
+
+
+async def test_bad_form_input_keeps_the_form(sup: Supervisor, runtime: Runtime) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.press("a", "b", "enter")
+        assert isinstance(app.screen, LaunchScreen)
+        err = app.screen.query_one("#err-topic", Static)
+        assert "at least 3" in str(err.render())
+        questions = app.screen.query_one("#f-questions", Input)
+        questions.value = "42"
+        await pilot.press("enter")
+        err_q = app.screen.query_one("#err-questions", Static)
+        assert "less than or equal to 10" in str(err_q.render())
+        assert app.screen.query_one("#f-topic", Input).value == "ab"  # nothing lost
+        await pilot.press("escape")
+        assert isinstance(app.screen, WorkflowsScreen)
+        assert await sup.list_workflows() == []
+
+
+async def test_cancel_asks_first(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert (await sup.get_row(wid)).active
+        await pilot.press("c", "y")
+        await until(pilot, lambda: table(app).rows_by_id[wid].status == "CANCELLED")
+        await pilot.press("c")
+        await until(pilot, lambda: "nothing to cancel" in notices(app))
+
+
+async def test_resume_a_failed_run(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
+    await wait_approval(sup, wid)
+    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+    assert await finish(sup, wid) == "ERROR"
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("r")
+        await until(pilot, lambda: "resumed" in notices(app), within=10)
+        await until(pilot, lambda: table(app).rows_by_id[wid].status == "SUCCESS", within=60)
+        await pilot.press("r")
+        await until(pilot, lambda: "nothing to resume" in notices(app))
+
+
+async def test_fork_from_the_synthesis_step(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+    assert await finish(sup, wid) == "SUCCESS"
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        await until(pilot, lambda: detail.detail is not None)
+        await pilot.press("f")
+        assert isinstance(app.screen, ForkScreen)
+        fork = app.screen
+        await until(pilot, lambda: bool(fork.steps))
+        synth = next(s for s in fork.steps if s.name == "synthesize")
+        from textual.widgets import OptionList
+
+        options = fork.query_one(OptionList)
+        options.highlighted = [s.step_id for s in fork.steps].index(synth.step_id)
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DetailScreen) and app.screen.workflow_id != wid,
+        )
+        new = app.screen
+        assert isinstance(new, DetailScreen)
+        await until(pilot, lambda: new.detail is not None and new.detail.row.status == "SUCCESS")
+        assert new.detail is not None and new.detail.row.forked_from == wid
+        header = str(new.query_one("#run-header", Static).render())
+        assert f"forked from {wid}" in header
+
+
+async def test_filter_tabs_and_history(sup: Supervisor, runtime: Runtime) -> None:
+    ok = await launch(sup, questions=1)
+    bad = await launch(sup, questions=1, fault="plan.auth")
+    await wait_approval(sup, ok)
+    assert await finish(sup, bad) == "ERROR"
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: {ok, bad} <= set(table(app).rows_by_id))
+        await pilot.press("slash", *"status:error", "enter")
+        await until(pilot, lambda: set(table(app).rows_by_id) == {bad})
+        counts = str(app.screen.query_one("#counts", Static).render())
+        assert "1 shown" in counts and "1 errors" in counts and "1 waiting approval" in counts
+        await pilot.press("escape")
+        await until(pilot, lambda: set(table(app).rows_by_id) == {ok, bad})
+        await pilot.press("slash", "up", "enter")
+        await until(pilot, lambda: set(table(app).rows_by_id) == {bad})
+        await pilot.press("escape", "3")  # the Waiting tab
+        await until(pilot, lambda: set(table(app).rows_by_id) == {ok})
+        await pilot.press("1", "slash", *"status:nonsense", "enter")
+        await until(pilot, lambda: "unknown status" in notices(app))
+
+
+async def test_inbox_countdown_and_answer(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1, approval_timeout_s=3600)
+    await wait_approval(sup, wid)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
+        await pilot.press("i")
+        assert isinstance(app.screen, InboxScreen)
+        inbox = app.screen
+        from textual.widgets import DataTable
+
+        grid = inbox.query_one(DataTable)
+        await until(pilot, lambda: grid.row_count == 1)
+        deadline = str(grid.get_cell(wid, "deadline"))
+        assert deadline.startswith(("59m", "1h00m"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ApproveScreen)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        await until(pilot, lambda: grid.row_count == 0)
+        assert await finish(sup, wid) == "SUCCESS"
+        # Answering again is refused with the reason.
+        res = await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+        assert not res.ok and "already reject" in res.message
+
+
+async def test_help_log_and_palette(sup: Supervisor, runtime: Runtime) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        for key in ("Open", "Filter", "Cancel", "Resume", "Fork", "Answer", "Inbox", "Log"):
+            assert key in text
+        await pilot.press("escape", "l")
+        assert isinstance(app.screen, LogScreen)
+        await pilot.press("escape", "ctrl+p")
+        await pilot.press(*"inbox")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+
+
+@pytest.mark.parametrize("size", [(60, 20), (200, 60)])
+async def test_every_key_with_nothing_selected(
+    sup: Supervisor, runtime: Runtime, size: tuple[int, int]
+) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.connected)
+        for key in ("enter", "a", "c", "r", "f", "s", "t", "1", "2", "3", "4", "5"):
+            await pilot.press(key)
+            assert isinstance(app.screen, WorkflowsScreen), key
+        assert "nothing selected" in notices(app) or "no workflow selected" in notices(app)
+        for key in ("i", "escape", "?", "escape", "l", "escape"):
+            await pilot.press(key)
+        assert isinstance(app.screen, WorkflowsScreen)
+
+
+async def test_quit_warns_when_runs_are_in_flight(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: wid in table(app).rows_by_id)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "continue from their last completed step" in body
+        await pilot.press("n")
+        assert isinstance(app.screen, WorkflowsScreen)
