@@ -176,7 +176,9 @@ async def run(n: int, root: Path) -> dict[str, Any]:
 async def main() -> int:
     args = parse_args(__doc__ or "")
     n = 40 if args.quick else 200
-    print(f"stream_latency: {n} chunks at {WRITE_RATE:g}/s, written in a DBOS step, read three ways")
+    print(
+        f"stream_latency: {n} chunks at {WRITE_RATE:g}/s, written in a DBOS step, read three ways"
+    )
     with temp_dir("bench-latency") as root:
         result = await run(n, root)
     labels = {
@@ -191,8 +193,7 @@ async def main() -> int:
             f"(n={s['n']})"
         )
     print(
-        f"  supervisor: {result['supervisor_queries']} read_streams queries in "
-        f"{result['wall_s']} s"
+        f"  supervisor: {result['supervisor_queries']} read_streams queries in {result['wall_s']} s"
     )
     emit({"bench": "stream_latency", "quick": args.quick, **result})
     return 0

@@ -192,6 +192,7 @@ async def run_pass(tps: float, runs: int, questions: int, root: Path) -> dict[st
             per_token_rates.append(a.tokens / duration)
         window_max.append(float(_max_in_window([c.ts for c in a.chunks], 1.0)))
         gaps += [b.ts - p.ts for p, b in zip(out, out[1:], strict=False)]
+    longest = max(attempts, key=lambda a: a.tokens)
     per_1k = 1000.0 * total_writes / total_tokens if total_tokens else 0.0
     return {
         "tps": tps,
@@ -212,11 +213,11 @@ async def run_pass(tps: float, runs: int, questions: int, root: Path) -> dict[st
         "write_reduction_x": round(total_tokens / total_writes, 1) if total_writes else None,
         "gap_ms": summary(gaps, scale=1000.0, digits=1),
         "max_writes_in_any_1s": summary(window_max, digits=0),
-        "longest_attempt": max(
-            ({"step": a.step_name, "tokens": a.tokens, "writes": len(a.chunks)} for a in attempts),
-            key=lambda d: int(d["tokens"]),
-            default=None,
-        ),
+        "longest_attempt": {
+            "step": longest.step_name,
+            "tokens": longest.tokens,
+            "writes": len(longest.chunks),
+        },
     }
 
 

@@ -32,7 +32,7 @@ class StatusLine(Static):
             else f"[bold red]● disconnected[/] {app.connection_detail}"
         )
         ro = " · [bold]read-only[/]" if app.read_only else ""
-        self.update(f"[b]AgentDeck[/] · {app.mode}{ro} · {conn} · {model_markup}")
+        self.update(f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")
 
 
 class RunActionsScreen(Screen[None]):
@@ -70,6 +70,9 @@ class RunActionsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(StatusLine).refresh_status(self.deck)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")
 
     @on(ConnectionChanged)
     def _conn(self, message: ConnectionChanged) -> None:

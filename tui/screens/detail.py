@@ -111,10 +111,13 @@ class DetailScreen(RunActionsScreen):
             self.query_one("#run-header", Static).update(f"[red]{escape(str(exc))}[/]")
             return
         was_active = self.detail.row.active if self.detail else True
+        first_load = self.detail is None
         self.detail = detail
         for child in detail.children:
             self.offsets.setdefault(child.workflow_id, 0)
         self._render_detail()
+        if first_load:
+            self._focus_failed_step()
         if was_active and detail.row.status == "SUCCESS" and detail.result_markdown:
             if not self._report_shown:
                 self._report_shown = True
@@ -187,6 +190,8 @@ class DetailScreen(RunActionsScreen):
             lineage.append("forks: " + ", ".join(escape(f) for f in d.forks))
         if lineage:
             lines.append(" · ".join(lineage))
+        if r.waiting_approval:
+            lines.append("[reverse bold yellow] ⏸ waiting for your approval — press a [/]")
         if r.progress is not None:
             p = r.progress
             lines.append(f"progress: {escape(p.phase)} {p.done}/{p.total}" if p.total else
@@ -209,6 +214,14 @@ class DetailScreen(RunActionsScreen):
         else:
             result.update("[dim]no result yet[/]")
 
+    def _focus_failed_step(self) -> None:
+        timeline = self.query_one(Timeline)
+        keys = list(timeline.items)
+        failed = [k for k, i in timeline.items.items() if i.status == "error"]
+        if failed:
+            timeline.move_cursor(row=keys.index(failed[0]), animate=False)
+            self._show_step(timeline.items[failed[0]])
+
     def _render_timeline(self) -> None:
         d = self.detail
         if d is None:
@@ -221,7 +234,7 @@ class DetailScreen(RunActionsScreen):
         self.query_one(Timeline).show(items, t0, t1, self.frame)
 
     def _spin(self) -> None:
-        self.frame += 1
+        self.frame = int(self.deck.clock() * 5)
         if self.detail is not None and self.detail.row.active:
             self._render_timeline()
 

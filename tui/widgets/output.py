@@ -69,7 +69,8 @@ class OutputPane(ContentSwitcher):
                 kind = str(part.kind)
                 previous = self._last_kind.get(batch.workflow_id)
                 if kind in ("status", "usage", "error"):
-                    text = f"\n[{kind}] {text.strip()}\n"
+                    fresh = view.at_line_start if not pieces else pieces[-1][0].endswith("\n")
+                    text = f"{'' if fresh else chr(10)}[{kind}] {text.strip()}\n"
                 elif previous is not None and previous != kind and not text.startswith("\n"):
                     text = "\n" + text  # thinking → text, text → tool call: a new line
                 self._last_kind[batch.workflow_id] = kind

@@ -87,6 +87,10 @@ class StreamView(ScrollView, can_focus=True):
             self.scroll_end(animate=False, immediate=False, x_axis=False)
         self.refresh()
 
+    @property
+    def at_line_start(self) -> bool:
+        return not self._lines or not self._lines[-1].plain
+
     def new_line(self) -> None:
         if self._lines and self._lines[-1].plain:
             self.append("\n")

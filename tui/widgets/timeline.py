@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from ..formatting import duration
 from ..supervisor import RunDetail, StepRow, WorkflowRow
@@ -135,14 +135,25 @@ class Timeline(DataTable[Any]):
         self.items: dict[str, TimelineItem] = {}
         self._cells: dict[str, tuple[Any, ...]] = {}
 
+    FIXED = (("name", "STEP", 20), ("status", "", 4), ("time", "TIME", 6),
+             ("bar", "WATERFALL", BAR_WIDTH))  # fmt: skip
+
     def on_mount(self) -> None:
-        self.add_column("#", key="id", width=3)
-        self.add_column("STEP", key="name", width=18)
-        self.add_column("", key="status", width=1)
-        self.add_column("TRY", key="attempts", width=3)
-        self.add_column("TIME", key="time", width=6)
-        self.add_column("WATERFALL", key="bar", width=BAR_WIDTH)
-        self.add_column("DETAIL", key="note")
+        for key, label, width in self.FIXED:
+            self.add_column(label, key=key, width=width)
+        self.add_column("DETAIL", key="note", width=self._note_width())
+
+    def _note_width(self) -> int:
+        fixed = sum(w for _, _, w in self.FIXED) + 2 * (len(self.FIXED) + 1) + 3
+        return max(8, self.size.width - fixed)
+
+    def on_resize(self) -> None:
+        width = self._note_width()
+        column = self.columns.get(ColumnKey("note"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     @property
     def selected(self) -> TimelineItem | None:
@@ -162,10 +173,12 @@ class Timeline(DataTable[Any]):
         for item in items:
             glyph, style = _GLYPH.get(item.status, ("?", ""))
             dur = duration((item.ended or t1) - item.started) if item.started is not None else "…"
-            tries = Text(f"×{item.attempts}", style="bold yellow") if item.attempts > 1 else ""
+            mark = Text(glyph, style=style)
+            if item.attempts > 1:
+                mark.append(f"×{item.attempts}", style="bold yellow")
             note_style = "red" if item.status == "error" else "dim"
             row = (
-                str(item.step_id), item.name, Text(glyph, style=style), tries, dur,
+                Text(f"{item.step_id:>2} {item.name}"), mark, dur,
                 _bar(item, t0, t1, frame), Text(item.note[:200], style=note_style),
             )  # fmt: skip
             old = self._cells.get(item.key)
@@ -173,7 +186,7 @@ class Timeline(DataTable[Any]):
                 self.add_row(*row, key=item.key)
             else:
                 for col, new, prev in zip(
-                    ("id", "name", "status", "attempts", "time", "bar", "note"),
+                    ("name", "status", "time", "bar", "note"),
                     row,
                     old,
                     strict=True,

@@ -18,14 +18,14 @@ __all__ = ["COLUMNS", "WorkflowTable"]
 #: (key, label, width)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("status", "STATUS", 11),
-    ("name", "NAME", 17),
+    ("name", "NAME", 14),
     ("id", "ID", 15),
-    ("summary", "INPUT", 28),
-    ("started", "STARTED", 11),
-    ("duration", "TIME", 7),
+    ("summary", "INPUT", 26),
+    ("started", "STARTED", 8),
+    ("duration", "TIME", 6),
     ("progress", "PROGRESS", 22),
-    ("queue", "QUEUE", 10),
-    ("cost", "COST", 8),
+    ("queue", "QUEUE", 7),
+    ("cost", "COST", 7),
 )
 
 SORTABLE = ("started", "status", "name", "duration", "cost")
@@ -57,7 +57,7 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
     if row.waiting_approval:
         progress = Text("⏸ approve plan  [a]", style="bold yellow")
     elif p is not None and p.total and row.active:
-        progress = Text(f"{p.phase[:10]:<10} {_bar(p.done, p.total)} {p.done}/{p.total}")
+        progress = Text(f"{p.phase[:11]:<11} {_bar(p.done, p.total, 5)} {p.done}/{p.total}")
     elif p is not None and row.active:
         progress = Text(p.phase[:20])
     elif row.status == "ERROR":

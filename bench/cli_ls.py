@@ -1,0 +1,208 @@
+"""``agentdeck ls`` against ``dbos workflow list``, as whole processes, on the same database.
+
+Both list every workflow of the seeded SQLite database of refresh_cost.py (10,000 finished
+workflows; 200 with ``--quick``) as JSON:
+
+* ``agentdeck --db sqlite:///DB ls --json --limit N``
+* ``dbos workflow list --sys-db-url sqlite:///DB --limit N`` (the DBOS CLI needs no
+  dbos-config.yaml when given ``--sys-db-url``; it loads each workflow's input and output, which
+  ``agentdeck ls`` does not)
+
+Each runs from a scratch directory, once to warm up and then 5 times (2 with ``--quick``),
+alternating; min/median/max wall time and the ratio of medians are printed. Then where
+``agentdeck ls``'s time goes: interpreter start, imports (``python -X importtime``, the biggest
+top-level imports) and the command itself.
+
+Usage: ``python bench/cli_ls.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchkit import emit, parse_args, temp_dir
+from refresh_cost import seeded_db
+
+BIN = Path(sys.executable).parent
+
+#: Run in a child interpreter: time the imports (the CLI's and those ``ls`` makes lazily), then
+#: the command itself, separately.
+PHASES = """
+import contextlib, io, json, sys, time
+t0 = time.perf_counter()
+from tui.cli import main
+import tui.supervisor, workflows.runtime  # what the command imports lazily
+t1 = time.perf_counter()
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    rc = main(sys.argv[1:])
+t2 = time.perf_counter()
+rows = len(json.loads(out.getvalue()))
+print(json.dumps({"import_s": t1 - t0, "command_s": t2 - t1, "rc": rc, "rows": rows}))
+"""
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DBOS_SYSTEM_DATABASE_URL", None)
+    env["AGENTDECK_STATE_DIR"] = str(scratch / "state")
+    return env
+
+
+def _timed(cmd: list[str], scratch: Path, expect_rows: int) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=scratch, env=_env(scratch), capture_output=True, timeout=300)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    rows = len(json.loads(proc.stdout))
+    if rows != expect_rows:
+        raise RuntimeError(f"{cmd[0]} listed {rows} workflows, not {expect_rows}")
+    return wall
+
+
+def _stats(walls: list[float]) -> dict[str, float]:
+    return {
+        "min_s": round(min(walls), 3),
+        "median_s": round(statistics.median(walls), 3),
+        "max_s": round(max(walls), 3),
+    }
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( +)(\S+)")
+
+
+def import_breakdown(scratch: Path, argv: list[str], top: int = 10) -> dict[str, Any]:
+    """``python -X importtime`` of the ls command: its slowest imports two levels deep.
+
+    Level 0 is what the command imports itself, level 1 what those import; times are cumulative
+    (a module shared by two is charged to the first that imports it).
+    """
+    code = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *argv],
+        cwd=scratch,
+        env=_env(scratch),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    entries: list[tuple[str, int, float]] = []
+    total = 0.0
+    for line in proc.stderr.splitlines():
+        m = _IMPORT_LINE.match(line)
+        if not m:
+            continue
+        depth = (len(m.group(3)) - 1) // 2
+        seconds = int(m.group(2)) / 1e6
+        if depth == 0:
+            total += seconds
+        if depth <= 1:
+            entries.append((m.group(4), depth, seconds))
+    entries.sort(key=lambda item: -item[2])
+    return {
+        "total_s": round(total, 3),
+        "top": [
+            {"module": name, "level": depth, "cumulative_s": round(s, 3)}
+            for name, depth, s in entries[:top]
+        ],
+    }
+
+
+def _child_import_s(scratch: Path, module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=scratch, env=_env(scratch), capture_output=True
+    )
+    return float(proc.stdout.decode().strip() or "nan")
+
+
+def main() -> int:
+    args = parse_args(__doc__ or "")
+    n = 200 if args.quick else 10_000
+    runs = 2 if args.quick else 5
+    cache, seeded = seeded_db(n)
+    origin = f"seeded in {seeded:.1f} s" if seeded is not None else "from the cache"
+    print(f"cli_ls: {n} workflows ({origin}), {runs} runs each")
+    with temp_dir("bench-cli-ls") as scratch:
+        db = scratch / "ls.sqlite"
+        shutil.copyfile(cache, db)
+        url = f"sqlite:///{db}"
+        ls_argv = ["--db", url, "ls", "--json", "--limit", str(n)]
+        commands = {
+            "agentdeck_ls": [str(BIN / "agentdeck"), *ls_argv],
+            "dbos_workflow_list": [
+                str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--limit", str(n),
+            ],
+            "python_startup": [sys.executable, "-c", "print('[]')"],
+        }  # fmt: skip
+        expect = {"agentdeck_ls": n, "dbos_workflow_list": n, "python_startup": 0}
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        for name, cmd in commands.items():
+            _timed(cmd, scratch, expect[name])  # warm-up: .pyc files, page cache
+        for _ in range(runs):
+            for name, cmd in commands.items():
+                walls[name].append(_timed(cmd, scratch, expect[name]))
+
+        phases_proc = subprocess.run(
+            [sys.executable, "-c", PHASES, *ls_argv],
+            cwd=scratch,
+            env=_env(scratch),
+            capture_output=True,
+            timeout=300,
+        )
+        phases = json.loads(phases_proc.stdout.decode().strip().splitlines()[-1])
+        imports = import_breakdown(scratch, ls_argv)
+        alone = {m: _child_import_s(scratch, m) for m in ("dbos", "claude_agent_sdk", "textual")}
+
+    stats = {name: _stats(w) for name, w in walls.items()}
+    ratio = stats["agentdeck_ls"]["median_s"] / stats["dbos_workflow_list"]["median_s"]
+    for name, s in stats.items():
+        print(
+            f"  {name:<20} min {s['min_s']:.3f} s  median {s['median_s']:.3f} s  "
+            f"max {s['max_s']:.3f} s"
+        )
+    print(f"  agentdeck ls / dbos workflow list (medians): {ratio:.2f}")
+    print(
+        f"  agentdeck ls in-process: imports {phases['import_s']:.3f} s, "
+        f"command {phases['command_s']:.3f} s ({phases['rows']} rows)"
+    )
+    print(f"  -X importtime of ls, slowest imports 2 levels deep (total {imports['total_s']} s):")
+    for item in imports["top"]:
+        indent = "  " * int(item["level"])
+        print(f"    {item['cumulative_s']:>7.3f} s  {indent}{item['module']}")
+    print(
+        "  each alone in a fresh interpreter: "
+        + ", ".join(f"import {m} {s:.3f} s" for m, s in alone.items())
+    )
+    emit(
+        {
+            "bench": "cli_ls",
+            "quick": args.quick,
+            "rows": n,
+            "runs": runs,
+            "seed_s": round(seeded, 1) if seeded is not None else None,
+            "wall": stats,
+            "ratio_of_medians": round(ratio, 2),
+            "agentdeck_ls_phases_s": {
+                "import": round(phases["import_s"], 3),
+                "command": round(phases["command_s"], 3),
+            },
+            "importtime": imports,
+            "import_alone_s": {m: round(s, 3) for m, s in alone.items()},
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The bench scripts run (``--quick``) and end with one JSON line holding their figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def run_quick(script: str, timeout: float = 60) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) >= 2, f"{script} printed no figures before its JSON:\n{proc.stdout}"
+    result = json.loads(lines[-1])
+    assert isinstance(result, dict)
+    assert result["bench"] == script.removesuffix(".py") and result["quick"] is True
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+def test_stream_writes() -> None:
+    result = run_quick("stream_writes.py")
+    assert {"passes", "max_writes_per_s", "max_writes_in_any_1s"} <= result.keys()
+    assert [p["tps"] for p in result["passes"]] == [80, 400]
+    for p in result["passes"]:
+        assert {
+            "attempts", "tokens", "writes", "writes_per_s", "writes_per_1k_tokens",
+            "per_token_writes_per_s", "gap_ms", "max_writes_in_any_1s", "tokens_from_server_log",
+        } <= p.keys()  # fmt: skip
+        assert p["attempts"] >= 3 and p["tokens_from_server_log"] == p["attempts"]
+        assert p["token_count_mismatches"] == 0
+        assert 0 < p["writes"] < p["tokens"]  # coalesced: fewer writes than tokens
+        assert {"p50", "p99", "max"} <= p["gap_ms"].keys()
+
+
+def test_stream_latency() -> None:
+    result = run_quick("stream_latency.py")
+    assert {"chunks", "latency_ms", "supervisor_queries", "write_rate_per_s"} <= result.keys()
+    for reader in ("supervisor", "client", "embedded"):
+        stats = result["latency_ms"][reader]
+        assert stats["n"] == result["chunks"]
+        assert {"p50", "p99", "max"} <= stats.keys()
+
+
+def test_refresh_cost() -> None:
+    result = run_quick("refresh_cost.py")
+    assert {"idle_tick", "list_500", "refresh_active_0", "list_all", "rows_in_db"} <= result.keys()
+    assert result["rows_in_db"] == 200 and result["active_rows"] == 0
+    # The poller's promises: one statement per idle tick, none to refresh no active run.
+    assert result["idle_tick"]["statements_per_call"] == [1]
+    assert result["refresh_active_0"]["statements_per_call"] == [0]
+    assert {"p50", "p99"} <= result["idle_tick"]["wall_ms"].keys()
+    assert result["list_500"]["wall_ms"]["p50"] > 0
+
+
+@pytest.mark.slow
+def test_cli_ls() -> None:
+    result = run_quick("cli_ls.py")
+    assert {"wall", "ratio_of_medians", "agentdeck_ls_phases_s", "importtime"} <= result.keys()
+    for command in ("agentdeck_ls", "dbos_workflow_list"):
+        assert {"min_s", "median_s", "max_s"} <= result["wall"][command].keys()
+    assert result["ratio_of_medians"] > 0

@@ -1,0 +1,261 @@
+"""A recorded, fixed snapshot of a system database: for SVG snapshots and `make screenshots`.
+
+The dashboard normally reads a live database; pictures and snapshot tests need fixed ids, times
+and text. This source answers the data layer's read calls from canned values shaped exactly like
+what the real layer returns for the research workflow (the texts come from the offline script).
+Writes are refused. Nothing here is used by the running product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflows.model_offline.script import answer as scripted
+from workflows.model_offline.script import plan_questions, thinking_for
+from workflows.models import (
+    Answer,
+    ApprovalRequest,
+    ApprovalState,
+    ChunkKind,
+    ChunkPart,
+    Progress,
+    ResearchReport,
+    StreamChunk,
+    Usage,
+)
+
+from .supervisor import (
+    ActionResult,
+    EventItem,
+    RunDetail,
+    StepRow,
+    StreamBatch,
+    Supervisor,
+    SupervisorError,
+    WorkflowRow,
+)
+
+__all__ = ["CannedSupervisor", "NOW"]
+
+NOW = 1_795_600_000.0  # the canned clock
+TOPIC = "durable execution"
+
+
+def _row(wid: str, status: str, age: float, took: float | None, **kw: Any) -> WorkflowRow:
+    created = NOW - age
+    done = created + took if took is not None else None
+    return WorkflowRow(
+        workflow_id=wid, name=kw.pop("name", "research"), status=status, created_at=created,
+        updated_at=done or NOW, completed_at=done, queue="agentdeck-launch", executor="local",
+        app_version="agentdeck-0.1.0", **kw,
+    )  # fmt: skip
+
+
+QUESTIONS = tuple(plan_questions(TOPIC, 3))
+APPROVAL = ApprovalRequest(
+    request_id="research-7b7a2c92e567:approve-plan",
+    topic="approve-plan",
+    prompt=f"Approve this research plan for “{TOPIC}”?\n\n"
+    + "\n".join(f"{i + 1}. {q}" for i, q in enumerate(QUESTIONS)),
+    proposal={"questions": list(QUESTIONS)},
+    created_at=NOW - 42,
+    deadline=NOW - 42 + 24 * 3600,
+)
+ANSWERS = tuple(
+    Answer(index=i, question=q, text=scripted("research", f"Topic: {TOPIC}\nQuestion: {q}"))
+    for i, q in enumerate(QUESTIONS)
+)
+REPORT_MD = scripted(
+    "synthesize",
+    f"Topic: {TOPIC}\n\n"
+    + "\n\n".join(f"Q{a.index + 1}: {a.question}\nA{a.index + 1}: {a.text}" for a in ANSWERS),
+)
+
+WAITING = _row(
+    "research-7b7a2c92e567", "PENDING", 48, None, summary=f"{TOPIC} · 3q",
+    progress=Progress(phase="awaiting approval", done=0, total=3), approval=APPROVAL,
+)  # fmt: skip
+RUNNING = _row(
+    "research-1f0c8e2d9a44", "PENDING", 95, None, summary="vector databases · 4q",
+    progress=Progress(phase="researching", done=2, total=4),
+)  # fmt: skip
+DONE = _row(
+    "research-c3d2a1b0f9e8", "SUCCESS", 1800, 64.2, summary="CRDTs for collaborative editing · 3q",
+    progress=Progress(phase="done", done=3, total=3), cost_usd=0.0412,
+)  # fmt: skip
+FAILED = _row(
+    "research-9a8b7c6d5e4f", "ERROR", 3600, 21.7, summary="WebAssembly on the server · 2q",
+    error="ResearchFailed: synthesis failed: invalid request (API error 400): API Error: 400 "
+    "Invalid request (offline fault injection); not retried",
+    progress=Progress(phase="failed", done=2, total=2, detail="synthesis failed"),
+)  # fmt: skip
+CANCELLED = _row("research-5e6f7a8b9c0d", "CANCELLED", 7200, 12.0, summary="eBPF tracing · 3q")
+FORK = _row(
+    "research-c3d2a1b0f9e8~fork", "SUCCESS", 600, 8.1, summary="CRDTs for collaborative editing",
+    forked_from=DONE.workflow_id, cost_usd=0.0091,
+)  # fmt: skip
+QUEUED = _row("research-0d1e2f3a4b5c", "ENQUEUED", 3, None, summary="Raft vs Paxos · 5q")
+CHILDREN = tuple(
+    _row(
+        f"{DONE.workflow_id}-{12 + i}",
+        "SUCCESS",
+        1780 - i,
+        9.0 + 3 * i,
+        name="research.question",
+        parent_id=DONE.workflow_id,
+        summary=q[:40],
+    )  # fmt: skip
+    for i, q in enumerate(QUESTIONS)
+)
+ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
+
+
+def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
+    t0 = row.created_at or NOW
+    steps = [
+        StepRow(step_id=1, name="DBOS.setEvent", status="done", started_at=t0, completed_at=t0),
+        StepRow(step_id=2, name="plan", status="done", started_at=t0 + 0.1,
+                completed_at=t0 + 4.2, output_summary="(Plan(questions=(…)), ClaudeResult(…))"),
+        StepRow(step_id=7, name="DBOS.recv", status="done", started_at=t0 + 4.3,
+                completed_at=t0 + 19.0),
+    ]  # fmt: skip
+    if row is WAITING:
+        return tuple(steps[:2])
+    for i in range(3):
+        steps.append(
+            StepRow(
+                step_id=12 + i,
+                name="research.question",
+                status="done",
+                started_at=t0 + 19.1,
+                completed_at=t0 + 19.1,
+                child_id=f"{row.workflow_id}-{12 + i}",
+            )  # fmt: skip
+        )
+    if row is FAILED:
+        steps.append(
+            StepRow(
+                step_id=25,
+                name="synthesize",
+                status="error",
+                started_at=t0 + 20.9,
+                completed_at=t0 + 21.6,
+                error="ClaudeFatalError: invalid request "
+                "(API error 400): API Error: 400 Invalid request; not retried",
+            )  # fmt: skip
+        )
+    else:
+        steps.append(
+            StepRow(
+                step_id=25,
+                name="synthesize",
+                status="done",
+                started_at=t0 + 45.0,
+                completed_at=t0 + 63.9,
+                attempts=2,
+            )  # fmt: skip
+        )
+    return tuple(steps)
+
+
+def _chunks(row: WorkflowRow) -> tuple[StreamChunk, ...]:
+    plan_prompt = f"Topic: {TOPIC}\nQuestions: 3"
+    t0 = row.created_at or NOW
+    out = [
+        StreamChunk(step_id=2, step_name="plan", attempt=1, seq=0, ts=t0 + 0.2, parts=(
+            ChunkPart(kind=ChunkKind.STATUS, text="attempt 1 · claude-sonnet-4-5 · offline "
+                      "scripted model"),
+            ChunkPart(kind=ChunkKind.THINKING, text=thinking_for("plan", plan_prompt)),
+            ChunkPart(kind=ChunkKind.TEXT, text=scripted("plan", plan_prompt)),
+            ChunkPart(kind=ChunkKind.USAGE, text="10512 in / 67 out · $0.0327"),
+        )),
+    ]  # fmt: skip
+    if row is not WAITING:
+        out += [
+            StreamChunk(step_id=25, step_name="synthesize", attempt=1, seq=0, ts=t0 + 45.1,
+                        parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD[:180]),
+                               ChunkPart(kind=ChunkKind.ERROR, text="attempt 1 failed: API "
+                                         "error 529: Overloaded (will retry)"))),
+            StreamChunk(step_id=25, step_name="synthesize", attempt=2, seq=0, ts=t0 + 47.0,
+                        parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD),)),
+        ]  # fmt: skip
+    return tuple(out)
+
+
+class CannedSupervisor(Supervisor):
+    """Serves the canned rows; every write is refused."""
+
+    def __init__(self, *, empty: bool = False) -> None:
+        super().__init__("sqlite:///canned.sqlite", read_only=False)
+        self.rows = () if empty else ROWS
+
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        return len(self.rows), 0, ()
+
+    async def list_workflows(
+        self, *, limit: int = 500, top_level_only: bool = False
+    ) -> list[WorkflowRow]:
+        return list(self.rows)
+
+    async def refresh_active(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:
+        return rows
+
+    async def get_row(self, workflow_id: str) -> WorkflowRow:
+        for r in self.rows:
+            if r.workflow_id == workflow_id:
+                return r
+        raise SupervisorError(f"unknown workflow id: {workflow_id}")
+
+    async def resolve_id(self, partial: str) -> str:
+        return (await self.get_row(partial)).workflow_id
+
+    async def detail(self, workflow_id: str) -> RunDetail:
+        row = await self.get_row(workflow_id)
+        report = None
+        if row.status == "SUCCESS" and row.name == "research":
+            report = ResearchReport(
+                topic=TOPIC, outcome="completed", markdown=REPORT_MD, questions=QUESTIONS,
+                answers=ANSWERS, usage=Usage(input_tokens=42_000, output_tokens=1_900),
+                cost_usd=row.cost_usd or 0.0, model="claude-sonnet-4-5",
+                backend="offline scripted model",
+            )  # fmt: skip
+        events = [EventItem(key="agentdeck.progress", value=(row.progress or Progress(
+            phase="queued")).model_dump(mode="json"))]  # fmt: skip
+        if row.approval is not None:
+            events.append(EventItem(key="agentdeck.approval", value={
+                "topic": row.approval.topic, "state": ApprovalState.PENDING.value,
+                "deadline": row.approval.deadline}))  # fmt: skip
+        return RunDetail(
+            row=row,
+            input_summary=f"{row.summary.split(' · ')[0]} · 3q · claude-sonnet-4-5",
+            steps=_steps(row) if row.name == "research" else (),
+            events=tuple(events),
+            children=CHILDREN if row is DONE else (),
+            forks=(FORK.workflow_id,) if row is DONE else (),
+            result=report,
+            result_markdown=report.markdown if report else "",
+            error=row.error,
+        )
+
+    async def read_streams(self, offsets: dict[str, int]) -> list[StreamBatch]:
+        out = []
+        for wid, off in offsets.items():
+            if off:
+                continue
+            row = next((r for r in self.rows if r.workflow_id == wid), None)
+            if row is None or row.name != "research":
+                continue
+            chunks = _chunks(row)
+            out.append(StreamBatch(workflow_id=wid, chunks=chunks, next_offset=len(chunks)))
+        return out
+
+    async def _refuse(self, *args: Any, **kwargs: Any) -> ActionResult:
+        raise SupervisorError("canned data: writes are disabled")
+
+    launch = answer = cancel = resume = fork = send = _refuse

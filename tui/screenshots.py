@@ -1,0 +1,133 @@
+"""`make screenshots`: every screen and dialog of the real app, on canned data, as SVG.
+
+The same shots are the SVG snapshot tests (tests/test_snapshots.py), so the pictures in the
+README are exactly what the tests check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from ._canned import FAILED, NOW, WAITING, CannedSupervisor
+from .app import AgentDeckApp
+
+__all__ = ["SHOTS", "Shot", "canned_app", "main"]
+
+
+def canned_app(*, empty: bool = False) -> AgentDeckApp:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    app = AgentDeckApp(
+        CannedSupervisor(empty=empty),
+        mode="embedded",
+        model_label="offline scripted model",
+        clock=lambda: NOW,
+        poll_interval=0.05,
+    )
+    return app
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait for the canned data to reach the screen; stop cursors blinking."""
+    app = pilot.app
+    assert isinstance(app, AgentDeckApp)
+    for _ in range(100):
+        if app.connected:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause(0.2)
+    for box in app.screen.query(Input):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
+def keys(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        for name in names:
+            await pilot.press(name)
+            await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
+def open_run(workflow_id: str, *more: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, AgentDeckApp)
+        app.open_run(workflow_id)
+        await settle(pilot)
+        for name in more:
+            await pilot.press(name)
+            await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    run_before: Callable[[Pilot[None]], Awaitable[None]]
+    size: tuple[int, int] = (140, 40)
+    empty: bool = False
+    theme: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+SHOTS: tuple[Shot, ...] = (
+    Shot("workflows", keys()),
+    Shot("workflows_empty", keys(), empty=True),
+    Shot("workflows_filtered", keys("slash", *"status:error,cancelled", "enter")),
+    Shot("workflows_children", keys("t")),
+    Shot("workflows_light", keys(), theme="textual-light"),
+    Shot("workflows_small", keys(), size=(60, 20)),
+    Shot("workflows_large", keys(), size=(200, 60)),
+    Shot("detail_waiting", open_run(WAITING.workflow_id)),
+    Shot("detail_report", open_run("research-c3d2a1b0f9e8")),
+    Shot("detail_output", open_run("research-c3d2a1b0f9e8", "o")),
+    Shot("detail_failed", open_run(FAILED.workflow_id)),
+    Shot("detail_events", open_run(WAITING.workflow_id, "e")),
+    Shot("detail_small", open_run(WAITING.workflow_id), size=(60, 20)),
+    Shot("approve", open_run(WAITING.workflow_id, "a")),
+    Shot("inbox", keys("i")),
+    Shot("launch", keys("n")),
+    Shot("launch_invalid", keys("n", "a", "b", "enter")),
+    Shot("fork", open_run(FAILED.workflow_id, "f")),
+    Shot("confirm_cancel", keys("2", "c")),
+    Shot("help", keys("question_mark")),
+    Shot("palette", keys("ctrl+p", *"fork")),
+)
+
+
+async def _take(shot: Shot, out: Path) -> Path:
+    app = canned_app(empty=shot.empty)
+    if shot.theme:
+        app.theme = shot.theme
+    async with app.run_test(size=shot.size) as pilot:
+        await shot.run_before(pilot)
+        path = out / f"{shot.name}.svg"
+        app.save_screenshot(str(path))
+    return path
+
+
+def main() -> None:
+    out = Path("screenshots")
+    out.mkdir(exist_ok=True)
+    for shot in SHOTS:
+        path = asyncio.run(_take(shot, out))
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
