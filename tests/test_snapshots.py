@@ -1,6 +1,7 @@
 """SVG snapshots of every screen and dialog (canned data, fixed clock; see tui/screenshots.py).
 
-Update on purpose, after looking at the pictures: `pytest tests/test_snapshots.py --snapshot-update`.
+Update on purpose, after looking at the pictures:
+`pytest tests/test_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations
