@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("workflow_id")
     st.add_argument("--no-follow", action="store_true", help="print what is there and exit")
 
+    sv = sub.add_parser("serve", help="serve the dashboard to a browser (textual-serve)")
+    sv.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback)")
+    sv.add_argument("--port", type=int, default=8000)
+
     wk = sub.add_parser("worker", help="run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
     return p
@@ -94,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_dashboard(
             db=args.db, offline=args.offline or None, read_only=args.read_only, attach=args.attach
         )
+    if args.cmd == "serve":
+        return _serve(args)
     if args.cmd == "worker" and args.concurrency:
         os.environ["AGENTDECK_RESEARCH_CONCURRENCY"] = str(args.concurrency)
     try:
@@ -111,6 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("agentdeck.cli").exception("unexpected error")
         print(f"agentdeck: error: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Each browser tab runs its own `agentdeck --attach` (the workflows run elsewhere)."""
+    import shlex
+
+    from textual_serve.server import Server
+
+    command = [sys.executable, "-m", "tui.cli", "--attach"]
+    if args.db:
+        command += ["--db", args.db]
+    if args.read_only:
+        command.append("--read-only")
+    print(f"serving the dashboard on http://{args.host}:{args.port} (ctrl+c stops)", flush=True)
+    Server(shlex.join(command), host=args.host, port=args.port, title="AgentDeck").serve()
+    return 0
 
 
 def _missing_sqlite(db_url: str) -> str:
