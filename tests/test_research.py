@@ -69,6 +69,9 @@ async def test_plan_approve_research_synthesize(sup: Supervisor, db_url: str) ->
     names = [s.name for s in detail.steps]
     assert "plan" in names and "synthesize" in names and "DBOS.recv" in names
     assert detail.row.progress is not None and detail.row.progress.phase == "done"
+    # The list shows the cost from the progress event, without loading the output.
+    listed = next(r for r in await sup.list_workflows() if r.workflow_id == wid)
+    assert listed.cost_usd == pytest.approx(report.cost_usd)
 
     # The run's own stream has the plan and synthesis; each child has its research answer.
     batches = await sup.read_streams({wid: 0, **{c.workflow_id: 0 for c in detail.children}})

@@ -212,6 +212,8 @@ class Progress(_Frozen):
     done: int = 0
     total: int = 0
     detail: str = ""
+    #: Claude cost so far (USD), so a list can show it without loading outputs.
+    cost_usd: float = 0.0
 
 
 class ApprovalDecision(enum.StrEnum):

@@ -108,8 +108,10 @@ async def synthesize_step(req: ResearchRequest, answers: tuple[Answer, ...]) -> 
     )
 
 
-async def _progress(phase: str, done: int = 0, total: int = 0, detail: str = "") -> None:
-    p = Progress(phase=phase, done=done, total=total, detail=detail)
+async def _progress(
+    phase: str, done: int = 0, total: int = 0, detail: str = "", *, cost: float = 0.0
+) -> None:
+    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
     await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
 
 
@@ -143,6 +145,9 @@ async def research(req: ResearchRequest) -> ResearchReport:
     def account(name: str, r: ClaudeResult) -> None:
         steps.append(StepUsage(step=name, model=r.model, usage=r.usage, cost_usd=r.cost_usd))
 
+    def spent() -> float:
+        return sum(s.cost_usd for s in steps)
+
     await _progress("planning", 0, req.questions)
     try:
         plan, plan_result = await plan_step(req)
@@ -151,7 +156,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
         raise ResearchFailed(f"planning failed: {_why(exc)}") from None
     account("plan", plan_result)
 
-    await _progress("awaiting approval", 0, len(plan.questions))
+    await _progress("awaiting approval", 0, len(plan.questions), cost=spent())
     numbered = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(plan.questions))
     answer = await ask(
         topic=APPROVAL_TOPIC,
@@ -160,7 +165,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
         proposal={"questions": list(plan.questions)},
     )
     if answer.decision is ApprovalDecision.REJECT:
-        await _progress("rejected")
+        await _progress("rejected", cost=spent())
         return ResearchReport(
             topic=req.topic,
             outcome="rejected",
@@ -178,7 +183,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
     questions = questions or plan.questions
 
     total = len(questions)
-    await _progress("researching", 0, total)
+    await _progress("researching", 0, total, cost=spent())
     handles = [
         await DBOS.enqueue_workflow_async(
             RESEARCH_QUEUE, research_question, req.topic, i, q, req.model, req.fault
@@ -201,7 +206,8 @@ async def research(req: ResearchRequest) -> ResearchReport:
                 error=_why(exc),
                 workflow_id=done.workflow_id,
             )
-        await _progress("researching", len(answers), total)
+        done_cost = sum(a.result.cost_usd for a in answers.values() if a.result is not None)
+        await _progress("researching", len(answers), total, cost=spent() + done_cost)
     ordered = tuple(answers[i] for i in range(total))
     for a in ordered:
         if a.result is not None:
@@ -210,14 +216,14 @@ async def research(req: ResearchRequest) -> ResearchReport:
         await _progress("failed", total, total, "every question failed")
         raise ResearchFailed("every research question failed: " + ordered[0].error)
 
-    await _progress("synthesizing", total, total)
+    await _progress("synthesizing", total, total, cost=spent())
     try:
         synthesis = await synthesize_step(req, ordered)
     except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
         await _progress("failed", total, total, "synthesis failed")
         raise ResearchFailed(f"synthesis failed: {_why(exc)}") from None
     account("synthesize", synthesis)
-    await _progress("done", total, total)
+    await _progress("done", total, total, cost=spent())
     failed = [a for a in ordered if not a.ok]
     usage = sum((s.usage for s in steps), Usage())
     return ResearchReport(

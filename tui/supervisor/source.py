@@ -168,8 +168,9 @@ class Supervisor:
         return await self._rows(statuses)
 
     async def _rows(self, statuses: list[Any]) -> list[WorkflowRow]:
-        """Rows with their live events (active runs) and errors (failed runs): two queries."""
-        active_ids = [s.workflow_id for s in statuses if s.status in ("PENDING", "ENQUEUED")]
+        """Rows with their events and, for failed runs, their errors: two queries."""
+        # Events of every listed run (progress and cost), one query; errors of failed ones.
+        active_ids = [s.workflow_id for s in statuses]
         failed_ids = [s.workflow_id for s in statuses if s.status == "ERROR" and s.error is None]
         events, errors = await self._call(
             "read events",
@@ -226,7 +227,7 @@ class Supervisor:
             recovery_attempts=int(getattr(s, "recovery_attempts", 0) or 0),
             progress=progress,
             approval=approval,
-            cost_usd=float(attrs["cost_usd"]) if "cost_usd" in attrs else None,
+            cost_usd=progress.cost_usd if progress is not None and progress.cost_usd else None,
         )
 
     async def resolve_id(self, partial: str) -> str:
