@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, cast
 
 from rich.markup import escape
@@ -66,7 +65,7 @@ class ApproveScreen(ModalScreen[bool]):
         self.query_one("#approve", Button).focus()
 
     def _tick(self) -> None:
-        left = self.request.deadline - time.time()
+        left = self.request.deadline - cast("AgentDeckApp", self.app).clock()
         text = f"deadline in {duration(left)}" if left > 0 else "[red]deadline passed[/]"
         self.query_one("#countdown", Static).update(text)
 
