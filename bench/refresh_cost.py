@@ -36,11 +36,9 @@ from workflows.model_offline.transport import transport_factory
 from workflows.runtime import Runtime, RuntimeSettings
 
 SEED_THREADS = 8
+#: Bump when the seeded data changes, so stale caches are not reused.
+SEED_VERSION = 2
 FAIL_EVERY = 50
-
-
-class SeedFailure(Exception):
-    """The seeded workflows' deliberate failure (every FAIL_EVERY-th one)."""
 
 
 @DBOS.step(name="bench.seed_step")
@@ -52,7 +50,8 @@ def seed_step(i: int) -> int:
 def seed_workflow(i: int) -> str:
     value = seed_step(i)
     if i % FAIL_EVERY == 0:
-        raise SeedFailure(f"seeded failure {i}")
+        # A builtin exception, so every process can decode the stored error.
+        raise ValueError(f"seeded failure {i}")
     return f"done {i}: {value}"
 
 
@@ -79,7 +78,7 @@ def _seed(db: Path, n: int, state_dir: Path) -> float:
         handle = DBOS.start_workflow(seed_workflow, i)
         try:
             handle.get_result()
-        except SeedFailure:
+        except ValueError:
             pass
 
     try:
@@ -96,7 +95,7 @@ def seeded_db(n: int) -> tuple[Path, float | None]:
     Returns its path and the seconds seeding took (None when it came from the cache).
     """
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    path = CACHE_DIR / f"seed-{n}-dbos{metadata.version('dbos')}.sqlite"
+    path = CACHE_DIR / f"seed-v{SEED_VERSION}-{n}-dbos{metadata.version('dbos')}.sqlite"
     if path.exists() and _count(path) == n:
         return path, None
     with temp_dir("bench-seed") as tmp:

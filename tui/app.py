@@ -210,7 +210,7 @@ def run_dashboard(*, db: str | None, offline: bool | None, read_only: bool, atta
     configure_logging(settings.state_dir)
     embedded = not attach and not read_only
     runtime = Runtime(settings) if embedded else None
-    label = ""
+    label = "model: runs in the workers"
     if runtime is not None:
         label = "offline scripted model" if runtime.offline else "Claude API"
     source = Supervisor(settings.db_url, read_only=read_only)

@@ -37,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--attach",
         action="store_true",
-        help="do not run workflows in this process (workers run them)",
+        help="do not run workflows in this process (workers run them); the default with --db",
+    )
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="run workflows in the dashboard process even with --db",
     )
     sub = p.add_subparsers(dest="cmd")
 
@@ -80,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
 
     wk = sub.add_parser("worker", help="run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
+    wk.add_argument(
+        "--executor-id",
+        default=None,
+        help="stable id of this worker (DBOS recovers a restarted worker's runs by it; "
+        "default: $DBOS__VMID or worker-<hostname>)",
+    )
     return p
 
 
@@ -95,8 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd is None:
         from .app import run_dashboard
 
+        # An explicit database (--db or $DBOS_SYSTEM_DATABASE_URL) means attach: the workflows
+        # run in workers there. The default embedded SQLite runs them in the dashboard.
+        attach = args.attach or (
+            not args.embedded and bool(args.db or os.environ.get("DBOS_SYSTEM_DATABASE_URL"))
+        )
         return run_dashboard(
-            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=args.attach
+            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=attach
         )
     if args.cmd == "serve":
         return _serve(args)
@@ -150,6 +166,12 @@ async def _run(args: argparse.Namespace) -> int:
 
     db_url = resolve_db_url(args.db)
     settings = RuntimeSettings(db_url=db_url, offline=True if args.offline else None)
+    if args.cmd == "worker":
+        import socket
+
+        settings.executor_id = (
+            args.executor_id or os.environ.get("DBOS__VMID") or f"worker-{socket.gethostname()}"
+        )
     configure_logging(settings.state_dir)
     runtime: Runtime | None = None
     if args.cmd == "worker" or (args.cmd == "launch" and args.wait):
@@ -366,7 +388,11 @@ async def _cmd_stream(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
 
 async def _cmd_worker(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
     label = runtime.endpoint.label if runtime and runtime.endpoint else "?"
-    print(f"worker serving {sup.display_url} · model: {label} · ctrl+c to stop", flush=True)
+    executor = runtime.settings.executor_id if runtime else "?"
+    print(
+        f"worker {executor} serving {sup.display_url} · model: {label} · ctrl+c to stop",
+        flush=True,
+    )
     await asyncio.Event().wait()
     return 0
 

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from dbos import DBOS, DBOSConfig
 
-from .claude import Endpoint, configure_endpoint
+if TYPE_CHECKING:
+    # The Claude step loads claude_agent_sdk (~0.6 s): read-only commands must not pay for it.
+    from .claude import Endpoint
 
 __all__ = [
     "APP_NAME",
@@ -56,6 +58,16 @@ def app_version() -> str:
         return f"agentdeck-{metadata.version('agentdeck')}"
     except metadata.PackageNotFoundError:
         return "agentdeck-dev"
+
+
+def launch_concurrency() -> int | None:
+    """Runs one process takes from the launch queue at once (unset: no limit).
+
+    A run waiting for approval holds its slot, so the default is no limit; research steps are
+    bounded separately (AGENTDECK_RESEARCH_CONCURRENCY).
+    """
+    raw = os.environ.get("AGENTDECK_LAUNCH_CONCURRENCY", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 def _config_file(start: Path | None = None) -> dict[str, Any]:
@@ -244,6 +256,8 @@ class Runtime:
 
     def start_model(self) -> Endpoint:
         """Start the offline model server if needed and point the Claude step at it."""
+        from .claude import Endpoint, configure_endpoint
+
         if self.endpoint is not None:
             return self.endpoint
         if self.settings.transport_factory is not None:
@@ -301,7 +315,12 @@ class Runtime:
         DBOS(config=self.dbos_config())
         DBOS.launch()
         register_queues()
-        DBOS.register_queue(LAUNCH_QUEUE, polling_interval_sec=0.2, on_conflict="always_update")
+        DBOS.register_queue(
+            LAUNCH_QUEUE,
+            worker_concurrency=launch_concurrency(),
+            polling_interval_sec=0.2,
+            on_conflict="always_update",
+        )
         self.launched = True
         log.info(
             "runtime up: db=%s model=%s version=%s",
