@@ -1,4 +1,4 @@
-"""The arrows go one way: workflows never import Textual or tui; only tui.supervisor imports DBOS."""
+"""The arrows go one way: workflows never import the UI; only tui.supervisor imports DBOS."""
 
 from __future__ import annotations
 
