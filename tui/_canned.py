@@ -34,6 +34,7 @@ from .supervisor import (
     SupervisorError,
     WorkflowRow,
 )
+from .supervisor._queues import QueueRow, ScheduleRow, ScheduleRun, next_run
 
 __all__ = ["CannedSupervisor", "NOW"]
 
@@ -108,6 +109,54 @@ CHILDREN = tuple(
     for i, q in enumerate(QUESTIONS)
 )
 ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
+
+
+# Queues as the canned rows load them: the launch queue has QUEUED, WAITING and RUNNING; two of
+# RUNNING's questions are in flight on the research queue (worker concurrency 2). The backfill
+# queue is one an operator registered for scheduled catch-up runs (global limit, rate limit,
+# priorities); DBOS's internal queue carries the scheduled run in flight.
+QUEUES = (
+    QueueRow(name="agentdeck-backfill", global_concurrency=1, rate_limit=2, rate_period_s=60.0,
+             priority_in_use=True, enqueued=5, running=1, oldest_wait_s=252.0),
+    QueueRow(name="agentdeck-launch", enqueued=1, running=2, oldest_wait_s=3.0),
+    QueueRow(name="agentdeck-research", worker_concurrency=2, running=2),
+    QueueRow(name="_dbos_internal_queue", registered=False, running=1),
+)  # fmt: skip
+IDLE_QUEUES = (
+    QueueRow(name="agentdeck-launch"),
+    QueueRow(name="agentdeck-research", worker_concurrency=2),
+)
+
+
+def _runs(schedule: str, *runs: tuple[str, str]) -> tuple[ScheduleRun, ...]:
+    """Scheduled runs, newest first, named as DBOS names them: sched-<schedule>-<ISO time>."""
+    from datetime import datetime
+
+    out = []
+    for iso, status in runs:
+        at = datetime.fromisoformat(iso).timestamp()
+        out.append(ScheduleRun(workflow_id=f"sched-{schedule}-{iso}", status=status, created_at=at))
+    return tuple(out)
+
+
+#: (row without its next run time): next_run is computed against the caller's clock.
+SCHEDULES = (
+    ScheduleRow(name="hourly-smoke", workflow_name="research", cron="*/15 * * * *",
+                last_fired_at=NOW - 100, last_runs=_runs(
+                    "hourly-smoke", ("2026-11-25T09:45:00+00:00", "PENDING"),
+                    ("2026-11-25T09:30:00+00:00", "SUCCESS"),
+                    ("2026-11-25T09:15:00+00:00", "SUCCESS"))),
+    ScheduleRow(name="nightly-research", workflow_name="research", cron="0 3 * * *",
+                queue="agentdeck-backfill", last_fired_at=NOW - 6 * 3600 - 2800,
+                last_runs=_runs(
+                    "nightly-research", ("2026-11-25T03:00:00+00:00", "SUCCESS"),
+                    ("2026-11-24T03:00:00+00:00", "ERROR"),
+                    ("2026-11-23T03:00:00+00:00", "SUCCESS"))),
+    ScheduleRow(name="weekly-digest", workflow_name="research", cron="30 9 * * 1",
+                timezone="Europe/Berlin", status="paused", last_runs=_runs(
+                    "weekly-digest", ("2026-11-16T09:30:00+01:00", "CANCELLED"),
+                    ("2026-11-09T09:30:00+01:00", "SUCCESS"))),
+)  # fmt: skip
 
 
 def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
@@ -243,7 +292,9 @@ class CannedSupervisor(Supervisor):
             error=row.error,
         )
 
-    async def read_streams(self, offsets: dict[str, int]) -> list[StreamBatch]:
+    async def read_streams(
+        self, offsets: dict[str, int], *, key: str = "agentdeck.output"
+    ) -> list[StreamBatch]:
         out = []
         for wid, off in offsets.items():
             if off:
@@ -259,3 +310,22 @@ class CannedSupervisor(Supervisor):
         raise SupervisorError("canned data: writes are disabled")
 
     launch = answer = cancel = resume = fork = send = _refuse
+
+    # -- tui.supervisor._queues.RecordedQueues ---------------------------------------------
+
+    def recorded_queues(self, now: float) -> list[QueueRow]:
+        return list(QUEUES if self.rows else IDLE_QUEUES)
+
+    def recorded_schedules(self, now: float) -> list[ScheduleRow]:
+        if not self.rows:
+            return []
+        return [
+            s.model_copy(
+                update={
+                    "next_run_at": next_run(s.cron, after=now, tz=s.timezone)
+                    if s.status == "active"
+                    else None
+                }
+            )
+            for s in SCHEDULES
+        ]

@@ -32,6 +32,8 @@ class AgentDeckApp(App[None]):
         Binding("i", "inbox", "Inbox", id="app.inbox"),
         Binding("l", "log", "Log", id="app.log"),
         Binding("n", "launch", "New run", id="app.launch"),
+        Binding("Q", "queues", "Queues", show=False, id="app.queues"),
+        Binding("S", "schedules", "Schedules", show=False, id="app.schedules"),
     ]
 
     def __init__(
@@ -110,11 +112,12 @@ class AgentDeckApp(App[None]):
             return
         for row in snap.rows:
             before = old.get(row.workflow_id)
-            if row.waiting_approval and not (before and before.waiting_approval):
+            waits = row.waiting_approval or row.waiting_message
+            if waits and not (before and (before.waiting_approval or before.waiting_message)):
                 self.bell()
                 self.notify(
                     f"{row.summary or row.workflow_id}: press a to answer",
-                    title="Waiting for approval",
+                    title="Waiting for approval" if row.waiting_approval else "Waiting in recv",
                     severity="warning",
                     timeout=8,
                 )
@@ -161,6 +164,16 @@ class AgentDeckApp(App[None]):
 
         if not isinstance(self.screen, InboxScreen):
             self.push_screen(InboxScreen())
+
+    def action_queues(self) -> None:
+        from .screens.queues import QueuesScreen, open_view
+
+        open_view(self, QueuesScreen)
+
+    def action_schedules(self) -> None:
+        from .screens.queues import SchedulesScreen, open_view
+
+        open_view(self, SchedulesScreen)
 
     def action_launch(self) -> None:
         from .modals.launch import LaunchScreen

@@ -79,7 +79,7 @@ class Filter:
             elif key == "executor" and value_l not in row.executor.lower():
                 return False
             elif key == "is":
-                if value == "waiting" and not row.waiting_approval:
+                if value == "waiting" and not (row.waiting_approval or row.waiting_message):
                     return False
                 if value == "child" and not row.parent_id:
                     return False

@@ -86,6 +86,11 @@ class RunActionsScreen(Screen[None]):
         row = self._need_row("answer")
         if row is None:
             return
+        if row.waiting_message:
+            from ..modals.send import SendScreen
+
+            self.app.push_screen(SendScreen(row))
+            return
         if not row.waiting_approval or row.approval is None:
             why = "it is not running" if not row.active else "it is not waiting for approval"
             self.notify(f"{row.workflow_id}: nothing to answer ({why})", severity="warning")

@@ -13,6 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 
+from workflows.models import STREAM_KEY
+
 from ..formatting import clock_time, duration, status_text
 from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
@@ -41,6 +43,7 @@ class DetailScreen(RunActionsScreen):
         self.show_internal = False
         self.frame = 0
         self.offsets: dict[str, int] = {workflow_id: 0}
+        self.other_offsets: dict[str, int] = {}
         self.live_step: tuple[int, str, int] | None = None
         self._followed_child = False
         self._report_shown = False
@@ -133,11 +136,26 @@ class DetailScreen(RunActionsScreen):
             except SupervisorError:
                 await asyncio.sleep(1.0)
                 continue
+            for key in self.detail.other_streams if self.detail else ():
+                try:
+                    more = await self.deck.source.read_streams(
+                        {self.workflow_id: self.other_offsets.get(key, 0)}, key=key
+                    )
+                except SupervisorError:
+                    continue
+                for b in more:
+                    self.other_offsets[key] = b.next_offset
+                batches += more
             pane = self.query_one(OutputPane)
             with self.app.batch_update():
                 for batch in batches:
+                    if batch.key != STREAM_KEY:
+                        pane.feed_values(batch)
+                        continue
                     self.offsets[batch.workflow_id] = batch.next_offset
                     pane.feed(batch)
+                    if batch.values:  # entries that are not agentdeck chunks: show them raw
+                        pane.feed_values(batch)
                     self._note_live(batch)
             done = (
                 self.detail is not None
@@ -169,7 +187,8 @@ class DetailScreen(RunActionsScreen):
         r = d.row
         now = self.deck.clock()
         lines = [
-            f"[b]{escape(r.name)}[/]  {status_text(r.status, waiting=r.waiting_approval).markup}"
+            f"[b]{escape(r.name)}[/]  "
+            f"{status_text(r.status, waiting=r.waiting_approval or r.waiting_message).markup}"
             f"  [dim]{escape(r.workflow_id)}[/]",
             f"input: {escape(d.input_summary or r.summary or '-')}",
             f"started {clock_time(r.created_at, now)} · "
@@ -192,6 +211,12 @@ class DetailScreen(RunActionsScreen):
             lines.append(" · ".join(lineage))
         if r.waiting_approval:
             lines.append("[reverse bold yellow] ⏸ waiting for your approval — press a [/]")
+        elif r.waiting_message:
+            topics = ", ".join(d.pending_topics) or "none"
+            lines.append(
+                "[reverse bold yellow] ⏸ blocked in recv — press a to send a message [/]"
+                f" [dim](unconsumed topics: {escape(topics)})[/]"
+            )
         if r.progress is not None:
             p = r.progress
             lines.append(f"progress: {escape(p.phase)} {p.done}/{p.total}" if p.total else

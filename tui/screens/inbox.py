@@ -47,8 +47,8 @@ class InboxScreen(RunActionsScreen):
 
     @property
     def items(self) -> list[WorkflowRow]:
-        rows = [r for r in self.deck.snapshot.rows if r.waiting_approval and r.approval]
-        return sorted(rows, key=lambda r: r.approval.deadline if r.approval else 0)
+        rows = [r for r in self.deck.snapshot.rows if r.waiting_approval or r.waiting_message]
+        return sorted(rows, key=lambda r: _deadline_of(r) or float("inf"))
 
     def current_row(self) -> WorkflowRow | None:
         table = self.query_one(DataTable)
@@ -65,8 +65,10 @@ class InboxScreen(RunActionsScreen):
         self._render_rows()
 
     def _deadline(self, row: WorkflowRow) -> Text:
-        assert row.approval is not None
-        left = row.approval.deadline - self.deck.clock()
+        deadline = _deadline_of(row)
+        if deadline is None:
+            return Text("-")
+        left = deadline - self.deck.clock()
         style = "bold red" if left < 300 else "yellow" if left < 3600 else ""
         return Text(duration(max(0.0, left)), style=style)
 
@@ -79,11 +81,13 @@ class InboxScreen(RunActionsScreen):
                 table.remove_row(key)
         existing = {str(k.value) for k in table.rows}
         for r in items:
-            assert r.approval is not None
+            if r.approval is not None and r.waiting_approval:
+                asks = r.approval.prompt.splitlines()[0][:80]
+                options = " / ".join(o.value for o in r.approval.options)
+            else:
+                asks, options = "a message (blocked in recv; topic not recorded)", "free-form"
             cells: list[Any] = [
-                self._deadline(r), r.summary or r.name, short_id(r.workflow_id, 16),
-                r.approval.prompt.splitlines()[0][:80],
-                " / ".join(o.value for o in r.approval.options),
+                self._deadline(r), r.summary or r.name, short_id(r.workflow_id, 16), asks, options,
             ]  # fmt: skip
             if r.workflow_id not in existing:
                 table.add_row(*cells, key=r.workflow_id)
@@ -105,10 +109,13 @@ class InboxScreen(RunActionsScreen):
     def _show_prompt(self) -> None:
         row = self.current_row()
         box = self.query_one("#inbox-prompt", Static)
-        if row is None or row.approval is None:
+        if row is None:
             box.update("")
-            return
-        box.update(Text(row.approval.prompt))
+        elif row.approval is not None and row.waiting_approval:
+            box.update(Text(row.approval.prompt))
+        else:
+            box.update(Text(f"{row.workflow_id} ({row.name}) waits in DBOS.recv; press a to send "
+                            "it a message on a topic you name."))  # fmt: skip
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -122,3 +129,9 @@ class InboxScreen(RunActionsScreen):
         row = self.current_row()
         if row is not None:
             self.deck.open_run(row.workflow_id)
+
+
+def _deadline_of(row: WorkflowRow) -> float | None:
+    if row.approval is not None and row.waiting_approval:
+        return row.approval.deadline
+    return row.recv_deadline

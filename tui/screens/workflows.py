@@ -128,7 +128,7 @@ class WorkflowsScreen(RunActionsScreen):
         with self.app.batch_update():
             self.table.sync(rows, self.deck.clock(), sort_key=_sort_key(self.sort_column))
             top = [r for r in snap.rows if not r.parent_id]
-            waiting = sum(1 for r in snap.rows if r.waiting_approval)
+            waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
             errors = sum(1 for r in top if r.status == "ERROR")
             running = sum(1 for r in top if r.active)
             parts = [f"{len(rows)} shown / {snap.total} workflows"]
@@ -208,14 +208,21 @@ class WorkflowsScreen(RunActionsScreen):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.apply_filter(event.value)
+
+    def apply_filter(self, text: str) -> bool:
+        """Filter the list as if ``text`` were typed after ``/`` and submitted (other screens
+        use it, e.g. the queue view's enter). False, with a notice, when ``text`` is invalid."""
         box = self.query_one(FilterInput)
-        problems = Filter(event.value).problems()
+        problems = Filter(text).problems()
         if problems:
             self.notify("; ".join(problems), title="Filter", severity="warning")
-            return
-        box.remember(event.value)
-        self.filter = Filter(event.value)
-        if not event.value:
-            box.display = False
+            return False
+        box.remember(text)
+        self.filter = Filter(text)
+        if box.value != text:
+            box.value = text
+        box.display = bool(text)
         self.table.focus()
         self._render_rows()
+        return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,17 @@ from dbos._serialization import DefaultSerializer
 
 __all__ = [
     "SQL",
+    "RecvWait",
     "Undecodable",
     "decode",
 ]
 
 log = logging.getLogger("agentdeck.sql")
 STREAM_CLOSED = "__DBOS_STREAM_CLOSED__"
+
+
+_MISSING_CLASS = re.compile(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,28 @@ class Undecodable:
     serialization: str
     reason: str
 
+    @property
+    def type_name(self) -> str:
+        """The class (or module) the value needs, when the error names it."""
+        if m := _MISSING_CLASS.search(self.reason):
+            return f"{m.group(2)}.{m.group(1)}"
+        if m := _MISSING_MODULE.search(self.reason):
+            return f"{m.group(1)}.*"
+        return ""
+
     def __str__(self) -> str:
+        what = self.type_name
+        if what:
+            return f"<{what}: pickled class not importable here>"
         return f"<undecodable {self.serialization} value: {self.reason}>"
+
+
+@dataclass(frozen=True)
+class RecvWait:
+    """A PENDING workflow blocked in ``recv`` (or ``get_event``), seen from the tables."""
+
+    function_id: int
+    deadline: float | None
 
 
 _pickle = DefaultSerializer()
@@ -137,6 +163,71 @@ class SQL:
             out[wid] = value
         return out
 
+    def waiting_in_recv(self, workflow_ids: Sequence[str]) -> dict[str, RecvWait]:
+        """PENDING workflows blocked in ``recv`` / ``get_event``, found from DBOS's own rows.
+
+        While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
+        function id k+1 (output: the deadline; completed as soon as started) and nothing yet at
+        k, the ``recv`` itself; a real ``DBOS.sleep`` completes at its wake-up time instead. The
+        topic is not stored anywhere while it waits.
+        """
+        if not workflow_ids:
+            return {}
+        ids, params = self._in("w", workflow_ids)
+        o, s = self._t("operation_outputs"), self._t("workflow_status")
+        rows = self._run(
+            sa.text(
+                f"SELECT o.workflow_uuid, o.function_id, o.output, o.serialization FROM {o} o "
+                f"JOIN {s} s ON s.workflow_uuid = o.workflow_uuid AND s.status = 'PENDING' "
+                f"WHERE o.workflow_uuid IN ({ids}) AND o.function_name = 'DBOS.sleep' "
+                "AND o.completed_at_epoch_ms - o.started_at_epoch_ms < 1000 "
+                f"AND o.function_id = (SELECT max(m.function_id) FROM {o} m "
+                "WHERE m.workflow_uuid = o.workflow_uuid) "
+                f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.workflow_uuid = o.workflow_uuid "
+                "AND p.function_id = o.function_id - 1)"
+            ),
+            params,
+        )
+        out: dict[str, RecvWait] = {}
+        for wid, fid, output, ser in rows:
+            deadline: float | None
+            try:
+                value = decode(output, ser)
+                deadline = float(value) if not isinstance(value, Undecodable) else None
+            except (TypeError, ValueError):
+                deadline = None
+            out[wid] = RecvWait(function_id=int(fid) - 1, deadline=deadline)
+        return out
+
+    def pending_topics(self, workflow_id: str) -> list[str]:
+        """Topics of messages sent to a workflow and not consumed yet."""
+        rows = self._run(
+            sa.text(
+                f"SELECT DISTINCT topic FROM {self._t('notifications')} "
+                "WHERE destination_uuid = :w AND NOT consumed"
+            ),
+            {"w": workflow_id},
+        )
+        return [str(r[0]) for r in rows]
+
+    def payload(self, workflow_id: str) -> tuple[Any, Any, Any]:
+        """A workflow's decoded (inputs, output, error); undecodable ones as placeholders."""
+        s, i, o = self._t("workflow_status"), self._t("workflow_input"), self._t("workflow_output")
+        rows = self._run(
+            sa.text(
+                "SELECT coalesce(i.inputs, s.inputs), coalesce(o.output, s.output), "
+                f"coalesce(o.error, s.error), s.serialization FROM {s} s "
+                f"LEFT JOIN {i} i ON i.workflow_uuid = s.workflow_uuid "
+                f"LEFT JOIN {o} o ON o.workflow_uuid = s.workflow_uuid "
+                "WHERE s.workflow_uuid = :w"
+            ),
+            {"w": workflow_id},
+        )
+        if not rows:
+            return None, None, None
+        inputs, output, error, ser = rows[0]
+        return decode(inputs, ser), decode(output, ser), decode(error, ser)
+
     def all_events(self, workflow_id: str) -> dict[str, Any]:
         rows = self._run(
             sa.text(
@@ -175,6 +266,7 @@ class SQL:
         return out
 
     def stream_keys(self, workflow_id: str) -> list[str]:
+        """Every stream key a workflow wrote (no DBOS API lists them)."""
         rows = self._run(
             sa.text(f"SELECT DISTINCT key FROM {self._t('streams')} WHERE workflow_uuid = :w"),
             {"w": workflow_id},

@@ -44,10 +44,18 @@ class WorkflowRow(_Snap):
     progress: Progress | None = None
     approval: ApprovalRequest | None = None
     cost_usd: float | None = None
+    #: Blocked in ``recv``/``get_event`` per DBOS's own tables (any app, convention or not).
+    waiting_recv: bool = False
+    recv_deadline: float | None = None
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def waiting_message(self) -> bool:
+        """Blocked in ``recv`` without our approval convention (a foreign app, say)."""
+        return self.waiting_recv and self.status == "PENDING" and not self.waiting_approval
 
     @property
     def waiting_approval(self) -> bool:
@@ -91,6 +99,11 @@ class RunDetail(_Snap):
     result: Any = None
     result_markdown: str = ""
     error: str = ""
+    result_summary: str = ""
+    #: Stream keys other than agentdeck's output stream (foreign apps' streams).
+    other_streams: tuple[str, ...] = ()
+    #: Topics of messages sent to the run and not consumed yet.
+    pending_topics: tuple[str, ...] = ()
 
 
 class StreamBatch(_Snap):
@@ -100,6 +113,9 @@ class StreamBatch(_Snap):
     chunks: tuple[StreamChunk, ...]
     next_offset: int
     closed: bool = False
+    key: str = "agentdeck.output"
+    #: Values of a foreign stream (not agentdeck chunks), with their offsets.
+    values: tuple[tuple[int, Any], ...] = ()
 
 
 class ApprovalItem(_Snap):

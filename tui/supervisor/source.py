@@ -32,7 +32,7 @@ from workflows.models import (
 )
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
-from ._sql import SQL, STREAM_CLOSED, Undecodable
+from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .models import (
     ActionResult,
     ApprovalItem,
@@ -83,9 +83,11 @@ def _summarize(value: Any, limit: int = 160) -> str:
         return str(value)
     if isinstance(value, ResearchRequest):
         return f"{value.topic} · {value.questions}q · {value.model}"
-    if isinstance(value, dict) and "args" in value:
-        parts = [_summarize(a, limit) for a in value.get("args", ())]
-        parts += [f"{k}={_summarize(v, limit)}" for k, v in (value.get("kwargs") or {}).items()]
+    if isinstance(value, dict) and ("args" in value or "positionalArgs" in value):
+        args = value.get("args") or value.get("positionalArgs") or ()
+        kwargs = value.get("kwargs", value.get("namedArgs")) or {}
+        parts = [_summarize(a, limit) for a in args]
+        parts += [f"{k}={_summarize(v, limit)}" for k, v in kwargs.items()]
         text = ", ".join(p for p in parts if p)
     elif isinstance(value, str) and len(value) > 40 and " " not in value[:40]:
         # DBOS hands back undecodable inputs as the raw serialized string.
@@ -114,7 +116,9 @@ class Supervisor:
             self._client = await asyncio.to_thread(
                 DBOSClient,
                 system_database_url=self.db_url,
-                application_name=APP_NAME,
+                # No application of its own: a client scoped to none sees every app's rows
+                # (attach to any DBOS app); launches name agentdeck as their owner instead.
+                application_name=None,
                 retry_connection_errors=False,
             )
         except Exception as exc:
@@ -172,41 +176,58 @@ class Supervisor:
         # Events of every listed run (progress and cost), one query; errors of failed ones.
         active_ids = [s.workflow_id for s in statuses]
         failed_ids = [s.workflow_id for s in statuses if s.status == "ERROR" and s.error is None]
-        events, errors = await self._call(
+        pending_ids = [s.workflow_id for s in statuses if s.status == "PENDING"]
+        events, errors, waits = await self._call(
             "read events",
-            asyncio.to_thread(self._events_and_errors, active_ids, failed_ids),
+            asyncio.to_thread(self._events_and_errors, active_ids, failed_ids, pending_ids),
         )
         return [
-            self._row(s, events.get(s.workflow_id, {}), errors.get(s.workflow_id)) for s in statuses
+            self._row(
+                s,
+                events.get(s.workflow_id, {}),
+                errors.get(s.workflow_id),
+                waits.get(s.workflow_id),
+            )  # fmt: skip
+            for s in statuses
         ]
 
     async def refresh_active(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:
-        """The same rows with the events of the active ones re-read (one query)."""
+        """The same rows with the events (and recv waits) of the active ones re-read."""
         ids = [r.workflow_id for r in rows if r.active]
         if not ids:
             return rows
-        events = await self._call(
-            "read events", asyncio.to_thread(self.sql.events, ids, _LIST_KEYS)
+        pending = [r.workflow_id for r in rows if r.status == "PENDING"]
+        events, _, waits = await self._call(
+            "read events", asyncio.to_thread(self._events_and_errors, ids, [], pending)
         )
         out = []
         for r in rows:
-            ev = events.get(r.workflow_id)
-            if r.active and ev is not None:
+            if r.active:
+                ev = events.get(r.workflow_id, {})
+                wait = waits.get(r.workflow_id)
                 r = r.model_copy(
                     update={
                         "progress": _parse(Progress, ev.get(PROGRESS_EVENT)),
                         "approval": _parse(ApprovalRequest, ev.get(APPROVAL_EVENT)),
+                        "waiting_recv": wait is not None,
+                        "recv_deadline": wait.deadline if wait is not None else None,
                     }
                 )
             out.append(r)
         return out
 
     def _events_and_errors(
-        self, active_ids: list[str], failed_ids: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-        return self.sql.events(active_ids, _LIST_KEYS), self.sql.errors(failed_ids)
+        self, active_ids: list[str], failed_ids: list[str], pending_ids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, RecvWait]]:
+        return (
+            self.sql.events(active_ids, _LIST_KEYS),
+            self.sql.errors(failed_ids),
+            self.sql.waiting_in_recv(pending_ids),
+        )
 
-    def _row(self, s: Any, events: dict[str, Any], error: Any = None) -> WorkflowRow:
+    def _row(
+        self, s: Any, events: dict[str, Any], error: Any = None, wait: RecvWait | None = None
+    ) -> WorkflowRow:
         progress = _parse(Progress, events.get(PROGRESS_EVENT))
         approval = _parse(ApprovalRequest, events.get(APPROVAL_EVENT))
         attrs = s.attributes if isinstance(s.attributes, dict) else {}
@@ -228,6 +249,8 @@ class Supervisor:
             progress=progress,
             approval=approval,
             cost_usd=progress.cost_usd if progress is not None and progress.cost_usd else None,
+            waiting_recv=wait is not None,
+            recv_deadline=wait.deadline if wait is not None else None,
         )
 
     async def resolve_id(self, partial: str) -> str:
@@ -263,21 +286,29 @@ class Supervisor:
         )
         if not found:
             raise SupervisorError(f"unknown workflow id: {workflow_id}")
-        s = found[0]
-        events = await asyncio.to_thread(self.sql.events, [workflow_id], _LIST_KEYS)
-        errors = (
-            await asyncio.to_thread(self.sql.errors, [workflow_id]) if s.status == "ERROR" else {}
-        )
-        return self._row(s, events.get(workflow_id, {}), errors.get(workflow_id))
+        return (await self._rows(found))[0]
 
     async def detail(self, workflow_id: str) -> RunDetail:
         found = await self._call(
             "read workflow",
-            self.client.list_workflows_async(workflow_ids=[workflow_id], load_input=True),
+            self.client.list_workflows_async(
+                workflow_ids=[workflow_id], load_input=False, load_output=False
+            ),
         )
         if not found:
             raise SupervisorError(f"unknown workflow id: {workflow_id}")
         s = found[0]
+        (row,) = await self._rows([s])
+        (inputs, output, error), keys, topics = await self._call(
+            "read payload",
+            asyncio.to_thread(
+                lambda: (
+                    self.sql.payload(workflow_id),
+                    self.sql.stream_keys(workflow_id),
+                    self.sql.pending_topics(workflow_id),
+                )
+            ),
+        )
         raw_steps, all_events, children, forks, attempts = await asyncio.gather(
             self._call("read steps", self.client.list_workflow_steps_async(workflow_id)),
             self._call("read events", asyncio.to_thread(self.sql.all_events, workflow_id)),
@@ -298,22 +329,21 @@ class Supervisor:
                 asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
             ),
         )
-        row = self._row(s, all_events)
         steps = tuple(self._step(st, attempts) for st in raw_steps)
-        output = s.output
-        result_md = ""
-        if isinstance(output, ResearchReport):
-            result_md = output.markdown
+        result_md = output.markdown if isinstance(output, ResearchReport) else ""
         return RunDetail(
             row=row,
-            input_summary=_summarize(s.input),
+            input_summary=_summarize(inputs),
             steps=steps,
             events=tuple(EventItem(key=k, value=v) for k, v in all_events.items()),
-            children=tuple(self._row(c, {}) for c in children),
+            children=tuple(await self._rows(children)) if children else (),
             forks=tuple(f.workflow_id for f in forks),
             result=output,
             result_markdown=result_md,
-            error=_error_text(s.error),
+            result_summary=_summarize(output, 2000),
+            error=_error_text(error) or row.error,
+            other_streams=tuple(k for k in keys if k != STREAM_KEY),
+            pending_topics=tuple(topics),
         )
 
     @staticmethod
@@ -334,29 +364,39 @@ class Supervisor:
             output_summary=_summarize(st.get("output"), 80) if done else "",
         )
 
-    async def read_streams(self, offsets: dict[str, int]) -> list[StreamBatch]:
-        """New output of many workflows since their offsets, in one query (non-blocking)."""
+    async def read_streams(
+        self, offsets: dict[str, int], *, key: str = STREAM_KEY
+    ) -> list[StreamBatch]:
+        """New entries of one stream key of many workflows since their offsets, in one query.
+
+        agentdeck's own output stream comes back as ``chunks``; any other stream (a foreign
+        app's) as raw decoded ``values``.
+        """
         raw = await self._call(
-            "read streams", asyncio.to_thread(self.sql.stream_since, offsets, STREAM_KEY)
+            "read streams", asyncio.to_thread(self.sql.stream_since, offsets, key)
         )
         batches = []
         for wid, entries in raw.items():
             chunks: list[StreamChunk] = []
             closed = False
             next_offset = offsets.get(wid, 0)
+            values: list[tuple[int, Any]] = []
             for off, value in entries:
                 next_offset = off + 1
                 if value == STREAM_CLOSED:
                     closed = True
                     continue
-                chunk = _parse(StreamChunk, value)
+                chunk = _parse(StreamChunk, value) if key == STREAM_KEY else None
                 if chunk is not None:
                     chunks.append(chunk)
+                else:
+                    values.append((off, value))
             batches.append(
                 StreamBatch(
-                    workflow_id=wid, chunks=tuple(chunks), next_offset=next_offset, closed=closed
+                    workflow_id=wid, chunks=tuple(chunks), next_offset=next_offset,
+                    closed=closed, key=key, values=tuple(values),
                 )
-            )
+            )  # fmt: skip
         return batches
 
     async def approvals(self) -> list[ApprovalItem]:
@@ -411,6 +451,7 @@ class Supervisor:
                     "queue_name": LAUNCH_QUEUE,
                     "workflow_id": wid,
                     "attributes": {"summary": summary[:120], "kind": kind},
+                    "application_name": APP_NAME,
                 },
                 req,
             ),

@@ -47,6 +47,21 @@ class OutputPane(ContentSwitcher):
     def select(self, source: str) -> None:
         self.current = self.view_for(source).id
 
+    def feed_values(self, batch: StreamBatch) -> None:
+        """A foreign stream (any values, not agentdeck chunks): one line per value."""
+        view = self.view_for(batch.workflow_id)
+        pieces: list[tuple[str, str | Style]] = []
+        if self._last.get(batch.workflow_id) != (-1, hash(batch.key)):
+            self._last[batch.workflow_id] = (-1, hash(batch.key))
+            lead = "" if view.at_line_start and not view.line_count else "\n"
+            pieces.append((f"{lead}── stream {batch.key} ──\n", "bold"))
+        for offset, value in batch.values:
+            pieces.append((f"{offset:>4}  ", "dim"))
+            pieces.append((f"{value}\n", ""))
+        if batch.closed:
+            pieces.append(("── end of stream ──\n", "dim"))
+        view.append_many(pieces)
+
     def feed(self, batch: StreamBatch) -> int:
         """Append a batch of chunks in one layout pass; returns the number of parts."""
         view = self.view_for(batch.workflow_id)

@@ -56,6 +56,8 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
     p = row.progress
     if row.waiting_approval:
         progress = Text("⏸ approve plan  [a]", style="bold yellow")
+    elif row.waiting_message:
+        progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
     elif p is not None and p.total and row.active:
         progress = Text(f"{p.phase[:11]:<11} {_bar(p.done, p.total, 5)} {p.done}/{p.total}")
     elif p is not None and row.active:
@@ -66,7 +68,7 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
         progress = Text(p.phase[:20] if p else "", style="dim")
     cost = f"${row.cost_usd:.3f}" if row.cost_usd else ""
     return {
-        "status": status_text(row.status, waiting=row.waiting_approval),
+        "status": status_text(row.status, waiting=row.waiting_approval or row.waiting_message),
         "name": row.name,
         "id": IdCell(row.workflow_id),
         "summary": row.summary
