@@ -27,6 +27,7 @@ def start_worker(db_url: str, name: str, cwd: Path) -> subprocess.Popen[str]:
         AGENTDECK_OFFLINE_TPS="0",
         AGENTDECK_LAUNCH_CONCURRENCY="1",  # one run per worker: both must take part
         AGENTDECK_STATE_DIR=str(cwd / f"state-{name}"),
+        AGENTDECK_HEARTBEAT_S="0.3",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "--db", db_url, "--offline", "worker",
@@ -128,4 +129,53 @@ async def test_killed_worker_resumes_its_runs_on_restart(pg_database: str, tmp_p
         assert len(detail.children) == 2
     finally:
         kill(proc)
+        await sup.close()
+
+
+async def test_runs_of_a_dead_worker_are_flagged_and_taken_over(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTDECK_PRESENCE_TTL_S", "1.5")
+    w1 = start_worker(pg_database, "w1", tmp_path)
+    w2: subprocess.Popen[str] | None = None
+    sup = Supervisor(pg_database)
+    await sup.connect()
+    try:
+        wid = await sup.launch("research", {"topic": "leader election", "questions": 1})
+        run = wid.workflow_id
+
+        async def waiting_on(executor: str) -> bool:
+            row = await sup.get_row(run)
+            return row.waiting_approval and row.executor == executor
+
+        await wait_for(lambda: waiting_on("w1"), within=60)
+        assert (await sup.get_row(run)).stranded == ""  # w1 beats: not stranded
+        kill(w1)  # w1 never comes back
+        w2 = start_worker(pg_database, "w2", tmp_path)
+
+        async def flagged() -> bool:
+            return "executor w1 is gone" in (await sup.get_row(run)).stranded
+
+        await wait_for(flagged, within=20)
+        listed = next(r for r in await sup.list_workflows() if r.workflow_id == run)
+        assert "w1" in listed.stranded
+        assert all(r.name != "agentdeck.worker" for r in await sup.list_workflows())
+        live = await sup.executors()
+        assert live["w2"][2] and not live["w1"][2]
+
+        assert (await sup.take_over(run)).ok
+        await wait_for(lambda: waiting_on("w2"), within=60)
+        assert (await sup.get_row(run)).stranded == ""
+        assert (await sup.answer(run, ApprovalAnswer(decision=ApprovalDecision.APPROVE))).ok
+
+        async def done() -> bool:
+            return (await sup.get_row(run)).status == "SUCCESS"
+
+        await wait_for(done, within=90)
+        chunks = (await sup.read_streams({run: 0}))[0].chunks
+        assert {c.attempt for c in chunks if c.step_name == "plan"} == {1}  # not planned again
+    finally:
+        kill(w1)
+        if w2 is not None:
+            kill(w2)
         await sup.close()

@@ -51,8 +51,8 @@ class Filter:
                     if v.lower() not in STATUS_ALIASES and v.upper() not in STATUS_ALIASES.values():
                         bad.append(f"unknown status '{v}'")
             elif key == "is":
-                if value not in ("waiting", "child", "fork", "active"):
-                    bad.append(f"unknown 'is:{value}' (waiting, child, fork, active)")
+                if value not in ("waiting", "child", "fork", "active", "stranded"):
+                    bad.append(f"unknown 'is:{value}' (waiting, child, fork, active, stranded)")
             elif key not in ("name", "id", "queue", "executor"):
                 bad.append(f"unknown filter key '{key}'")
         return bad
@@ -86,5 +86,7 @@ class Filter:
                 if value == "fork" and not row.forked_from:
                     return False
                 if value == "active" and not row.active:
+                    return False
+                if value == "stranded" and not row.stranded:
                     return False
         return True

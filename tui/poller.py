@@ -1,5 +1,7 @@
 """The one refresh loop: a cheap change query per tick, the list only when something changed.
 
+(And every few seconds while runs are in flight, to notice executors that stopped beating.)
+
 Per tick, when nothing changed: one query (the change token). When a row changed: the list
 (one query) plus events of the active rows and errors of failed rows (one query each). While
 runs are active and nothing else changed: their events only (one query), so progress bars move.
@@ -30,6 +32,9 @@ class Poller:
         self.source = source
         self.interval = interval
         self.limit = limit
+        #: With runs in flight, re-list at least this often: a dead executor changes no row,
+        #: only the age of its heartbeat.
+        self.full_every = 5.0
         self._stop = asyncio.Event()
         self._kick = asyncio.Event()
         self.ticks = 0
@@ -47,12 +52,16 @@ class Poller:
         rows: list[WorkflowRow] = []
         connected = False
         backoff = self.interval
+        loop = asyncio.get_running_loop()
+        listed_at = 0.0
         while not self._stop.is_set():
             try:
                 if not connected:
                     await self.source.connect()
                 new_token = await self.source.change_token()
-                if new_token != token:
+                stale = loop.time() - listed_at > self.full_every and any(r.active for r in rows)
+                if new_token != token or stale:
+                    listed_at = loop.time()
                     rows = await self.source.list_workflows(limit=self.limit)
                     token = new_token
                     self._publish(rows, new_token[0])

@@ -246,6 +246,7 @@ class Runtime:
         self.settings = settings or RuntimeSettings()
         self.offline_server: Any = None
         self.endpoint: Endpoint | None = None
+        self.heartbeat: Any = None
         self.launched = False
 
     @property
@@ -310,6 +311,7 @@ class Runtime:
         self.start_model()
         # Import the workflows so DBOS registers them before launch.
         from . import research  # noqa: F401
+        from .presence import Heartbeat
         from .queues import register_queues
 
         DBOS(config=self.dbos_config())
@@ -321,6 +323,8 @@ class Runtime:
             polling_interval_sec=0.2,
             on_conflict="always_update",
         )
+        self.heartbeat = Heartbeat(DBOS.executor_id, app_version())
+        self.heartbeat.start()
         self.launched = True
         log.info(
             "runtime up: db=%s model=%s version=%s",
@@ -330,6 +334,9 @@ class Runtime:
         )
 
     def shutdown(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         if self.launched:
             DBOS.destroy(destroy_registry=False)
             self.launched = False

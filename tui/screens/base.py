@@ -131,6 +131,23 @@ class RunActionsScreen(Screen[None]):
             self.notify(f"{row.workflow_id} succeeded: nothing to resume (fork it with f)",
                         severity="warning")  # fmt: skip
             return
+        if row.stranded:
+            from ..modals.confirm import ConfirmScreen
+
+            def done(ok: bool | None) -> None:
+                if ok:
+                    self._do("take over", self.deck.source.take_over(row.workflow_id))
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"{row.workflow_id} is stranded: {row.stranded}. Hand it to the live "
+                    "executors? It resumes from its last completed step.",
+                    title="Take over",
+                    confirm="Take over",
+                ),
+                done,
+            )
+            return
         if row.active:
             self.notify(f"{row.workflow_id} is still {row.status.lower()}", severity="warning")
             return

@@ -209,6 +209,8 @@ class DetailScreen(RunActionsScreen):
             lineage.append("forks: " + ", ".join(escape(f) for f in d.forks))
         if lineage:
             lines.append(" · ".join(lineage))
+        if r.stranded:
+            lines.append(f"[reverse bold red] ⚠ stranded: {escape(r.stranded)} — r takes over [/]")
         if r.waiting_approval:
             lines.append("[reverse bold yellow] ⏸ waiting for your approval — press a [/]")
         elif r.waiting_message:

@@ -135,6 +135,9 @@ class WorkflowsScreen(RunActionsScreen):
             parts.append(f"{running} running")
             parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
             parts.append(f"[b red]{errors} errors[/]" if errors else "0 errors")
+            stranded = sum(1 for r in snap.rows if r.stranded)
+            if stranded:
+                parts.append(f"[b red]{stranded} stranded (r takes over)[/]")
             if self.filter.text:
                 parts.append(f"filter: [b]{self.filter.text}[/]")
             if not snap.rows and self.deck.connected:

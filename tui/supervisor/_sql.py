@@ -107,14 +107,16 @@ class SQL:
 
         ``updated_at`` has whole-second resolution on SQLite, so a run that fails and is
         resumed to success within one second leaves count and max unchanged: the per-status
-        counts catch it.
+        counts catch it. Executor heartbeats (``agentdeck.worker`` rows) are left out: they
+        change every few seconds and are not runs anyone supervises.
         """
         rows = self._run(
             sa.text(
                 "SELECT status, count(*), coalesce(max(updated_at), 0) "
-                f"FROM {self._t('workflow_status')} GROUP BY status ORDER BY status"
+                f"FROM {self._t('workflow_status')} WHERE name <> :presence "
+                "GROUP BY status ORDER BY status"
             ),
-            {},
+            {"presence": "agentdeck.worker"},
         )
         per_status = tuple((str(st), int(n)) for st, n, _ in rows)
         latest = max((int(m) for _, _, m in rows), default=0)

@@ -47,6 +47,8 @@ class WorkflowRow(_Snap):
     #: Blocked in ``recv``/``get_event`` per DBOS's own tables (any app, convention or not).
     waiting_recv: bool = False
     recv_deadline: float | None = None
+    #: Why nothing will run this workflow by itself (executor gone, version unserved…), or "".
+    stranded: str = ""
 
     @property
     def active(self) -> bool:

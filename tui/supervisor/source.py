@@ -30,6 +30,7 @@ from workflows.models import (
     ResearchRequest,
     StreamChunk,
 )
+from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
@@ -162,14 +163,58 @@ class Supervisor:
     async def list_workflows(
         self, *, limit: int = 500, top_level_only: bool = False
     ) -> list[WorkflowRow]:
-        statuses = await self._call(
-            "list workflows",
-            self.client.list_workflows_async(
-                limit=limit, sort_desc=True, load_input=False, load_output=False,
-                has_parent=False if top_level_only else None,
+        statuses, presence = await asyncio.gather(
+            self._call(
+                "list workflows",
+                self.client.list_workflows_async(
+                    limit=limit, sort_desc=True, load_input=False, load_output=False,
+                    has_parent=False if top_level_only else None,
+                ),
             ),
+            self.executors(),
         )  # fmt: skip
-        return await self._rows(statuses)
+        rows = await self._rows([s for s in statuses if s.name != PRESENCE_WORKFLOW])
+        return [self._flag_stranded(r, presence) for r in rows]
+
+    async def executors(self) -> dict[str, tuple[float, str, bool]]:
+        """Executors that announced themselves: id → (last heartbeat, app version, alive)."""
+        found = await self._call(
+            "list executors",
+            self.client.list_workflows_async(
+                name=PRESENCE_WORKFLOW, status="PENDING", load_input=False, load_output=False
+            ),
+        )
+        now, ttl = time.time(), presence_ttl()
+        out: dict[str, tuple[float, str, bool]] = {}
+        for s in found:
+            attrs = s.attributes if isinstance(s.attributes, dict) else {}
+            beat = float(attrs.get("heartbeat") or 0)
+            executor = str(attrs.get("executor") or s.executor_id or "")
+            out[executor] = (beat, str(attrs.get("app_version") or ""), now - beat <= ttl)
+        return out
+
+    @staticmethod
+    def _flag_stranded(
+        row: WorkflowRow, presence: dict[str, tuple[float, str, bool]]
+    ) -> WorkflowRow:
+        """Why no executor will carry this run on by itself, judged from the presence rows.
+
+        Without any presence rows (another app's database) nothing is flagged but DBOS's own
+        MAX_RECOVERY_ATTEMPTS_EXCEEDED.
+        """
+        reason = ""
+        if row.status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
+            reason = f"max recovery attempts exceeded ({row.recovery_attempts})"
+        elif presence and row.active:
+            alive = {e for e, (_, _, ok) in presence.items() if ok}
+            versions = {v for _, v, ok in presence.values() if ok}
+            if row.status == "PENDING" and row.executor and row.executor not in alive:
+                reason = f"executor {row.executor} is gone (no heartbeat)"
+            elif row.app_version and versions and row.app_version not in versions:
+                reason = f"no live executor serves version {row.app_version}"
+            elif not alive and row.active:
+                reason = "no live executor"
+        return row.model_copy(update={"stranded": reason}) if reason else row
 
     async def _rows(self, statuses: list[Any]) -> list[WorkflowRow]:
         """Rows with their events and, for failed runs, their errors: two queries."""
@@ -286,7 +331,8 @@ class Supervisor:
         )
         if not found:
             raise SupervisorError(f"unknown workflow id: {workflow_id}")
-        return (await self._rows(found))[0]
+        (row,) = await self._rows(found)
+        return self._flag_stranded(row, await self.executors()) if row.active else row
 
     async def detail(self, workflow_id: str) -> RunDetail:
         found = await self._call(
@@ -544,6 +590,24 @@ class Supervisor:
             "resume", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
         )
         return ActionResult(ok=True, message=f"resumed {workflow_id}", workflow_id=workflow_id)
+
+    async def take_over(self, workflow_id: str) -> ActionResult:
+        """Hand a stranded run to any live executor: DBOS resume onto the launch queue.
+
+        The run replays its checkpointed steps and carries on; should the old executor still
+        be alive after all, DBOS's ownership check stops its copy at the next step.
+        """
+        self._check_write("take over")
+        row = await self.get_row(workflow_id)
+        if row.status in ("SUCCESS", "ERROR", "CANCELLED"):
+            return ActionResult(ok=False, message=f"{workflow_id} is {row.status}: not stranded")
+        await self._call(
+            "take over", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
+        )
+        return ActionResult(
+            ok=True, message=f"{workflow_id} handed to the live executors (resumed)",
+            workflow_id=workflow_id,
+        )  # fmt: skip
 
     async def fork(self, workflow_id: str, start_step: int) -> ActionResult:
         """A new run that replays ``workflow_id`` up to ``start_step`` and runs on from there."""

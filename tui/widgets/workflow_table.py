@@ -54,7 +54,9 @@ def _bar(done: int, total: int, width: int = 6) -> str:
 def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
     """The rendered cells of one row (compared cell by cell to update in place)."""
     p = row.progress
-    if row.waiting_approval:
+    if row.stranded:
+        progress = Text(f"⚠ stranded: {row.stranded}  [r]", style="bold red")
+    elif row.waiting_approval:
         progress = Text("⏸ approve plan  [a]", style="bold yellow")
     elif row.waiting_message:
         progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
