@@ -122,6 +122,17 @@ def redact(text: str) -> str:
     return text
 
 
+class _QuietHeartbeats(logging.Filter):
+    """DBOS logs every attribute update at INFO: drop the heartbeats' (one per 10 s each)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name == "dbos"
+            and isinstance(record.msg, str)
+            and record.msg.startswith("Updating attributes of workflow: agentdeck-worker:")
+        )
+
+
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -173,6 +184,7 @@ class LogBuffer(logging.Handler):
 
 
 LOG_BUFFER = LogBuffer()
+_QUIET = _QuietHeartbeats()
 
 
 def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
@@ -201,6 +213,7 @@ def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
         logger.addHandler(file_handler)
         logger.addHandler(LOG_BUFFER)
         logger.addFilter(redactor)
+        logger.addFilter(_QUIET)
         file_handler.addFilter(redactor)
         logger.setLevel(level)
         logger.propagate = False
@@ -237,6 +250,24 @@ class RuntimeSettings:
     polling_interval_s: float = 0.05
     #: Tests: build an SDK transport instead of the CLI (see workflows.claude.Endpoint).
     transport_factory: Any = None
+
+
+def _shorten_notification_fallback() -> None:
+    """Catch a dropped NOTIFY in seconds, not a minute.
+
+    On PostgreSQL a ``recv``/``get_event`` wait is woken by LISTEN/NOTIFY; a notification sent
+    while the listener was reconnecting (after a database outage) is caught only by DBOS's
+    fallback poll, every 60 s by default. A run answered right after an outage would sit idle for
+    up to a minute; ``AGENTDECK_NOTIFY_FALLBACK_S`` (default 5) shortens that poll. Each waiting
+    workflow then reads once per interval.
+    """
+    from dbos._sys_db import SystemDatabase
+
+    try:
+        seconds = float(os.environ.get("AGENTDECK_NOTIFY_FALLBACK_S", "5"))
+    except ValueError:
+        seconds = 5.0
+    SystemDatabase._notification_fallback_polling_interval = max(0.5, seconds)
 
 
 class Runtime:
@@ -314,6 +345,7 @@ class Runtime:
         from .presence import Heartbeat
         from .queues import register_queues
 
+        _shorten_notification_fallback()
         DBOS(config=self.dbos_config())
         DBOS.launch()
         register_queues()

@@ -64,6 +64,16 @@ class ReadOnlyError(SupervisorError):
     pass
 
 
+def _one_line(exc: BaseException) -> str:
+    """A database error as one line: no SQLAlchemy background link, no secrets."""
+    lines = [
+        ln.strip() for ln in str(exc).splitlines()
+        if ln.strip() and not ln.startswith("(Background on this error")
+    ]  # fmt: skip
+    text = " ".join(lines) or type(exc).__name__
+    return redact(text.replace("(psycopg.OperationalError) ", "")[:400])
+
+
 def _sec(ms: int | None) -> float | None:
     return ms / 1000.0 if ms else None
 
@@ -123,7 +133,7 @@ class Supervisor:
                 retry_connection_errors=False,
             )
         except Exception as exc:
-            raise SupervisorError(f"cannot open {self.display_url}: {_error_text(exc)}") from None
+            raise SupervisorError(f"cannot open {self.display_url}: {_one_line(exc)}") from None
         self._sql = SQL(self._client._sys_db.engine)
 
     @property
@@ -153,7 +163,7 @@ class Supervisor:
         except SupervisorError:
             raise
         except Exception as exc:
-            raise SupervisorError(f"{what} failed: {_error_text(exc)}") from None
+            raise SupervisorError(f"{what} failed: {_one_line(exc)}") from None
 
     # -- reads ------------------------------------------------------------------------------
 
