@@ -58,6 +58,7 @@ class AgentDeckApp(App[None]):
         self.audit: list[tuple[float, str]] = []
         self.poller = Poller(self, source, interval=poll_interval)
         self._primed = False
+        self._ever_connected = False
 
     @property
     def read_only(self) -> bool:
@@ -100,8 +101,9 @@ class AgentDeckApp(App[None]):
         self.connected, self.connection_detail = message.connected, message.detail
         if was and not message.connected:
             self.notify(message.detail, title="Disconnected", severity="error", timeout=6)
-        elif not was and message.connected and self.snapshot.rows:
+        elif not was and message.connected and self._ever_connected:
             self.notify("Connected again", timeout=3)
+        self._ever_connected |= message.connected
         for screen in self.screen_stack:
             screen.post_message(ConnectionChanged(message.connected, message.detail))
 

@@ -15,6 +15,8 @@ __all__ = ["AgentDeckCommands"]
 ACTIONS = (
     ("Launch a workflow", "app.action_launch", "n"),
     ("Approval inbox", "app.action_inbox", "i"),
+    ("Queues", "app.action_queues", "Q"),
+    ("Schedules", "app.action_schedules", "S"),
     ("Show log and audit", "app.action_log", "l"),
     ("Help: every key", "app.action_help", "?"),
     ("Answer the selected run's approval", "screen.action_answer", "a"),

@@ -101,6 +101,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("detail_small", open_run(WAITING.workflow_id), size=(60, 20)),
     Shot("approve", open_run(WAITING.workflow_id, "a")),
     Shot("inbox", keys("i")),
+    Shot("queues", keys("Q")),
+    Shot("schedules", keys("S")),
     Shot("launch", keys("n")),
     Shot("launch_invalid", keys("n", "a", "b", "enter")),
     Shot("fork", open_run(FAILED.workflow_id, "f")),

@@ -1,0 +1,453 @@
+"""Queues and schedules: limits and load of every DBOS queue; every cron schedule and its runs.
+
+Both screens read through ``tui.supervisor._queues`` (two queries a refresh), when the app's
+snapshot changes and every 2 s (queue limits and schedules change without touching any
+workflow). Refreshes never overlap: one in flight, at most one more queued behind it. Rows are
+updated in place by key, so the cursor stays where it is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.worker import Worker, WorkerState
+
+from ..formatting import STATUS_STYLE, duration, status_text
+from ..messages import ConnectionChanged, WorkflowsRefreshed
+from ..supervisor import SupervisorError
+from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
+from .base import StatusLine
+
+if TYPE_CHECKING:
+    from ..app import AgentDeckApp
+
+__all__ = ["QueuesScreen", "SchedulesScreen", "open_view", "show_workflows"]
+
+R = TypeVar("R", QueueRow, ScheduleRow)
+
+#: Seconds between refreshes when the workflow snapshot does not change.
+REFRESH_S = 2.0
+
+
+def open_view(app: App[None], view: type[Screen[None]]) -> None:
+    """Show ``view``; from the other view of this module it replaces that one (no stacking)."""
+    if isinstance(app.screen, view):
+        return
+    if isinstance(app.screen, QueuesScreen | SchedulesScreen):
+        app.switch_screen(view())
+    else:
+        app.push_screen(view())
+
+
+def show_workflows(screen: Screen[Any], filter_text: str) -> None:
+    """Back to the workflow list underneath, filtered by ``filter_text``."""
+    from .workflows import WorkflowsScreen
+
+    stack = screen.app.screen_stack
+    target = next((s for s in reversed(stack) if isinstance(s, WorkflowsScreen)), None)
+    if target is None:  # the list is the app's home screen: not expected
+        screen.app.pop_screen()
+        return
+    target.pop_until_active()
+    target.apply_filter(filter_text)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Cell equality that sees style changes too (``Text.__eq__`` ignores the base style)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return bool(a == b)
+
+
+def _sync(table: DataTable[Any], rows: dict[str, dict[str, Any]], cache: dict[str, Any]) -> None:
+    """Show ``rows`` (key → column → cell) in that order, touching changed cells only.
+
+    Every row's first column is its key (the queue or schedule name). The cursor stays on its
+    row when rows come, go or move.
+    """
+    selected = _selected_key(table)
+    for key in [k for k in cache if k not in rows]:
+        try:
+            table.remove_row(key)
+        except RowDoesNotExist:
+            pass
+        cache.pop(key)
+    for key, cells in rows.items():
+        old = cache.get(key)
+        if old is None:
+            table.add_row(*cells.values(), key=key)
+        else:
+            for col, value in cells.items():
+                if not _same(old.get(col), value):
+                    table.update_cell(key, col, value)
+        cache[key] = cells
+    order = list(rows)
+    if [str(row.key.value) for row in table.ordered_rows] != order:
+        rank = {k: i for i, k in enumerate(order)}
+        table.sort("name", key=lambda cell: rank.get(_plain(cell), len(rank)))
+    if selected in rows:
+        index = table.get_row_index(selected)
+        if index != table.cursor_row:
+            table.move_cursor(row=index, animate=False)
+
+
+def _selected_key(table: DataTable[Any]) -> str | None:
+    if table.row_count == 0:
+        return None
+    try:
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except CellDoesNotExist:
+        return None
+    return None if key is None else str(key)
+
+
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+class _LiveTableScreen(Screen[None], Generic[R]):
+    """A status line, a title, a keyed table refreshed by one single-flight worker."""
+
+    BINDINGS = [Binding("escape", "back", "Back", id="view.back")]
+    NOUN = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[R] = []
+        self.error = ""
+        self._cells: dict[str, Any] = {}
+        self._stale = False
+        self._loading = False
+        #: Successful reads so far (the title tells "loading…" from "none").
+        self.loads = 0
+
+    @property
+    def deck(self) -> AgentDeckApp:
+        return cast("AgentDeckApp", self.app)
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one(f"#{self.NOUN}-table", DataTable)
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status-line")
+        yield Static("", id=f"{self.NOUN}-title", classes="view-title")
+        yield DataTable(id=f"{self.NOUN}-table", cursor_type="row", zebra_stripes=True)
+        yield from self.compose_extra()
+        yield Footer()
+
+    def compose_extra(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+        for key, label, width in self.columns():
+            self.table.add_column(label, key=key, width=width)
+        self.table.focus()
+        self._show_title()
+        self.request_refresh()
+        self.set_interval(REFRESH_S, self.request_refresh)
+
+    def on_screen_resume(self) -> None:
+        self.request_refresh()
+
+    # -- what a subclass says -------------------------------------------------------------
+
+    def columns(self) -> Sequence[tuple[str, str, int | None]]:
+        raise NotImplementedError
+
+    async def fetch(self) -> list[R]:
+        raise NotImplementedError
+
+    def key(self, row: R) -> str:
+        return row.name
+
+    def cells(self, row: R, now: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    # -- refresh --------------------------------------------------------------------------
+
+    def request_refresh(self) -> None:
+        if not self.is_current:
+            return  # covered by another screen: catch up on resume
+        self._stale = True
+        if not self._loading:
+            self._loading = True
+            self._load()
+
+    @work(group="views", exit_on_error=False, description="read queues or schedules")
+    async def _load(self) -> None:
+        try:
+            while self._stale:
+                self._stale = False
+                try:
+                    rows = await self.fetch()
+                except SupervisorError as exc:
+                    self.error = str(exc)  # keep the last rows on screen
+                else:
+                    self.rows, self.error = rows, ""
+                    self.loads += 1
+                self._show_rows()
+        finally:
+            self._loading = False
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "views":
+            self.notify(f"{self.NOUN}: {event.worker.error}", severity="error", timeout=6)
+
+    @on(WorkflowsRefreshed)
+    def _refreshed(self, message: WorkflowsRefreshed) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+        self.request_refresh()
+
+    @on(ConnectionChanged)
+    def _conn(self, message: ConnectionChanged) -> None:
+        self.query_one(StatusLine).refresh_status(self.deck)
+
+    def _show_rows(self) -> None:
+        now = self.deck.clock()
+        with self.app.batch_update():
+            _sync(self.table, {self.key(r): self.cells(r, now) for r in self.rows}, self._cells)
+            self._show_title()
+            self.rendered()
+
+    def rendered(self) -> None:
+        """After every render (subclasses update side panels)."""
+
+    def _show_title(self) -> None:
+        text = self.headline()
+        if self.error:
+            text += f" · [red]{escape(self.error)}[/]"
+        self.query_one(f"#{self.NOUN}-title", Static).update(text)
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def selected(self) -> R | None:
+        key = _selected_key(self.table)
+        return next((r for r in self.rows if self.key(r) == key), None)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _limit(value: int | None, registered: bool) -> Text:
+    if not registered:
+        return Text("?", style="dim")
+    return Text("∞" if value is None else str(value), style="dim" if value is None else "")
+
+
+def _period(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s" if seconds < 120 else duration(seconds)
+
+
+class QueuesScreen(_LiveTableScreen[QueueRow]):
+    """Every DBOS queue: its limits, and how many of its workflows run and wait."""
+
+    NOUN = "queues"
+    BINDINGS = [Binding("enter", "open", "Show its workflows", id="queues.open")]
+
+    def columns(self) -> Sequence[tuple[str, str, int | None]]:
+        return (
+            ("name", "QUEUE", 24),
+            ("running", "RUNNING", 8),
+            ("enqueued", "QUEUED", 7),
+            ("oldest", "OLDEST WAIT", 11),
+            ("global", "GLOBAL LIMIT", 12),
+            ("worker", "PER WORKER", 10),
+            ("rate", "RATE LIMIT", 12),
+            ("priority", "PRIORITY", 8),
+        )
+
+    async def fetch(self) -> list[QueueRow]:
+        return await queue_rows(self.deck.source, now=self.deck.clock())
+
+    def cells(self, row: QueueRow, now: float) -> dict[str, Any]:
+        name = Text(row.name)
+        if not row.registered:
+            name = Text(row.name, style="dim italic")
+        running_style = "bold yellow" if row.saturated else "bold cyan" if row.running else "dim"
+        running = Text(f"{row.running}" + (" full" if row.saturated else ""), style=running_style)
+        rate = (
+            Text(f"{row.rate_limit} / {_period(row.rate_period_s)}")
+            if row.rate_limit is not None
+            else Text("?" if not row.registered else "-", style="dim")
+        )
+        return {
+            "name": name,
+            "running": running,
+            "enqueued": Text(str(row.enqueued), style="bold" if row.enqueued else "dim"),
+            "oldest": Text(duration(row.oldest_wait_s) if row.oldest_wait_s is not None else "-",
+                           style="" if row.oldest_wait_s is not None else "dim"),
+            "global": _limit(row.global_concurrency, row.registered),
+            "worker": _limit(row.worker_concurrency, row.registered),
+            "rate": rate,
+            "priority": Text("in use", style="yellow") if row.priority_in_use
+            else Text("-", style="dim"),
+        }  # fmt: skip
+
+    def headline(self) -> str:
+        if not self.rows:
+            return "[b]Queues[/] · " + ("no queues registered" if self.loads else "loading…")
+        running = sum(r.running for r in self.rows)
+        queued = sum(r.enqueued for r in self.rows)
+        return (
+            f"[b]Queues[/] · {len(self.rows)} queues · {running} running · {queued} queued"
+            " · [dim]enter shows a queue's workflows[/]"
+        )
+
+    def action_open(self) -> None:
+        row = self.selected()
+        if row is None:
+            self.notify("no queue selected", severity="warning")
+            return
+        show_workflows(self, f"queue:{row.name}")
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+
+def _next_run(row: ScheduleRow, now: float) -> Text:
+    if row.status == "paused":
+        return Text("paused", style="dim")
+    if row.next_run_at is None:
+        return Text("never (bad cron?)", style="red")
+    left = max(0.0, row.next_run_at - now)
+    fmt = "%H:%M" if left < 20 * 3600 else "%m-%d %H:%M"
+    at = time.strftime(fmt, time.localtime(row.next_run_at))
+    return Text.assemble(("in " + duration(left), "bold" if left < 60 else ""), (f" · {at}", "dim"))
+
+
+def _glyph(status: str) -> Text:
+    full = status_text(status)
+    glyph = STATUS_STYLE.get(status, ("?", "", ""))[0]
+    return Text(glyph, style=full.style)
+
+
+class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
+    """Every DBOS cron schedule: when it fires next, and how its latest runs went."""
+
+    NOUN = "schedules"
+    BINDINGS = [Binding("enter", "open", "Show its runs", id="schedules.open")]
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("", id="schedule-runs")
+
+    def on_mount(self) -> None:  # Textual runs the base class's on_mount too
+        self.set_interval(1.0, self._countdown)
+
+    def columns(self) -> Sequence[tuple[str, str, int | None]]:
+        return (
+            ("name", "SCHEDULE", 20),
+            ("workflow", "WORKFLOW", 14),
+            ("cron", "CRON", 28),
+            ("next", "NEXT RUN", 20),
+            ("status", "STATUS", 9),
+            ("runs", "LAST RUNS", 10),
+        )
+
+    async def fetch(self) -> list[ScheduleRow]:
+        return await schedule_rows(self.deck.source, now=self.deck.clock())
+
+    def cells(self, row: ScheduleRow, now: float) -> dict[str, Any]:
+        cron = Text(row.cron)
+        if row.timezone != "UTC":
+            cron.append(f" {row.timezone}", style="dim")
+        runs = Text(" ").join(_glyph(r.status) for r in row.last_runs) or Text("never", "dim")
+        status = (
+            Text("● active", style="green")
+            if row.status == "active"
+            else Text("⏸ paused", style="yellow")
+        )
+        return {
+            "name": row.name,
+            "workflow": row.workflow_name,
+            "cron": cron,
+            "next": _next_run(row, now),
+            "status": status,
+            "runs": runs,
+        }
+
+    def headline(self) -> str:
+        if not self.rows:
+            return "[b]Schedules[/] · " + ("no schedules" if self.loads else "loading…")
+        active = sum(1 for r in self.rows if r.status == "active")
+        return (
+            f"[b]Schedules[/] · {len(self.rows)} schedules · {active} active"
+            " · [dim]enter shows a schedule's runs[/]"
+        )
+
+    def _countdown(self) -> None:
+        """Move the countdowns on (no database access)."""
+        now = self.deck.clock()
+        for row in self.rows:
+            key = self.key(row)
+            cell = _next_run(row, now)
+            cached = self._cells.get(key)
+            if cached is not None and cached["next"] != cell:
+                cached["next"] = cell
+                self.table.update_cell(key, "next", cell)
+
+    def rendered(self) -> None:
+        self._show_runs()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_runs()
+
+    def _show_runs(self) -> None:
+        row = self.selected()
+        box = self.query_one("#schedule-runs", Static)
+        if row is None:
+            box.update("")
+            return
+        now = self.deck.clock()
+        out = Text.assemble(("Latest runs of ", "dim"), (row.name, "bold"))
+        if row.queue:
+            out.append(f" · queue {row.queue}", style="dim")
+        if not row.last_runs:
+            out.append("\n  none yet", style="dim")
+        for run in row.last_runs:
+            out.append("\n  ")
+            out.append_text(status_text(run.status))
+            out.append(f"  {run.workflow_id}")
+            if run.created_at is not None:
+                out.append(f"  {duration(max(0.0, now - run.created_at))} ago", style="dim")
+        box.update(out)
+
+    def action_open(self) -> None:
+        row = self.selected()
+        if row is None:
+            self.notify("no schedule selected", severity="warning")
+            return
+        if any(ch.isspace() for ch in row.name):
+            self.notify(f"cannot filter by '{row.name}' (it has spaces)", severity="warning")
+            return
+        # DBOS names every scheduled run sched-<schedule>-<time>.
+        show_workflows(self, f"id:sched-{row.name}-")
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()

@@ -1,0 +1,280 @@
+"""Queues and schedules: what waits, what runs, and what fires next.
+
+Configuration comes from DBOS (``list_queues_async``, ``list_schedules_async``). Counts come
+from SQL, because ``DBOSClient`` has no call for "how many per queue" or "the latest N runs of
+every schedule": one aggregate query per refresh each (the statements are in the SQL section
+at the bottom). A refresh of the queue view is two queries; of the schedule view, two.
+
+A source may serve recorded rows instead (``tui._canned`` for snapshots): anything that
+implements :class:`RecordedQueues` is asked for its rows and DBOS is not touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from croniter import croniter  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict
+
+from workflows.runtime import redact
+
+from ._sql import SQL
+from .source import Supervisor, SupervisorError
+
+__all__ = [
+    "QueueRow",
+    "RecordedQueues",
+    "ScheduleRow",
+    "ScheduleRun",
+    "next_run",
+    "queue_rows",
+    "schedule_rows",
+]
+
+#: How many of each schedule's latest runs a row carries.
+LAST_RUNS = 3
+
+T = TypeVar("T")
+
+
+class _Snap(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class QueueRow(_Snap):
+    """One queue: its limits as registered in DBOS, and what is on it now."""
+
+    name: str
+    #: False for a queue seen only on workflows (DBOS's internal queue, say): limits unknown.
+    registered: bool = True
+    global_concurrency: int | None = None
+    worker_concurrency: int | None = None
+    rate_limit: int | None = None
+    rate_period_s: float | None = None
+    #: Some ENQUEUED workflow on it has a priority (DBOS then dequeues by priority).
+    priority_in_use: bool = False
+    enqueued: int = 0
+    #: PENDING workflows with this queue name (dequeued, running somewhere).
+    running: int = 0
+    #: Age of the longest-waiting ENQUEUED workflow (since it last entered the queue).
+    oldest_wait_s: float | None = None
+
+    @property
+    def saturated(self) -> bool:
+        """As many running as the global limit allows."""
+        return self.global_concurrency is not None and self.running >= self.global_concurrency
+
+
+class ScheduleRun(_Snap):
+    workflow_id: str
+    status: str
+    created_at: float | None = None
+
+
+class ScheduleRow(_Snap):
+    """One cron schedule, when it fires next, and how its latest runs went (newest first)."""
+
+    name: str
+    workflow_name: str
+    cron: str
+    timezone: str = "UTC"
+    queue: str = ""
+    status: Literal["active", "paused"] = "active"
+    #: None while paused (or for a cron expression croniter cannot read).
+    next_run_at: float | None = None
+    last_fired_at: float | None = None
+    last_runs: tuple[ScheduleRun, ...] = ()
+
+
+@runtime_checkable
+class RecordedQueues(Protocol):
+    """A source that serves recorded queue and schedule rows instead of reading DBOS."""
+
+    def recorded_queues(self, now: float) -> list[QueueRow]: ...
+
+    def recorded_schedules(self, now: float) -> list[ScheduleRow]: ...
+
+
+def next_run(cron: str, *, after: float, tz: str | None = None) -> float | None:
+    """The first time ``cron`` fires after ``after`` (epoch seconds), as DBOS's scheduler
+    computes it: 5 or 6 fields (seconds first), evaluated in ``tz`` (default UTC)."""
+    try:
+        zone = ZoneInfo(tz) if tz else UTC
+        it = croniter(cron, datetime.fromtimestamp(after, zone), second_at_beginning=True)
+        nxt: datetime = it.get_next(datetime)
+    except Exception:  # an expression DBOS would refuse to run: no next time
+        return None
+    return nxt.timestamp()
+
+
+async def _call(what: str, aw: Awaitable[T]) -> T:
+    try:
+        return await aw
+    except SupervisorError:
+        raise
+    except Exception as exc:
+        text = str(exc) or type(exc).__name__
+        raise SupervisorError(redact(f"{what} failed: {type(exc).__name__}: {text}")) from None
+
+
+async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[QueueRow]:
+    """Every registered queue plus any queue with work on it, by name (two queries)."""
+    now = time.time() if now is None else now
+    if isinstance(sup, RecordedQueues):
+        return sup.recorded_queues(now)
+    queues, counts = await asyncio.gather(
+        _call("list queues", sup.client.list_queues_async()),
+        _call("count queued workflows", asyncio.to_thread(_in_flight, sup.sql)),
+    )
+    rows: dict[str, QueueRow] = {}
+    for q in queues:
+        # Queue's public getters re-read the row (a blocking query each); list_queues has just
+        # read it, so take the values it was built from.
+        limiter = q._limiter
+        rows[q.name] = QueueRow(
+            name=q.name,
+            global_concurrency=q._concurrency,
+            worker_concurrency=q._worker_concurrency,
+            rate_limit=int(limiter["limit"]) if limiter else None,
+            rate_period_s=float(limiter["period"]) if limiter else None,
+        )
+    for name, c in counts.items():
+        base = rows.get(name) or QueueRow(name=name, registered=False)
+        rows[name] = base.model_copy(
+            update={
+                "enqueued": c.enqueued,
+                "running": c.running,
+                "priority_in_use": c.prioritized > 0,
+                "oldest_wait_s": None
+                if c.oldest_enqueued_ms is None
+                else max(0.0, now - c.oldest_enqueued_ms / 1000.0),
+            }
+        )
+    return sorted(rows.values(), key=lambda r: (not r.registered, r.name))
+
+
+async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[ScheduleRow]:
+    """Every schedule with its next run and latest runs, by name (two queries)."""
+    now = time.time() if now is None else now
+    if isinstance(sup, RecordedQueues):
+        return sup.recorded_schedules(now)
+    schedules = await _call("list schedules", sup.client.list_schedules_async())
+    names = [s["schedule_name"] for s in schedules]
+    runs = await _call(
+        "read schedule runs", asyncio.to_thread(_latest_runs, sup.sql, names, LAST_RUNS)
+    )
+    out = []
+    for s in schedules:
+        active = str(s.get("status") or "ACTIVE").upper() == "ACTIVE"
+        tz = s.get("cron_timezone") or None
+        out.append(
+            ScheduleRow(
+                name=s["schedule_name"],
+                workflow_name=s["workflow_name"],
+                cron=s["schedule"],
+                timezone=tz or "UTC",
+                queue=s.get("queue_name") or "",
+                status="active" if active else "paused",
+                next_run_at=next_run(s["schedule"], after=now, tz=tz) if active else None,
+                last_fired_at=_iso_to_epoch(s.get("last_fired_at")),
+                last_runs=tuple(runs.get(s["schedule_name"], ())),
+            )
+        )
+    return sorted(out, key=lambda r: r.name)
+
+
+def _iso_to_epoch(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL: the aggregates the DBOS API lacks. Table names are quoted as ``_sql.SQL`` does (no schema
+# on SQLite, "dbos". on PostgreSQL). Both statements run in a worker thread (asyncio.to_thread).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Counts:
+    enqueued: int = 0
+    running: int = 0
+    prioritized: int = 0
+    oldest_enqueued_ms: int | None = None
+
+
+def _table(sql: SQL, name: str) -> str:
+    return name if sql.sqlite else f'"dbos".{name}'
+
+
+def _rows(sql: SQL, stmt: str, params: dict[str, Any]) -> Sequence[Any]:
+    sql.statements += 1  # the bench counts every statement issued
+    with sql.engine.connect() as conn:
+        return conn.execute(sa.text(stmt), params).fetchall()
+
+
+def _in_flight(sql: SQL) -> dict[str, _Counts]:
+    """ENQUEUED and PENDING workflows per queue, in one query.
+
+    Served by DBOS's partial index on (queue_name, status, priority, created_at) for ENQUEUED
+    and PENDING rows. "Waiting since" is ``updated_at``: a resumed run re-enters the queue then.
+    """
+    rows = _rows(
+        sql,
+        "SELECT queue_name, status, count(*), "
+        "sum(CASE WHEN priority > 0 THEN 1 ELSE 0 END), min(updated_at) "
+        f"FROM {_table(sql, 'workflow_status')} "
+        "WHERE status IN ('ENQUEUED', 'PENDING') AND queue_name IS NOT NULL "
+        "GROUP BY queue_name, status",
+        {},
+    )
+    out: dict[str, _Counts] = {}
+    for queue, status, n, prioritized, oldest in rows:
+        c = out.setdefault(queue, _Counts())
+        if status == "ENQUEUED":
+            c.enqueued, c.prioritized = int(n), int(prioritized or 0)
+            c.oldest_enqueued_ms = int(oldest) if oldest is not None else None
+        else:
+            c.running = int(n)
+    return out
+
+
+def _latest_runs(sql: SQL, names: Sequence[str], n: int) -> dict[str, list[ScheduleRun]]:
+    """The ``n`` newest workflows of each schedule, newest first, in one query."""
+    if not names:
+        return {}
+    params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(names)}
+    params["n"] = n
+    marks = ", ".join(f":s{i}" for i in range(len(names)))
+    rows = _rows(
+        sql,
+        "SELECT schedule_name, workflow_uuid, status, created_at FROM ("
+        "SELECT schedule_name, workflow_uuid, status, created_at, ROW_NUMBER() OVER ("
+        "PARTITION BY schedule_name ORDER BY created_at DESC, workflow_uuid DESC) AS rn "
+        f"FROM {_table(sql, 'workflow_status')} WHERE schedule_name IN ({marks})"
+        ") latest WHERE rn <= :n ORDER BY schedule_name, rn",
+        params,
+    )
+    out: dict[str, list[ScheduleRun]] = {}
+    for name, wid, status, created in rows:
+        out.setdefault(name, []).append(
+            ScheduleRun(
+                workflow_id=wid,
+                status=str(status),
+                created_at=created / 1000.0 if created else None,
+            )
+        )
+    return out
