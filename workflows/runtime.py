@@ -301,11 +301,18 @@ class Runtime:
         elif self.offline:
             from .model_offline import OFFLINE_MODEL_LABEL, OfflineModelServer, offline_env
 
-            server = OfflineModelServer(
-                tokens_per_second=self.settings.offline_tps, faults=self.settings.offline_faults
-            )
-            base_url = server.start()
-            self.offline_server = server
+            external = os.environ.get("AGENTDECK_OFFLINE_URL", "").strip()
+            if external:
+                # A shared offline server (`python -m workflows.model_offline`), e.g. one that
+                # outlives crashing processes and counts every request they made.
+                base_url = external
+            else:
+                server = OfflineModelServer(
+                    tokens_per_second=self.settings.offline_tps,
+                    faults=self.settings.offline_faults,
+                )
+                base_url = server.start()
+                self.offline_server = server
             home = self.settings.state_dir / "claude-home"
             home.mkdir(parents=True, exist_ok=True)
             ep = Endpoint(
