@@ -72,6 +72,11 @@ async def ask(
     while True:
         remaining = request.deadline - await _now()
         raw = await DBOS.recv_async(topic, timeout_seconds=max(remaining, 0.0))
+        if raw is None and await _now() < request.deadline:
+            # recv returns None on timeout and for a null message alike: before the deadline
+            # it was a message (sent by mistake); ignore it like any other invalid answer.
+            DBOS.logger.warning("ignoring a null message to %s", request.request_id)
+            continue
         if raw is None:
             resolved = request.model_copy(
                 update={"state": ApprovalState.TIMED_OUT, "resolved_at": await _now()}
