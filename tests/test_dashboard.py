@@ -265,3 +265,38 @@ async def test_quit_warns_when_runs_are_in_flight(sup: Supervisor, runtime: Runt
         assert "continue from their last completed step" in body
         await pilot.press("n")
         assert isinstance(app.screen, WorkflowsScreen)
+
+
+async def test_double_keypress_and_a_second_dashboard_answer_once(
+    sup: Supervisor, runtime: Runtime, db_url: str
+) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    other = Supervisor(db_url)  # a second dashboard's data layer on the same database
+    await other.connect()
+    app = make_app(sup, runtime)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, wid)
+            await pilot.press("a")
+            assert isinstance(app.screen, ApproveScreen)
+            await pilot.press("enter", "enter")  # a double keypress
+            second = await other.answer(wid, ApprovalAnswer(decision=ApprovalDecision.REJECT))
+            await until(pilot, lambda: app.snapshot.by_id()[wid].status == "SUCCESS", within=60)
+            answers = [text for _, text in app.audit if "sent to" in text or "already" in text]
+            assert len(answers) == 1, answers
+            report = (await sup.detail(wid)).result
+    finally:
+        await other.close()
+    with sqlite3.connect(Path(db_url.removeprefix("sqlite:///"))) as conn:
+        (n,) = conn.execute(
+            "select count(*) from notifications where destination_uuid = ?", (wid,)
+        ).fetchone()
+    # The dashboard's approve and the other's reject were both sent with the request's
+    # idempotency key: one message stored, the run took exactly one decision.
+    assert n == 1
+    assert report is not None and report.outcome in ("completed", "rejected")
+    assert second.ok or "already" in second.message
