@@ -300,3 +300,33 @@ async def test_double_keypress_and_a_second_dashboard_answer_once(
     assert n == 1
     assert report is not None and report.outcome in ("completed", "rejected")
     assert second.ok or "already" in second.message
+
+
+async def test_resize_while_streaming_and_every_key_on_every_screen(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    app = make_app(sup, runtime)
+    keys = ("a", "c", "r", "f", "h", "p", "enter")
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        view = detail.query_one(OutputPane).view_for(wid)
+        await until(pilot, lambda: '"questions"' in view.plain)
+        before = view.plain
+        for size in ((60, 20), (200, 60), (61, 21), SIZE):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+            assert view.plain == before  # re-wrapped, nothing lost
+        # Every key on every screen: dialogs open and close, nothing raises.
+        for opener in ("escape", "i", "escape"):
+            await pilot.press(opener)
+            for key in keys:
+                await pilot.press(key)
+                while app.screen.is_modal:
+                    await pilot.press("escape")
+        assert app.is_running
