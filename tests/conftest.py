@@ -17,6 +17,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -84,47 +85,53 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'agentdeck.sqlite'}"
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
-    """Embedded DBOS with the offline script through the in-process SDK transport (fast)."""
-    reset_faults()
-    rt = Runtime(_settings(tmp_path, db_url, cli=False))
+@asynccontextmanager
+async def launched(settings: RuntimeSettings) -> AsyncIterator[Runtime]:
+    """A launched embedded runtime, shut down afterwards."""
+    rt = Runtime(settings)
     await asyncio.to_thread(rt.launch)
     try:
         yield rt
     finally:
         await asyncio.to_thread(rt.shutdown)
+
+
+@asynccontextmanager
+async def connected(db_url: str) -> AsyncIterator[Supervisor]:
+    """A connected data layer, closed afterwards."""
+    s = Supervisor(db_url)
+    await s.connect()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
+    """Embedded DBOS with the offline script through the in-process SDK transport (fast)."""
+    reset_faults()
+    async with launched(_settings(tmp_path, db_url, cli=False)) as rt:
+        yield rt
 
 
 @pytest.fixture
 async def cli_runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
     """Embedded DBOS driving the real bundled Claude Code CLI against the loopback server."""
-    rt = Runtime(_settings(tmp_path, db_url, cli=True))
-    await asyncio.to_thread(rt.launch)
-    try:
+    async with launched(_settings(tmp_path, db_url, cli=True)) as rt:
         yield rt
-    finally:
-        await asyncio.to_thread(rt.shutdown)
 
 
 @pytest.fixture
 async def sup(db_url: str, runtime: Runtime) -> AsyncIterator[Supervisor]:
-    s = Supervisor(db_url)
-    await s.connect()
-    try:
+    async with connected(db_url) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
 async def cli_sup(db_url: str, cli_runtime: Runtime) -> AsyncIterator[Supervisor]:
-    s = Supervisor(db_url)
-    await s.connect()
-    try:
+    async with connected(db_url) as s:
         yield s
-    finally:
-        await s.close()
 
 
 async def wait_for(

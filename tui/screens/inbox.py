@@ -9,11 +9,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
-from textual.widgets.data_table import CellDoesNotExist
 
 from ..formatting import duration, short_id
 from ..messages import WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..widgets.tables import cursor_key
 from .base import RunActionsScreen
 
 __all__ = ["InboxScreen"]
@@ -51,14 +51,8 @@ class InboxScreen(RunActionsScreen):
         return sorted(rows, key=lambda r: _deadline_of(r) or float("inf"))
 
     def current_row(self) -> WorkflowRow | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except CellDoesNotExist:
-            return None
-        return self.deck.snapshot.by_id().get(str(key))
+        key = cursor_key(self.query_one(DataTable))
+        return self.deck.snapshot.by_id().get(key) if key else None
 
     @on(WorkflowsRefreshed)
     def _refreshed(self, message: WorkflowsRefreshed) -> None:

@@ -19,13 +19,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from ..formatting import STATUS_STYLE, duration, status_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
+from ..widgets.tables import cursor_key
 from .base import StatusLine
 
 if TYPE_CHECKING:
@@ -101,14 +102,7 @@ def _sync(table: DataTable[Any], rows: dict[str, dict[str, Any]], cache: dict[st
             table.move_cursor(row=index, animate=False)
 
 
-def _selected_key(table: DataTable[Any]) -> str | None:
-    if table.row_count == 0:
-        return None
-    try:
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    except CellDoesNotExist:
-        return None
-    return None if key is None else str(key)
+_selected_key = cursor_key
 
 
 def _plain(value: Any) -> str:

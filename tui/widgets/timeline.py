@@ -7,10 +7,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey
+from textual.widgets.data_table import ColumnKey
 
 from ..formatting import duration
 from ..supervisor import RunDetail, StepRow, WorkflowRow
+from .tables import cursor_key
 
 __all__ = ["INTERNAL_STEPS", "Timeline", "TimelineItem"]
 
@@ -157,13 +158,8 @@ class Timeline(DataTable[Any]):
 
     @property
     def selected(self) -> TimelineItem | None:
-        if self.row_count == 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except CellDoesNotExist:
-            return None
-        return self.items.get(str(key))
+        key = cursor_key(self)
+        return self.items.get(key) if key else None
 
     def show(self, items: list[TimelineItem], t0: float, t1: float, frame: int) -> None:
         keys = [i.key for i in items]

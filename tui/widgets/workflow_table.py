@@ -8,10 +8,11 @@ from typing import Any
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 
 from ..formatting import clock_time, duration, short_id, status_text
 from ..supervisor import WorkflowRow
+from .tables import cursor_key
 
 __all__ = ["COLUMNS", "WorkflowTable"]
 
@@ -98,13 +99,7 @@ class WorkflowTable(DataTable[Any]):
 
     @property
     def selected_id(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return str(key.value) if key.value is not None else None
+        return cursor_key(self)
 
     def sync(
         self,
