@@ -21,11 +21,11 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("status", "STATUS", 11),
     ("name", "NAME", 14),
     ("id", "ID", 15),
-    ("summary", "INPUT", 26),
+    ("summary", "INPUT", 23),
     ("started", "STARTED", 8),
     ("duration", "TIME", 6),
     ("progress", "PROGRESS", 22),
-    ("queue", "QUEUE", 7),
+    ("queue", "QUEUE@EXEC", 10),
     ("cost", "COST", 7),
 )
 
@@ -43,6 +43,14 @@ class IdCell(Text):
         return isinstance(other, IdCell) and other.full == self.full
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _where(row: WorkflowRow) -> str:
+    """Queue and, once a run is taken, the executor running it (``launch@w1``)."""
+    queue = row.queue.removeprefix("agentdeck-")
+    if row.executor and row.executor != "local" and row.status != "ENQUEUED":
+        return f"{queue}@{row.executor}" if queue else f"@{row.executor}"
+    return queue
 
 
 def _bar(done: int, total: int, width: int = 6) -> str:
@@ -79,7 +87,7 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
         "started": clock_time(row.created_at, now),
         "duration": duration(row.duration(now)),
         "progress": progress,
-        "queue": row.queue.removeprefix("agentdeck-"),
+        "queue": _where(row),
         "cost": cost,
     }
 
