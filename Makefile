@@ -13,7 +13,7 @@ MYPY_PATHS   = $(foreach d,$(MYPY_DIRS),$(if $(shell find $(d) -name '*.py' -pri
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench screenshots clean
+.PHONY: help venv run test lint bench screenshots clean pg
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ bench: $(STAMP) ## run every bench/*.py in turn
 
 screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
 	$(BIN)/python -m tui.screenshots
+
+pg: $(STAMP) ## start a throwaway PostgreSQL, print its URL (ctrl+c stops it and deletes it)
+	$(BIN)/python -m tests.pg
 
 clean: ## remove .venv, caches and the app's *.sqlite files
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info

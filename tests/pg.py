@@ -538,3 +538,21 @@ def _stop_all() -> None:
             server.stop()
         except Exception as exc:  # pragma: no cover - best effort at exit
             print(f"tests/pg.py: could not stop throwaway PostgreSQL: {exc}", file=sys.stderr)
+
+
+def main() -> None:
+    """`python -m tests.pg` (or `make pg`): a throwaway server for trying workers by hand."""
+    server = ThrowawayPostgres()
+    url = server.start()
+    print(url, flush=True)
+    print("PostgreSQL is up; ctrl+c stops it and deletes its data.", file=sys.stderr, flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
