@@ -330,3 +330,17 @@ async def test_resize_while_streaming_and_every_key_on_every_screen(
                 while app.screen.is_modal:
                     await pilot.press("escape")
         assert app.is_running
+
+
+async def test_an_unexpected_worker_error_is_a_notification(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    app = make_app(sup, runtime)
+
+    async def boom() -> None:
+        raise RuntimeError("disk on fire")
+
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.run_worker(boom(), exit_on_error=False, description="refresh the moon")
+        await until(pilot, lambda: "disk on fire" in notices(app))
+        assert app.is_running and isinstance(app.screen, WorkflowsScreen)

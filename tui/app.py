@@ -16,13 +16,14 @@ from .commands import AgentDeckCommands
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
 from .poller import Poller
 from .supervisor import ActionResult, Supervisor, SupervisorError
+from .workers import WorkerErrors
 
 __all__ = ["AgentDeckApp", "run_dashboard"]
 
 audit_log = logging.getLogger("agentdeck.audit")
 
 
-class AgentDeckApp(App[None]):
+class AgentDeckApp(WorkerErrors, App[None]):
     TITLE = "AgentDeck"
     CSS_PATH = ["styles/app.tcss"]
     COMMANDS = App.COMMANDS | {AgentDeckCommands}

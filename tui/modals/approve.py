@@ -16,6 +16,7 @@ from workflows.models import ApprovalAnswer, ApprovalDecision
 
 from ..formatting import duration
 from ..supervisor import SupervisorError, WorkflowRow
+from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ApproveScreen"]
 
 
-class ApproveScreen(ModalScreen[bool]):
+class ApproveScreen(WorkerErrors, ModalScreen[bool]):
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Close", show=False),
         Binding("ctrl+a", "decide('approve')", "Approve", show=False),

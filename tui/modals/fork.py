@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from ..supervisor import StepRow, SupervisorError
 from ..widgets.timeline import INTERNAL_STEPS
+from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ForkScreen"]
 
 
-class ForkScreen(ModalScreen[str | None]):
+class ForkScreen(WorkerErrors, ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", show=False)]
 
     def __init__(self, workflow_id: str, default_step: int | None) -> None:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ..supervisor import WORKFLOW_TYPES, SupervisorError
+from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
@@ -31,7 +32,7 @@ def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-class LaunchScreen(ModalScreen[str | None]):
+class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Launch", show=False),

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from ..formatting import duration
 from ..supervisor import SupervisorError, WorkflowRow
+from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
@@ -32,7 +33,7 @@ def parse_message(text: str) -> Any:
         return stripped
 
 
-class SendScreen(ModalScreen[bool]):
+class SendScreen(WorkerErrors, ModalScreen[bool]):
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Close", show=False),
         Binding("ctrl+s", "send", "Send", show=False),

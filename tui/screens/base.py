@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
@@ -35,7 +36,7 @@ class StatusLine(Static):
         self.update(f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")
 
 
-class RunActionsScreen(Screen[None]):
+class RunActionsScreen(WorkerErrors, Screen[None]):
     """Cancel / resume / fork / answer on "the current run" (subclasses say which one that is)."""
 
     BINDINGS = [

@@ -27,6 +27,7 @@ from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ..widgets.tables import cursor_key
+from ..workers import WorkerErrors
 from .base import StatusLine
 
 if TYPE_CHECKING:
@@ -109,8 +110,10 @@ def _plain(value: Any) -> str:
     return value.plain if isinstance(value, Text) else str(value)
 
 
-class _LiveTableScreen(Screen[None], Generic[R]):
+class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
     """A status line, a title, a keyed table refreshed by one single-flight worker."""
+
+    quiet_worker_groups = frozenset({"views"})
 
     BINDINGS = [Binding("escape", "back", "Back", id="view.back")]
     NOUN = ""
