@@ -88,6 +88,9 @@ class SQL:
         self._p = "" if self.sqlite else f'"{schema}".'
         #: Count of statements issued (bench/ reads it).
         self.statements = 0
+        self._marker_conn: Any = None
+        self._marker: int | None = None
+        self._token: tuple[int, int, tuple[tuple[str, int], ...]] | None = None
 
     def _t(self, name: str) -> str:
         return f"{self._p}{name}"
@@ -102,14 +105,54 @@ class SQL:
         params = {f"{prefix}{i}": v for i, v in enumerate(values)}
         return ", ".join(f":{k}" for k in params), params
 
+    def commit_marker(self) -> int | None:
+        """A number that changes whenever anyone commits a write, read without scanning a table.
+
+        SQLite: ``PRAGMA data_version`` on a connection kept for it (it changes when *another*
+        connection commits). PostgreSQL: the next transaction id (``pg_current_snapshot()``'s
+        xmax), which moves when any transaction that wrote commits. None if unavailable.
+        """
+        try:
+            if self.sqlite:
+                if self._marker_conn is None:
+                    self._marker_conn = self.engine.raw_connection()
+                cur = self._marker_conn.cursor()
+                cur.execute("PRAGMA data_version")
+                row = cur.fetchone()
+                cur.close()
+            else:
+                with self.engine.connect() as conn:
+                    row = conn.execute(
+                        sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                    ).fetchone()
+        except Exception:
+            self.close_marker()
+            raise
+        finally:
+            self.statements += 1
+        return int(row[0]) if row is not None else None
+
+    def close_marker(self) -> None:
+        if self._marker_conn is not None:
+            try:
+                self._marker_conn.close()
+            finally:
+                self._marker_conn = None
+
     def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
-        """(row count, latest updated_at, rows per status) of workflow_status, in one query.
+        """(row count, latest updated_at, rows per status) of workflow_status.
+
+        One cheap statement when nothing was committed since the last call (the commit
+        marker), else one aggregate over workflow_status.
 
         ``updated_at`` has whole-second resolution on SQLite, so a run that fails and is
         resumed to success within one second leaves count and max unchanged: the per-status
         counts catch it. Executor heartbeats (``agentdeck.worker`` rows) are left out: they
         change every few seconds and are not runs anyone supervises.
         """
+        marker = self.commit_marker()
+        if marker is not None and marker == self._marker and self._token is not None:
+            return self._token
         rows = self._run(
             sa.text(
                 "SELECT status, count(*), coalesce(max(updated_at), 0) "
@@ -120,7 +163,9 @@ class SQL:
         )
         per_status = tuple((str(st), int(n)) for st, n, _ in rows)
         latest = max((int(m) for _, _, m in rows), default=0)
-        return sum(n for _, n in per_status), latest, per_status
+        self._marker = marker
+        self._token = (sum(n for _, n in per_status), latest, per_status)
+        return self._token
 
     def events(self, workflow_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of the given event keys for many workflows, in one query."""

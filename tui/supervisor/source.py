@@ -149,6 +149,8 @@ class Supervisor:
         return self._sql
 
     async def close(self) -> None:
+        if self._sql is not None:
+            await asyncio.to_thread(self._sql.close_marker)
         if self._client is not None:
             client, self._client = self._client, None
             await asyncio.to_thread(client.destroy)
