@@ -3,14 +3,22 @@
 Seeds a SQLite system database with N finished workflows using DBOS itself (a trivial workflow
 defined here, one step each, every 50th one failing; 10,000 rows at full size, 200 with
 ``--quick``), cached under ``bench/.cache/`` keyed by N and the DBOS version so reruns are fast.
-Then, on a copy, with SQLAlchemy ``before/after_cursor_execute`` hooks on the Supervisor's
-engine (``sup.client._sys_db.engine``), it measures what the poller does:
+Then, on a copy, counting the statements of the Supervisor's engine (``sup.client._sys_db.engine``,
+``benchkit.sql.StatementMeter``: sqlite3's trace callback on each of its connections, which also
+sees statements on raw connections such as the commit marker's ``PRAGMA data_version``; SQLAlchemy's
+``before_cursor_execute`` on PostgreSQL) and timing whole calls (on SQLite rows are produced as they
+are fetched, after the execute), it measures what the poller does:
 
-* an idle tick: one ``change_token()`` when nothing changed;
+* an idle tick: one ``change_token()`` when nothing changed (a commit marker when the data layer
+  has one, else the per-status aggregate; both are also timed alone);
 * a full ``list_workflows(limit=500)`` (what a tick costs when something changed);
 * ``refresh_active`` with no active run.
 
-Usage: ``python bench/refresh_cost.py [--quick]``; ``seeded_db(n)`` is reused by cli_ls.py.
+``--pg`` measures the same on PostgreSQL (a fresh database on a throwaway server, or on
+``$AGENTDECK_TEST_PG_URL``'s server), seeded the same way through DBOS on every run (nothing is
+cached across throwaway servers).
+
+Usage: ``python bench/refresh_cost.py [--quick] [--pg]``; ``seeded_db(n)`` is reused by cli_ls.py.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from benchkit import CACHE_DIR, emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit.sql import StatementMeter
 from dbos import DBOS
 
 from tui.supervisor import Supervisor
 from workflows.model_offline.transport import transport_factory
+from workflows.presence import PRESENCE_WORKFLOW
 from workflows.runtime import Runtime, RuntimeSettings
 
 SEED_THREADS = 8
@@ -55,16 +65,28 @@ def seed_workflow(i: int) -> str:
     return f"done {i}: {value}"
 
 
+#: Runs only: each runtime also keeps one presence row (``agentdeck.worker``) for its executor.
+COUNT_RUNS = "SELECT count(*) FROM {t} WHERE name <> '" + PRESENCE_WORKFLOW + "'"
+
+
 def _count(db: Path) -> int:
     with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM workflow_status").fetchone()[0])
+        return int(conn.execute(COUNT_RUNS.format(t="workflow_status")).fetchone()[0])
 
 
-def _seed(db: Path, n: int, state_dir: Path) -> float:
+def _count_pg(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        row = conn.execute(COUNT_RUNS.format(t="dbos.workflow_status")).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _seed(db_url: str, n: int, state_dir: Path) -> float:
     """Run the trivial workflow ``n`` times through DBOS (a few threads at once)."""
     rt = Runtime(
         RuntimeSettings(
-            db_url=f"sqlite:///{db}",
+            db_url=db_url,
             offline=True,
             state_dir=state_dir,
             transport_factory=transport_factory,
@@ -100,7 +122,7 @@ def seeded_db(n: int) -> tuple[Path, float | None]:
         return path, None
     with temp_dir("bench-seed") as tmp:
         db = tmp / "seed.sqlite"
-        took = _seed(db, n, tmp / "state")
+        took = _seed(f"sqlite:///{db}", n, tmp / "state")
         if _count(db) != n:
             raise RuntimeError(f"seeding made {_count(db)} rows, not {n}")
         partial = path.with_suffix(f".{os.getpid()}.sqlite-partial")
@@ -109,49 +131,35 @@ def seeded_db(n: int) -> tuple[Path, float | None]:
     return path, took
 
 
-class StatementMeter:
-    """Counts every statement an engine runs and keeps its text (SQLAlchemy cursor events).
-
-    Time is taken around whole calls instead: on SQLite the rows are produced while they are
-    fetched, after ``after_cursor_execute``, so execute-to-execute timing would leave most out.
-    """
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.count = 0
-        self.texts: list[str] = []
-        sa.event.listen(engine, "before_cursor_execute", self._before)
-
-    def _before(self, *args: Any) -> None:
-        self.count += 1
-        self.texts.append(" ".join(str(args[2]).split())[:100])
-
-    def close(self) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._before)
-
-
 async def measure(
     meter: StatementMeter, fn: Callable[[], Awaitable[object]], times: int
 ) -> dict[str, Any]:
     """Run ``fn`` ``times`` times: statements and wall milliseconds per call."""
     walls: list[float] = []
     counts: list[int] = []
+    pings: list[int] = []
     for _ in range(times):
-        c0 = meter.count
+        c0, p0 = meter.count, meter.pings
         t0 = time.perf_counter()
         await fn()
         walls.append(time.perf_counter() - t0)
         counts.append(meter.count - c0)
+        pings.append(meter.pings - p0)
     return {
         "calls": times,
         "statements_per_call": sorted(set(counts)),
+        "pool_pings_per_call": sorted(set(pings)),
         "wall_ms": summary(walls, scale=1000.0, digits=3),
     }
 
 
 #: The change-token query, and cheaper candidates, timed alone (no thread hop) for comparison.
 TOKEN_QUERIES = {
-    "current: per-status count(*), max(updated_at)": None,
+    "current: change_token() when nothing committed (marker)": None,
+    "per-status count(*), max(updated_at) [after a commit]": (
+        "SELECT status, count(*), coalesce(max(updated_at), 0) FROM {t} "
+        "WHERE name <> '" + PRESENCE_WORKFLOW + "' GROUP BY status ORDER BY status"
+    ),
     "count(*), max(updated_at)": "SELECT count(*), coalesce(max(updated_at), 0) FROM {t}",
     "count(*), max(created_at) [indexed; misses updates]": (
         "SELECT count(*), coalesce(max(created_at), 0) FROM {t}"
@@ -186,8 +194,8 @@ def _token_queries(engine: sa.Engine, times: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-async def run(n: int, ticks: int, lists: int, db: Path) -> dict[str, Any]:
-    sup = Supervisor(f"sqlite:///{db}", read_only=True)
+async def run(n: int, ticks: int, lists: int, db_url: str) -> dict[str, Any]:
+    sup = Supervisor(db_url, read_only=True)
     await sup.connect()
     meter = StatementMeter(sup.client._sys_db.engine)
     try:
@@ -225,6 +233,27 @@ async def run(n: int, ticks: int, lists: int, db: Path) -> dict[str, Any]:
     }
 
 
+#: Rows seeded on PostgreSQL at full size (every run: throwaway servers keep no cache).
+PG_ROWS = 10_000
+
+
+async def amain_pg(quick: bool) -> dict[str, Any]:
+    from benchkit.pg import pg_database
+
+    n = 200 if quick else PG_ROWS
+    t0 = time.monotonic()
+    with pg_database() as db, temp_dir("bench-refresh-pg") as tmp:
+        seeded = await asyncio.to_thread(_seed, db.url, n, tmp / "state")
+        if (got := await asyncio.to_thread(_count_pg, db.url)) != n:
+            raise RuntimeError(f"seeding made {got} rows, not {n}")
+        print(f"refresh_cost: {n} workflows on PostgreSQL {db.version} (seeded in {seeded:.1f} s)")
+        result = await run(n, 50 if quick else 200, 5 if quick else 20, db.url)
+        result["pg"] = db.describe()
+    result["seed_s"] = round(seeded, 1)
+    result["prepare_s"] = round(time.monotonic() - t0, 1)
+    return result
+
+
 async def amain(quick: bool) -> dict[str, Any]:
     n = 200 if quick else 10_000
     t0 = time.monotonic()
@@ -236,7 +265,7 @@ async def amain(quick: bool) -> dict[str, Any]:
     with temp_dir("bench-refresh") as tmp:
         copy = tmp / "refresh.sqlite"
         shutil.copyfile(db, copy)
-        result = await run(n, 50 if quick else 200, 5 if quick else 20, copy)
+        result = await run(n, 50 if quick else 200, 5 if quick else 20, f"sqlite:///{copy}")
     result["seed_s"] = round(seeded, 1) if seeded is not None else None
     result["prepare_s"] = round(time.monotonic() - t0, 1)
     return result
@@ -245,15 +274,17 @@ async def amain(quick: bool) -> dict[str, Any]:
 def _line(label: str, m: dict[str, Any]) -> str:
     w = m["wall_ms"]
     stmts = "/".join(str(c) for c in m["statements_per_call"])
+    pings = "/".join(str(c) for c in m["pool_pings_per_call"])
     return (
-        f"  {label:<36} {stmts:>3} statement(s)  p50 {w['p50']:>8} ms  p99 {w['p99']:>8} ms"
-        f"  max {w['max']:>8} ms  (n={m['calls']})"
+        f"  {label:<36} {stmts:>3} statement(s) (+{pings} pings)  p50 {w['p50']:>8} ms"
+        f"  p99 {w['p99']:>8} ms  max {w['max']:>8} ms  (n={m['calls']})"
     )
 
 
 def main() -> int:
-    args = parse_args(__doc__ or "")
-    result = asyncio.run(amain(args.quick))
+    args = parse_args(__doc__ or "", pg=True)
+    result = asyncio.run(amain_pg(args.quick) if args.pg else amain(args.quick))
+    result["backend"] = "postgresql" if args.pg else "sqlite"
     print(_line("idle tick: change_token()", result["idle_tick"]))
     print(_line(f"list_workflows(limit=500) [{result['rows_listed']}]", result["list_500"]))
     print(_line(f"refresh_active, {result['active_rows']} active", result["refresh_active_0"]))
@@ -264,6 +295,8 @@ def main() -> int:
     print("  the token query alone, on the same engine (no thread hop):")
     for label, t in result["token_query_ms"].items():
         print(f"    {label:<56} p50 {t['p50']:>7} ms  p99 {t['p99']:>7} ms")
+    if result["backend"] == "postgresql":
+        print("  (pool pings are not seen on PostgreSQL: SQLAlchemy sends them without events)")
     p50 = result["idle_tick"]["wall_ms"]["p50"]
     print(f"  idle poller at 4 ticks/s: ~{4 * p50 / 10:.2f}% of one core (wall p50 x 4 / 1000)")
     emit({"bench": "refresh_cost", "quick": args.quick, **result})

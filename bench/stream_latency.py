@@ -10,7 +10,10 @@ chunk as it first reaches them:
 * ``client``: ``DBOSClient.read_stream_async`` with its default polling interval;
 * ``embedded``: ``DBOS.read_stream_async`` in the executing process (DBOS's own notifications).
 
-Usage: ``python bench/stream_latency.py [--quick]``
+``--pg`` runs the same on PostgreSQL (a fresh database on a throwaway server, or on
+``$AGENTDECK_TEST_PG_URL``'s server): DBOS's system database, the Supervisor and both readers there.
+
+Usage: ``python bench/stream_latency.py [--quick] [--pg]``
 """
 
 from __future__ import annotations
@@ -127,8 +130,7 @@ READERS: dict[str, Callable[[Supervisor, str, int, Recorder], Awaitable[int]]] =
 }
 
 
-async def run(n: int, root: Path) -> dict[str, Any]:
-    db_url = f"sqlite:///{root / 'stream-latency.sqlite'}"
+async def run(n: int, root: Path, db_url: str) -> dict[str, Any]:
     rt = Runtime(
         RuntimeSettings(
             db_url=db_url,
@@ -174,13 +176,23 @@ async def run(n: int, root: Path) -> dict[str, Any]:
 
 
 async def main() -> int:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", pg=True)
     n = 40 if args.quick else 200
+    backend = "postgresql" if args.pg else "sqlite"
     print(
         f"stream_latency: {n} chunks at {WRITE_RATE:g}/s, written in a DBOS step, read three ways"
+        f" ({backend})"
     )
+    pg: dict[str, object] | None = None
     with temp_dir("bench-latency") as root:
-        result = await run(n, root)
+        if args.pg:
+            from benchkit.pg import pg_database
+
+            with pg_database() as db:
+                pg = db.describe()
+                result = await run(n, root, db.url)
+        else:
+            result = await run(n, root, f"sqlite:///{root / 'stream-latency.sqlite'}")
     labels = {
         "supervisor": "Supervisor.read_streams every 50 ms",
         "client": "DBOSClient.read_stream_async (default polling)",
@@ -195,7 +207,9 @@ async def main() -> int:
     print(
         f"  supervisor: {result['supervisor_queries']} read_streams queries in {result['wall_s']} s"
     )
-    emit({"bench": "stream_latency", "quick": args.quick, **result})
+    if pg is not None:
+        print(f"  PostgreSQL {pg['version']} ({pg['server']})")
+    emit({"bench": "stream_latency", "quick": args.quick, "backend": backend, "pg": pg, **result})
     return 0
 
 

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 
-def run_quick(script: str, timeout: float = 60) -> dict[str, Any]:
+def run_quick(script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick"],
+        [sys.executable, str(BENCH / script), "--quick", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -75,3 +75,79 @@ def test_cli_ls() -> None:
     for command in ("agentdeck_ls", "dbos_workflow_list"):
         assert {"min_s", "median_s", "max_s"} <= result["wall"][command].keys()
     assert result["ratio_of_medians"] > 0
+
+
+@pytest.mark.postgres
+def test_stream_latency_pg() -> None:
+    result = run_quick("stream_latency.py", "--pg")
+    assert result["backend"] == "postgresql" and result["pg"]["version"]
+    for reader in ("supervisor", "client", "embedded"):
+        assert result["latency_ms"][reader]["n"] == result["chunks"]
+
+
+@pytest.mark.postgres
+def test_refresh_cost_pg() -> None:
+    result = run_quick("refresh_cost.py", "--pg")
+    assert result["backend"] == "postgresql" and result["pg"]["version"]
+    assert result["rows_in_db"] == 200 and result["rows_listed"] == 200
+    assert result["idle_tick"]["statements_per_call"] == [1]
+    assert result["refresh_active_0"]["statements_per_call"] == [0]
+    assert result["seed_s"] is not None
+
+
+def _check_screen_latency(result: dict[str, Any]) -> None:
+    n = result["chunks"]
+    for stage in ("read", "appended", "text", "frame"):
+        stats = result["latency_ms"][stage]
+        assert stats["n"] == n and {"p50", "p99", "max"} <= stats.keys()
+    # Each stage comes after the previous one, for the same chunks.
+    lat = result["latency_ms"]
+    assert lat["read"]["min"] <= lat["appended"]["min"] <= lat["frame"]["min"]
+    assert lat["appended"]["max"] <= lat["text"]["max"]
+    keys = result["keypress_ms"]
+    assert keys["presses"] >= 3 and keys["n"] >= 1 and keys["p50"] > 0
+    assert result["frames"]["n"] > 0 and result["frames"]["duration_ms"]["p50"] > 0
+    assert result["loop_lag_ms"]["n"] > 0
+
+
+@pytest.mark.slow
+def test_screen_latency() -> None:
+    result = run_quick("screen_latency.py")
+    assert result["backend"] == "sqlite" and result["mode"] == "embedded"
+    _check_screen_latency(result)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_screen_latency_pg() -> None:
+    result = run_quick("screen_latency.py", "--pg")
+    assert result["backend"] == "postgresql" and result["mode"] == "attach"
+    _check_screen_latency(result)
+
+
+@pytest.mark.slow
+def test_idle() -> None:
+    result = run_quick("idle.py")
+    hows = {r["how"] for r in result["runs"]}
+    assert "headless" in hows and ("tmux" in hows or result["skipped"])
+    for run in result["runs"]:
+        assert 0 <= run["cpu_pct"] < 100 * 64 and run["rss_mb"] > 0 and run["seconds"] >= 4
+    headless = next(r for r in result["runs"] if r["how"] == "headless")
+    # The dashboard's idle refresh: one change-token statement per poller tick, no more.
+    assert headless["poller_ticks_per_s"] > 0
+    assert 0 < headless["sql_dashboard"]["per_s"] <= headless["poller_ticks_per_s"] + 0.5
+    assert headless["sql_dbos_executor"]["per_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(200)
+def test_crash_anywhere() -> None:
+    result = run_quick("crash_anywhere.py", timeout=170)
+    runs = result["runs"]
+    assert runs == 3 and result["ok"] is True, result["problems"]
+    assert result["runs_finished"] == runs
+    assert result["reports_identical"] == runs
+    assert result["steps_rerun_after_checkpoint"] == 0 and result["requests_after_checkpoint"] == 0
+    assert result["unexplained_repeats"] == 0 and result["missing_checkpoints"] == 0
+    assert result["orphans"] == [] and result["unattributed_requests"] == 0
+    assert result["kills"] >= 1

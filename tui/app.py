@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -84,6 +85,11 @@ class AgentDeckApp(WorkerErrors, App[None]):
                 return
             if self.runtime.endpoint is not None:
                 self.model_label = self.runtime.endpoint.label
+        # Everything loaded so far (Textual, DBOS, SQLAlchemy, pydantic) lives as long as the
+        # app: keep it out of the collector, whose full passes over ~285k objects took 120-200 ms
+        # and were the worst frames while streaming (bench/screen_latency.py --gc-freeze).
+        gc.collect()
+        gc.freeze()
         await self.poller.run()
 
     # -- fan-out of data-layer news to every screen ------------------------------------------

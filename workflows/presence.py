@@ -47,8 +47,9 @@ def presence_ttl() -> float:
 
 @DBOS.workflow(name=PRESENCE_WORKFLOW)
 async def worker_presence(executor_id: str) -> None:
-    """Stands for a live executor; ends when sent ``stop`` (a clean shutdown is not required)."""
-    await DBOS.recv_async("stop", timeout_seconds=_FOREVER)
+    """Stands for a live executor. A durable sleep, not a ``recv``: a ``recv`` wait polls the
+    database (every 50 ms on SQLite), a sleep waits in memory."""
+    await DBOS.sleep_async(_FOREVER)
 
 
 class Heartbeat:

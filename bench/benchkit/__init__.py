@@ -13,7 +13,7 @@ import math
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,27 @@ REPO_ROOT = BENCH_DIR.parent
 CACHE_DIR = BENCH_DIR / ".cache"
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=description)
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    *,
+    pg: bool = False,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """``--quick``; ``--pg`` too when ``pg`` (see :mod:`benchkit.pg`); ``extra`` adds more."""
+    p = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run for the tests)")
+    if pg:
+        p.add_argument(
+            "--pg",
+            action="store_true",
+            help="on PostgreSQL instead of SQLite: a fresh database on $AGENTDECK_TEST_PG_URL's "
+            "server if set, else on a throwaway server (tests/pg.py)",
+        )
+    if extra is not None:
+        extra(p)
     return p.parse_args(argv)
 
 

@@ -111,7 +111,10 @@ class DetailScreen(RunActionsScreen):
         try:
             detail = await self.deck.source.detail(self.workflow_id)
         except SupervisorError as exc:
-            self.query_one("#run-header", Static).update(f"[red]{escape(str(exc))}[/]")
+            if self.is_attached:
+                self.query_one("#run-header", Static).update(f"[red]{escape(str(exc))}[/]")
+            return
+        if not self.is_attached:  # the screen was closed while loading
             return
         was_active = self.detail.row.active if self.detail else True
         first_load = self.detail is None
@@ -146,6 +149,8 @@ class DetailScreen(RunActionsScreen):
                 for b in more:
                     self.other_offsets[key] = b.next_offset
                 batches += more
+            if not self.is_attached:
+                return
             pane = self.query_one(OutputPane)
             with self.app.batch_update():
                 for batch in batches:

@@ -1,0 +1,188 @@
+"""Measuring a Textual app driven by Pilot: its screen updates (frames) and its event loop.
+
+``FrameMeter`` wraps, at class level and for this process only, the three Textual methods a screen
+update goes through (``Screen._on_timer_update`` → ``Screen._refresh_layout`` →
+``Screen._compositor_refresh`` → ``App._display``) and records one :class:`Frame` per update of
+the current screen that reached ``_display``: wall-clock start and end, duration (layout, render of
+the dirty widgets, composition), whether it laid the screen out again, and the value of an
+optional ``probe`` taken at its start (what the frame shows, e.g. a table's cursor row).
+
+A headless app (``run_test``) never turns the update into terminal output; the meter does it
+anyway (``CompositorUpdate.render_segments``, the string a real terminal would be sent, minus the
+write itself) so a frame costs what it would on a terminal, and counts the bytes.
+
+Do not drive a measured app with ``pilot.pause()``: it calls ``screen._on_timer_update()`` itself,
+so frames would happen when the test polls instead of on the app's own ~60 Hz update timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Frame", "FrameMeter", "GcMeter", "LoopLag"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    start: float  # time.time()
+    end: float
+    duration: float  # seconds, perf_counter
+    screen: str
+    probe: object
+    bytes: int
+    #: A layout pass (sizes and positions recomputed), not only a repaint of dirty widgets.
+    layout: bool
+
+
+@dataclass
+class FrameMeter:
+    probe: Callable[[], object] | None = None
+    frames: list[Frame] = field(default_factory=list)
+    _saved: dict[tuple[type, str], Any] = field(default_factory=dict)
+    _depth: int = 0
+    _start: float = 0.0
+    _t0: float = 0.0
+    _probe_value: object = None
+    _bytes: int = -1
+    _layout: bool = False
+
+    def install(self) -> None:
+        from textual.app import App
+        from textual.screen import Screen
+
+        meter = self
+
+        def outer(name: str) -> None:
+            original = getattr(Screen, name)
+            self._saved[(Screen, name)] = original
+
+            def wrapper(screen: Any, *args: Any, **kwargs: Any) -> Any:
+                if meter._depth == 0:
+                    meter._start, meter._t0 = time.time(), time.perf_counter()
+                    meter._bytes = -1
+                    meter._probe_value = meter._safe_probe()
+                    meter._layout = False
+                if name == "_refresh_layout" or getattr(screen, "_layout_required", False):
+                    meter._layout = True
+                meter._depth += 1
+                try:
+                    return original(screen, *args, **kwargs)
+                finally:
+                    meter._depth -= 1
+                    if meter._depth == 0 and meter._bytes >= 0:
+                        meter.frames.append(
+                            Frame(
+                                start=meter._start,
+                                end=time.time(),
+                                duration=time.perf_counter() - meter._t0,
+                                screen=type(screen).__name__,
+                                probe=meter._probe_value,
+                                bytes=meter._bytes,
+                                layout=meter._layout,
+                            )
+                        )
+
+            setattr(Screen, name, wrapper)
+
+        for name in ("_on_timer_update", "_refresh_layout", "_compositor_refresh"):
+            outer(name)
+
+        display_name = "_display"
+        display = getattr(App, display_name)
+        self._saved[(App, display_name)] = display
+
+        def display_wrapper(app: Any, screen: Any, renderable: Any) -> None:
+            from textual._compositor import CompositorUpdate
+
+            display(app, screen, renderable)
+            if renderable is None or app._batch_count:
+                return
+            n = 0
+            if app.is_headless and isinstance(renderable, CompositorUpdate):
+                n = len(renderable.render_segments(app.console))
+            meter._bytes = max(meter._bytes, 0) + n
+
+        setattr(App, display_name, display_wrapper)
+
+    def uninstall(self) -> None:
+        for (cls, name), original in self._saved.items():
+            setattr(cls, name, original)
+        self._saved.clear()
+
+    def _safe_probe(self) -> object:
+        if self.probe is None:
+            return None
+        try:
+            return self.probe()
+        except Exception:
+            return None
+
+    def between(self, t0: float, t1: float, screen: str | None = None) -> list[Frame]:
+        return [
+            f for f in self.frames if t0 <= f.start <= t1 and (screen is None or f.screen == screen)
+        ]
+
+
+class LoopLag:
+    """How late the event loop wakes a task that sleeps ``tick`` seconds (UI responsiveness)."""
+
+    def __init__(self, tick: float = 0.005) -> None:
+        self.tick = tick
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(self.tick)
+            self.lags.append(max(0.0, time.perf_counter() - t - self.tick))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+
+class GcMeter:
+    """Durations of the garbage collector's passes per generation (``gc.callbacks``).
+
+    A full (generation 2) pass walks every tracked object and holds the GIL throughout: in a
+    process of a few hundred thousand objects it stops the event loop for tens of milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self.passes: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}  # (start, s)
+        self._started: dict[int, tuple[float, float]] = {}
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        gen = int(info.get("generation", 0))
+        if phase == "start":
+            self._started[gen] = (time.time(), time.perf_counter())
+        elif gen in self._started:
+            at, t0 = self._started.pop(gen)
+            self.passes.setdefault(gen, []).append((at, time.perf_counter() - t0))
+
+    def start(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        import gc
+
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def between(self, t0: float, t1: float, gen: int) -> list[float]:
+        return [s for at, s in self.passes.get(gen, []) if t0 <= at <= t1]

@@ -1,0 +1,378 @@
+"""The dashboard with nothing changing: CPU, wakeups and memory of its process, SQL per second.
+
+On a copy of refresh_cost.py's seeded SQLite database (finished workflows only: nothing runs, so
+nothing changes), each configuration is left alone for 20 s (5 s with ``--quick``) after it has
+listed the rows and settled:
+
+* ``tmux``: the real ``agentdeck`` CLI in a detached tmux session (a private tmux server, 140x40),
+  embedded (``--embedded``: DBOS runs in the dashboard's process, as plain ``agentdeck`` does) or
+  attached (``--attach``: the dashboard only reads). CPU is the process's (and any children's)
+  ``utime+stime`` from ``/proc/<pid>/stat``, sampled every second; wakeups are its threads'
+  context switches (``/proc/<pid>/task/*/status``); memory ``VmRSS``/``VmHWM`` from
+  ``/proc/<pid>/status``. The tmux server's CPU (the terminal's side of the output) is given too.
+* ``headless``: ``AgentDeckApp`` under ``App.run_test`` in this process, embedded DBOS (the
+  in-process model transport). The same CPU and memory figures for this process, plus SQL
+  statements counted (``benchkit.sql.StatementMeter``: sqlite3's trace callback on every
+  connection, so raw connections and pool pings count too) on the dashboard's engine
+  (``app.source.client._sys_db.engine``) and on DBOS's own (its executor: queue polling,
+  notification polling, heartbeat), screen updates per second (``benchkit.ui.FrameMeter``, with
+  the terminal output a headless app skips) and garbage-collector passes.
+
+Full size: tmux embedded and attached, each with 200 and with 10,000 workflows; headless with 200.
+``--quick``: tmux embedded and headless with 200, 5 s each (tmux runs are skipped, and said
+so, when tmux is not installed).
+
+Usage: ``python bench/idle.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchkit import emit, parse_args, percentile, quiet_logging, summary, temp_dir
+from benchkit.sql import StatementMeter
+from refresh_cost import seeded_db
+
+BIN = Path(sys.executable).parent
+SIZE = (140, 40)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SESSION = "idle"
+_RUNS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float  # monotonic seconds
+    ticks: int  # utime + stime of the processes, clock ticks
+    switches: int  # voluntary + involuntary context switches of all their threads
+    rss_kb: int
+    hwm_kb: int
+    threads: int
+
+
+_SWITCHES = re.compile(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", re.M)
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                pass
+    return out
+
+
+def _status(pid: int) -> dict[str, str]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def _kb(value: str) -> int:
+    return int(value.split()[0]) if value else 0
+
+
+def sample(pid: int, *, tree: bool = True) -> Sample:
+    """``pid`` and (``tree``) all its descendants."""
+    ticks = switches = rss = hwm = threads = 0
+    for p in _descendants(pid) if tree else [pid]:
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+            st = _status(p)
+            rss += _kb(st.get("VmRSS", ""))
+            hwm += _kb(st.get("VmHWM", ""))
+            threads += int(st.get("Threads", "0"))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                switches += sum(int(n) for n in _SWITCHES.findall((task / "status").read_text()))
+        except (OSError, ValueError):
+            continue  # a process or thread that just ended
+    return Sample(time.monotonic(), ticks, switches, rss, hwm, threads)
+
+
+def cpu_figures(samples: list[Sample]) -> dict[str, Any]:
+    """CPU % of one core over the whole window and per interval, wakeups/s, memory at the end."""
+    first, last = samples[0], samples[-1]
+    wall = last.t - first.t
+    per = [
+        100.0 * (b.ticks - a.ticks) / CLK_TCK / (b.t - a.t)
+        for a, b in zip(samples, samples[1:], strict=False)
+    ]
+    return {
+        "seconds": round(wall, 1),
+        "cpu_pct": round(100.0 * (last.ticks - first.ticks) / CLK_TCK / wall, 2),
+        "cpu_pct_per_s": {"p50": round(percentile(per, 50), 1), "max": round(max(per), 1)},
+        "wakeups_per_s": round((last.switches - first.switches) / wall, 1),
+        "rss_mb": round(last.rss_kb / 1024, 1),
+        "hwm_mb": round(last.hwm_kb / 1024, 1),
+        "threads": last.threads,
+    }
+
+
+def sample_window(pid: int, seconds: float) -> list[Sample]:
+    samples = [sample(pid)]
+    end = samples[0].t + seconds
+    while (now := time.monotonic()) < end:
+        time.sleep(min(1.0, end - now))
+        samples.append(sample(pid))
+    return samples
+
+
+async def sample_window_async(pid: int, seconds: float) -> list[Sample]:
+    """The same from inside the measured process: sleeps on its event loop, reads /proc."""
+    samples = [sample(pid)]
+    end = samples[0].t + seconds
+    while (now := time.monotonic()) < end:
+        await asyncio.sleep(min(1.0, end - now))
+        samples.append(sample(pid))
+    return samples
+
+
+# -- tmux: the real CLI in a terminal ------------------------------------------------------------
+
+
+def run_tmux(
+    db: Path, root: Path, *, attach: bool, seconds: float, settle: float
+) -> dict[str, Any]:
+    tmux = shutil.which("tmux")
+    assert tmux is not None
+    # A private tmux server per run: a name of its own, so a new run never meets the last one's
+    # server while it exits.
+    base = [tmux, "-L", f"agentdeck-bench-{os.getpid()}-{next(_RUNS)}", "-f", "/dev/null"]
+    state = root / ("state-attach" if attach else "state-embedded")
+    command = [
+        "env", "-u", "DBOS_SYSTEM_DATABASE_URL", f"AGENTDECK_STATE_DIR={state}",
+        str(BIN / "agentdeck"), "--db", f"sqlite:///{db}", "--offline",
+        "--attach" if attach else "--embedded",
+    ]  # fmt: skip
+    started = time.monotonic()
+    subprocess.run(
+        [*base, "new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
+         "exec " + shlex.join(command)],
+        cwd=root, check=True, timeout=30,
+    )  # fmt: skip
+
+    def tmux_out(*args: str) -> str:
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=30)
+        return proc.stdout
+
+    server = pid = 0
+    socket = ""
+    try:
+        socket = tmux_out("display-message", "-p", "#{socket_path}").strip()
+        pid = int(tmux_out("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
+        server = int(tmux_out("display-message", "-p", "#{pid}").strip())
+        deadline = time.monotonic() + 60
+        while "bench.seed" not in tmux_out("capture-pane", "-p", "-t", SESSION):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    "agentdeck did not list the workflows within 60 s:\n"
+                    + tmux_out("capture-pane", "-p", "-t", SESSION)
+                )
+            time.sleep(0.1)
+        ready = time.monotonic() - started
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if "agentdeck" not in cmdline:
+            raise RuntimeError(f"the pane runs {cmdline!r}, not agentdeck")
+        time.sleep(settle)
+        t0 = sample(server, tree=False)  # its children are the panes: the app
+        figures = cpu_figures(sample_window(pid, seconds))
+        t1 = sample(server, tree=False)
+        figures["terminal_cpu_pct"] = round(
+            100.0 * (t1.ticks - t0.ticks) / CLK_TCK / (t1.t - t0.t), 2
+        )
+        figures["ready_s"] = round(ready, 1)
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True, timeout=30)
+        deadline = time.monotonic() + 10
+        while any(p and Path(f"/proc/{p}").exists() for p in (server, pid)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # the server, and the app with it, are gone before the next run
+        if socket:
+            Path(socket).unlink(missing_ok=True)  # kill-server leaves it behind
+    return figures
+
+
+# -- headless: the app in this process, with its SQL counted -----------------------------------
+
+
+Snapshot = tuple[Counter[str], int]  # a StatementMeter's counts per text, and its pings
+
+
+def sql_figures(start: Snapshot, end: Snapshot, wall: float) -> dict[str, Any]:
+    """Statements (and pool pings) per second between two snapshots of a meter."""
+    counts = end[0] - start[0]
+    total = sum(counts.values())
+    return {
+        "statements": total,
+        "per_s": round(total / wall, 2),
+        "pool_pings_per_s": round((end[1] - start[1]) / wall, 2),
+        "top": [{"per_s": round(c / wall, 2), "sql": text} for text, c in counts.most_common(5)],
+    }
+
+
+async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -> dict[str, Any]:
+    from benchkit.ui import FrameMeter, GcMeter
+    from dbos._dbos import _get_dbos_instance
+
+    from tui.app import AgentDeckApp
+    from tui.supervisor import Supervisor
+    from workflows.model_offline.transport import transport_factory
+    from workflows.runtime import Runtime, RuntimeSettings
+
+    url = f"sqlite:///{db}"
+    rt = Runtime(
+        RuntimeSettings(
+            db_url=url, offline=True, state_dir=root / "state-headless",
+            transport_factory=transport_factory,
+        )
+    )  # fmt: skip
+    started = time.monotonic()
+    await asyncio.to_thread(rt.launch)
+    quiet_logging(root / "state-headless")
+    sup = Supervisor(url)
+    await sup.connect()
+    # Before the app's first query: on SQLite they trace every connection opened from now on.
+    ours = StatementMeter(sup.client._sys_db.engine)
+    theirs = StatementMeter(_get_dbos_instance()._sys_db.engine)
+    ours.keep_texts = theirs.keep_texts = False
+    app = AgentDeckApp(sup, runtime=rt)
+    frames = FrameMeter()
+    frames.install()
+    collector = GcMeter()
+    try:
+        async with app.run_test(size=SIZE):
+            deadline = time.monotonic() + 60
+            while not (app.connected and app.snapshot.rows):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the app did not list the workflows within 60 s")
+                await asyncio.sleep(0.05)
+            ready = time.monotonic() - started
+            await asyncio.sleep(settle)
+            collector.start()
+            t0, ticks0 = time.time(), app.poller.ticks
+            start: list[Snapshot] = [(Counter(m.by_text), m.pings) for m in (ours, theirs)]
+            try:
+                samples = await sample_window_async(os.getpid(), seconds)
+            finally:
+                t1 = time.time()
+                collector.stop()
+                end = [(Counter(m.by_text), m.pings) for m in (ours, theirs)]
+            ticks = app.poller.ticks - ticks0
+    finally:
+        frames.uninstall()
+        ours.close()
+        theirs.close()
+        rt.shutdown()  # done already when the app unmounted
+    figures = cpu_figures(samples)
+    wall = figures["seconds"]
+    shown = frames.between(t0, t1)
+    figures.update(
+        {
+            "ready_s": round(ready, 1),
+            "poller_ticks_per_s": round(ticks / wall, 2),
+            "sql_dashboard": sql_figures(start[0], end[0], wall),
+            "sql_dbos_executor": sql_figures(start[1], end[1], wall),
+            "frames_per_s": round(len(shown) / wall, 2),
+            "frame_ms": summary([f.duration for f in shown], scale=1000.0, digits=2),
+            "terminal_bytes_per_s": round(sum(f.bytes for f in shown) / wall),
+            "gc_passes": {g: len(collector.between(t0, t1, g)) for g in (0, 1, 2)},
+            "gc_full_pass_ms": summary(collector.between(t0, t1, 2), scale=1000.0, digits=1),
+        }
+    )
+    return figures
+
+
+def main() -> int:
+    args = parse_args(__doc__ or "")
+    seconds, settle = (5.0, 1.5) if args.quick else (20.0, 3.0)
+    have_tmux = shutil.which("tmux") is not None
+    plan: list[tuple[str, str, int]] = (
+        [("tmux", "embedded", 200), ("headless", "embedded", 200)]
+        if args.quick
+        else [
+            ("tmux", "embedded", 200),
+            ("tmux", "attach", 200),
+            ("tmux", "embedded", 10_000),
+            ("tmux", "attach", 10_000),
+            ("headless", "embedded", 200),
+        ]
+    )
+    print(f"idle: the dashboard left alone for {seconds:g} s per configuration")
+    runs: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    with temp_dir("bench-idle") as root:
+        for how, mode, rows in plan:
+            if how == "tmux" and not have_tmux:
+                skipped.append(f"{how}/{mode}/{rows}: tmux is not installed")
+                continue
+            cache, _ = seeded_db(rows)
+            run_root = root / f"{how}-{mode}-{rows}"
+            run_root.mkdir()
+            db = run_root / "idle.sqlite"
+            shutil.copyfile(cache, db)
+            if how == "tmux":
+                figures = run_tmux(
+                    db, run_root, attach=mode == "attach", seconds=seconds, settle=settle
+                )
+            else:
+                figures = asyncio.run(run_headless(db, run_root, seconds=seconds, settle=settle))
+            runs.append({"how": how, "mode": mode, "rows": rows, **figures})
+            r = runs[-1]
+            print(
+                f"  {how:<8} {mode:<8} {rows:>6} rows: CPU {r['cpu_pct']:>5}% of a core "
+                f"(per-second p50 {r['cpu_pct_per_s']['p50']}, max {r['cpu_pct_per_s']['max']}), "
+                f"{r['wakeups_per_s']} wakeups/s, RSS {r['rss_mb']} MiB (peak {r['hwm_mb']}), "
+                f"{r['threads']} threads"
+                + (f"; tmux server {r['terminal_cpu_pct']}%" if how == "tmux" else "")
+            )
+            if how == "headless":
+                for key, label in (("sql_dashboard", "dashboard"), ("sql_dbos_executor", "DBOS")):
+                    s = r[key]
+                    print(
+                        f"    SQL, {label} engine: {s['per_s']} statements/s"
+                        f" (+{s['pool_pings_per_s']} pool pings/s)"
+                    )
+                    for top in s["top"]:
+                        print(f"      {top['per_s']:>6}/s  {top['sql']}")
+                print(
+                    f"    {r['poller_ticks_per_s']} poller ticks/s, {r['frames_per_s']} frames/s "
+                    f"({r['terminal_bytes_per_s']} B/s of terminal output), GC passes "
+                    f"{r['gc_passes']}, full passes {r['gc_full_pass_ms']['max']} ms max"
+                )
+    for note in skipped:
+        print(f"  skipped {note}")
+    emit(
+        {
+            "bench": "idle",
+            "quick": args.quick,
+            "seconds": seconds,
+            "runs": runs,
+            "skipped": skipped,
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
