@@ -233,8 +233,9 @@ async def run(n: int, ticks: int, lists: int, db_url: str) -> dict[str, Any]:
     }
 
 
-#: Rows seeded on PostgreSQL at full size (every run: throwaway servers keep no cache).
-PG_ROWS = 10_000
+#: Rows seeded on PostgreSQL at full size (every run: throwaway servers keep no cache);
+#: ``BENCH_PG_ROWS=100000`` for the 100k figure (about 10 minutes of seeding).
+PG_ROWS = int(os.environ.get("BENCH_PG_ROWS", "10000"))
 
 
 async def amain_pg(quick: bool) -> dict[str, Any]:
