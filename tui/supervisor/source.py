@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from typing import Any
@@ -72,6 +73,21 @@ def _one_line(exc: BaseException) -> str:
     ]  # fmt: skip
     text = " ".join(lines) or type(exc).__name__
     return redact(text.replace("(psycopg.OperationalError) ", "")[:400])
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        return max(0.1, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _write_timeout() -> float:
+    return _env_seconds("AGENTDECK_WRITE_TIMEOUT_S", 10.0)
+
+
+def _read_timeout() -> float:
+    return _env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
 
 
 def _sec(ms: int | None) -> float | None:
@@ -159,11 +175,43 @@ class Supervisor:
         if self.read_only:
             raise ReadOnlyError(f"read-only: refusing to {what}")
 
-    async def _call(self, what: str, coro: Any) -> Any:
+    async def _write(self, what: str, coro: Any) -> Any:
+        """A write with a bounded wait: a locked database answers in seconds, not never.
+
+        SQLite waits up to DBOS's 30 s busy timeout (and retries) while another process holds
+        the write lock. After ``AGENTDECK_WRITE_TIMEOUT_S`` (10 s) the user is told; the write
+        itself goes on and lands when the lock is released (all writes here are idempotent).
+        """
+        task = asyncio.ensure_future(self._unbounded(what, coro))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=_write_timeout())
+        except TimeoutError:
+            raise SupervisorError(
+                f"{what}: the database did not take the write within {_write_timeout():g} s "
+                "(locked by another process?); it will be applied when the database frees up"
+            ) from None
+
+    async def _unbounded(self, what: str, coro: Any) -> Any:
         try:
             return await coro
+        except Exception as exc:
+            raise SupervisorError(f"{what} failed: {_one_line(exc)}") from None
+
+    async def _call(self, what: str, coro: Any) -> Any:
+        """Await a data-layer call; any failure becomes a one-line, redacted SupervisorError.
+
+        Reads are bounded too: DBOS runs its SQLite reads in write-locking transactions, so a
+        database locked by another process would otherwise hold the poller for minutes.
+        """
+        try:
+            return await asyncio.wait_for(coro, timeout=_read_timeout())
         except SupervisorError:
             raise
+        except TimeoutError:
+            raise SupervisorError(
+                f"{what}: the database did not answer within {_read_timeout():g} s "
+                "(locked by another process?)"
+            ) from None
         except Exception as exc:
             raise SupervisorError(f"{what} failed: {_one_line(exc)}") from None
 
@@ -501,7 +549,7 @@ class Supervisor:
                 workflow_id=wid,
             )
         summary = f"{req.topic} · {req.questions}q" if isinstance(req, ResearchRequest) else kind
-        await self._call(
+        await self._write(
             "launch",
             self.client.enqueue_async(
                 {
@@ -540,7 +588,7 @@ class Supervisor:
             )  # fmt: skip
         if req.deadline < time.time():
             return ActionResult(ok=False, message="the approval deadline has passed")
-        await self._call(
+        await self._write(
             "send answer",
             self.client.send_async(
                 workflow_id,
@@ -558,7 +606,7 @@ class Supervisor:
         self, workflow_id: str, message: Any, topic: str | None, *, idempotency_key: str | None
     ) -> ActionResult:
         self._check_write("send a message")
-        await self._call(
+        await self._write(
             "send",
             self.client.send_async(workflow_id, message, topic, idempotency_key=idempotency_key),
         )
@@ -571,7 +619,7 @@ class Supervisor:
             return ActionResult(
                 ok=False, message=f"{workflow_id} is {row.status}: nothing to cancel"
             )
-        await self._call("cancel", self.client.cancel_workflow_async(workflow_id))
+        await self._write("cancel", self.client.cancel_workflow_async(workflow_id))
         return ActionResult(ok=True, message=f"cancelled {workflow_id}", workflow_id=workflow_id)
 
     async def resume(self, workflow_id: str) -> ActionResult:
@@ -588,7 +636,7 @@ class Supervisor:
             )
             failed = [int(s["function_id"]) for s in steps if s.get("error") is not None]
             start = failed[0] if failed else (int(steps[-1]["function_id"]) if steps else 1)
-            await self._call(
+            await self._write(
                 "rewind",
                 self.client.rewind_workflow_async(
                     workflow_id, start_step=start, queue_name=LAUNCH_QUEUE
@@ -598,7 +646,7 @@ class Supervisor:
                 ok=True, message=f"resumed {workflow_id} from step {start}",
                 workflow_id=workflow_id,
             )  # fmt: skip
-        await self._call(
+        await self._write(
             "resume", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
         )
         return ActionResult(ok=True, message=f"resumed {workflow_id}", workflow_id=workflow_id)
@@ -613,7 +661,7 @@ class Supervisor:
         row = await self.get_row(workflow_id)
         if row.status in ("SUCCESS", "ERROR", "CANCELLED"):
             return ActionResult(ok=False, message=f"{workflow_id} is {row.status}: not stranded")
-        await self._call(
+        await self._write(
             "take over", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
         )
         return ActionResult(
@@ -624,7 +672,7 @@ class Supervisor:
     async def fork(self, workflow_id: str, start_step: int) -> ActionResult:
         """A new run that replays ``workflow_id`` up to ``start_step`` and runs on from there."""
         self._check_write("fork")
-        handle: Any = await self._call(
+        handle: Any = await self._write(
             "fork",
             self.client.fork_workflow_async(workflow_id, start_step, queue_name=LAUNCH_QUEUE),
         )
