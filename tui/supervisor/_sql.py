@@ -167,7 +167,34 @@ class SQL:
         self._token = (sum(n for _, n in per_status), latest, per_status)
         return self._token
 
+    #: Ids per IN list: PostgreSQL takes at most 65,535 parameters per statement.
+    BATCH = 1000
+
+    def _batches(self, ids: Sequence[str]) -> list[Sequence[str]]:
+        return [ids[i : i + self.BATCH] for i in range(0, len(ids), self.BATCH)]
+
     def events(self, workflow_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current values of the given event keys for many workflows (one query per 1,000)."""
+        out: dict[str, dict[str, Any]] = {}
+        for batch in self._batches(workflow_ids):
+            out.update(self._events_batch(batch, keys))
+        return out
+
+    def errors(self, workflow_ids: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for batch in self._batches(workflow_ids):
+            out.update(self._errors_batch(batch))
+        return out
+
+    def waiting_in_recv(self, workflow_ids: Sequence[str]) -> dict[str, RecvWait]:
+        out: dict[str, RecvWait] = {}
+        for batch in self._batches(workflow_ids):
+            out.update(self._waiting_in_recv_batch(batch))
+        return out
+
+    def _events_batch(
+        self, workflow_ids: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
         """Current values of the given event keys for many workflows, in one query."""
         if not workflow_ids or not keys:
             return {}
@@ -186,7 +213,7 @@ class SQL:
             out.setdefault(wid, {})[key] = decode(value, ser)
         return out
 
-    def errors(self, workflow_ids: Sequence[str]) -> dict[str, Any]:
+    def _errors_batch(self, workflow_ids: Sequence[str]) -> dict[str, Any]:
         """Decoded errors of the given workflows (for the rows of a list, in one query)."""
         if not workflow_ids:
             return {}
@@ -210,7 +237,7 @@ class SQL:
             out[wid] = value
         return out
 
-    def waiting_in_recv(self, workflow_ids: Sequence[str]) -> dict[str, RecvWait]:
+    def _waiting_in_recv_batch(self, workflow_ids: Sequence[str]) -> dict[str, RecvWait]:
         """PENDING workflows blocked in ``recv`` / ``get_event``, found from DBOS's own rows.
 
         While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
