@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from dbos import DBOSClient
 from pydantic import ValidationError
@@ -223,16 +223,16 @@ class Supervisor:
     async def list_workflows(
         self, *, limit: int = 500, top_level_only: bool = False
     ) -> list[WorkflowRow]:
-        statuses, presence = await asyncio.gather(
-            self._call(
-                "list workflows",
-                self.client.list_workflows_async(
-                    limit=limit, sort_desc=True, load_input=False, load_output=False,
-                    has_parent=False if top_level_only else None,
-                ),
+        statuses = await self._call(
+            "list workflows",
+            self.client.list_workflows_async(
+                limit=limit, sort_desc=True, load_input=False, load_output=False,
+                has_parent=False if top_level_only else None,
             ),
-            self.executors(),
         )  # fmt: skip
+        # Not gathered with the list: if the database is not a DBOS one, both fail, and the
+        # second failure must not outlive the first as an unretrieved task exception.
+        presence = await self.executors()
         rows = await self._rows([s for s in statuses if s.name != PRESENCE_WORKFLOW])
         return [self._flag_stranded(r, presence) for r in rows]
 
@@ -415,7 +415,7 @@ class Supervisor:
                 )
             ),
         )
-        raw_steps, all_events, children, forks, attempts = await asyncio.gather(
+        results = await asyncio.gather(
             self._call("read steps", self.client.list_workflow_steps_async(workflow_id)),
             self._call("read events", asyncio.to_thread(self.sql.all_events, workflow_id)),
             self._call(
@@ -434,7 +434,12 @@ class Supervisor:
                 "read attempts",
                 asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
             ),
+            return_exceptions=True,  # collect every failure: none left unretrieved
         )
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
         steps = tuple(self._step(st, attempts) for st in raw_steps)
         result_md = output.markdown if isinstance(output, ResearchReport) else ""
         return RunDetail(
