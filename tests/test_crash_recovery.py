@@ -9,19 +9,17 @@ model again, and the report is identical to an uninterrupted run's.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import connected, launched, wait_for
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.model_offline import RequestRecord
 from workflows.models import ApprovalAnswer, ApprovalDecision, ResearchReport
@@ -105,25 +103,11 @@ def kill_group(proc: Popen) -> None:
     proc.wait(timeout=30)
 
 
-@asynccontextmanager
-async def cli_runtime(db_url: str, state_dir: Path) -> AsyncIterator[Runtime]:
+def cli_runtime(db_url: str, state_dir: Path) -> AbstractAsyncContextManager[Runtime]:
     """An embedded runtime driving the real Claude Code CLI against an unpaced loopback server."""
-    rt = Runtime(RuntimeSettings(db_url=db_url, offline=True, offline_tps=0, state_dir=state_dir))
-    await asyncio.to_thread(rt.launch)
-    try:
-        yield rt
-    finally:
-        await asyncio.to_thread(rt.shutdown)
-
-
-@asynccontextmanager
-async def supervisor(db_url: str) -> AsyncIterator[Supervisor]:
-    sup = Supervisor(db_url)
-    await sup.connect()
-    try:
-        yield sup
-    finally:
-        await sup.close()
+    return launched(
+        RuntimeSettings(db_url=db_url, offline=True, offline_tps=0, state_dir=state_dir)
+    )
 
 
 async def finished(sup: Supervisor, wid: str, within: float = 90) -> str:
@@ -145,7 +129,7 @@ async def report_of(sup: Supervisor, wid: str) -> ResearchReport:
 async def uninterrupted_report(tmp_path: Path) -> ResearchReport:
     """The same request, run start to finish on a fresh database."""
     db_url = f"sqlite:///{tmp_path / 'b.sqlite'}"
-    async with cli_runtime(db_url, tmp_path / "state-b"), supervisor(db_url) as sup:
+    async with cli_runtime(db_url, tmp_path / "state-b"), connected(db_url) as sup:
         res = await sup.launch("research", {"topic": TOPIC, "questions": QUESTIONS, "fault": ""})
         wid = res.workflow_id
 
@@ -201,7 +185,7 @@ async def test_sigkill_mid_research_then_recover(tmp_path: Path) -> None:
 
         await wait_for(launched, within=60, interval=0.05)
 
-        async with supervisor(db_url) as sup:
+        async with connected(db_url) as sup:
 
             async def researching_with_one_child_done() -> bool:
                 alive()

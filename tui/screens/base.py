@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -108,20 +109,12 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
             self.notify(f"{row.workflow_id} is {row.status.lower()}: nothing to cancel",
                         severity="warning")  # fmt: skip
             return
-        from ..modals.confirm import ConfirmScreen
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._do("cancel", self.deck.source.cancel(row.workflow_id))
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Cancel {row.workflow_id}? Its running step is stopped; it can be resumed "
-                "later with r.",
-                title="Cancel run",
-                confirm="Cancel run",
-            ),
-            done,
+        self._confirm_then(
+            "cancel",
+            lambda: self.deck.source.cancel(row.workflow_id),
+            f"Cancel {row.workflow_id}? Its running step is stopped; it can be resumed "
+            "later with r.",
+            title="Cancel run",
         )
 
     def action_resume(self) -> None:
@@ -133,20 +126,12 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
                         severity="warning")  # fmt: skip
             return
         if row.stranded:
-            from ..modals.confirm import ConfirmScreen
-
-            def done(ok: bool | None) -> None:
-                if ok:
-                    self._do("take over", self.deck.source.take_over(row.workflow_id))
-
-            self.app.push_screen(
-                ConfirmScreen(
-                    f"{row.workflow_id} is stranded: {row.stranded}. Hand it to the live "
-                    "executors? It resumes from its last completed step.",
-                    title="Take over",
-                    confirm="Take over",
-                ),
-                done,
+            self._confirm_then(
+                "take over",
+                lambda: self.deck.source.take_over(row.workflow_id),
+                f"{row.workflow_id} is stranded: {row.stranded}. Hand it to the live "
+                "executors? It resumes from its last completed step.",
+                title="Take over",
             )
             return
         if row.active:
@@ -165,6 +150,18 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
                 self.deck.open_run(new_id)
 
         self.app.push_screen(ForkScreen(row.workflow_id, self.fork_default_step()), done)
+
+    def _confirm_then(
+        self, what: str, action: Callable[[], Any], message: str, *, title: str
+    ) -> None:
+        """Ask first; on yes run ``action()`` (a data-layer coroutine) as an audited action."""
+        from ..modals.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._do(what, action())
+
+        self.app.push_screen(ConfirmScreen(message, title=title, confirm=title), done)
 
     @work(group="actions", exit_on_error=False, description="run an action")
     async def _do(self, what: str, coro: Any) -> None:
