@@ -9,6 +9,7 @@ including one that cannot import this package, can decode them.
 from __future__ import annotations
 
 import enum
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,15 @@ __all__ = [
     "STREAM_KEY",
     "Answer",
     "ApprovalAnswer",
+    "BranchResult",
+    "BranchSpec",
+    "CompareReport",
+    "CompareRequest",
+    "SETTINGS_EVENT",
+    "SETTINGS_TOPIC",
+    "STYLES",
+    "StepSettings",
+    "parse_branches",
     "ApprovalDecision",
     "ApprovalRequest",
     "ApprovalState",
@@ -279,3 +289,127 @@ class ApprovalAnswer(_Frozen):
 
 
 ApprovalRequest.model_rebuild()
+
+
+# --------------------------------------------------------------------------------------------
+# Fork-compare and step settings
+
+#: Topic of the message that carries changed step settings into a fork (``DBOS.recv``).
+SETTINGS_TOPIC = "agentdeck.settings"
+#: Event key holding the settings a run is using (published whenever they change).
+SETTINGS_EVENT = "agentdeck.settings"
+
+STYLES: dict[str, str] = {
+    "balanced": "Answer in two to four paragraphs of Markdown prose, concretely, for an engineer.",
+    "concise": "Answer in at most five short bullet points. No preamble.",
+    "detailed": "Answer thoroughly: mechanism, trade-offs, failure modes and a worked example.",
+    "skeptical": "Answer critically: state the claim, then the evidence against it and the "
+    "conditions under which it fails.",
+}
+
+_BRANCH_RE = r"^\s*(?P<model>[^:,\s]+)\s*(?::\s*(?P<style>[a-z]+))?\s*$"
+
+
+class BranchSpec(_Frozen):
+    """One branch of a fork-compare run: a model and a prompt style."""
+
+    label: str
+    model: ModelName
+    style: str = "balanced"
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, v: str) -> str:
+        if v not in STYLES:
+            raise ValueError(f"unknown style {v!r}; one of {', '.join(STYLES)}")
+        return v
+
+
+def parse_branches(spec: str) -> tuple[BranchSpec, ...]:
+    """``"model:style, model:style"`` → branch specs labelled A, B, C, D."""
+    items = [s for s in spec.split(",") if s.strip()]
+    out = []
+    for i, item in enumerate(items):
+        m = re.match(_BRANCH_RE, item)
+        if m is None:
+            raise ValueError(f"branch {i + 1} ({item.strip()!r}) is not 'model' or 'model:style'")
+        out.append(
+            BranchSpec(label=chr(ord("A") + i), model=m["model"], style=m["style"] or "balanced")
+        )
+    return tuple(out)
+
+
+class CompareRequest(_Frozen):
+    """Input of the fork-compare workflow: one question, 2-4 branches, one judge."""
+
+    question: Topic = Field(description="The research question every branch answers.")
+    branches: str = Field(
+        default=f"{DEFAULT_MODEL}:concise, {DEFAULT_MODEL}:detailed",
+        max_length=400,
+        description="2-4 branches, 'model:style' comma-separated (styles: "
+        + ", ".join(STYLES)
+        + ").",
+    )
+    judge_model: ModelName = Field(default=DEFAULT_MODEL, description="Model of the judge.")
+    fault: str = Field(
+        default="",
+        max_length=200,
+        description="Offline-model fault injection; 'branch@N.kind' targets branch N.",
+    )
+
+    @field_validator("branches")
+    @classmethod
+    def _branches(cls, v: str) -> str:
+        specs = parse_branches(v)
+        if not 2 <= len(specs) <= 4:
+            raise ValueError(f"give 2 to 4 branches, not {len(specs)}")
+        return ", ".join(f"{b.model}:{b.style}" for b in specs)
+
+    @property
+    def specs(self) -> tuple[BranchSpec, ...]:
+        return parse_branches(self.branches)
+
+
+class BranchResult(_Frozen):
+    label: str
+    model: str
+    style: str
+    ok: bool = True
+    error: str = ""
+    text: str = ""
+    workflow_id: str = ""
+    result: ClaudeResult | None = None
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+class CompareReport(_Frozen):
+    question: str
+    branches: tuple[BranchResult, ...]
+    verdict: str = ""
+    winner: str = ""
+    markdown: str = ""
+    cost_usd: float = 0.0
+    backend: str = ""
+    note: str = ""
+
+
+class StepSettings(_Frozen):
+    """Settings a fork may change for the steps it runs again (unset = keep the run's own)."""
+
+    model: ModelName | None = None
+    instructions: str = Field(
+        default="", max_length=2000, description="Extra instructions added to the prompts."
+    )
+
+    def merged(self, other: StepSettings) -> StepSettings:
+        return StepSettings(
+            model=other.model or self.model,
+            instructions=other.instructions or self.instructions,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return self.model is None and not self.instructions

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import Answer, ClaudeCall
+from .models import STYLES, Answer, BranchResult, ClaudeCall, StepSettings
 
-__all__ = ["fault_for_question", "plan_call", "research_call", "synthesize_call"]
+__all__ = [
+    "branch_call",
+    "fault_for_question",
+    "judge_call",
+    "plan_call",
+    "research_call",
+    "synthesize_call",
+    "with_instructions",
+]
 
 
 def fault_for_question(spec: str, index: int) -> str:
@@ -96,4 +104,57 @@ def synthesize_call(
             think=True,
         ),
         prompt=f"Topic: {topic}\n\n" + "\n\n".join(blocks),
+    )
+
+
+def with_instructions(call: ClaudeCall, settings: StepSettings | None) -> ClaudeCall:
+    """A call with a fork's changed settings: another model, extra instructions.
+
+    The instructions go at the top of the user prompt (both real Claude and the offline model
+    read them there; the offline model's answer depends on the prompt, so it changes too).
+    """
+    if settings is None or settings.empty:
+        return call
+    update: dict[str, object] = {}
+    if settings.model:
+        update["model"] = settings.model
+    if settings.instructions:
+        update["prompt"] = f"Instructions: {settings.instructions}\n\n{call.prompt}"
+    return call.model_copy(update=update)
+
+
+def branch_call(question: str, style: str, *, model: str, fault: str = "") -> ClaudeCall:
+    """One fork-compare branch: the question answered in the branch's style."""
+    return ClaudeCall(
+        task="research",
+        model=model,
+        fault=fault,
+        system=_system(
+            "research",
+            f"You are a careful researcher. {STYLES.get(style, STYLES['balanced'])}",
+            fault=fault,
+        ),
+        prompt=f"Topic: {question}\nQuestion: {question}\nStyle: {style}",
+    )
+
+
+def judge_call(
+    question: str, branches: Sequence[BranchResult], *, model: str, fault: str = ""
+) -> ClaudeCall:
+    """The judge of a fork-compare run sees every branch that answered, labelled."""
+    blocks = [f"Answer {b.label}: ({b.model}, {b.style})\n{b.text}" for b in branches if b.ok]
+    return ClaudeCall(
+        task="judge",
+        model=model,
+        fault=fault,
+        think=True,
+        system=_system(
+            "judge",
+            "You compare answers to one question on accuracy, specificity and clarity. Start "
+            "with a '## Verdict' heading, name the strongest answer by its label in bold, then "
+            "one bullet per answer.",
+            fault=fault,
+            think=True,
+        ),
+        prompt=f"Question: {question}\n\n" + "\n\n".join(blocks),
     )

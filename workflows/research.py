@@ -19,6 +19,8 @@ from .approvals import ApprovalTimeout, ask, publish_event
 from .claude import RETRY_POLICY, ClaudeError, is_retryable, run_claude
 from .models import (
     PROGRESS_EVENT,
+    SETTINGS_EVENT,
+    SETTINGS_TOPIC,
     Answer,
     ApprovalDecision,
     ClaudeResult,
@@ -26,10 +28,17 @@ from .models import (
     Progress,
     ResearchReport,
     ResearchRequest,
+    StepSettings,
     StepUsage,
     Usage,
 )
-from .prompts import fault_for_question, plan_call, research_call, synthesize_call
+from .prompts import (
+    fault_for_question,
+    plan_call,
+    research_call,
+    synthesize_call,
+    with_instructions,
+)
 from .queues import RESEARCH_QUEUE
 
 __all__ = [
@@ -82,9 +91,12 @@ def _plan_retryable(exc: BaseException) -> bool:
 
 @DBOS.step(name="plan", retries_allowed=True, should_retry=_plan_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
-async def plan_step(req: ResearchRequest) -> tuple[Plan, ClaudeResult]:
+async def plan_step(
+    req: ResearchRequest, settings: StepSettings | None = None
+) -> tuple[Plan, ClaudeResult]:
+    call = plan_call(req.topic, req.questions, model=req.model, fault=_drop_targeted(req.fault))
     result = await run_claude(
-        plan_call(req.topic, req.questions, model=req.model, fault=_drop_targeted(req.fault)),
+        with_instructions(call, settings),
         step_name="plan",
         check=lambda text: parse_plan(text, req.questions),
     )
@@ -93,19 +105,43 @@ async def plan_step(req: ResearchRequest) -> tuple[Plan, ClaudeResult]:
 
 @DBOS.step(name="research", retries_allowed=True, should_retry=is_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
-async def research_step(topic: str, question: str, model: str, fault: str) -> ClaudeResult:
+async def research_step(
+    topic: str, question: str, model: str, fault: str, instructions: str = ""
+) -> ClaudeResult:
+    call = research_call(topic, question, model=model, fault=fault)
     return await run_claude(
-        research_call(topic, question, model=model, fault=fault), step_name="research"
+        with_instructions(call, StepSettings(instructions=instructions)), step_name="research"
     )
 
 
 @DBOS.step(name="synthesize", retries_allowed=True, should_retry=is_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
-async def synthesize_step(req: ResearchRequest, answers: tuple[Answer, ...]) -> ClaudeResult:
-    return await run_claude(
-        synthesize_call(req.topic, answers, model=req.model, fault=_drop_targeted(req.fault)),
-        step_name="synthesize",
-    )
+async def synthesize_step(
+    req: ResearchRequest, answers: tuple[Answer, ...], settings: StepSettings | None = None
+) -> ClaudeResult:
+    call = synthesize_call(req.topic, answers, model=req.model, fault=_drop_targeted(req.fault))
+    return await run_claude(with_instructions(call, settings), step_name="synthesize")
+
+
+async def step_settings(current: StepSettings, *, first: bool = False) -> StepSettings:
+    """Take changed settings a fork was given (``SETTINGS_TOPIC``), else keep ``current``.
+
+    Called before each phase with a zero timeout, in every run, so that the sequence of steps is
+    the same whether or not settings arrive (a replay must see the same steps). In the original
+    run nothing arrives; a fork made with changed settings gets its message before it starts (the
+    dashboard parks the fork, sends, then releases it), so the first phase the fork runs again
+    takes them. Every run publishes the settings it uses as the ``agentdeck.settings`` event.
+    """
+    raw = await DBOS.recv_async(SETTINGS_TOPIC, timeout_seconds=0)
+    changed = current
+    if raw is not None:
+        try:
+            changed = current.merged(StepSettings.model_validate(raw))
+        except ValidationError as exc:
+            DBOS.logger.warning("ignoring invalid step settings: %s", exc.errors()[0]["msg"])
+    if first or raw is not None:
+        await publish_event(SETTINGS_EVENT, changed.model_dump(mode="json"))
+    return changed
 
 
 async def _progress(
@@ -124,10 +160,12 @@ def _why(exc: BaseException) -> str:
 
 @DBOS.workflow(name="research.question")
 async def research_question(
-    topic: str, index: int, question: str, model: str, fault: str = ""
+    topic: str, index: int, question: str, model: str, fault: str = "", instructions: str = ""
 ) -> Answer:
     """One research question (a child workflow on the research queue)."""
-    result = await research_step(topic, question, model, fault_for_question(fault, index))
+    result = await research_step(
+        topic, question, model, fault_for_question(fault, index), instructions
+    )
     return Answer(
         index=index,
         question=question,
@@ -148,9 +186,10 @@ async def research(req: ResearchRequest) -> ResearchReport:
     def spent() -> float:
         return sum(s.cost_usd for s in steps)
 
+    settings = await step_settings(StepSettings(model=req.model), first=True)
     await _progress("planning", 0, req.questions)
     try:
-        plan, plan_result = await plan_step(req)
+        plan, plan_result = await plan_step(req, settings)
     except (DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
         await _progress("failed", detail="no valid plan")
         raise ResearchFailed(f"planning failed: {_why(exc)}") from None
@@ -183,11 +222,20 @@ async def research(req: ResearchRequest) -> ResearchReport:
     questions = questions or plan.questions
 
     total = len(questions)
+    settings = await step_settings(settings)
+    model = settings.model or req.model
     await _progress("researching", 0, total, cost=spent())
     handles = [
         await DBOS.enqueue_workflow_async(
-            RESEARCH_QUEUE, research_question, req.topic, i, q, req.model, req.fault
-        )
+            RESEARCH_QUEUE,
+            research_question,
+            req.topic,
+            i,
+            q,
+            model,
+            req.fault,
+            settings.instructions,
+        )  # fmt: skip
         for i, q in enumerate(questions)
     ]
     answers: dict[int, Answer] = {}
@@ -216,9 +264,10 @@ async def research(req: ResearchRequest) -> ResearchReport:
         await _progress("failed", total, total, "every question failed")
         raise ResearchFailed("every research question failed: " + ordered[0].error)
 
+    settings = await step_settings(settings)
     await _progress("synthesizing", total, total, cost=spent())
     try:
-        synthesis = await synthesize_step(req, ordered)
+        synthesis = await synthesize_step(req, ordered, settings)
     except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
         await _progress("failed", total, total, "synthesis failed")
         raise ResearchFailed(f"synthesis failed: {_why(exc)}") from None

@@ -348,7 +348,7 @@ class Runtime:
         configure_logging(self.settings.state_dir)
         self.start_model()
         # Import the workflows so DBOS registers them before launch.
-        from . import research  # noqa: F401
+        from . import compare, research  # noqa: F401
         from .presence import Heartbeat
         from .queues import register_queues
 

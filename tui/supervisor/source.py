@@ -17,7 +17,7 @@ import uuid
 from typing import Any, cast
 
 from dbos import DBOSClient
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from workflows.models import (
     APPROVAL_EVENT,
@@ -26,6 +26,8 @@ from workflows.models import (
     ApprovalAnswer,
     ApprovalRequest,
     ApprovalState,
+    CompareReport,
+    CompareRequest,
     Progress,
     ResearchReport,
     ResearchRequest,
@@ -50,8 +52,9 @@ __all__ = ["ReadOnlyError", "Supervisor", "SupervisorError", "WORKFLOW_TYPES"]
 log = logging.getLogger("agentdeck.supervisor")
 
 #: Launchable workflow types: name → (DBOS workflow name, input model).
-WORKFLOW_TYPES: dict[str, tuple[str, type[ResearchRequest]]] = {
+WORKFLOW_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
     "research": ("research", ResearchRequest),
+    "compare": ("compare", CompareRequest),
 }
 
 _LIST_KEYS = (PROGRESS_EVENT, APPROVAL_EVENT)
@@ -110,6 +113,8 @@ def _summarize(value: Any, limit: int = 160) -> str:
         return str(value)
     if isinstance(value, ResearchRequest):
         return f"{value.topic} · {value.questions}q · {value.model}"
+    if isinstance(value, CompareRequest):
+        return f"{value.question} · {len(value.specs)} branches"
     if isinstance(value, dict) and ("args" in value or "positionalArgs" in value):
         args = value.get("args") or value.get("positionalArgs") or ()
         kwargs = value.get("kwargs", value.get("namedArgs")) or {}
@@ -441,7 +446,7 @@ class Supervisor:
                 raise r
         raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
         steps = tuple(self._step(st, attempts) for st in raw_steps)
-        result_md = output.markdown if isinstance(output, ResearchReport) else ""
+        result_md = output.markdown if isinstance(output, (ResearchReport, CompareReport)) else ""
         return RunDetail(
             row=row,
             input_summary=_summarize(inputs),
@@ -553,7 +558,7 @@ class Supervisor:
                 message=f"{wid} already exists ({existing[0].status}); not launched again",
                 workflow_id=wid,
             )
-        summary = f"{req.topic} · {req.questions}q" if isinstance(req, ResearchRequest) else kind
+        summary = _summarize(req) if isinstance(req, (ResearchRequest, CompareRequest)) else kind
         await self._write(
             "launch",
             self.client.enqueue_async(
