@@ -7,13 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.models import ApprovalRequest, Progress, StreamChunk
+from workflows.models import ApprovalRequest, Progress, StepSettings, StreamChunk
 
 __all__ = [
     "ActionResult",
     "ApprovalItem",
     "EventItem",
+    "ForkNode",
     "RunDetail",
+    "RunOutputs",
     "StepRow",
     "StreamBatch",
     "WorkflowRow",
@@ -129,3 +131,24 @@ class ActionResult(_Snap):
     ok: bool
     message: str
     workflow_id: str = ""
+
+
+class ForkNode(_Snap):
+    """One run of a fork tree: the run, the settings it ran with, and its forks (oldest first)."""
+
+    row: WorkflowRow
+    settings: StepSettings | None = None
+    forks: tuple[ForkNode, ...] = ()
+
+    def walk(self, depth: int = 0) -> list[tuple[int, ForkNode]]:
+        out = [(depth, self)]
+        for f in self.forks:
+            out += f.walk(depth + 1)
+        return out
+
+
+class RunOutputs(_Snap):
+    """A run's Claude answers in order, labelled by step ("plan", "research 2", "judge"...)."""
+
+    row: WorkflowRow
+    items: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,155 @@
+"""Fork-compare, forks with changed settings, fork lineage and output diffs (real SQLite, DBOS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import wait_for
+from tui.supervisor import Supervisor, SupervisorError
+from workflows.models import (
+    ApprovalAnswer,
+    ApprovalDecision,
+    CompareReport,
+    CompareRequest,
+    ResearchReport,
+    StepSettings,
+    parse_branches,
+)
+
+QUESTION = "Why do durable workflows checkpoint step outputs?"
+
+
+async def finish(sup: Supervisor, wid: str) -> str:
+    async def done() -> bool:
+        return not (await sup.get_row(wid)).active
+
+    await wait_for(done, within=60)
+    return (await sup.get_row(wid)).status
+
+
+def test_branch_specs_validate() -> None:
+    req = CompareRequest(question=QUESTION, branches="m1:concise,m2 , m3:skeptical")
+    assert [(b.label, b.model, b.style) for b in req.specs] == [
+        ("A", "m1", "concise"), ("B", "m2", "balanced"), ("C", "m3", "skeptical"),
+    ]  # fmt: skip
+    for bad, why in [
+        ("only-one", "2 to 4"),
+        ("a,b,c,d,e", "2 to 4"),
+        ("a:poetic, b", "unknown style"),
+        ("a b, c", "not 'model'"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            CompareRequest(question=QUESTION, branches=bad)
+    assert len(parse_branches("x, y")) == 2
+
+
+async def test_compare_branches_in_parallel_and_judged(sup: Supervisor) -> None:
+    res = await sup.launch(
+        "compare",
+        {"question": QUESTION, "branches": "claude-a:concise, claude-b:detailed, claude-c"},
+    )
+    assert res.ok and res.workflow_id.startswith("compare-")
+    assert await finish(sup, res.workflow_id) == "SUCCESS"
+    detail = await sup.detail(res.workflow_id)
+    report = detail.result
+    assert isinstance(report, CompareReport)
+    assert [(b.label, b.model, b.style, b.ok) for b in report.branches] == [
+        ("A", "claude-a", "concise", True),
+        ("B", "claude-b", "detailed", True),
+        ("C", "claude-c", "balanced", True),
+    ]
+    # Different styles give different answers; the judge names one of the labels.
+    assert len({b.text for b in report.branches}) == 3
+    assert report.winner in {"A", "B", "C"}
+    assert "## Verdict" in report.verdict and "| branch |" in detail.result_markdown
+    assert len(detail.children) == 3 and all(c.name == "compare.branch" for c in detail.children)
+    # Each branch streamed into its own child stream; the judge into the parent's.
+    offsets = {res.workflow_id: 0, **{c.workflow_id: 0 for c in detail.children}}
+    by_wid = {b.workflow_id: b for b in await sup.read_streams(offsets)}
+    assert {c.step_name for c in by_wid[res.workflow_id].chunks} == {"judge"}
+    for child in detail.children:
+        assert any(c.text for c in by_wid[child.workflow_id].chunks)
+    # The branches ran at once: each started before any other finished.
+    starts = sorted(c.created_at or 0 for c in detail.children)
+    ends = sorted(c.completed_at or c.updated_at or 0 for c in detail.children)
+    assert starts[-1] <= ends[0]
+
+
+async def test_compare_keeps_a_failed_branch(sup: Supervisor) -> None:
+    res = await sup.launch(
+        "compare",
+        {"question": QUESTION, "branches": "m1, m2:concise", "fault": "branch@2.auth*9"},
+    )
+    assert await finish(sup, res.workflow_id) == "SUCCESS"
+    report = (await sup.detail(res.workflow_id)).result
+    assert isinstance(report, CompareReport)
+    a, b = report.branches
+    assert a.ok and not b.ok and "authentication" in b.error
+    assert report.note == "1 of 2 branches failed" and report.winner in ("A", "")
+    assert "branch B failed" in report.markdown
+
+
+async def test_compare_fails_when_every_branch_fails(sup: Supervisor) -> None:
+    res = await sup.launch(
+        "compare", {"question": QUESTION, "branches": "m1, m2", "fault": "auth*99"}
+    )
+    assert await finish(sup, res.workflow_id) == "ERROR"
+    assert "every branch failed" in (await sup.get_row(res.workflow_id)).error
+
+
+async def approved_research(sup: Supervisor) -> str:
+    res = await sup.launch("research", {"topic": "durable execution", "questions": 2})
+
+    async def waiting() -> bool:
+        return (await sup.get_row(res.workflow_id)).waiting_approval
+
+    await wait_for(waiting)
+    await sup.answer(res.workflow_id, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+    assert await finish(sup, res.workflow_id) == "SUCCESS"
+    return res.workflow_id
+
+
+async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> None:
+    original = await approved_research(sup)
+    steps = (await sup.detail(original)).steps
+    synth = next(s.step_id for s in steps if s.name == "synthesize")
+    before = await sup.outputs(original)
+    labels = [label for label, _ in before.items]
+    assert labels[0] == "plan" and labels[-1] == "synthesize" and "research 2" in labels
+
+    # Rerun the synthesis with another model and extra instructions.
+    fork = await sup.fork(
+        original, synth, {"model": "claude-other", "instructions": "Write for managers."}
+    )
+    assert fork.ok and "with model claude-other, new instructions" in fork.message
+    assert await finish(sup, fork.workflow_id) == "SUCCESS"
+    report = (await sup.detail(fork.workflow_id)).result
+    assert isinstance(report, ResearchReport)
+    assert report.model == "claude-other"
+    after = await sup.outputs(fork.workflow_id)
+    old, new = dict(before.items), dict(after.items)
+    assert old["plan"] == new["plan"] and old["research"] == new["research"]  # replayed
+    assert old["synthesize"] != new["synthesize"]  # run again with the new settings
+
+    # A plain fork of the fork, from the same step: lineage is a tree of three generations.
+    plain = await sup.fork(fork.workflow_id, synth)
+    assert plain.ok and "with" not in plain.message
+    assert await finish(sup, plain.workflow_id) == "SUCCESS"
+    tree = await sup.lineage(plain.workflow_id)
+    assert [(d, n.row.workflow_id) for d, n in tree.walk()] == [
+        (0, original), (1, fork.workflow_id), (2, plain.workflow_id),
+    ]  # fmt: skip
+    settings = {n.row.workflow_id: n.settings or StepSettings() for _, n in tree.walk()}
+    assert settings[original].model == "claude-sonnet-4-5"
+    assert settings[fork.workflow_id].instructions == "Write for managers."
+    # The plain fork replays the synthesis settings of its origin.
+    assert settings[plain.workflow_id].model == "claude-other"
+
+
+async def test_fork_settings_refused_where_not_read(sup: Supervisor) -> None:
+    res = await sup.launch("compare", {"question": QUESTION, "branches": "m1, m2"})
+    assert await finish(sup, res.workflow_id) == "SUCCESS"
+    with pytest.raises(SupervisorError, match="do not read step settings"):
+        await sup.fork(res.workflow_id, 1, {"model": "x"})
+    with pytest.raises(SupervisorError, match="invalid settings"):
+        await sup.fork(res.workflow_id, 1, {"model": "has spaces"})
