@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LaunchScreen", "form_fields"]
 
+#: Fields shown empty (the user's own words), whatever their default.
+FREE_FIELDS = frozenset({"topic", "question"})
+
 
 def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     """(name, label, input type, default) for each field of an input model."""
@@ -55,7 +58,7 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             )
             for name, label, kind, default in form_fields(self.model):
                 yield Label(label, classes="field-label")
-                value = "" if name == "topic" else default
+                value = "" if name in FREE_FIELDS else default
                 yield Input(value=value, placeholder=default or name, type=kind,  # type: ignore[arg-type]
                             id=f"f-{name}", classes="field")  # fmt: skip
                 yield Static("", id=f"err-{name}", classes="field-error")
@@ -67,13 +70,21 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#f-topic", Input).focus()
+        self.query(".field").first(Input).focus()
+
+    @on(Select.Changed, "#kind")
+    async def _kind_changed(self, event: Select.Changed) -> None:
+        """Another workflow type: its own form, generated from its input model."""
+        if isinstance(event.value, str) and event.value != self.kind:
+            self.kind = event.value
+            await self.recompose()
+            self.query(".field").first(Input).focus()
 
     def _values(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for name, _label, _kind, _default in form_fields(self.model):
             raw = self.query_one(f"#f-{name}", Input).value.strip()
-            if raw == "" and name != "topic":
+            if raw == "" and name not in FREE_FIELDS:
                 continue
             data[name] = raw
         return data
