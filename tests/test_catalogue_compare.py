@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable, Input, Select, TabbedContent
 
 from tests.conftest import wait_for
+from tests.test_dashboard import make_app, until
+from tui.modals.launch import LaunchScreen
+from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor, SupervisorError
+from tui.widgets.branches import BranchesPane
+from workflows.runtime import Runtime
 from workflows.models import (
     ApprovalAnswer,
     ApprovalDecision,
@@ -153,3 +159,51 @@ async def test_fork_settings_refused_where_not_read(sup: Supervisor) -> None:
         await sup.fork(res.workflow_id, 1, {"model": "x"})
     with pytest.raises(SupervisorError, match="invalid settings"):
         await sup.fork(res.workflow_id, 1, {"model": "has spaces"})
+
+
+async def test_compare_launched_from_the_form_shows_branches_side_by_side(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=(160, 44)) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        form.query_one("#kind", Select).value = "compare"
+        await until(pilot, lambda: bool(form.query("#f-question")))
+        assert not form.query("#f-topic")  # the research fields are gone
+        await pilot.press(*"Why checkpoint?")
+        branches = form.query_one("#f-branches", Input)
+        branches.value = "m1:concise, m2:skeptical"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        tabs = screen.query_one(TabbedContent)
+        await until(pilot, lambda: tabs.active == "branches")
+        assert screen.has_class("-branches")  # the timeline steps aside
+        pane = screen.query_one(BranchesPane)
+        await until(pilot, lambda: len(pane.columns) == 2)
+        cols = pane.columns
+        # Each column follows its own branch's stream, live.
+        await until(
+            pilot,
+            lambda: all(
+                c.pane.views and any(v.line_count > 3 for v in c.pane.views.values())
+                for c in cols.values()
+            ),
+        )
+        texts = {label: "".join(v.plain for v in c.pane.views.values()) for label, c in cols.items()}
+        assert texts["A"] != texts["B"]
+        wid = screen.workflow_id
+        assert await finish(sup, wid) == "SUCCESS"
+        table = pane.query_one("#compare-table", DataTable)
+        await until(pilot, lambda: table.row_count == 2 and "★" in _row_text(table))
+        assert "m1" in _row_text(table) and "skeptical" in _row_text(table)
+        await pilot.press("o")  # another tab: the timeline comes back
+        assert not screen.has_class("-branches")
+
+
+def _row_text(table: DataTable[object]) -> str:
+    return " ".join(str(c) for r in range(table.row_count) for c in table.get_row_at(r))

@@ -1,4 +1,8 @@
-"""Fork a run from a chosen step: a new run replays up to it and runs on from there."""
+"""Fork a run from a chosen step: a new run replays up to it and runs on from there.
+
+Research runs can also be rerun from a step with a different model or extra instructions: the
+fork gets the changed settings before it starts (see ``Supervisor.fork``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..supervisor import StepRow, SupervisorError
+from ..supervisor import ActionResult, StepRow, SupervisorError
+from ..supervisor.source import SETTINGS_WORKFLOWS
 from ..widgets.timeline import INTERNAL_STEPS
 from ..workers import WorkerErrors
 
@@ -40,9 +45,18 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
                 "after run again in a new workflow. enter forks, esc cancels.[/]"
             )
             yield OptionList(id="fork-steps")
+            with Vertical(id="fork-settings"):
+                yield Static(
+                    "[b]Rerun with changed settings[/] [dim](optional; tab to edit, blank = "
+                    "unchanged; enter forks)[/]"
+                )
+                yield Input(placeholder="model, e.g. claude-opus-4-1", id="fork-model")
+                yield Input(placeholder="extra instructions for the steps that run again",
+                            id="fork-instructions")  # fmt: skip
             yield Static("", id="fork-error", classes="field-error")
 
     def on_mount(self) -> None:
+        self.query_one("#fork-settings").display = False
         self.load()
 
     @work(exclusive=True, group="fork", exit_on_error=False, description="load steps")
@@ -54,6 +68,7 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
             self.query_one("#fork-error", Static).update(f"[red]{escape(str(exc))}[/]")
             return
         self.steps = [s for s in detail.steps if s.name not in INTERNAL_STEPS]
+        self.query_one("#fork-settings").display = detail.row.name in SETTINGS_WORKFLOWS
         options = self.query_one(OptionList)
         for s in self.steps:
             mark = "✖" if s.status == "error" else "✔" if s.status == "done" else "●"
@@ -76,10 +91,36 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
         if event.option.id:
             self._fork(int(event.option.id))
 
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            option = options.get_option_at_index(options.highlighted)
+            if option.id:
+                self._fork(int(option.id))
+
+    def _settings(self) -> dict[str, str] | None:
+        model = self.query_one("#fork-model", Input).value.strip()
+        instructions = self.query_one("#fork-instructions", Input).value.strip()
+        if not (model or instructions):
+            return None
+        return {k: v for k, v in (("model", model), ("instructions", instructions)) if v}
+
     @work(exclusive=True, group="fork-do", exit_on_error=False, description="fork")
     async def _fork(self, step: int) -> None:
         deck = cast("AgentDeckApp", self.app)
-        res = await deck.act("fork", deck.source.fork(self.workflow_id, step))
+        settings = self._settings()
+        res: ActionResult | None
+        try:
+            if settings is not None:
+                # Validation errors show in the dialog, which stays open with what was typed.
+                res = await deck.source.fork(self.workflow_id, step, settings)
+                deck.record(res)
+            else:
+                res = await deck.act("fork", deck.source.fork(self.workflow_id, step))
+        except SupervisorError as exc:
+            self.query_one("#fork-error", Static).update(f"[red]✖ {escape(str(exc))}[/]")
+            return
         if res is not None and res.ok:
             deck.poller.kick()
             self.dismiss(res.workflow_id)

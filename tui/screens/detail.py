@@ -18,6 +18,7 @@ from workflows.models import STREAM_KEY
 from ..formatting import clock_time, duration, status_text
 from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
+from ..widgets.branches import BranchesPane
 from ..widgets.output import OutputPane
 from ..widgets.timeline import Timeline, build_items
 from .base import RunActionsScreen
@@ -33,6 +34,7 @@ class DetailScreen(RunActionsScreen):
         Binding("o", "tab('output')", "Output", id="detail.output"),
         Binding("m", "tab('report')", "Report", id="detail.report"),
         Binding("e", "tab('events')", "Events", id="detail.events"),
+        Binding("b", "tab('branches')", "Branches", show=False, id="detail.branches"),
         Binding("p", "open_parent", "Parent", show=False, id="detail.parent"),
     ]
 
@@ -62,6 +64,8 @@ class DetailScreen(RunActionsScreen):
                     yield OutputPane(id="output-pane")
                 with TabPane("Report", id="report"):
                     yield Markdown("_No report yet._", id="report-md")
+                with TabPane("Branches", id="branches"):
+                    yield BranchesPane(id="branches-pane")
                 with TabPane("Events", id="events"):
                     yield DataTable(id="events-table", cursor_type="row")
                 with TabPane("Result", id="result"):
@@ -74,6 +78,7 @@ class DetailScreen(RunActionsScreen):
         events.add_column("KEY", key="key", width=22)
         events.add_column("VALUE", key="value")
         self.query_one(OutputPane).view_for(self.workflow_id)
+        self.query_one(TabbedContent).hide_tab("branches")
         self._set_output_title(self.workflow_id)
         self.query_one(Timeline).focus()
         self.load()
@@ -124,6 +129,10 @@ class DetailScreen(RunActionsScreen):
         self._render_detail()
         if first_load:
             self._focus_failed_step()
+            if detail.branches:
+                tabs = self.query_one(TabbedContent)
+                tabs.show_tab("branches")
+                tabs.active = "branches"
         if was_active and detail.row.status == "SUCCESS" and detail.result_markdown:
             if not self._report_shown:
                 self._report_shown = True
@@ -152,6 +161,7 @@ class DetailScreen(RunActionsScreen):
             if not self.is_attached:
                 return
             pane = self.query_one(OutputPane)
+            branches = self.query_one(BranchesPane)
             with self.app.batch_update():
                 for batch in batches:
                     if batch.key != STREAM_KEY:
@@ -159,6 +169,7 @@ class DetailScreen(RunActionsScreen):
                         continue
                     self.offsets[batch.workflow_id] = batch.next_offset
                     pane.feed(batch)
+                    branches.feed(batch)
                     if batch.values:  # entries that are not agentdeck chunks: show them raw
                         pane.feed_values(batch)
                     self._note_live(batch)
@@ -238,6 +249,8 @@ class DetailScreen(RunActionsScreen):
             table.add_row(e.key, _compact(e.value), key=e.key)
         if d.result_markdown:
             self.query_one("#report-md", Markdown).update(d.result_markdown)
+        if d.branches:
+            self.query_one(BranchesPane).show(d.branches, d.winner, now)
         result = self.query_one("#result-text", Static)
         if d.error:
             result.update(f"[bold red]{escape(d.error)}[/]")
@@ -287,7 +300,16 @@ class DetailScreen(RunActionsScreen):
         self._render_timeline()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        if tab == "branches" and not (self.detail and self.detail.branches):
+            self.notify("only fork-compare runs have branches", timeout=3)
+            return
+        tabs.active = tab
+
+    @on(TabbedContent.TabActivated, "#detail-tabs")
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        # Branches side by side need the width: the timeline steps aside while they show.
+        self.set_class(event.pane.id == "branches", "-branches")
 
     def action_open_parent(self) -> None:
         row = self.current_row()

@@ -3,6 +3,7 @@
 from .models import (
     ActionResult,
     ApprovalItem,
+    BranchRow,
     EventItem,
     ForkNode,
     RunDetail,
@@ -17,6 +18,7 @@ __all__ = [
     "WORKFLOW_TYPES",
     "ActionResult",
     "ApprovalItem",
+    "BranchRow",
     "EventItem",
     "ForkNode",
     "ReadOnlyError",

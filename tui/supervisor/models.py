@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.models import ApprovalRequest, Progress, StepSettings, StreamChunk
+from workflows.models import ApprovalRequest, BranchResult, Progress, StepSettings, StreamChunk
 
 __all__ = [
     "ActionResult",
     "ApprovalItem",
+    "BranchRow",
     "EventItem",
     "ForkNode",
     "RunDetail",
@@ -93,6 +94,17 @@ class EventItem(_Snap):
     value: Any
 
 
+class BranchRow(_Snap):
+    """One branch of a fork-compare run: its spec, its child run, its result when done."""
+
+    label: str
+    model: str
+    style: str
+    workflow_id: str = ""
+    row: WorkflowRow | None = None
+    result: BranchResult | None = None
+
+
 class RunDetail(_Snap):
     row: WorkflowRow
     input_summary: str = ""
@@ -108,6 +120,9 @@ class RunDetail(_Snap):
     other_streams: tuple[str, ...] = ()
     #: Topics of messages sent to the run and not consumed yet.
     pending_topics: tuple[str, ...] = ()
+    #: Fork-compare runs: the branches, in order (A, B, ...).
+    branches: tuple[BranchRow, ...] = ()
+    winner: str = ""
 
 
 class StreamBatch(_Snap):

@@ -1,0 +1,112 @@
+"""Fork-compare branches side by side: one live output column per branch, a table comparing them."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from ..formatting import duration, status_text
+from ..supervisor import BranchRow, StreamBatch
+from .output import OutputPane
+
+__all__ = ["BranchesPane"]
+
+COLUMNS = (
+    ("BRANCH", "branch", 7),
+    ("MODEL", "model", 20),
+    ("STYLE", "style", 10),
+    ("STATUS", "status", 12),
+    ("WORDS", "words", 6),
+    ("TOKENS", "tokens", 7),
+    ("COST", "cost", 8),
+    ("TIME", "time", 7),
+)
+
+
+class _Column(Vertical):
+    def __init__(self, branch: BranchRow) -> None:
+        super().__init__(classes="branch-col")
+        self.branch = branch
+        self.head = Static("", classes="branch-head")
+        self.pane = OutputPane(classes="branch-out")
+
+    def compose(self) -> ComposeResult:
+        yield self.head
+        yield self.pane
+
+    def on_mount(self) -> None:
+        if self.branch.workflow_id:
+            self.pane.view_for(self.branch.workflow_id)
+
+    def show(self, branch: BranchRow, winner: str) -> None:
+        self.branch = branch
+        status = branch.row.status if branch.row else "waiting"
+        star = " [b yellow]★ judged best[/]" if winner and winner == branch.label else ""
+        self.head.update(
+            f"[b]{escape(branch.label)}[/] · {escape(branch.model)} · {escape(branch.style)} · "
+            f"{status_text(status).markup}{star}"
+        )
+
+
+class BranchesPane(Vertical):
+    """Columns are created once per branch; streams are fed to the column of their run."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.columns: dict[str, _Column] = {}
+        self._by_wid: dict[str, _Column] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Horizontal(id="branch-cols")
+        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#compare-table", DataTable)
+        for label, key, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+
+    def show(self, branches: tuple[BranchRow, ...], winner: str, now: float) -> None:
+        cols = self.query_one("#branch-cols", Horizontal)
+        for b in branches:
+            col = self.columns.get(b.label)
+            if col is None:
+                col = self.columns[b.label] = _Column(b)
+                cols.mount(col)
+            if b.workflow_id and b.workflow_id not in self._by_wid:
+                self._by_wid[b.workflow_id] = col
+                if col.is_mounted:
+                    col.pane.view_for(b.workflow_id)
+            col.show(b, winner)
+        table = self.query_one("#compare-table", DataTable)
+        table.clear()
+        for b in branches:
+            table.add_row(*_cells(b, winner, now), key=b.label)
+
+    def feed(self, batch: StreamBatch) -> bool:
+        col = self._by_wid.get(batch.workflow_id)
+        if col is None or not col.is_mounted:
+            return False
+        col.pane.feed(batch)
+        return True
+
+
+def _cells(b: BranchRow, winner: str, now: float) -> list[Text | str]:
+    r = b.result.result if b.result is not None else None
+    status = b.row.status if b.row else "waiting"
+    if b.result is not None and not b.result.ok:
+        status = "ERROR"
+    took = b.row.duration(now) if b.row else None
+    label = Text(b.label + (" ★" if b.label == winner else ""), style="bold")
+    return [
+        label,
+        b.model,
+        b.style,
+        status_text(status),
+        str(b.result.words) if b.result and b.result.ok else "-",
+        str(r.usage.output_tokens) if r else "-",
+        f"${r.cost_usd:.4f}" if r else "-",
+        duration(r.duration_s if r else took),
+    ]
