@@ -1,14 +1,57 @@
-"""DBOS queues used by the workflows (declared in the system database at launch)."""
+"""DBOS queues used by the workflows (declared in the system database at launch).
+
+* ``agentdeck-launch`` (``workflows.runtime.LAUNCH_QUEUE``): every launch, resume and fork. A rate
+  limit (``AGENTDECK_LAUNCH_RATE``, default 50 starts per 60 s, across all workers), a per-worker
+  concurrency (``AGENTDECK_LAUNCH_CONCURRENCY``, default none), priorities (DBOS dequeues the
+  lowest number first; a run without one counts as 0, ahead of every numbered one) and
+  deduplication ids (:func:`dedup_id`: one identical request queued or running at a time).
+* ``agentdeck-research``: the research questions of every run, ``AGENTDECK_RESEARCH_CONCURRENCY``
+  (default 2) at once per worker.
+
+The limits are what DBOS enforces; this module only says what they are.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import re
+from typing import Any
 
 from dbos import DBOS
+from dbos._context import MaxPriority, MinPriority
+from dbos._queue import QueueRateLimit
+from pydantic import BaseModel
 
-__all__ = ["RESEARCH_QUEUE", "register_queues", "register_queues_async"]
+from .runtime import LAUNCH_QUEUE, launch_concurrency
+
+__all__ = [
+    "DEFAULT_LAUNCH_RATE",
+    "LAUNCH_RATE_ENV",
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
+    "RESEARCH_QUEUE",
+    "debounce_key",
+    "dedup_id",
+    "launch_rate",
+    "parse_rate",
+    "register_queues",
+    "register_queues_async",
+    "research_concurrency",
+]
 
 RESEARCH_QUEUE = "agentdeck-research"
+LAUNCH_RATE_ENV = "AGENTDECK_LAUNCH_RATE"
+#: The seed default: at most 50 launches start per 60 s, whatever the number of workers.
+DEFAULT_LAUNCH_RATE: QueueRateLimit = {"limit": 50, "period": 60.0}
+#: DBOS's priority range: 1 is dequeued first, 2,147,483,647 last (no priority counts as 0).
+MIN_PRIORITY: int = MinPriority
+MAX_PRIORITY: int = MaxPriority
+_OFF = {"", "0", "off", "none", "no"}
+
+log = logging.getLogger("agentdeck.queues")
 
 
 def research_concurrency() -> int:
@@ -18,19 +61,82 @@ def research_concurrency() -> int:
         return 2
 
 
+def parse_rate(raw: str) -> QueueRateLimit | None:
+    """``"50/60"`` → 50 starts per 60 s; ``"off"``, ``"0"`` or empty → no limit.
+
+    Raises ValueError with a one-line message for anything else.
+    """
+    text = raw.strip().lower()
+    if text in _OFF:
+        return None
+    m = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?", text)
+    if not m:
+        raise ValueError(f"expected LIMIT/SECONDS such as 50/60 or 'off', not {raw!r}")
+    limit, period = int(m.group(1)), float(m.group(2))
+    if limit == 0:
+        return None
+    if period <= 0:
+        raise ValueError(f"the period of {raw!r} must be more than 0 seconds")
+    return {"limit": limit, "period": period}
+
+
+def launch_rate() -> QueueRateLimit | None:
+    """The launch queue's rate limit from ``AGENTDECK_LAUNCH_RATE`` (a bad value: the default)."""
+    raw = os.environ.get(LAUNCH_RATE_ENV)
+    if raw is None:
+        return DEFAULT_LAUNCH_RATE.copy()
+    try:
+        return parse_rate(raw)
+    except ValueError as exc:
+        log.warning("ignoring %s: %s; using 50/60", LAUNCH_RATE_ENV, exc)
+        return DEFAULT_LAUNCH_RATE.copy()
+
+
+def _queue_specs() -> list[dict[str, Any]]:
+    return [
+        {"name": RESEARCH_QUEUE, "worker_concurrency": research_concurrency()},
+        {
+            "name": LAUNCH_QUEUE,
+            "worker_concurrency": launch_concurrency(),
+            "limiter": launch_rate(),
+        },
+    ]
+
+
 def register_queues() -> None:
-    DBOS.register_queue(
-        RESEARCH_QUEUE,
-        worker_concurrency=research_concurrency(),
-        polling_interval_sec=0.2,
-        on_conflict="always_update",
-    )
+    """Declare (or update: the last runtime started wins) both queues."""
+    for spec in _queue_specs():
+        DBOS.register_queue(
+            spec.pop("name"), polling_interval_sec=0.2, on_conflict="always_update", **spec
+        )
 
 
 async def register_queues_async() -> None:
-    await DBOS.register_queue_async(
-        RESEARCH_QUEUE,
-        worker_concurrency=research_concurrency(),
-        polling_interval_sec=0.2,
-        on_conflict="always_update",
-    )
+    for spec in _queue_specs():
+        await DBOS.register_queue_async(
+            spec.pop("name"), polling_interval_sec=0.2, on_conflict="always_update", **spec
+        )
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def dedup_id(kind: str, req: BaseModel) -> str:
+    """The deduplication id of a launch: the kind and a hash of the validated input.
+
+    Two launches with the same input (after validation: whitespace stripped, defaults filled)
+    share it, so DBOS refuses the second while the first is queued or running.
+    """
+    return f"{kind}:{_digest(req.model_dump(mode='json'))}"
+
+
+def debounce_key(kind: str, req: BaseModel) -> str:
+    """What makes two launches "the same" for debouncing: the topic (or question), compared
+    without case and extra spaces; an input without either is compared whole."""
+    data = req.model_dump(mode="json")
+    subject = data.get("topic", data.get("question"))
+    if isinstance(subject, str):
+        return f"{kind}:{_digest(' '.join(subject.casefold().split()))}"
+    return f"{kind}:{_digest(data)}"

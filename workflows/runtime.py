@@ -351,17 +351,14 @@ class Runtime:
         from . import compare, research  # noqa: F401
         from .presence import Heartbeat
         from .queues import register_queues
+        from .schedules import apply_schedules, load_schedules
 
+        schedules = load_schedules()  # a bad agentdeck.yaml stops here, before DBOS starts
         _shorten_notification_fallback()
         DBOS(config=self.dbos_config())
         DBOS.launch()
-        register_queues()
-        DBOS.register_queue(
-            LAUNCH_QUEUE,
-            worker_concurrency=launch_concurrency(),
-            polling_interval_sec=0.2,
-            on_conflict="always_update",
-        )
+        register_queues()  # the launch queue (rate limit, concurrency) and the research queue
+        apply_schedules(schedules)
         self.heartbeat = Heartbeat(DBOS.executor_id, app_version())
         self.heartbeat.start()
         self.launched = True
