@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input, Select, TabbedContent
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, Tree
 
 from tests.conftest import wait_for
 from tests.test_dashboard import make_app, until
+from tui.modals.fork import ForkScreen
 from tui.modals.launch import LaunchScreen
 from tui.screens.detail import DetailScreen
+from tui.screens.lineage import DiffScreen, LineageScreen
 from tui.supervisor import Supervisor, SupervisorError
 from tui.widgets.branches import BranchesPane
-from workflows.runtime import Runtime
 from workflows.models import (
     ApprovalAnswer,
     ApprovalDecision,
@@ -21,6 +22,7 @@ from workflows.models import (
     StepSettings,
     parse_branches,
 )
+from workflows.runtime import Runtime
 
 QUESTION = "Why do durable workflows checkpoint step outputs?"
 
@@ -120,7 +122,7 @@ async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> N
     steps = (await sup.detail(original)).steps
     synth = next(s.step_id for s in steps if s.name == "synthesize")
     before = await sup.outputs(original)
-    labels = [label for label, _ in before.items]
+    labels = [label for label, _, _ in before.items]
     assert labels[0] == "plan" and labels[-1] == "synthesize" and "research 2" in labels
 
     # Rerun the synthesis with another model and extra instructions.
@@ -133,9 +135,11 @@ async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> N
     assert isinstance(report, ResearchReport)
     assert report.model == "claude-other"
     after = await sup.outputs(fork.workflow_id)
-    old, new = dict(before.items), dict(after.items)
+    old = {label: (model, text) for label, model, text in before.items}
+    new = {label: (model, text) for label, model, text in after.items}
     assert old["plan"] == new["plan"] and old["research"] == new["research"]  # replayed
-    assert old["synthesize"] != new["synthesize"]  # run again with the new settings
+    assert new["synthesize"][0] == "claude-other"  # run again with the new settings
+    assert old["synthesize"][1] != new["synthesize"][1]
 
     # A plain fork of the fork, from the same step: lineage is a tree of three generations.
     plain = await sup.fork(fork.workflow_id, synth)
@@ -194,7 +198,9 @@ async def test_compare_launched_from_the_form_shows_branches_side_by_side(
                 for c in cols.values()
             ),
         )
-        texts = {label: "".join(v.plain for v in c.pane.views.values()) for label, c in cols.items()}
+        texts = {
+            label: "".join(v.plain for v in c.pane.views.values()) for label, c in cols.items()
+        }
         assert texts["A"] != texts["B"]
         wid = screen.workflow_id
         assert await finish(sup, wid) == "SUCCESS"
@@ -207,3 +213,55 @@ async def test_compare_launched_from_the_form_shows_branches_side_by_side(
 
 def _row_text(table: DataTable[object]) -> str:
     return " ".join(str(c) for r in range(table.row_count) for c in table.get_row_at(r))
+
+
+async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    original = await approved_research(sup)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=(150, 44)) as pilot:
+        await until(pilot, lambda: app.connected)
+        app.open_run(original)
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, ForkScreen)
+        options = dialog.query_one(OptionList)
+        await until(pilot, lambda: options.option_count > 0)
+        assert dialog.query_one("#fork-settings").display  # research reads settings
+        synth = next(
+            i for i in range(options.option_count)
+            if "synthesize" in str(options.get_option_at_index(i).prompt)
+        )  # fmt: skip
+        options.highlighted = synth
+        dialog.query_one("#fork-model", Input).focus()
+        await pilot.press(*"claude-dialog", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, ForkScreen))
+        forks = [r for r in await sup.list_workflows() if r.forked_from == original]
+        assert len(forks) == 1
+        fork = forks[0].workflow_id
+        assert await finish(sup, fork) == "SUCCESS"
+        report = (await sup.detail(fork)).result
+        assert isinstance(report, ResearchReport) and report.model == "claude-dialog"
+
+        app.open_run(fork)
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen)
+                    and app.screen.workflow_id == fork)  # fmt: skip
+        await pilot.press("L")
+        lineage = app.screen
+        assert isinstance(lineage, LineageScreen)
+        tree = lineage.query_one(Tree)
+        await until(pilot, lambda: lineage.root is not None and tree.cursor_node is not None)
+        assert lineage.root is not None and lineage.root.row.workflow_id == original
+        assert [n.row.workflow_id for _, n in lineage.root.walk()] == [original, fork]
+        assert "model claude-dialog" in str(tree.cursor_node.label if tree.cursor_node else "")
+        await pilot.press("d")
+        diff = app.screen
+        assert isinstance(diff, DiffScreen)
+        summary = diff.query_one("#diff-summary", Static)
+        await until(pilot, lambda: "differ" in str(summary.render()))
+        assert "1 differ" in str(summary.render())  # only the synthesis ran again
+        await pilot.press("c")  # changed steps only
+        await until(pilot, lambda: len(diff.query(".diff-head")) == 1)
+        assert "synthesize" in str(diff.query_one(".diff-head", Static).render())

@@ -45,6 +45,8 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
         Binding("c", "cancel", "Cancel", id="run.cancel"),
         Binding("r", "resume", "Resume", id="run.resume"),
         Binding("f", "fork", "Fork", id="run.fork"),
+        Binding("L", "lineage", "Lineage", id="run.lineage"),
+        Binding("d", "diff", "Diff vs origin", show=False, id="run.diff"),
     ]
 
     @property
@@ -83,6 +85,28 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
     @on(WorkflowsRefreshed)
     def _status_on_refresh(self, message: WorkflowsRefreshed) -> None:
         self.query_one(StatusLine).refresh_status(self.deck)
+
+    def action_lineage(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.notify("nothing selected", severity="warning")
+            return
+        from .lineage import LineageScreen
+
+        self.app.push_screen(LineageScreen(row.workflow_id))
+
+    def action_diff(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.notify("nothing selected", severity="warning")
+            return
+        if not row.forked_from:
+            self.notify(f"{row.workflow_id} is not a fork: L shows its lineage, where space "
+                        "marks any two runs to diff", severity="warning")  # fmt: skip
+            return
+        from .lineage import DiffScreen
+
+        self.app.push_screen(DiffScreen(row.forked_from, row.workflow_id))
 
     def action_answer(self) -> None:
         row = self._need_row("answer")

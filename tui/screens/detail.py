@@ -134,7 +134,8 @@ class DetailScreen(RunActionsScreen):
                 tabs.show_tab("branches")
                 tabs.active = "branches"
         if was_active and detail.row.status == "SUCCESS" and detail.result_markdown:
-            if not self._report_shown:
+            # A compare run's result is the branches tab's table: stay there.
+            if not self._report_shown and not detail.branches:
                 self._report_shown = True
                 self.query_one(TabbedContent).active = "report"
 

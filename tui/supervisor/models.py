@@ -163,7 +163,7 @@ class ForkNode(_Snap):
 
 
 class RunOutputs(_Snap):
-    """A run's Claude answers in order, labelled by step ("plan", "research 2", "judge"...)."""
+    """A run's Claude answers in order: (step label, model, text); labels like "research 2"."""
 
     row: WorkflowRow
-    items: tuple[tuple[str, str], ...] = ()
+    items: tuple[tuple[str, str, str], ...] = ()
