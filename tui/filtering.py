@@ -22,6 +22,8 @@ STATUS_ALIASES: dict[str, str] = {
     "cancelled": "CANCELLED",
     "canceled": "CANCELLED",
     "stuck": "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+    "timed_out": "TIMED_OUT",
+    "timeout": "TIMED_OUT",
 }
 
 #: Quick status tabs: id → (label, filter term).
@@ -29,7 +31,7 @@ TABS: dict[str, tuple[str, str]] = {
     "all": ("All", ""),
     "running": ("Running", "status:running,queued"),
     "waiting": ("Waiting", "is:waiting"),
-    "failed": ("Failed", "status:error,stuck"),
+    "failed": ("Failed", "status:error,stuck,timed_out"),
     "done": ("Done", "status:success,cancelled"),
 }
 
@@ -68,7 +70,7 @@ class Filter:
             value_l = value.lower()
             if key == "status":
                 wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in value.split(",") if v}
-                if row.status not in wanted:
+                if row.status not in wanted and row.shown_status not in wanted:
                     return False
             elif key == "name" and value_l not in row.name.lower():
                 return False

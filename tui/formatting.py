@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-__all__ = ["STATUS_STYLE", "ago", "duration", "short_id", "status_text", "clock_time"]
+if TYPE_CHECKING:
+    from .supervisor import WorkflowRow
+
+__all__ = [
+    "STATUS_STYLE",
+    "ago",
+    "clock_time",
+    "countdown",
+    "duration",
+    "row_status",
+    "short_id",
+    "status_text",
+]
 
 #: status → (glyph, label, style). Colour is never the only signal: a glyph and a word too.
 STATUS_STYLE: dict[str, tuple[str, str, str]] = {
@@ -18,6 +31,7 @@ STATUS_STYLE: dict[str, tuple[str, str, str]] = {
     "CANCELLED": ("⊘", "cancelled", "$warning"),
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED": ("⚠", "stuck", "bold $error"),
     "WAITING": ("⏸", "approval", "bold $warning"),
+    "TIMED_OUT": ("⌛", "timed out", "bold magenta"),
 }
 
 _RICH = {
@@ -39,6 +53,19 @@ def status_text(status: str, *, waiting: bool = False) -> Text:
     key = "WAITING" if waiting and status == "PENDING" else status
     glyph, label, style = STATUS_STYLE.get(key, ("?", status.lower(), ""))
     return Text(f"{glyph} {label}", style=_rich_style(style))
+
+
+def row_status(row: WorkflowRow) -> Text:
+    """A run's status cell: waiting for a human and timed out are statuses of their own."""
+    return status_text(row.shown_status, waiting=row.waiting_approval or row.waiting_message)
+
+
+def countdown(deadline: float | None, now: float) -> str:
+    """``4m12s`` left, or ``""`` without a deadline; ``overdue`` once it has passed."""
+    if deadline is None:
+        return ""
+    left = deadline - now
+    return "overdue" if left <= 0 else duration(left)
 
 
 def duration(seconds: float | None) -> str:

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, 
 
 from workflows.models import STREAM_KEY
 
-from ..formatting import clock_time, duration, status_text
+from ..formatting import clock_time, countdown, duration, row_status
 from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
 from ..widgets.branches import BranchesPane
@@ -204,9 +204,7 @@ class DetailScreen(RunActionsScreen):
         r = d.row
         now = self.deck.clock()
         lines = [
-            f"[b]{escape(r.name)}[/]  "
-            f"{status_text(r.status, waiting=r.waiting_approval or r.waiting_message).markup}"
-            f"  [dim]{escape(r.workflow_id)}[/]",
+            f"[b]{escape(r.name)}[/]  {row_status(r).markup}  [dim]{escape(r.workflow_id)}[/]",
             f"input: {escape(d.input_summary or r.summary or '-')}",
             f"started {clock_time(r.created_at, now)} · "
             + (
@@ -228,8 +226,29 @@ class DetailScreen(RunActionsScreen):
             lines.append(" · ".join(lineage))
         if r.stranded:
             lines.append(f"[reverse bold red] ⚠ stranded: {escape(r.stranded)} — r takes over [/]")
+        if r.active and r.deadline is not None:
+            lines.append(
+                f"[magenta]⏱ workflow timeout {duration(r.timeout_s)}: cancelled in "
+                f"{countdown(r.deadline, now)} unless it finishes[/]"
+            )
+        elif r.active and r.timeout_s:
+            lines.append(f"[magenta]⏱ workflow timeout {duration(r.timeout_s)} once it starts[/]")
+        if r.timed_out == "workflow":
+            lines.append(
+                f"[reverse bold magenta] ⌛ timed out: DBOS cancelled it at its "
+                f"{duration(r.timeout_s)} deadline — r resumes it with a new deadline [/]"
+            )
+        elif r.timed_out == "approval":
+            lines.append(
+                "[reverse bold magenta] ⌛ the approval timed out: nobody answered in time — "
+                "r reruns from the approval [/]"
+            )
         if r.waiting_approval:
-            lines.append("[reverse bold yellow] ⏸ waiting for your approval — press a [/]")
+            left = countdown(r.approval.deadline if r.approval else None, now)
+            lines.append(
+                "[reverse bold yellow] ⏸ waiting for your approval — press a [/]"
+                + (f" [yellow]⌛ times out in {left}[/]" if left else "")
+            )
         elif r.waiting_message:
             topics = ", ".join(d.pending_topics) or "none"
             lines.append(

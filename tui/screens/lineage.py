@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ..formatting import clock_time, status_text
+from ..formatting import clock_time, row_status
 from ..supervisor import ForkNode, RunOutputs, SupervisorError
 from ..workers import WorkerErrors
 from .base import StatusLine
@@ -34,7 +34,7 @@ def _label(node: ForkNode, now: float, marked: bool, origin: ForkNode | None) ->
         text.append("◆ ", style="bold magenta")
     text.append(r.workflow_id, style="bold")
     text.append("  ")
-    text.append_text(status_text(r.status, waiting=r.waiting_approval))
+    text.append_text(row_status(r))
     text.append(f"  {clock_time(r.created_at, now)}", style="dim")
     s = node.settings
     before = origin.settings if origin is not None else None

@@ -52,6 +52,30 @@ class WorkflowRow(_Snap):
     recv_deadline: float | None = None
     #: Why nothing will run this workflow by itself (executor gone, version unserved…), or "".
     stranded: str = ""
+    #: Workflow timeout (DBOS ``workflow_timeout``) and the deadline it sets once the run starts.
+    timeout_s: float | None = None
+    deadline: float | None = None
+    #: A DELAYED run (debounced launch) starts at this time unless launched again.
+    delay_until: float | None = None
+
+    @property
+    def timed_out(self) -> str:
+        """``"workflow"`` (DBOS cancelled it at its deadline), ``"approval"`` or ``""``."""
+        if self.status == "CANCELLED" and self.deadline is not None:
+            ended = self.completed_at or self.updated_at or 0.0
+            if ended >= self.deadline - 1.0:  # SQLite's updated_at is in whole seconds
+                return "workflow"
+        if self.status == "ERROR" and (
+            (self.approval is not None and self.approval.state == "timed_out")
+            or self.error.startswith("ApprovalTimeout")
+        ):
+            return "approval"
+        return ""
+
+    @property
+    def shown_status(self) -> str:
+        """The status as shown: DBOS's, except that a timed-out run says so."""
+        return "TIMED_OUT" if self.timed_out else self.status
 
     @property
     def active(self) -> bool:

@@ -10,7 +10,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from ..formatting import clock_time, duration, short_id, status_text
+from ..formatting import clock_time, countdown, duration, row_status, short_id
 from ..supervisor import WorkflowRow
 from .tables import cursor_key
 
@@ -66,20 +66,29 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
     if row.stranded:
         progress = Text(f"⚠ stranded: {row.stranded}  [r]", style="bold red")
     elif row.waiting_approval:
-        progress = Text("⏸ approve plan  [a]", style="bold yellow")
+        left = countdown(row.approval.deadline if row.approval else None, now)
+        progress = Text(f"⏸ approve ⌛{left}  [a]", style="bold yellow")
     elif row.waiting_message:
         progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
     elif p is not None and p.total and row.active:
         progress = Text(f"{p.phase[:11]:<11} {_bar(p.done, p.total, 5)} {p.done}/{p.total}")
     elif p is not None and row.active:
         progress = Text(p.phase[:20])
+    elif row.timed_out == "approval":
+        progress = Text("⌛ approval timed out", style="magenta")
+    elif row.timed_out == "workflow":
+        progress = Text(f"⌛ timed out after {duration(row.timeout_s)}", style="magenta")
     elif row.status == "ERROR":
         progress = Text(row.error.split(": ", 1)[-1][:40], style="red")
     else:
         progress = Text(p.phase[:20] if p else "", style="dim")
+    if row.active and row.deadline is not None:
+        progress = Text.assemble((f"⏱{countdown(row.deadline, now)} ", "magenta"), progress)
+    elif row.status == "DELAYED" and row.delay_until is not None:
+        progress = Text(f"◷ starts in {countdown(row.delay_until, now)}", style="blue")
     cost = f"${row.cost_usd:.3f}" if row.cost_usd else ""
     return {
-        "status": status_text(row.status, waiting=row.waiting_approval or row.waiting_message),
+        "status": row_status(row),
         "name": row.name,
         "id": IdCell(row.workflow_id),
         "summary": row.summary
