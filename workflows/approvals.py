@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from .models import (
     APPROVAL_EVENT,
     ApprovalAnswer,
+    ApprovalDecision,
     ApprovalRequest,
     ApprovalState,
 )
@@ -50,11 +51,14 @@ async def ask(
     prompt: str,
     timeout_s: float,
     proposal: dict[str, Any] | None = None,
+    options: tuple[ApprovalDecision, ...] | None = None,
 ) -> ApprovalAnswer:
     """Publish an approval request, wait for a valid answer, publish the resolution.
 
-    Invalid messages (not an :class:`ApprovalAnswer`) are logged and ignored: the request stays
-    pending until a valid answer or the deadline. Raises :class:`ApprovalTimeout` at the deadline.
+    ``options`` are the decisions offered (default: approve, reject, edit). Invalid messages (not
+    an :class:`ApprovalAnswer`, or a decision not offered) are logged and ignored: the request
+    stays pending until a valid answer or the deadline. Raises :class:`ApprovalTimeout` at the
+    deadline.
     """
     wid = DBOS.workflow_id or "?"
     # The deadline is computed once and checkpointed, so a recovered workflow keeps it.
@@ -64,6 +68,7 @@ async def ask(
         topic=topic,
         prompt=prompt,
         proposal=proposal or {},
+        **({"options": options} if options else {}),
         answer_schema=ApprovalAnswer.model_json_schema(),
         created_at=now,
         deadline=now + timeout_s,
@@ -86,6 +91,8 @@ async def ask(
                 f"approval '{topic}' timed out after {timeout_s:g} s without an answer"
             )
         answer = parse_answer(raw)
+        if isinstance(answer, ApprovalAnswer) and answer.decision not in request.options:
+            answer = f"{answer.decision.value} is not one of the options offered"
         if isinstance(answer, ApprovalAnswer):
             resolved = request.model_copy(
                 update={

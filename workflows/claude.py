@@ -16,22 +16,30 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claude_agent_sdk import (
     AssistantMessage,
+    CanUseTool,
     ClaudeAgentOptions,
     ClaudeSDKError,
     CLIConnectionError,
     CLINotFoundError,
+    HookCallback,
+    HookContext,
+    HookInput,
+    HookMatcher,
+    PermissionResultAllow,
+    PermissionResultDeny,
     ProcessError,
     ResultError,
     ResultMessage,
     StreamEvent,
     TextBlock,
+    ToolPermissionContext,
     ToolResultBlock,
     UserMessage,
     query,
@@ -49,12 +57,14 @@ from .models import (
     StreamChunk,
     Usage,
 )
+from .tools import ToolApprovalNeeded, ToolGate, ToolPolicy, load_policy
 
 __all__ = [
     "ClaudeError",
     "ClaudeFatalError",
     "ClaudeTransientError",
     "Coalescer",
+    "ToolApprovalNeeded",
     "Endpoint",
     "RETRY_POLICY",
     "claude_step",
@@ -306,13 +316,24 @@ async def _discard(chunk: StreamChunk) -> None:
 # The call itself
 
 
-def _options(call: ClaudeCall, ep: Endpoint) -> ClaudeAgentOptions:
+def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> ClaudeAgentOptions:
     env = dict(ep.env)
+    permissions: dict[str, Any] = {"allowed_tools": list(call.tools)}
+    if gate is not None:
+        # Every call of every offered tool goes through the gate: nothing is pre-allowed (an
+        # allowed_tools entry would skip can_use_tool), and the PreToolUse hook answers "ask" for
+        # the tools that need a human, which also stops the CLI from auto-allowing "read-only"
+        # Bash commands without asking can_use_tool.
+        permissions = {
+            "allowed_tools": [],
+            "permission_mode": "default",
+            "can_use_tool": _can_use_tool(gate),
+            "hooks": {"PreToolUse": [HookMatcher(matcher=None, hooks=[_pre_tool_use(gate)])]},
+        }
     return ClaudeAgentOptions(
         model=call.model,
         system_prompt=call.system or None,
         tools=list(call.tools),
-        allowed_tools=list(call.tools),
         include_partial_messages=True,
         max_turns=call.max_turns,
         env=env,
@@ -320,7 +341,49 @@ def _options(call: ClaudeCall, ep: Endpoint) -> ClaudeAgentOptions:
         cwd=ep.cwd,
         setting_sources=[],
         stderr=lambda line: log.debug("claude cli: %s", line.rstrip()),
+        **permissions,
     )
+
+
+def _pre_tool_use(gate: ToolGate) -> HookCallback:
+    async def hook(data: HookInput, tool_use_id: str | None, context: HookContext) -> Any:
+        raw = data.get("tool_input")
+        tool, tool_input = str(data.get("tool_name", "")), raw if isinstance(raw, dict) else {}
+        if gate.policy.verdict(tool) == "ask":
+            decision, reason = "ask", "the agentdeck tool policy asks a human"
+        else:
+            decision, message, _ = gate.decide(tool, tool_input)
+            reason = message or "allowed by the agentdeck tool policy"
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": decision,
+                "permissionDecisionReason": reason,
+            }
+        }
+
+    return hook
+
+
+def _can_use_tool(gate: ToolGate) -> CanUseTool:
+    async def can_use_tool(
+        tool: str, tool_input: dict[str, Any], context: ToolPermissionContext
+    ) -> PermissionResultAllow | PermissionResultDeny:
+        verdict, message, interrupt = gate.decide(tool, tool_input)
+        if verdict == "allow":
+            return PermissionResultAllow()
+        return PermissionResultDeny(message=message, interrupt=interrupt)
+
+    return can_use_tool
+
+
+def _tool_result_text(block: ToolResultBlock) -> str:
+    content = block.content
+    if isinstance(content, list):
+        texts = [c.get("text") for c in content if isinstance(c, dict)]
+        content = "".join(t for t in texts if isinstance(t, str))
+    body = content if isinstance(content, str) else ""
+    return f"\n[result{' (error)' if block.is_error else ''}] {body[:2000]}\n"
 
 
 def _event_parts(event: dict[str, Any]) -> list[tuple[ChunkKind, str]]:
@@ -347,6 +410,8 @@ async def run_claude(
     step_name: str,
     write: Writer | None = None,
     check: Callable[[str], object] | None = None,
+    decisions: Mapping[str, tuple[bool, str]] | None = None,
+    policy: ToolPolicy | None = None,
 ) -> ClaudeResult:
     """Run one Claude call through the SDK, streaming coalesced chunks; return the whole answer.
 
@@ -354,6 +419,11 @@ async def run_claude(
     attempt number; outside one they are discarded unless ``write`` is given. ``check`` validates
     the complete text before the step returns; what it raises is marked in the stream (with its
     own ``retryable`` verdict) like any other failed attempt.
+
+    With ``call.tools``, every tool call meets the tool policy (``policy``, else the
+    ``tool_policy:`` section of agentdeck.yaml) and ``decisions`` (human decisions by call key,
+    see :mod:`workflows.tools`). A call that needs a decision not given here does not run: the
+    Claude call is interrupted and :class:`~workflows.tools.ToolApprovalNeeded` is raised.
     """
     ep = current_endpoint()
     status = DBOS.step_status if DBOS.workflow_id is not None else None
@@ -366,11 +436,22 @@ async def run_claude(
     texts: list[str] = []
     result_msg: ResultMessage | None = None
     model = call.model
+    gate: ToolGate | None = None
+    if call.tools:
+        try:
+            policy = policy or load_policy()
+        except ValueError as exc:  # workflows.config.ConfigError: one line naming the file
+            raise ClaudeFatalError(f"{exc}; not retried") from None
     async with Coalescer(write, step_id=step_id, step_name=step_name, attempt=attempt) as out:
         out.add(ChunkKind.STATUS, f"attempt {attempt} · {model} · {ep.label}")
+        if call.tools and policy is not None:
+            out.add(ChunkKind.STATUS, f"\ntools: {', '.join(call.tools)}")
+            gate = ToolGate(
+                policy, decisions, note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n")
+            )
         transport = ep.transport_factory(call) if ep.transport_factory is not None else None
         messages: AsyncIterator[Any] = query(
-            prompt=call.prompt, options=_options(call, ep), transport=transport
+            prompt=call.prompt, options=_options(call, ep, gate), transport=transport
         )
         try:
             async for msg in messages:
@@ -385,10 +466,11 @@ async def run_claude(
                 elif isinstance(msg, UserMessage) and isinstance(msg.content, list):
                     for block in msg.content:
                         if isinstance(block, ToolResultBlock):
-                            body = block.content if isinstance(block.content, str) else ""
-                            out.add(ChunkKind.TOOL_RESULT, f"\n[result] {body[:2000]}\n")
+                            out.add(ChunkKind.TOOL_RESULT, _tool_result_text(block))
                 elif isinstance(msg, ResultMessage):
                     result_msg = msg
+            if gate is not None and gate.needed is not None:
+                raise gate.needed
             if result_msg is None:
                 raise ClaudeTransientError("the Claude CLI ended without a result")
             if result_msg.is_error:
@@ -407,6 +489,11 @@ async def run_claude(
             out.add(ChunkKind.STATUS, f"\nattempt {attempt} cancelled\n")
             raise
         except Exception as exc:
+            if gate is not None and gate.needed is not None:
+                # The interrupt ends the CLI's turn with an error result: that is this stop.
+                needed = gate.needed
+                out.add(ChunkKind.STATUS, f"\nwaiting for a human to allow or deny {needed.tool}\n")
+                raise needed from None
             err = exc if hasattr(exc, "retryable") else classify(exc)
             last = attempt >= (max_attempts or 1)
             verdict = "will retry" if is_retryable(err) and not last else "not retried"

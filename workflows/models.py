@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from .tools import parse_tool_list
+
 __all__ = [
     "DEFAULT_MODEL",
     "APPROVAL_EVENT",
@@ -52,6 +54,9 @@ __all__ = [
     "StepUsage",
     "StreamChunk",
     "Usage",
+    "TOOL_TOPIC_PREFIX",
+    "ToolRequest",
+    "tool_call_of",
 ]
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -86,6 +91,16 @@ class ResearchRequest(_Frozen):
         max_length=200,
         description="Offline-model fault injection, e.g. 'synthesize.invalid_request*1'.",
     )
+    tools: tuple[str, ...] = Field(
+        default=(),
+        description="Claude tools for the research steps, comma-separated (Read, Grep: run; "
+        "Bash, Write, WebFetch…: ask you first); empty = none.",
+    )
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools(cls, v: Any) -> tuple[str, ...]:
+        return parse_tool_list(() if v is None else v)
 
 
 class Usage(_Frozen):
@@ -413,3 +428,32 @@ class StepSettings(_Frozen):
     @property
     def empty(self) -> bool:
         return self.model is None and not self.instructions
+
+
+# --------------------------------------------------------------------------------------------
+# Tool-permission approvals
+
+#: Approval topics of tool calls start with this (``tool:<first 12 hex digits of the call key>``).
+TOOL_TOPIC_PREFIX = "tool:"
+
+
+class ToolRequest(_Frozen):
+    """A tool call that waits for a human decision (what a research step returns instead of a
+    result when its Claude call stopped at such a call; the call did not run)."""
+
+    tool: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    key: str = Field(description="workflows.tools.call_key(tool, input)")
+
+    @property
+    def topic(self) -> str:
+        return f"{TOOL_TOPIC_PREFIX}{self.key[:12]}"
+
+
+def tool_call_of(request: ApprovalRequest) -> tuple[str, dict[str, Any]] | None:
+    """(tool name, input) when ``request`` asks to allow a tool call, else None."""
+    tool = request.proposal.get("tool")
+    if not request.topic.startswith(TOOL_TOPIC_PREFIX) or not isinstance(tool, str):
+        return None
+    raw = request.proposal.get("input")
+    return tool, raw if isinstance(raw, dict) else {}
