@@ -262,6 +262,8 @@ async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
         summary = diff.query_one("#diff-summary", Static)
         await until(pilot, lambda: "differ" in str(summary.render()))
         assert "1 differ" in str(summary.render())  # only the synthesis ran again
-        await pilot.press("c")  # changed steps only
-        await until(pilot, lambda: len(diff.query(".diff-head")) == 1)
-        assert "synthesize" in str(diff.query_one(".diff-head", Static).render())
+        await until(pilot, lambda: len(diff.query(".diff-head")) == 1)  # changed ones first
+        head = str(diff.query_one(".diff-head", Static).render())
+        assert "synthesize" in head and "claude-dialog" in head
+        await pilot.press("c")  # every step
+        await until(pilot, lambda: len(diff.query(".diff-head")) >= 4)

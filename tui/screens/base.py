@@ -101,7 +101,7 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
             self.notify("nothing selected", severity="warning")
             return
         if not row.forked_from:
-            self.notify(f"{row.workflow_id} is not a fork: L shows its lineage, where space "
+            self.notify(f"{row.workflow_id} is not a fork: L shows its lineage, where m "
                         "marks any two runs to diff", severity="warning")  # fmt: skip
             return
         from .lineage import DiffScreen

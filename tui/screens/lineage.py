@@ -47,12 +47,12 @@ def _label(node: ForkNode, now: float, marked: bool, origin: ForkNode | None) ->
 
 
 class LineageScreen(WorkerErrors, Screen[None]):
-    """The fork tree a run belongs to. enter opens a run; space marks one; d diffs."""
+    """The fork tree a run belongs to. enter opens a run; m marks one; d diffs."""
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "open", "Open run"),
-        Binding("space", "mark", "Mark for diff"),
+        Binding("m", "mark", "Mark for diff"),
         Binding("d", "diff", "Diff"),
         Binding("R", "reload", "Reload", show=False),
     ]
@@ -71,8 +71,8 @@ class LineageScreen(WorkerErrors, Screen[None]):
         yield StatusLine(id="status-line")
         yield Static(f"[b]Fork lineage[/] of {escape(self.workflow_id)}", classes="view-title")
         yield Static(
-            "[dim]d diffs the selected run with the one marked with space, or with the run it "
-            "was forked from. Settings in cyan are what a fork changed.[/]",
+            "[dim]enter opens a run · d diffs the selected run with the one marked with m, or with "
+            "the run it was forked from. In cyan: what a fork changed.[/]",
             id="lineage-help",
         )
         yield Tree("runs", id="lineage-tree")
@@ -151,7 +151,7 @@ class LineageScreen(WorkerErrors, Screen[None]):
         other = self.marked if self.marked and self.marked != node.row.workflow_id else None
         other = other or node.row.forked_from
         if not other:
-            self.notify("the original run: mark another run with space, then d", severity="warning")
+            self.notify("the original run: mark another run with m, then d", severity="warning")
             return
         self.app.push_screen(DiffScreen(other, node.row.workflow_id))
 
@@ -181,14 +181,14 @@ class DiffScreen(WorkerErrors, Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("c", "changed_only", "Changed only"),
+        Binding("c", "changed_only", "All / changed steps"),
     ]
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__()
         self.left_id, self.right_id = left, right
         self.outputs: tuple[RunOutputs, RunOutputs] | None = None
-        self.changed_only = False
+        self.changed_only = True  # what a user diffs runs for; c shows every step
 
     @property
     def deck(self) -> AgentDeckApp:
@@ -266,7 +266,11 @@ class DiffScreen(WorkerErrors, Screen[None]):
         self.query_one("#diff-summary", Static).update(
             f"{len(labels)} steps with Claude output · [yellow]{changed} differ[/] · "
             f"left {escape(left.row.status.lower())}, right {escape(right.row.status.lower())}"
-            + (" · [dim]showing changed steps only (c)[/]" if self.changed_only else "")
+            + (
+                " · [dim]changed steps only (c: all)[/]"
+                if self.changed_only
+                else " · [dim]c: changed only[/]"
+            )
         )
 
     def action_back(self) -> None:

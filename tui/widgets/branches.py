@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -32,6 +31,8 @@ class _Column(Vertical):
         self.branch = branch
         self.head = Static("", classes="branch-head")
         self.pane = OutputPane(classes="branch-out")
+        #: Batches that arrived before the column was mounted (fed on mount, none dropped).
+        self.backlog: list[StreamBatch] = []
 
     def compose(self) -> ComposeResult:
         yield self.head
@@ -40,15 +41,20 @@ class _Column(Vertical):
     def on_mount(self) -> None:
         if self.branch.workflow_id:
             self.pane.view_for(self.branch.workflow_id)
+        backlog, self.backlog = self.backlog, []
+        for batch in backlog:
+            self.pane.feed(batch)
 
     def show(self, branch: BranchRow, winner: str) -> None:
         self.branch = branch
         status = branch.row.status if branch.row else "waiting"
-        star = " [b yellow]★ judged best[/]" if winner and winner == branch.label else ""
-        self.head.update(
-            f"[b]{escape(branch.label)}[/] · {escape(branch.model)} · {escape(branch.style)} · "
-            f"{status_text(status).markup}{star}"
-        )
+        head = Text.assemble(
+            (branch.label, "bold"), f" · {branch.model} · {branch.style} · ",
+            status_text(status),
+        )  # fmt: skip
+        if winner and winner == branch.label:
+            head.append("  ★ judged best", style="bold yellow")
+        self.head.update(head)
 
 
 class BranchesPane(Vertical):
@@ -87,9 +93,12 @@ class BranchesPane(Vertical):
 
     def feed(self, batch: StreamBatch) -> bool:
         col = self._by_wid.get(batch.workflow_id)
-        if col is None or not col.is_mounted:
+        if col is None:
             return False
-        col.pane.feed(batch)
+        if col.is_mounted:
+            col.pane.feed(batch)
+        else:
+            col.backlog.append(batch)
         return True
 
 
