@@ -68,18 +68,31 @@ def plan_call(topic: str, n: int, *, model: str, fault: str = "") -> ClaudeCall:
     )
 
 
-def research_call(topic: str, question: str, *, model: str, fault: str = "") -> ClaudeCall:
+def research_call(
+    topic: str, question: str, *, model: str, fault: str = "", tools: Sequence[str] = ()
+) -> ClaudeCall:
+    """A research question; with ``tools`` Claude may use those tools (under the tool policy),
+    over up to 10 turns, and the system prompt carries an ``agentdeck-tools:`` line."""
+    instructions = (
+        "You are a careful researcher. Answer the question in two to four paragraphs of "
+        "Markdown prose, concretely, for an engineer."
+    )
+    if tools:
+        instructions += (
+            f" You may use these tools where they help: {', '.join(tools)}. A call may need a "
+            "human's approval or be denied; if it is denied, do without it."
+        )
+    system = _system("research", instructions, fault=fault)
+    if tools:
+        system += f"\nagentdeck-tools: {','.join(tools)}"
     return ClaudeCall(
         task="research",
         model=model,
         fault=fault,
-        system=_system(
-            "research",
-            "You are a careful researcher. Answer the question in two to four paragraphs of "
-            "Markdown prose, concretely, for an engineer.",
-            fault=fault,
-        ),
+        system=system,
         prompt=f"Topic: {topic}\nQuestion: {question}",
+        tools=tuple(tools),
+        max_turns=10 if tools else 1,
     )
 
 

@@ -19,6 +19,11 @@ __all__ = [
     "KNOWN_TASKS",
     "Directives",
     "ParsedRequest",
+    "ToolCall",
+    "ToolOutcome",
+    "next_tool_call",
+    "tool_input",
+    "tools_paragraph",
     "answer",
     "parse_request",
     "prompt_hash",
@@ -29,7 +34,9 @@ __all__ = [
 
 KNOWN_TASKS = frozenset({"plan", "research", "synthesize", "judge", "chat"})
 
-_DIRECTIVE_RE = re.compile(r"^[ \t]*agentdeck-(task|fault|think)[ \t]*:[ \t]*(.*?)[ \t]*$", re.M)
+_DIRECTIVE_RE = re.compile(
+    r"^[ \t]*agentdeck-(task|fault|think|tools)[ \t]*:[ \t]*(.*?)[ \t]*$", re.M
+)
 _REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>\s*", re.S)
 # One piece per word, with the punctuation and whitespace that follow it; runs of punctuation
 # (``{"``, ``["``) and leading whitespace are pieces of their own. The pieces join back exactly.
@@ -43,6 +50,17 @@ class Directives:
     task: str = "chat"
     faults: tuple[str, ...] = ()
     think: bool = False
+    #: ``agentdeck-tools: Bash,Read``: the tools to call, one per turn, before answering.
+    tools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What came back for one of the model's tool calls (a ``tool_result`` block)."""
+
+    name: str
+    text: str
+    is_error: bool
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,8 @@ class ParsedRequest:
     prompt: str  # the last user turn's own text, without system reminders or directive lines
     all_text: str  # every piece of prompt text (system, messages, tools), for the usage count
     model: str
+    tool_calls: int = 0  # tool_use blocks the assistant has sent in this conversation
+    tool_outcomes: tuple[ToolOutcome, ...] = ()  # their results, in order
 
 
 def _block_texts(content: Any) -> Iterable[str]:
@@ -76,16 +96,19 @@ def _directives(texts: Sequence[str]) -> Directives:
     task: str | None = None
     think = False
     faults: list[str] = []
+    tools: tuple[str, ...] | None = None
     for text in texts:
         for match in _DIRECTIVE_RE.finditer(text):
             kind, value = match.group(1), match.group(2)
             if kind == "task" and task is None and value:
                 task = value.split()[0].lower()
+            elif kind == "tools" and tools is None:
+                tools = tuple(t.strip() for t in value.split(",") if t.strip())
             elif kind == "think":
                 think = think or value.lower() in {"on", "true", "yes", "1"}
             elif kind == "fault" and value and value not in faults:
                 faults.append(value)
-    return Directives(task=task or "chat", faults=tuple(faults), think=think)
+    return Directives(task=task or "chat", faults=tuple(faults), think=think, tools=tools or ())
 
 
 def _clean_prompt(text: str) -> str:
@@ -114,12 +137,41 @@ def parse_request(body: Mapping[str, Any]) -> ParsedRequest:
     tools = body.get("tools")
     tool_text = json.dumps(tools) if tools else ""
     model = body.get("model")
+    calls, outcomes = _tool_history(messages if isinstance(messages, list) else [])
     return ParsedRequest(
         directives=_directives(system_texts + message_texts),
         prompt=last_user,
         all_text="\n".join([*system_texts, *message_texts, tool_text]),
         model=model if isinstance(model, str) and model else "offline-model",
+        tool_calls=calls,
+        tool_outcomes=outcomes,
     )
+
+
+def _tool_history(messages: list[Any]) -> tuple[int, tuple[ToolOutcome, ...]]:
+    """How many tool calls the assistant made so far, and the results that came back."""
+    names: dict[str, str] = {}
+    calls = 0
+    outcomes: list[ToolOutcome] = []
+    for message in messages:
+        if not isinstance(message, Mapping) or not isinstance(message.get("content"), list):
+            continue
+        for block in message["content"]:
+            if not isinstance(block, Mapping):
+                continue
+            if block.get("type") == "tool_use" and message.get("role") == "assistant":
+                calls += 1
+                names[str(block.get("id"))] = str(block.get("name", "?"))
+            elif block.get("type") == "tool_result":
+                text = "\n".join(_block_texts(block.get("content")))
+                outcomes.append(
+                    ToolOutcome(
+                        name=names.get(str(block.get("tool_use_id")), "?"),
+                        text=text,
+                        is_error=bool(block.get("is_error")),
+                    )
+                )
+    return calls, tuple(outcomes)
 
 
 def _own_texts(content: Any) -> Iterable[str]:
@@ -567,10 +619,104 @@ def _chat(prompt: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# tools: one scripted call per tool named in ``agentdeck-tools:``, then the answer
 
 
-def answer(task: str, prompt: str, *, invalid_plan: bool = False) -> str:
-    """The scripted answer for ``task`` to ``prompt`` (deterministic)."""
+@dataclass(frozen=True)
+class ToolCall:
+    """A ``tool_use`` block the model sends."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+def _words(text: str) -> str:
+    """Letters, digits and spaces only (safe inside single quotes in a shell command)."""
+    return " ".join(re.sub(r"[^A-Za-z0-9 ]+", " ", text).split())[:80] or "agentdeck"
+
+
+def tool_input(name: str, prompt: str) -> dict[str, Any] | None:
+    """The deterministic, harmless input of the scripted call of tool ``name`` (None: no script).
+
+    The CLI really runs allowed calls, in its working directory (the offline CLI's private home):
+    reads of a system file, a word count, a note file of its own; the web tools fail offline.
+    """
+    topic = _topic(prompt)
+    note = f"agentdeck-note-{prompt_hash('note', prompt)[:8]}.md"
+    inputs: dict[str, dict[str, Any]] = {
+        "Read": {"file_path": "/etc/os-release", "limit": 5},
+        "Glob": {"pattern": "*.md"},
+        "Grep": {"pattern": "agentdeck", "glob": "*.md", "output_mode": "files_with_matches"},
+        "Bash": {
+            "command": f"echo '{_words(topic)}' | wc -w",
+            "description": "Count the words of the topic",
+        },
+        "Write": {"file_path": note, "content": f"# Notes on {topic}\n\nWritten offline.\n"},
+        "Edit": {"file_path": note, "old_string": "Written offline.", "new_string": "Edited."},
+        "NotebookEdit": {
+            "notebook_path": "agentdeck-notes.ipynb",
+            "new_source": "print('offline')",
+            "cell_type": "code",
+            "edit_mode": "insert",
+        },
+        "WebFetch": {"url": "https://example.com/", "prompt": f"What does it say about {topic}?"},
+        "WebSearch": {"query": topic},
+    }
+    return inputs.get(name)
+
+
+def next_tool_call(parsed: ParsedRequest) -> ToolCall | None:
+    """The tool call to answer ``parsed`` with, or None once every scripted tool was called."""
+    scripted = [t for t in parsed.directives.tools if tool_input(t, parsed.prompt) is not None]
+    if parsed.tool_calls >= len(scripted):
+        return None
+    name = scripted[parsed.tool_calls]
+    phash = prompt_hash(parsed.directives.task, parsed.prompt)
+    return ToolCall(
+        id=f"toolu_offline_{phash[:10]}_{parsed.tool_calls}",
+        name=name,
+        input=tool_input(name, parsed.prompt) or {},
+    )
+
+
+def _first_line_of(text: str, limit: int = 160) -> str:
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def tools_paragraph(outcomes: Sequence[ToolOutcome]) -> str:
+    """What the tools gave, one bullet each (appended to the answer)."""
+    if not outcomes:
+        return ""
+    lines = ["**Tools used.**", ""]
+    for o in outcomes:
+        first = _first_line_of(o.text) or "(no output)"
+        if o.is_error:
+            lines.append(f"- `{o.name}` was not used: {first}")
+        else:
+            lines.append(f"- `{o.name}` returned: `{first.replace('`', chr(39))}`")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def answer(
+    task: str,
+    prompt: str,
+    *,
+    invalid_plan: bool = False,
+    tool_outcomes: Sequence[ToolOutcome] = (),
+) -> str:
+    """The scripted answer for ``task`` to ``prompt`` (deterministic), followed by what the tools
+    gave when there were tool calls."""
+    text = _answer(task, prompt, invalid_plan=invalid_plan)
+    tools = tools_paragraph(tool_outcomes)
+    return f"{text}\n\n{tools}" if tools else text
+
+
+def _answer(task: str, prompt: str, *, invalid_plan: bool = False) -> str:
     rng = _rng(task, prompt)
     topic = _topic(prompt)
     if task == "plan":

@@ -73,6 +73,28 @@ The 401 text has neither "401" nor "authentication" in it; the 429 text says "ra
   the partial text, a ``UserMessage`` "[Request interrupted by user]", then a
   ``ResultMessage(subtype="error_during_execution", is_error=True)``).
 
+Tools (``agentdeck-tools: Bash,Read`` in the system prompt): the server answers with one
+``tool_use`` block per listed tool, in order (``content_block_start`` with the block, its input
+as ``input_json_delta`` pieces, ``stop_reason: "tool_use"``), with the fixed harmless inputs of
+:func:`.script.tool_input`, and, once every tool was called, with the scripted text plus a "Tools
+used" list of what came back (or that the call was denied). The request log records the tool an
+answer called (``tool_use``) and the results a request carried back (``tool_results``). What the
+CLI does with them (ClaudeAgentOptions ``tools=[...]``, ``setting_sources=[]``):
+
+* It runs allowed calls itself, in its ``cwd``; ``Read`` of a file there and "read-only" Bash
+  commands (``echo … | wc -w``) are auto-allowed *without* asking ``can_use_tool``. A
+  ``PreToolUse`` hook answering ``permissionDecision: "ask"`` forces the ``can_use_tool`` request
+  (with ``decision_reason`` set to the hook's reason); ``"allow"``/``"deny"`` decide at once, and
+  a deny reason reaches the model as the ``tool_result`` text (``is_error: true``).
+* Hooks and ``can_use_tool`` see the input as the CLI normalised it (relative ``file_path``
+  made absolute against ``cwd``); the ``tool_use`` block keeps the model's own input.
+* ``PermissionResultDeny(interrupt=True)``: the tool does not run, the model is not called again;
+  a ``UserMessage`` "[Request interrupted by user for tool use]", then a ``ResultMessage``
+  (``subtype="error_during_execution"``, ``is_error=True``), then ``query()`` raises
+  ``ResultError``.
+* Tools of CLI 2.1.332: ``Glob`` and ``Grep`` exist (not in the default set); ``LS``,
+  ``MultiEdit``, ``NotebookRead`` and ``TodoWrite`` do not (silently dropped from ``tools``).
+
 Thinking (``agentdeck-think: on``) works: the ``thinking_delta`` and ``signature_delta`` events
 arrive as ``StreamEvent``; the CLI emits one ``AssistantMessage`` per content block, so a
 ``[ThinkingBlock]`` message comes first and the ``[TextBlock]`` message second;
@@ -90,6 +112,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -171,12 +194,16 @@ class RequestRecord:
     stream: bool = False
     think: bool = False
     session: str | None = None  # the CLI's X-Claude-Code-Session-Id header
+    tool_use: str | None = None  # the tool this answer called (agentdeck-tools), if any
+    tool_results: tuple[str, ...] = ()  # "<tool>: ok|error" for each tool result in the request
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
+        data = dict(data)
+        data["tool_results"] = tuple(data.get("tool_results") or ())
         return cls(**data)
 
 
@@ -197,6 +224,8 @@ class _Entry:
     stream: bool = False
     think: bool = False
     session: str | None = None
+    tool_use: str | None = None
+    tool_results: tuple[str, ...] = ()
 
     def freeze(self) -> RequestRecord:
         return RequestRecord(**asdict(self))
@@ -223,6 +252,7 @@ class _Plan:
     tps: float = 0.0
     cut_after: int | None = None  # midstream: error after this many text pieces
     hang_after: int | None = None  # hang: stall after this many text pieces
+    tool_use: script.ToolCall | None = None  # answer with this tool call instead of text
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -461,6 +491,9 @@ class OfflineModelServer:
             stream=stream,
             think=directives.think,
             session=session,
+            tool_results=tuple(
+                f"{o.name}: {'error' if o.is_error else 'ok'}" for o in parsed.tool_outcomes
+            ),
         )
         logger.debug("messages: task=%s model=%s fault=%s", task, parsed.model, fault)
 
@@ -471,13 +504,24 @@ class OfflineModelServer:
             return
 
         kind = fault.kind if fault else None
-        text = script.answer(task, parsed.prompt, invalid_plan=kind is FaultKind.INVALID_PLAN)
+        tool_call = script.next_tool_call(parsed)
+        if tool_call is not None:
+            self._update(entry, tool_use=tool_call.name)
+            text = ""
+        else:
+            text = script.answer(
+                task,
+                parsed.prompt,
+                invalid_plan=kind is FaultKind.INVALID_PLAN,
+                tool_outcomes=parsed.tool_outcomes,
+            )
         plan = _Plan(
             model=parsed.model,
             message_id=f"msg_offline_{entry.seq:06d}_{phash[:8]}",
             input_tokens=max(1, len(parsed.all_text) // 4),
             text=script.split_pieces(text),
             tps=self._effective_tps(fault),
+            tool_use=tool_call,
         )
         if directives.think:
             thinking = script.thinking_for(task, parsed.prompt)
@@ -520,7 +564,13 @@ class OfflineModelServer:
                     "signature": plan.signature,
                 }
             )
-        content.append({"type": "text", "text": "".join(plan.text)})
+        if plan.tool_use is not None:
+            call = plan.tool_use
+            content.append(
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+            )
+        else:
+            content.append({"type": "text", "text": "".join(plan.text)})
         output_tokens = len(plan.thinking) + len(plan.text)
         reply = {
             "id": plan.message_id,
@@ -528,7 +578,7 @@ class OfflineModelServer:
             "role": "assistant",
             "model": plan.model,
             "content": content,
-            "stop_reason": "end_turn",
+            "stop_reason": "end_turn" if plan.tool_use is None else "tool_use",
             "stop_sequence": None,
             "usage": {
                 "input_tokens": plan.input_tokens,
@@ -605,6 +655,8 @@ class OfflineModelServer:
                 )
                 handler.sse("content_block_stop", {"type": "content_block_stop", "index": index})
                 index += 1
+            if plan.tool_use is not None:
+                return self._stream_tool_use(handler, entry, plan, index, paced_delta)
             handler.sse(
                 "content_block_start",
                 {
@@ -639,6 +691,44 @@ class OfflineModelServer:
             return "stopped"
         except _Disconnected:
             return "disconnected"
+
+    def _stream_tool_use(
+        self, handler: _Handler, entry: _Entry, plan: _Plan, index: int, delta: _DeltaSender
+    ) -> str:
+        """The rest of a streamed answer that calls a tool: one tool_use block, its input as
+        ``input_json_delta`` pieces, ``stop_reason: "tool_use"``."""
+        call = plan.tool_use
+        assert call is not None
+        handler.sse(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "tool_use", "id": call.id, "name": call.name,
+                                  "input": {}},
+            },
+        )  # fmt: skip
+        for piece in _json_pieces(json.dumps(call.input, ensure_ascii=False)):
+            delta(index, {"type": "input_json_delta", "partial_json": piece})
+        handler.sse("content_block_stop", {"type": "content_block_stop", "index": index})
+        handler.sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": entry.output_tokens},
+            },
+        )
+        self._finish_entry(entry, "completed")
+        handler.sse("message_stop", {"type": "message_stop"})
+        return "completed"
+
+
+_DeltaSender = Callable[[int, dict[str, Any]], None]
+
+
+def _json_pieces(raw: str, size: int = 24) -> list[str]:
+    return [raw[i : i + size] for i in range(0, len(raw), size)] or [""]
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -4,6 +4,12 @@ For fast unit tests only: ``claude_agent_sdk.query(transport=ScriptedTransport(c
 SDK's real control protocol and message parsing, but instead of spawning the Claude Code CLI it
 answers the initialize request and streams the offline script (same text, same fault kinds as the
 loopback server) as the CLI's stream-json frames. Contract tests use the real CLI + server.
+
+Tools (``ClaudeCall.tools``) follow the CLI's permission protocol: for each scripted tool call the
+transport sends the SDK a ``can_use_tool`` control request and waits for its answer. Allowed calls
+are not executed: their result is simulated (a Bash ``echo … | wc -w`` is counted, anything else
+says it was simulated). A deny with ``interrupt`` ends the turn like the CLI does (an
+``error_during_execution`` result).
 """
 
 from __future__ import annotations
@@ -18,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 from claude_agent_sdk import Transport
 
 from .faults import FaultKind, parse_fault_spec
-from .script import answer, split_pieces, thinking_for, thinking_signature
+from .script import (
+    ToolOutcome,
+    answer,
+    prompt_hash,
+    split_pieces,
+    thinking_for,
+    thinking_signature,
+    tool_input,
+)
 
 if TYPE_CHECKING:
     from workflows.models import ClaudeCall
@@ -51,6 +65,8 @@ class ScriptedTransport(Transport):
         self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._ready = False
         self._session = str(uuid.uuid4())
+        self._permissions: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self._ready = True
@@ -60,6 +76,8 @@ class ScriptedTransport(Transport):
 
     async def close(self) -> None:
         self._ready = False
+        if self._task is not None:
+            self._task.cancel()
         self._out.put_nowait(None)
 
     async def end_input(self) -> None:
@@ -70,7 +88,12 @@ class ScriptedTransport(Transport):
             if not line.strip():
                 continue
             msg = json.loads(line)
-            if msg.get("type") == "control_request":
+            if msg.get("type") == "control_response":
+                response = msg.get("response") or {}
+                waiter = self._permissions.pop(str(response.get("request_id")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(response)
+            elif msg.get("type") == "control_request":
                 self._out.put_nowait(
                     {
                         "type": "control_response",
@@ -82,7 +105,10 @@ class ScriptedTransport(Transport):
                     }
                 )
             elif msg.get("type") == "user":
-                self._answer()
+                if self.call.tools:
+                    self._task = asyncio.create_task(self._answer_with_tools())
+                else:
+                    self._answer()
 
     def _fault(self) -> FaultKind | None:
         call = self.call
@@ -172,6 +198,78 @@ class ScriptedTransport(Transport):
         )
         self._result(text, out_tokens=len(pieces))
 
+    async def _permission(self, tool: str, tool_in: dict[str, Any], use_id: str) -> dict[str, Any]:
+        """Ask the SDK's ``can_use_tool`` callback, as the CLI does; return its decision."""
+        request_id = f"perm_{uuid.uuid4().hex[:12]}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._permissions[request_id] = waiter
+        self._emit(
+            {
+                "type": "control_request",
+                "request_id": request_id,
+                "request": {"subtype": "can_use_tool", "tool_name": tool, "input": tool_in,
+                            "tool_use_id": use_id, "permission_suggestions": []},
+            }
+        )  # fmt: skip
+        response = await waiter
+        if response.get("subtype") != "success":
+            return {"behavior": "deny", "message": str(response.get("error", "error"))}
+        body = response.get("response")
+        return body if isinstance(body, dict) else {"behavior": "deny", "message": "no answer"}
+
+    async def _answer_with_tools(self) -> None:
+        call = self.call
+        phash = prompt_hash(call.task, call.prompt)
+        outcomes: list[ToolOutcome] = []
+        turns = 0
+        for n, tool in enumerate(t for t in call.tools if tool_input(t, call.prompt) is not None):
+            tool_in = tool_input(tool, call.prompt) or {}
+            use_id = f"toolu_offline_{phash[:10]}_{n}"
+            self._event({"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": use_id, "name": tool, "input": {}}})  # fmt: skip
+            self._event({"type": "content_block_delta", "index": 0, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(tool_in)}})  # fmt: skip
+            self._event({"type": "content_block_stop", "index": 0})
+            self._emit(
+                {"type": "assistant", "parent_tool_use_id": None, "session_id": self._session,
+                 "message": {"model": call.model, "role": "assistant", "content": [
+                     {"type": "tool_use", "id": use_id, "name": tool, "input": tool_in}]}}
+            )  # fmt: skip
+            turns += 1
+            decision = await self._permission(tool, tool_in, use_id)
+            allowed = decision.get("behavior") == "allow"
+            text = _simulated(tool, tool_in) if allowed else str(decision.get("message", ""))
+            outcomes.append(ToolOutcome(name=tool, text=text, is_error=not allowed))
+            self._emit(
+                {"type": "user", "parent_tool_use_id": None, "session_id": self._session,
+                 "message": {"role": "user", "content": [
+                     {"type": "tool_result", "tool_use_id": use_id, "content": text,
+                      "is_error": not allowed}]}}
+            )  # fmt: skip
+            if not allowed and decision.get("interrupt"):
+                self._emit(
+                    {"type": "result", "subtype": "error_during_execution", "duration_ms": 1,
+                     "duration_api_ms": 1, "is_error": True, "num_turns": turns,
+                     "session_id": self._session, "total_cost_usd": 0.0, "usage": {},
+                     "result": "[Request interrupted by user for tool use]"}
+                )  # fmt: skip
+                self._out.put_nowait(None)
+                return
+        text = answer(call.task, call.prompt, tool_outcomes=outcomes)
+        pieces = split_pieces(text)
+        self._event({"type": "content_block_start", "index": 0,
+                     "content_block": {"type": "text", "text": ""}})  # fmt: skip
+        for piece in pieces:
+            self._event({"type": "content_block_delta", "index": 0,
+                         "delta": {"type": "text_delta", "text": piece}})  # fmt: skip
+        self._event({"type": "content_block_stop", "index": 0})
+        self._emit(
+            {"type": "assistant", "parent_tool_use_id": None, "session_id": self._session,
+             "message": {"model": call.model, "role": "assistant",
+                         "content": [{"type": "text", "text": text}]}}
+        )  # fmt: skip
+        self._result(text, out_tokens=len(pieces))
+
     async def read_messages(self) -> AsyncIterator[dict[str, Any]]:
         while True:
             msg = await self._out.get()
@@ -179,6 +277,14 @@ class ScriptedTransport(Transport):
                 return
             yield msg
             await asyncio.sleep(0)
+
+
+def _simulated(tool: str, tool_in: dict[str, Any]) -> str:
+    """The result of an allowed call, without running it (this transport executes nothing)."""
+    command = str(tool_in.get("command", ""))
+    if tool == "Bash" and command.startswith("echo '") and command.endswith("' | wc -w"):
+        return str(len(command[len("echo '") : -len("' | wc -w")].split()))
+    return f"(simulated {tool} result: the in-process transport runs no tools)"
 
 
 def transport_factory(call: ClaudeCall) -> Transport:
