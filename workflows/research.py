@@ -30,6 +30,7 @@ from .models import (
     ResearchRequest,
     StepSettings,
     StepUsage,
+    ToolRequest,
     Usage,
 )
 from .prompts import (
@@ -40,6 +41,7 @@ from .prompts import (
     with_instructions,
 )
 from .queues import RESEARCH_QUEUE
+from .tools import ToolApprovalNeeded, approval_prompt
 
 __all__ = [
     "ApprovalTimeout",
@@ -106,12 +108,24 @@ async def plan_step(
 @DBOS.step(name="research", retries_allowed=True, should_retry=is_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
 async def research_step(
-    topic: str, question: str, model: str, fault: str, instructions: str = ""
-) -> ClaudeResult:
-    call = research_call(topic, question, model=model, fault=fault)
-    return await run_claude(
-        with_instructions(call, StepSettings(instructions=instructions)), step_name="research"
-    )
+    topic: str,
+    question: str,
+    model: str,
+    fault: str,
+    instructions: str = "",
+    tools: tuple[str, ...] = (),
+    decisions: dict[str, tuple[bool, str]] | None = None,
+) -> ClaudeResult | ToolRequest:
+    """The answer, or the tool call that needs a human decision first (it did not run)."""
+    call = research_call(topic, question, model=model, fault=fault, tools=tools)
+    try:
+        return await run_claude(
+            with_instructions(call, StepSettings(instructions=instructions)),
+            step_name="research",
+            decisions=decisions,
+        )
+    except ToolApprovalNeeded as exc:
+        return ToolRequest(tool=exc.tool, input=exc.tool_input, key=exc.key)
 
 
 @DBOS.step(name="synthesize", retries_allowed=True, should_retry=is_retryable, preemptible=True,
@@ -158,21 +172,65 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: Tool calls one research question may ask a human about before it gives up.
+MAX_TOOL_APPROVALS = 5
+
+
+async def _tool_decision(req: ToolRequest, timeout_s: float) -> tuple[bool, str]:
+    """Ask a human to allow or deny one tool call (a durable approval); no answer = deny."""
+    try:
+        answer = await ask(
+            topic=req.topic,
+            prompt=approval_prompt(req.tool, req.input),
+            timeout_s=timeout_s,
+            proposal={"tool": req.tool, "input": req.input},
+            options=(ApprovalDecision.APPROVE, ApprovalDecision.REJECT),
+        )
+    except ApprovalTimeout:
+        return False, f"nobody answered within {timeout_s:g} s"
+    return answer.decision is ApprovalDecision.APPROVE, answer.comment
+
+
 @DBOS.workflow(name="research.question")
 async def research_question(
-    topic: str, index: int, question: str, model: str, fault: str = "", instructions: str = ""
+    topic: str,
+    index: int,
+    question: str,
+    model: str,
+    fault: str = "",
+    instructions: str = "",
+    tools: tuple[str, ...] = (),
+    approval_timeout_s: float = 24 * 3600,
 ) -> Answer:
-    """One research question (a child workflow on the research queue)."""
-    result = await research_step(
-        topic, question, model, fault_for_question(fault, index), instructions
-    )
-    return Answer(
-        index=index,
-        question=question,
-        text=result.text,
-        workflow_id=DBOS.workflow_id or "",
-        result=result,
-    )
+    """One research question (a child workflow on the research queue).
+
+    With ``tools``, a tool call the policy says to ask about stops the research step; the call
+    becomes a durable approval (``tool:<key>``), and the step runs again from the start with every
+    decision so far. The decision is a ``recv`` checkpoint of this workflow and the step only acts
+    on decisions in its input, so a crash anywhere neither loses a decision nor runs the tool
+    without one.
+    """
+    fault = fault_for_question(fault, index)
+    decisions: dict[str, tuple[bool, str]] = {}
+    while True:
+        out = await research_step(
+            topic, question, model, fault, instructions, tuple(tools), dict(decisions)
+        )
+        if isinstance(out, ClaudeResult):
+            return Answer(
+                index=index,
+                question=question,
+                text=out.text,
+                workflow_id=DBOS.workflow_id or "",
+                result=out,
+            )
+        if out.key in decisions:  # a decided call must not be asked about again
+            raise ResearchFailed(f"the {out.tool} call was decided but asked about again")
+        if len(decisions) >= MAX_TOOL_APPROVALS:
+            raise ResearchFailed(
+                f"more than {MAX_TOOL_APPROVALS} tool calls needed an approval; gave up"
+            )
+        decisions[out.key] = await _tool_decision(out, approval_timeout_s)
 
 
 @DBOS.workflow(name="research")
@@ -235,6 +293,8 @@ async def research(req: ResearchRequest) -> ResearchReport:
             model,
             req.fault,
             settings.instructions,
+            req.tools,
+            req.approval_timeout_s,
         )  # fmt: skip
         for i, q in enumerate(questions)
     ]
