@@ -14,6 +14,7 @@ from workflows.model_offline.script import answer as scripted
 from workflows.model_offline.script import plan_questions, thinking_for
 from workflows.models import (
     Answer,
+    ApprovalDecision,
     ApprovalRequest,
     ApprovalState,
     ChunkKind,
@@ -23,6 +24,7 @@ from workflows.models import (
     StreamChunk,
     Usage,
 )
+from workflows.tools import approval_prompt
 
 from .supervisor import (
     ActionResult,
@@ -329,3 +331,27 @@ class CannedSupervisor(Supervisor):
             )
             for s in SCHEDULES
         ]
+
+
+# --------------------------------------------------------------------------------------------
+# A tool approval (workflows.tools): question 3 of the running run wants to use Bash. Not in ROWS
+# (the other pictures stay as they are); the tool-approval shots swap in TOOL_ROWS.
+
+TOOL_INPUT = {
+    "command": "echo 'vector databases' | wc -w",
+    "description": "Count the words of the topic",
+}
+TOOL_APPROVAL = ApprovalRequest(
+    request_id=f"{RUNNING.workflow_id}-14:tool:5bef11add55a",
+    topic="tool:5bef11add55a",
+    prompt=approval_prompt("Bash", TOOL_INPUT),
+    options=(ApprovalDecision.APPROVE, ApprovalDecision.REJECT),
+    proposal={"tool": "Bash", "input": TOOL_INPUT},
+    created_at=NOW - 20,
+    deadline=NOW - 20 + 24 * 3600,
+)
+TOOL_WAITING = _row(
+    f"{RUNNING.workflow_id}-14", "PENDING", 60, None, name="research.question",
+    parent_id=RUNNING.workflow_id, approval=TOOL_APPROVAL,
+)  # fmt: skip
+TOOL_ROWS = (*ROWS, TOOL_WAITING)

@@ -23,6 +23,8 @@ ACTIONS = (
     ("Cancel the selected run", "screen.action_cancel", "c"),
     ("Resume the selected run", "screen.action_resume", "r"),
     ("Fork the selected run", "screen.action_fork", "f"),
+    ("Fork lineage of the selected run", "screen.action_lineage", "L"),
+    ("Diff the selected fork with its origin", "screen.action_diff", "d"),
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ._canned import FAILED, NOW, WAITING, CannedSupervisor
+from ._canned import FAILED, NOW, TOOL_ROWS, WAITING, CannedSupervisor
 from .app import AgentDeckApp
 
 __all__ = ["SHOTS", "Shot", "canned_app", "main"]
@@ -75,6 +75,22 @@ def open_run(workflow_id: str, *more: str) -> Callable[[Pilot[None]], Awaitable[
     return run
 
 
+def with_tool_approval(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The canned rows plus a research question waiting for a tool approval (Bash), then keys."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, AgentDeckApp) and isinstance(app.source, CannedSupervisor)
+        app.source.rows = TOOL_ROWS
+        await settle(pilot)
+        for name in names:
+            await pilot.press(name)
+            await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
@@ -109,6 +125,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("confirm_cancel", keys("2", "c")),
     Shot("help", keys("question_mark")),
     Shot("palette", keys("ctrl+p", *"fork")),
+    Shot("inbox_tool", with_tool_approval("i")),
+    Shot("approve_tool", with_tool_approval("i", "down", "enter")),
 )
 
 

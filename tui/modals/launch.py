@@ -31,6 +31,8 @@ def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
         ann = field.annotation
         kind = "integer" if ann is int else "number" if ann is float else "text"
         default = "" if field.default is None else str(field.default)
+        if isinstance(field.default, tuple):  # e.g. tools: typed comma-separated
+            default = ", ".join(map(str, field.default))
         out.append((name, field.description or name, kind, default))
     return out
 

@@ -596,6 +596,9 @@ class Supervisor:
                 ok=False, message=f"already {how}: {req.topic} of {workflow_id}",
                 workflow_id=workflow_id,
             )  # fmt: skip
+        if answer.decision not in req.options:  # e.g. "edit" for a tool call (allow/deny only)
+            offered = " / ".join(o.value for o in req.options)
+            raise SupervisorError(f"{answer.decision.value} is not an option here ({offered})")
         if req.deadline < time.time():
             return ActionResult(ok=False, message="the approval deadline has passed")
         await self._write(
