@@ -29,7 +29,9 @@ from workflows.tools import approval_prompt
 from .supervisor import (
     ActionResult,
     EventItem,
+    ForkNode,
     RunDetail,
+    RunOutputs,
     StepRow,
     StreamBatch,
     Supervisor,
@@ -113,19 +115,23 @@ CHILDREN = tuple(
 ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
 
 
-# Queues as the canned rows load them: the launch queue has QUEUED, WAITING and RUNNING; two of
-# RUNNING's questions are in flight on the research queue (worker concurrency 2). The backfill
-# queue is one an operator registered for scheduled catch-up runs (global limit, rate limit,
+# Queues as the canned rows load them: the launch queue has QUEUED, WAITING and RUNNING (each
+# holding its deduplication id) under the default rate limit; two of RUNNING's questions are in
+# flight on the research queue (worker concurrency 2). The backfill queue is one an operator
+# registered for scheduled catch-up runs (global limit, a rate limit whose window is full,
 # priorities); DBOS's internal queue carries the scheduled run in flight.
 QUEUES = (
     QueueRow(name="agentdeck-backfill", global_concurrency=1, rate_limit=2, rate_period_s=60.0,
-             priority_in_use=True, enqueued=5, running=1, oldest_wait_s=252.0),
-    QueueRow(name="agentdeck-launch", enqueued=1, running=2, oldest_wait_s=3.0),
+             rate_used=2, rate_frees_at=NOW + 17, priority_in_use=True,
+             queued_by_priority=((1, 2), (5, 3)), enqueued=5, running=1, oldest_wait_s=252.0),
+    QueueRow(name="agentdeck-launch", rate_limit=50, rate_period_s=60.0, rate_used=4,
+             queued_by_priority=((0, 1),), enqueued=1, running=2, dedup_held=3,
+             oldest_wait_s=3.0),
     QueueRow(name="agentdeck-research", worker_concurrency=2, running=2),
     QueueRow(name="_dbos_internal_queue", registered=False, running=1),
 )  # fmt: skip
 IDLE_QUEUES = (
-    QueueRow(name="agentdeck-launch"),
+    QueueRow(name="agentdeck-launch", rate_limit=50, rate_period_s=60.0, rate_used=0),
     QueueRow(name="agentdeck-research", worker_concurrency=2),
 )
 
@@ -143,6 +149,11 @@ def _runs(schedule: str, *runs: tuple[str, str]) -> tuple[ScheduleRun, ...]:
 
 #: (row without its next run time): next_run is computed against the caller's clock.
 SCHEDULES = (
+    ScheduleRow(name="daily-digest", workflow_name="research.scheduled", cron="0 6 * * *",
+                detail="durable execution digest · 3q · auto-approve",
+                last_fired_at=NOW - 3 * 3600 - 2800, last_runs=_runs(
+                    "daily-digest", ("2026-11-25T06:00:00+00:00", "SUCCESS"),
+                    ("2026-11-24T06:00:00+00:00", "SUCCESS"))),
     ScheduleRow(name="hourly-smoke", workflow_name="research", cron="*/15 * * * *",
                 last_fired_at=NOW - 100, last_runs=_runs(
                     "hourly-smoke", ("2026-11-25T09:45:00+00:00", "PENDING"),
@@ -238,7 +249,9 @@ class CannedSupervisor(Supervisor):
 
     def __init__(self, *, empty: bool = False) -> None:
         super().__init__("sqlite:///canned.sqlite", read_only=False)
-        self.rows = () if empty else ROWS
+        from ._canned_catalogue import COMPARE_ROWS
+
+        self.rows = () if empty else (*ROWS, *COMPARE_ROWS)
 
     async def connect(self) -> None:
         return None
@@ -267,7 +280,12 @@ class CannedSupervisor(Supervisor):
         return (await self.get_row(partial)).workflow_id
 
     async def detail(self, workflow_id: str) -> RunDetail:
+        from ._canned_catalogue import catalogue_detail
+
         row = await self.get_row(workflow_id)
+        special = catalogue_detail(row)
+        if special is not None:
+            return special
         report = None
         if row.status == "SUCCESS" and row.name == "research":
             report = ResearchReport(
@@ -302,6 +320,12 @@ class CannedSupervisor(Supervisor):
             if off:
                 continue
             row = next((r for r in self.rows if r.workflow_id == wid), None)
+            if row is not None and row.name == "compare.branch":
+                from ._canned_catalogue import catalogue_streams
+
+                branch = catalogue_streams(wid)
+                out.append(StreamBatch(workflow_id=wid, chunks=branch, next_offset=len(branch)))
+                continue
             if row is None or row.name != "research":
                 continue
             chunks = _chunks(row)
@@ -312,6 +336,20 @@ class CannedSupervisor(Supervisor):
         raise SupervisorError("canned data: writes are disabled")
 
     launch = answer = cancel = resume = fork = send = _refuse
+
+    async def lineage(self, workflow_id: str) -> ForkNode:
+        from ._canned_catalogue import canned_lineage
+
+        return canned_lineage(workflow_id)
+
+    async def outputs(self, workflow_id: str) -> RunOutputs:
+        from ._canned_catalogue import canned_outputs
+
+        found = canned_outputs(workflow_id)
+        if found is None:
+            raise SupervisorError(f"no outputs recorded for {workflow_id}")
+        return found
+    trigger_schedule = _refuse
 
     # -- tui.supervisor._queues.RecordedQueues ---------------------------------------------
 
@@ -335,7 +373,7 @@ class CannedSupervisor(Supervisor):
 
 # --------------------------------------------------------------------------------------------
 # A tool approval (workflows.tools): question 3 of the running run wants to use Bash. Not in ROWS
-# (the other pictures stay as they are); the tool-approval shots swap in TOOL_ROWS.
+# (the other pictures stay as they are); the tool-approval shots add TOOL_WAITING.
 
 TOOL_INPUT = {
     "command": "echo 'vector databases' | wc -w",
@@ -354,4 +392,3 @@ TOOL_WAITING = _row(
     f"{RUNNING.workflow_id}-14", "PENDING", 60, None, name="research.question",
     parent_id=RUNNING.workflow_id, approval=TOOL_APPROVAL,
 )  # fmt: skip
-TOOL_ROWS = (*ROWS, TOOL_WAITING)

@@ -16,7 +16,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ._canned import FAILED, NOW, TOOL_ROWS, WAITING, CannedSupervisor
+from ._canned import FAILED, NOW, TOOL_WAITING, WAITING, CannedSupervisor
 from .app import AgentDeckApp
 
 __all__ = ["SHOTS", "Shot", "canned_app", "main"]
@@ -60,6 +60,27 @@ def keys(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     return run
 
 
+def launch_options(priority: str, debounce: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The launch form with a topic and the queue options filled in, submitted (canned data
+    refuses the launch itself, so bad values show their inline errors)."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = pilot.app.screen
+        form.query_one("#f-topic", Input).value = "durable execution"
+        form.query_one("#f-priority", Input).value = priority
+        form.query_one("#f-debounce", Input).value = debounce
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        form.query_one("#f-priority", Input).focus()
+        form.query_one("#f-anyway").scroll_visible(animate=False)
+        await settle(pilot)
+
+    return run
+
+
 def open_run(workflow_id: str, *more: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run(pilot: Pilot[None]) -> None:
         await settle(pilot)
@@ -81,11 +102,26 @@ def with_tool_approval(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run(pilot: Pilot[None]) -> None:
         app = pilot.app
         assert isinstance(app, AgentDeckApp) and isinstance(app.source, CannedSupervisor)
-        app.source.rows = TOOL_ROWS
+        app.source.rows = (*app.source.rows, TOOL_WAITING)
         await settle(pilot)
         for name in names:
             await pilot.press(name)
             await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
+def launch_kind(kind: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The launch form switched to another workflow type."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        from textual.widgets import Select
+
+        pilot.app.screen.query_one("#kind", Select).value = kind
         await settle(pilot)
 
     return run
@@ -127,6 +163,14 @@ SHOTS: tuple[Shot, ...] = (
     Shot("palette", keys("ctrl+p", *"fork")),
     Shot("inbox_tool", with_tool_approval("i")),
     Shot("approve_tool", with_tool_approval("i", "down", "enter")),
+    Shot("queues_launch", keys("Q", "down")),
+    Shot("launch_queue_options", launch_options("0", "2.5")),
+    Shot("compare", open_run("compare-4f1e2d3c5b6a"), size=(160, 44)),
+    Shot("lineage", open_run("research-c3d2a1b0f9e8~fork", "L")),
+    Shot("diff", open_run("research-c3d2a1b0f9e8~fork", "d")),
+    Shot("diff_all", open_run("research-c3d2a1b0f9e8~fork", "d", "c")),
+    Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
+    Shot("launch_compare", launch_kind("compare")),
 )
 
 

@@ -1,10 +1,16 @@
-"""Answer a pending approval: approve, reject, or edit the question list (sent once)."""
+"""Answer a pending approval: approve, reject, or edit the question list (sent once).
+
+A tool approval (a tool call Claude wants to make, see ``workflows.tools``) shows the tool and its
+input instead, and offers allow (approve) or deny (reject) only.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import json
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from workflows.models import ApprovalAnswer, ApprovalDecision
+from workflows.models import ApprovalAnswer, ApprovalDecision, tool_call_of
 
 from ..formatting import duration
 from ..supervisor import SupervisorError, WorkflowRow
@@ -21,7 +27,23 @@ from ..workers import WorkerErrors
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
 
-__all__ = ["ApproveScreen"]
+__all__ = ["ApproveScreen", "tool_input_text"]
+
+#: A tool input longer than this is cut (the dialog scrolls what is left).
+TOOL_INPUT_LINES = 40
+TOOL_INPUT_CHARS = 4000
+
+
+def tool_input_text(tool_input: dict[str, Any]) -> str:
+    """The input of a tool call as indented JSON, cut to a readable size."""
+    text = json.dumps(tool_input, indent=2, ensure_ascii=False, default=str)
+    lines = text.splitlines()
+    if len(lines) > TOOL_INPUT_LINES:
+        more = len(lines) - TOOL_INPUT_LINES
+        text = "\n".join(lines[:TOOL_INPUT_LINES]) + f"\n… ({more} more lines)"
+    if len(text) > TOOL_INPUT_CHARS:
+        text = text[:TOOL_INPUT_CHARS] + f"\n… ({len(text) - TOOL_INPUT_CHARS} more characters)"
+    return text
 
 
 class ApproveScreen(WorkerErrors, ModalScreen[bool]):
@@ -40,6 +62,9 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
         self._sent = False
 
     def compose(self) -> ComposeResult:
+        if tool_call_of(self.request) is not None:
+            yield from self._compose_tool()
+            return
         req = self.request
         questions = req.proposal.get("questions") or []
         with VerticalScroll(classes="dialog form"):
@@ -60,9 +85,34 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
                     yield Button("Send edited plan ^e", variant="warning", id="edit")
                 yield Button("Close", id="close")
 
+    def _compose_tool(self) -> ComposeResult:
+        req = self.request
+        tool, tool_input = tool_call_of(req) or ("?", {})
+        headline = req.prompt.splitlines()[0] if req.prompt else f"Allow Claude to use {tool}?"
+        with VerticalScroll(classes="dialog form", id="tool-dialog"):
+            yield Static(
+                f"[b]Tool approval[/] · {escape(tool)} · "
+                f"{escape(self.row.summary or self.row.workflow_id)}"
+            )
+            yield Static(Text(headline, style="bold"), classes="dialog-body")
+            yield Static("", id="countdown")
+            yield Label(f"{tool} input (the call runs only if you allow it)")
+            yield Static(Text(tool_input_text(tool_input)), id="tool-input")
+            yield Label("Comment (optional; a denial's reason is passed to Claude)")
+            yield Input(id="comment", placeholder="why")
+            yield Static("", id="answer-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Allow ^a", variant="success", id="approve")
+                yield Button("Deny ^r", variant="error", id="reject")
+                yield Button("Close", id="close")
+
     def on_mount(self) -> None:
         self._tick()
         self.set_interval(1.0, self._tick)
+        if tool_call_of(self.request) is not None:
+            # Nothing is pre-selected for a tool call: read the input (arrows scroll), then ^a/^r.
+            self.query_one("#tool-dialog", VerticalScroll).focus()
+            return
         self.query_one("#approve", Button).focus()
 
     def _tick(self) -> None:
@@ -78,6 +128,9 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
             self.action_decide(event.button.id)
 
     def action_decide(self, decision: str) -> None:
+        if ApprovalDecision(decision) not in self.request.options:
+            self.notify(f"{decision} is not an option here", severity="warning")
+            return
         if self._sent:
             self.notify("already sent; waiting for the workflow", severity="warning")
             return

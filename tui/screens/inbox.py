@@ -1,4 +1,8 @@
-"""Approval inbox: every workflow waiting for a human, soonest deadline first."""
+"""Approval inbox: every workflow waiting for a human, soonest deadline first.
+
+Plan approvals, tool approvals (a tool call Claude wants to make: the tool and what it would do,
+answered allow or deny) and foreign workflows blocked in ``recv``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
+
+from workflows.models import tool_call_of
 
 from ..formatting import duration, short_id
 from ..messages import WorkflowsRefreshed
@@ -74,17 +80,26 @@ class InboxScreen(RunActionsScreen):
             if key not in keys:
                 table.remove_row(key)
         existing = {str(k.value) for k in table.rows}
+        runs = self.deck.snapshot.by_id()
         for r in items:
             if r.approval is not None and r.waiting_approval:
-                asks = r.approval.prompt.splitlines()[0][:80]
+                first = r.approval.prompt.splitlines()[0] if r.approval.prompt else ""
+                asks: str | Text = first[:80]
                 options = " / ".join(o.value for o in r.approval.options)
+                if tool_call_of(r.approval) is not None:
+                    asks, options = Text(first[:80], style="magenta"), "allow / deny"
             else:
                 asks, options = "a message (blocked in recv; topic not recorded)", "free-form"
+            parent = runs.get(r.parent_id) if r.parent_id else None
+            run = r.summary or (f"↳ {parent.summary or parent.name}" if parent else r.name)
             cells: list[Any] = [
-                self._deadline(r), r.summary or r.name, short_id(r.workflow_id, 16), asks, options,
+                self._deadline(r), run, short_id(r.workflow_id, 16), asks, options,
             ]  # fmt: skip
             if r.workflow_id not in existing:
                 table.add_row(*cells, key=r.workflow_id)
+            else:  # the same run may wait for another answer now (a second tool call)
+                table.update_cell(r.workflow_id, "asks", asks)
+                table.update_cell(r.workflow_id, "options", options)
         title = self.query_one("#inbox-title", Static)
         n = len(items)
         title.update(f"[b]Approval inbox[/] · {n} waiting" + ("" if n else " · nothing to answer"))
