@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, Tree
 
-from tests.conftest import wait_for
+from tests.conftest import _settings, connected, launched, wait_for
 from tests.test_dashboard import make_app, until
 from tui.modals.fork import ForkScreen
 from tui.modals.launch import LaunchScreen
@@ -13,6 +15,7 @@ from tui.screens.detail import DetailScreen
 from tui.screens.lineage import DiffScreen, LineageScreen
 from tui.supervisor import Supervisor, SupervisorError
 from tui.widgets.branches import BranchesPane
+from workflows.model_offline.transport import reset_faults
 from workflows.models import (
     ApprovalAnswer,
     ApprovalDecision,
@@ -267,3 +270,12 @@ async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
         assert "synthesize" in head and "claude-dialog" in head
         await pilot.press("c")  # every step
         await until(pilot, lambda: len(diff.query(".diff-head")) >= 4)
+
+
+@pytest.mark.postgres
+async def test_compare_and_fork_settings_on_postgres(pg_database: str, tmp_path: Path) -> None:
+    """The same flows against PostgreSQL (attach-mode data layer, embedded runtime)."""
+    reset_faults()
+    async with launched(_settings(tmp_path, pg_database, cli=False)), connected(pg_database) as s:
+        await test_compare_branches_in_parallel_and_judged(s)
+        await test_fork_with_changed_settings_lineage_and_diff(s)
