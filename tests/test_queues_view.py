@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.conftest import wait_for
 from tests.test_dashboard import SIZE, make_app, notices, table, until
@@ -87,7 +87,7 @@ async def hold(sup: Supervisor, n: int) -> None:
 async def test_runs_waiting_for_approval_run_on_the_launch_queue(
     sup: Supervisor, statements: StatementCounter
 ) -> None:
-    ids = [await launch(sup, questions=2) for _ in range(2)]
+    ids = [await launch(sup, questions=n) for n in (2, 3)]  # identical ones would be refused
     for wid in ids:
         await wait_approval(sup, wid)
     statements.count = 0
@@ -97,6 +97,9 @@ async def test_runs_waiting_for_approval_run_on_the_launch_queue(
     assert launch_q.registered and (launch_q.running, launch_q.enqueued) == (2, 0)
     assert launch_q.oldest_wait_s is None and not launch_q.priority_in_use
     assert launch_q.worker_concurrency == launch_concurrency()
+    # The seed default rate limit, two of its starts used; each run holds its dedup id.
+    assert (launch_q.rate_limit, launch_q.rate_period_s, launch_q.rate_used) == (50, 60.0, 2)
+    assert launch_q.dedup_held == 2 and launch_q.delayed == 0 and not launch_q.rate_full
     research = rows[RESEARCH_QUEUE]
     assert research.worker_concurrency == research_concurrency() == 2
     assert research.global_concurrency is None and research.rate_limit is None
@@ -108,7 +111,8 @@ async def test_limits_priority_and_oldest_wait(sup: Supervisor) -> None:
     q = by_name(await queue_rows(sup))[HELD]
     assert (q.global_concurrency, q.worker_concurrency) == (1, None)
     assert (q.rate_limit, q.rate_period_s) == (10, 60.0)
-    assert q.priority_in_use and q.saturated
+    assert q.priority_in_use and q.saturated and q.queued_by_priority == ((5, 2),)
+    assert q.rate_used == 1 and q.rate_frees_at is not None  # the one running started it
     assert q.oldest_wait_s is not None and 0 <= q.oldest_wait_s < 30
     later = by_name(await queue_rows(sup, now=time.time() + 3600))[HELD]
     assert later.oldest_wait_s is not None and later.oldest_wait_s >= 3600  # measured from `now`
@@ -243,10 +247,16 @@ async def test_queue_view_counts_live_and_enter_filters_the_list(
         view = app.screen
         await until(pilot, lambda: cell(app, LAUNCH_QUEUE, "running") == "1")
         assert cell(app, RESEARCH_QUEUE, "worker") == "2"
+        assert cell(app, LAUNCH_QUEUE, "rate") == "1/50 per 60s"  # the limiter and its window
+        assert cell(app, LAUNCH_QUEUE, "dedup") == "1"
         # A second run: the same row updates in place (the cursor stays on it).
         grid(app).move_cursor(row=grid(app).get_row_index(LAUNCH_QUEUE))
-        second = await launch(sup, questions=1)
+        second = await launch(sup, questions=2)
         await until(pilot, lambda: cell(app, LAUNCH_QUEUE, "running") == "2")
+        assert cell(app, LAUNCH_QUEUE, "rate") == "2/50 per 60s"
+        detail = str(view.query_one("#queue-detail", Static).render())
+        assert "2 of 50 starts used in the last 60s" in detail
+        assert "lower number runs first" in detail and "2 ids held" in detail
         selected = view.selected()
         assert selected is not None and selected.name == LAUNCH_QUEUE
         await pilot.press("enter")
@@ -271,6 +281,9 @@ async def test_schedule_view_escape_switch_and_palette(sup: Supervisor, runtime:
         await until(pilot, lambda: cell(app, "nightly-research", "next").startswith("in "))
         assert cell(app, "nightly-research", "status") == "● active"
         assert cell(app, "nightly-research", "runs") == "never"
+        await pilot.press("t")  # fire it now (research takes no schedule arguments: it fails)
+        await until(pilot, lambda: "triggered nightly-research: sched-" in notices(app))
+        await until(pilot, lambda: cell(app, "nightly-research", "runs") == "✖")
         await pilot.press("Q")  # one view replaces the other
         await until(pilot, lambda: isinstance(app.screen, QueuesScreen))
         assert len(app.screen_stack) == depth + 1

@@ -54,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("--fault", default="", help="offline-model fault injection spec")
     lp.add_argument("--approval-timeout", type=float, default=None, help="seconds")
     lp.add_argument("--id", dest="workflow_id", default=None, help="workflow id (idempotent)")
+    lp.add_argument(
+        "--priority", type=int, default=None, metavar="N",
+        help="launch-queue priority: 1 runs first ... 2147483647 last (default: none, which "
+        "DBOS starts before any number)",
+    )  # fmt: skip
+    lp.add_argument(
+        "--debounce", type=float, default=None, metavar="SECONDS",
+        help="wait this long (DELAYED); launching the same topic again meanwhile replaces the "
+        "input and restarts the wait, so one run starts",
+    )  # fmt: skip
+    lp.add_argument(
+        "--allow-duplicate", action="store_true",
+        help="launch even if an identical request is already queued or running",
+    )  # fmt: skip
     lp.add_argument("--wait", action="store_true", help="run it here and wait for the result")
     lp.add_argument("--auto-approve", action="store_true", help="approve the plan automatically")
     lp.add_argument("--timeout", type=float, default=None, help="give up waiting after seconds")
@@ -205,8 +219,15 @@ async def _cmd_launch(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
         data["model"] = args.model
     if args.approval_timeout is not None:
         data["approval_timeout_s"] = args.approval_timeout
-    res = await sup.launch("research", data, workflow_id=args.workflow_id)
+    res = await sup.launch(
+        "research", data, workflow_id=args.workflow_id, priority=args.priority,
+        dedupe=not args.allow_duplicate, debounce_s=args.debounce,
+    )  # fmt: skip
     wid = res.workflow_id
+    if not res.ok:  # an identical request is queued or running: the message names it
+        _emit({"workflow_id": wid, "message": res.message, "launched": False}, args.json,
+              res.message)  # fmt: skip
+        return 1
     if not args.wait:
         note = "" if runtime else " (runs when a dashboard or `agentdeck worker` serves this DB)"
         _emit({"workflow_id": wid, "message": res.message}, args.json, res.message + note)

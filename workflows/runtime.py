@@ -346,14 +346,15 @@ class Runtime:
         if self.launched:
             return
         configure_logging(self.settings.state_dir)
+        from .schedules import apply_schedules, load_schedules
+
+        schedules = load_schedules()  # a bad agentdeck.yaml stops here, before anything starts
         self.start_model()
         # Import the workflows so DBOS registers them before launch.
         from . import compare, research  # noqa: F401
         from .presence import Heartbeat
         from .queues import register_queues
-        from .schedules import apply_schedules, load_schedules
 
-        schedules = load_schedules()  # a bad agentdeck.yaml stops here, before DBOS starts
         _shorten_notification_fallback()
         DBOS(config=self.dbos_config())
         DBOS.launch()

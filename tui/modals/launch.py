@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from workflows.queues import MAX_PRIORITY, MIN_PRIORITY
 
 from ..supervisor import WORKFLOW_TYPES, SupervisorError
 from ..workers import WorkerErrors
@@ -67,11 +69,62 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             yield Label("Workflow id (optional; launching an existing id does nothing)")
             yield Input(placeholder="generated", id="f-workflow_id", classes="field")
             yield Static("", id="err-form", classes="field-error")
+            yield from self._compose_queue_options()
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch", variant="primary", id="launch")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
+    def _compose_queue_options(self) -> ComposeResult:
+        """Launch-queue options, not part of the input model: priority, debounce, duplicates."""
+        yield Label("Priority (1 runs first; empty: none, which DBOS runs before any number)")
+        yield Input(placeholder="none", type="integer", id="f-priority", classes="field")
+        yield Static("", id="err-priority", classes="field-error")
+        yield Label("Debounce seconds (empty: off): the same topic again restarts the wait")
+        yield Input(placeholder="off", type="number", id="f-debounce", classes="field")
+        yield Static("", id="err-debounce", classes="field-error")
+        yield Checkbox(
+            "Launch even if an identical request is queued or running",
+            id="f-anyway",
+        )
+
+    def _queue_options(self) -> dict[str, Any] | None:
+        """Priority, debounce and dedupe from the form; inline errors and None if invalid."""
+        priority_raw = self.query_one("#f-priority", Input).value.strip()
+        debounce_raw = self.query_one("#f-debounce", Input).value.strip()
+        options: dict[str, Any] = {
+            "priority": None,
+            "debounce_s": None,
+            "dedupe": not self.query_one("#f-anyway", Checkbox).value,
+        }
+        ok = True
+        if priority_raw:
+            try:
+                options["priority"] = int(priority_raw)
+            except ValueError:
+                options["priority"] = MIN_PRIORITY - 1
+            if not MIN_PRIORITY <= options["priority"] <= MAX_PRIORITY:
+                self.query_one("#err-priority", Static).update(
+                    f"[red]✖ a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}[/]"
+                )
+                ok = False
+        if debounce_raw:
+            try:
+                options["debounce_s"] = float(debounce_raw)
+            except ValueError:
+                options["debounce_s"] = -1.0
+            if not 0 <= options["debounce_s"] <= 24 * 3600:
+                self.query_one("#err-debounce", Static).update(
+                    "[red]✖ seconds from 0 (off) to 86400[/]"
+                )
+                ok = False
+        if ok and options["priority"] is not None and options["debounce_s"]:
+            self.query_one("#err-debounce", Static).update(
+                "[red]✖ a debounced launch cannot have a priority (DBOS's debouncer)[/]"
+            )
+            ok = False
+        return options if ok else None
+
         self.query(".field").first(Input).focus()
 
     @on(Select.Changed, "#kind")
@@ -119,18 +172,22 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
 
     def action_submit(self) -> None:
         data = self._validate()
-        if data is not None:
-            self._launch(data)
+        options = self._queue_options()
+        if data is not None and options is not None:
+            self._launch(data, options)
 
     @work(exclusive=True, group="launch", exit_on_error=False, description="launch")
-    async def _launch(self, data: dict[str, Any]) -> None:
+    async def _launch(self, data: dict[str, Any], options: dict[str, Any]) -> None:
         deck = cast("AgentDeckApp", self.app)
         wid = self.query_one("#f-workflow_id", Input).value.strip() or None
         try:
-            res = await deck.source.launch(self.kind, data, workflow_id=wid)
+            res = await deck.source.launch(self.kind, data, workflow_id=wid, **options)
         except SupervisorError as exc:
             self.query_one("#err-form", Static).update(f"[red]✖ {exc}[/]")
             return
         deck.record(res)
+        if not res.ok:  # refused as a duplicate: the form stays, the message names the run
+            self.query_one("#err-form", Static).update(f"[yellow]✖ {res.message}[/]")
+            return
         deck.poller.kick()
         self.dismiss(res.workflow_id)

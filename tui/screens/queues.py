@@ -257,22 +257,65 @@ def _period(seconds: float | None) -> str:
     return f"{seconds:g}s" if seconds < 120 else duration(seconds)
 
 
+def _rate(row: QueueRow, now: float) -> Text:
+    """``used/limit per period``: starts counted in the limit's current window."""
+    if row.rate_limit is None:
+        return Text("?" if not row.registered else "-", style="dim")
+    used = row.rate_used or 0
+    text = Text(f"{used}/{row.rate_limit} per {_period(row.rate_period_s)}")
+    if row.rate_full:
+        text.stylize("bold yellow")
+        text.append(" full")
+    elif not used:
+        text.stylize("dim")
+    return text
+
+
+def _priority_label(priority: int) -> str:
+    return "none" if priority == 0 else f"p{priority}"
+
+
+def _priorities(row: QueueRow) -> Text:
+    """Queued runs by priority, most urgent first (``p1×2 p5×1``); every queue dequeues by it."""
+    if not row.registered and not row.queued_by_priority:
+        return Text("?", style="dim")
+    if not row.queued_by_priority:
+        return Text("on", style="dim")
+    return Text(
+        " ".join(f"{_priority_label(p)}×{n}" for p, n in row.queued_by_priority),
+        style="yellow" if row.priority_in_use else "",
+    )
+
+
 class QueuesScreen(_LiveTableScreen[QueueRow]):
-    """Every DBOS queue: its limits, and how many of its workflows run and wait."""
+    """Every DBOS queue: its limits, and how many of its workflows run, wait and are delayed.
+
+    Below the table, the selected queue in words: how much of its rate limit the current
+    window has used and when a slot frees up, what its priorities mean and what is queued at
+    each, its concurrency, and the deduplication ids its runs hold.
+    """
 
     NOUN = "queues"
     BINDINGS = [Binding("enter", "open", "Show its workflows", id="queues.open")]
 
+    def compose_extra(self) -> ComposeResult:
+        yield Static("", id="queue-detail")
+
+    def on_mount(self) -> None:  # Textual runs the base class's on_mount too
+        self.set_interval(1.0, self._show_detail)  # "next slot in …" counts down
+
     def columns(self) -> Sequence[tuple[str, str, int | None]]:
         return (
-            ("name", "QUEUE", 24),
+            ("name", "QUEUE", 22),
             ("running", "RUNNING", 8),
             ("enqueued", "QUEUED", 7),
+            ("delayed", "DELAYED", 7),
             ("oldest", "OLDEST WAIT", 11),
-            ("global", "GLOBAL LIMIT", 12),
+            ("global", "GLOBAL", 6),
             ("worker", "PER WORKER", 10),
-            ("rate", "RATE LIMIT", 12),
-            ("priority", "PRIORITY", 8),
+            ("rate", "RATE LIMIT (USED)", 18),
+            ("priority", "PRIORITY", 14),
+            ("dedup", "DEDUP", 5),
         )
 
     async def fetch(self) -> list[QueueRow]:
@@ -284,22 +327,18 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
             name = Text(row.name, style="dim italic")
         running_style = "bold yellow" if row.saturated else "bold cyan" if row.running else "dim"
         running = Text(f"{row.running}" + (" full" if row.saturated else ""), style=running_style)
-        rate = (
-            Text(f"{row.rate_limit} / {_period(row.rate_period_s)}")
-            if row.rate_limit is not None
-            else Text("?" if not row.registered else "-", style="dim")
-        )
         return {
             "name": name,
             "running": running,
             "enqueued": Text(str(row.enqueued), style="bold" if row.enqueued else "dim"),
+            "delayed": Text(str(row.delayed), style="bold" if row.delayed else "dim"),
             "oldest": Text(duration(row.oldest_wait_s) if row.oldest_wait_s is not None else "-",
                            style="" if row.oldest_wait_s is not None else "dim"),
             "global": _limit(row.global_concurrency, row.registered),
             "worker": _limit(row.worker_concurrency, row.registered),
-            "rate": rate,
-            "priority": Text("in use", style="yellow") if row.priority_in_use
-            else Text("-", style="dim"),
+            "rate": _rate(row, now),
+            "priority": _priorities(row),
+            "dedup": Text(str(row.dedup_held), style="" if row.dedup_held else "dim"),
         }  # fmt: skip
 
     def headline(self) -> str:
@@ -307,10 +346,24 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
             return "[b]Queues[/] · " + ("no queues registered" if self.loads else "loading…")
         running = sum(r.running for r in self.rows)
         queued = sum(r.enqueued for r in self.rows)
+        delayed = sum(r.delayed for r in self.rows)
         return (
             f"[b]Queues[/] · {len(self.rows)} queues · {running} running · {queued} queued"
-            " · [dim]enter shows a queue's workflows[/]"
+            + (f" · {delayed} delayed" if delayed else "")
+            + " · [dim]enter shows a queue's workflows[/]"
         )
+
+    def rendered(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.selected()
+        box = self.query_one("#queue-detail", Static)
+        box.update(queue_detail(row, self.deck.clock()) if row is not None else "")
 
     def action_open(self) -> None:
         row = self.selected()
@@ -323,6 +376,43 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open()
+
+
+def queue_detail(row: QueueRow, now: float) -> Text:
+    """The selected queue's limits and load, in words."""
+    out = Text.assemble((row.name, "bold"))
+    if not row.registered:
+        out.append(" · not registered by this application: its limits are unknown", style="dim")
+        return out
+    out.append("\n  rate limit: ", style="dim")
+    if row.rate_limit is None:
+        out.append("none")
+    else:
+        out.append(
+            f"{row.rate_used or 0} of {row.rate_limit} starts used in the last "
+            f"{_period(row.rate_period_s)}"
+        )
+        if row.rate_full:
+            out.append(" · full", style="bold yellow")
+            if row.rate_frees_at is not None:
+                out.append(f", next slot in {duration(max(0.0, row.rate_frees_at - now))}")
+    out.append("\n  priority: ", style="dim")
+    out.append("lower number runs first (p1 most urgent); none counts as 0, ahead of all")
+    if row.queued_by_priority:
+        queued = ", ".join(f"{_priority_label(p)} ×{n}" for p, n in row.queued_by_priority)
+        out.append(f" · queued: {queued}")
+    out.append("\n  concurrency: ", style="dim")
+    per = "no limit" if row.worker_concurrency is None else str(row.worker_concurrency)
+    total = "no limit" if row.global_concurrency is None else str(row.global_concurrency)
+    out.append(f"{per} per worker, {total} in all")
+    out.append("\n  deduplication: ", style="dim")
+    out.append(
+        f"{row.dedup_held} id{'s' if row.dedup_held != 1 else ''} held"
+        " (an identical launch is refused while its twin is queued or running)"
+    )
+    if row.delayed:
+        out.append(f" · {row.delayed} delayed (debounced launches waiting to start)")
+    return out
 
 
 def _next_run(row: ScheduleRow, now: float) -> Text:
@@ -343,10 +433,15 @@ def _glyph(status: str) -> Text:
 
 
 class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
-    """Every DBOS cron schedule: when it fires next, and how its latest runs went."""
+    """Every DBOS cron schedule: when it fires next, how its latest runs went; ``t`` fires the
+    selected one now."""
 
     NOUN = "schedules"
-    BINDINGS = [Binding("enter", "open", "Show its runs", id="schedules.open")]
+    BINDINGS = [
+        Binding("enter", "open", "Show its runs", id="schedules.open"),
+        Binding("t", "trigger", "Run it now", id="schedules.trigger",
+                tooltip="Fire the selected schedule now (DBOS trigger_schedule)"),
+    ]  # fmt: skip
 
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="schedule-runs")
@@ -357,7 +452,7 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
     def columns(self) -> Sequence[tuple[str, str, int | None]]:
         return (
             ("name", "SCHEDULE", 20),
-            ("workflow", "WORKFLOW", 14),
+            ("workflow", "WORKFLOW", 18),
             ("cron", "CRON", 28),
             ("next", "NEXT RUN", 20),
             ("status", "STATUS", 9),
@@ -392,7 +487,7 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
         active = sum(1 for r in self.rows if r.status == "active")
         return (
             f"[b]Schedules[/] · {len(self.rows)} schedules · {active} active"
-            " · [dim]enter shows a schedule's runs[/]"
+            " · [dim]enter shows a schedule's runs · t runs it now[/]"
         )
 
     def _countdown(self) -> None:
@@ -421,6 +516,8 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
             return
         now = self.deck.clock()
         out = Text.assemble(("Latest runs of ", "dim"), (row.name, "bold"))
+        if row.detail:
+            out.append(f" · {row.detail}")
         if row.queue:
             out.append(f" · queue {row.queue}", style="dim")
         if not row.last_runs:
@@ -448,3 +545,16 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open()
+
+    def action_trigger(self) -> None:
+        row = self.selected()
+        if row is None:
+            self.notify("no schedule selected", severity="warning")
+            return
+        self._trigger(row.name)
+
+    @work(group="trigger", exit_on_error=False, description="trigger a schedule")
+    async def _trigger(self, name: str) -> None:
+        if await self.deck.act(f"trigger {name}", self.deck.source.trigger_schedule(name)):
+            self.deck.poller.kick()
+            self.request_refresh()

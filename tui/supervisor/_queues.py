@@ -2,8 +2,11 @@
 
 Configuration comes from DBOS (``list_queues_async``, ``list_schedules_async``). Counts come
 from SQL, because ``DBOSClient`` has no call for "how many per queue" or "the latest N runs of
-every schedule": one aggregate query per refresh each (the statements are in the SQL section
-at the bottom). A refresh of the queue view is two queries; of the schedule view, two.
+every schedule": one aggregate statement per refresh each (the statements are in the SQL section
+at the bottom). The queue statement counts, per queue, the DELAYED, ENQUEUED (by priority) and
+PENDING runs, the deduplication ids they hold, and the starts inside each rate limit's current
+window, all in one ``UNION ALL``. A refresh of the queue view is two queries; of the schedule
+view, two.
 
 A source may serve recorded rows instead (``tui._canned`` for snapshots): anything that
 implements :class:`RecordedQueues` is asked for its rows and DBOS is not touched.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
@@ -58,11 +61,21 @@ class QueueRow(_Snap):
     worker_concurrency: int | None = None
     rate_limit: int | None = None
     rate_period_s: float | None = None
+    #: Starts counted against the rate limit in its current window (None: no rate limit).
+    rate_used: int | None = None
+    #: When the oldest start of the window leaves it (a slot frees up then), epoch seconds.
+    rate_frees_at: float | None = None
     #: Some ENQUEUED workflow on it has a priority (DBOS then dequeues by priority).
     priority_in_use: bool = False
+    #: ENQUEUED workflows per priority, lowest (dequeued first) first; 0 = no priority.
+    queued_by_priority: tuple[tuple[int, int], ...] = ()
     enqueued: int = 0
     #: PENDING workflows with this queue name (dequeued, running somewhere).
     running: int = 0
+    #: DELAYED workflows (a debounced launch waiting for its start time).
+    delayed: int = 0
+    #: In-flight workflows holding a deduplication id (an identical launch is refused).
+    dedup_held: int = 0
     #: Age of the longest-waiting ENQUEUED workflow (since it last entered the queue).
     oldest_wait_s: float | None = None
 
@@ -70,6 +83,11 @@ class QueueRow(_Snap):
     def saturated(self) -> bool:
         """As many running as the global limit allows."""
         return self.global_concurrency is not None and self.running >= self.global_concurrency
+
+    @property
+    def rate_full(self) -> bool:
+        """The rate limit's window has no start left: queued runs wait for a slot."""
+        return self.rate_limit is not None and (self.rate_used or 0) >= self.rate_limit
 
 
 class ScheduleRun(_Snap):
@@ -91,6 +109,8 @@ class ScheduleRow(_Snap):
     next_run_at: float | None = None
     last_fired_at: float | None = None
     last_runs: tuple[ScheduleRun, ...] = ()
+    #: What a firing does, for schedules of agentdeck.yaml (topic, questions, approval).
+    detail: str = ""
 
 
 @runtime_checkable
@@ -129,11 +149,9 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
     now = time.time() if now is None else now
     if isinstance(sup, RecordedQueues):
         return sup.recorded_queues(now)
-    queues, counts = await asyncio.gather(
-        _call("list queues", sup.client.list_queues_async()),
-        _call("count queued workflows", asyncio.to_thread(_in_flight, sup.sql)),
-    )
+    queues = await _call("list queues", sup.client.list_queues_async())
     rows: dict[str, QueueRow] = {}
+    windows: dict[str, float] = {}
     for q in queues:
         # Queue's public getters re-read the row (a blocking query each); list_queues has just
         # read it, so take the values it was built from.
@@ -144,17 +162,31 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
             worker_concurrency=q._worker_concurrency,
             rate_limit=int(limiter["limit"]) if limiter else None,
             rate_period_s=float(limiter["period"]) if limiter else None,
+            rate_used=0 if limiter else None,
         )
+        if limiter:
+            windows[q.name] = float(limiter["period"])
+    counts = await _call(
+        "count queued workflows", asyncio.to_thread(_in_flight, sup.sql, windows, now)
+    )
     for name, c in counts.items():
         base = rows.get(name) or QueueRow(name=name, registered=False)
+        period = windows.get(name)
         rows[name] = base.model_copy(
             update={
-                "enqueued": c.enqueued,
+                "enqueued": sum(c.by_priority.values()),
                 "running": c.running,
-                "priority_in_use": c.prioritized > 0,
+                "delayed": c.delayed,
+                "dedup_held": c.dedup_held,
+                "priority_in_use": any(p > 0 for p in c.by_priority),
+                "queued_by_priority": tuple(sorted(c.by_priority.items())),
                 "oldest_wait_s": None
                 if c.oldest_enqueued_ms is None
                 else max(0.0, now - c.oldest_enqueued_ms / 1000.0),
+                "rate_used": c.window_starts if period is not None else base.rate_used,
+                "rate_frees_at": c.window_oldest_ms / 1000.0 + period
+                if period is not None and c.window_oldest_ms is not None
+                else None,
             }
         )
     return sorted(rows.values(), key=lambda r: (not r.registered, r.name))
@@ -185,9 +217,18 @@ async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[Sc
                 next_run_at=next_run(s["schedule"], after=now, tz=tz) if active else None,
                 last_fired_at=_iso_to_epoch(s.get("last_fired_at")),
                 last_runs=tuple(runs.get(s["schedule_name"], ())),
+                detail=_schedule_detail(s.get("context")),
             )
         )
     return sorted(out, key=lambda r: r.name)
+
+
+def _schedule_detail(context: Any) -> str:
+    """A research schedule's request in a few words (other schedules: nothing)."""
+    if not isinstance(context, dict) or "topic" not in context:
+        return ""
+    approve = "auto-approve" if context.get("auto_approve") else "asks approval"
+    return redact(f"{context['topic']} · {context.get('questions', 3)}q · {approve}")[:120]
 
 
 def _iso_to_epoch(value: Any) -> float | None:
@@ -210,10 +251,13 @@ def _iso_to_epoch(value: Any) -> float | None:
 
 @dataclass
 class _Counts:
-    enqueued: int = 0
     running: int = 0
-    prioritized: int = 0
+    delayed: int = 0
+    dedup_held: int = 0
+    by_priority: dict[int, int] = field(default_factory=dict)
     oldest_enqueued_ms: int | None = None
+    window_starts: int = 0
+    window_oldest_ms: int | None = None
 
 
 def _table(sql: SQL, name: str) -> str:
@@ -226,29 +270,50 @@ def _rows(sql: SQL, stmt: str, params: dict[str, Any]) -> Sequence[Any]:
         return conn.execute(sa.text(stmt), params).fetchall()
 
 
-def _in_flight(sql: SQL) -> dict[str, _Counts]:
-    """ENQUEUED and PENDING workflows per queue, in one query.
+def _in_flight(sql: SQL, windows: dict[str, float], now: float) -> dict[str, _Counts]:
+    """Per queue, in one statement: DELAYED, ENQUEUED (by priority) and PENDING workflows with
+    the deduplication ids they hold, and the starts inside each rate limit's window.
 
-    Served by DBOS's partial index on (queue_name, status, priority, created_at) for ENQUEUED
-    and PENDING rows. "Waiting since" is ``updated_at``: a resumed run re-enters the queue then.
+    The first branch is served by DBOS's partial index on (queue_name, status, priority,
+    created_at) for ENQUEUED and PENDING rows (DELAYED ones have their own); the window
+    branches by its partial index on (queue_name, started_at_epoch_ms) WHERE rate_limited, and
+    count what DBOS's limiter counts. "Waiting since" is ``updated_at``: a resumed run re-enters
+    the queue then.
     """
-    rows = _rows(
-        sql,
-        "SELECT queue_name, status, count(*), "
-        "sum(CASE WHEN priority > 0 THEN 1 ELSE 0 END), min(updated_at) "
-        f"FROM {_table(sql, 'workflow_status')} "
-        "WHERE status IN ('ENQUEUED', 'PENDING') AND queue_name IS NOT NULL "
-        "GROUP BY queue_name, status",
-        {},
-    )
+    ws = _table(sql, "workflow_status")
+    parts = [
+        "SELECT queue_name, status, COALESCE(priority, 0), count(*), "
+        "sum(CASE WHEN deduplication_id IS NOT NULL THEN 1 ELSE 0 END), min(updated_at) "
+        f"FROM {ws} WHERE status IN ('DELAYED', 'ENQUEUED', 'PENDING') "
+        "AND queue_name IS NOT NULL GROUP BY queue_name, status, COALESCE(priority, 0)"
+    ]
+    params: dict[str, Any] = {}
+    for i, (queue, period) in enumerate(sorted(windows.items())):
+        params[f"q{i}"], params[f"t{i}"] = queue, int((now - period) * 1000)
+        parts.append(
+            f"SELECT queue_name, 'WINDOW', 0, count(*), 0, min(started_at_epoch_ms) FROM {ws} "
+            f"WHERE rate_limited = TRUE AND queue_name = :q{i} AND started_at_epoch_ms > :t{i} "
+            "AND status NOT IN ('ENQUEUED', 'DELAYED') GROUP BY queue_name"
+        )
     out: dict[str, _Counts] = {}
-    for queue, status, n, prioritized, oldest in rows:
+    for queue, status, priority, n, dedup, oldest in _rows(sql, " UNION ALL ".join(parts), params):
         c = out.setdefault(queue, _Counts())
+        n = int(n)
+        if status == "WINDOW":
+            c.window_starts = n
+            c.window_oldest_ms = int(oldest) if oldest is not None else None
+            continue
+        c.dedup_held += int(dedup or 0)
         if status == "ENQUEUED":
-            c.enqueued, c.prioritized = int(n), int(prioritized or 0)
-            c.oldest_enqueued_ms = int(oldest) if oldest is not None else None
+            c.by_priority[int(priority)] = c.by_priority.get(int(priority), 0) + n
+            if oldest is not None:
+                first = int(oldest)
+                if c.oldest_enqueued_ms is None or first < c.oldest_enqueued_ms:
+                    c.oldest_enqueued_ms = first
+        elif status == "PENDING":
+            c.running += n
         else:
-            c.running = int(n)
+            c.delayed += n
     return out
 
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any, cast
 
-from dbos import DBOSClient
+from dbos import DBOSClient, EnqueueOptions
 from pydantic import BaseModel, ValidationError
 
 from workflows.models import (
@@ -34,6 +34,7 @@ from workflows.models import (
     StreamChunk,
 )
 from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
+from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
@@ -533,12 +534,33 @@ class Supervisor:
     # -- writes -----------------------------------------------------------------------------
 
     async def launch(
-        self, kind: str, data: dict[str, Any], *, workflow_id: str | None = None
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        workflow_id: str | None = None,
+        priority: int | None = None,
+        dedupe: bool = True,
+        debounce_s: float | None = None,
     ) -> ActionResult:
-        """Validate the input and enqueue the workflow on the launch queue (idempotent by id)."""
+        """Validate the input and enqueue the workflow on the launch queue (idempotent by id).
+
+        ``priority``: DBOS's, 1 (dequeued first) to 2,147,483,647; none counts as 0, ahead of
+        all. ``dedupe``: an identical request (same kind and validated input) still queued or
+        running is not launched again; the result names it (``ok=False``). ``debounce_s``: the
+        run waits DELAYED that long, and a launch of the same topic meanwhile replaces its input
+        and restarts the wait (DBOS's debouncer); it cannot have a priority.
+        """
         self._check_write("launch a workflow")
         if kind not in WORKFLOW_TYPES:
             raise SupervisorError(f"unknown workflow type: {kind}")
+        if priority is not None and not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise SupervisorError(
+                f"priority must be {MIN_PRIORITY} (runs first) to {MAX_PRIORITY}, not {priority}"
+            )
+        debounce = debounce_s if debounce_s is not None and debounce_s > 0 else None
+        if debounce is not None and priority is not None:
+            raise SupervisorError("a debounced launch cannot have a priority (DBOS's debouncer)")
         wf_name, model = WORKFLOW_TYPES[kind]
         try:
             req = model.model_validate(data)
@@ -559,20 +581,33 @@ class Supervisor:
                 workflow_id=wid,
             )
         summary = _summarize(req) if isinstance(req, (ResearchRequest, CompareRequest)) else kind
-        await self._write(
-            "launch",
-            self.client.enqueue_async(
-                {
-                    "workflow_name": wf_name,
-                    "queue_name": LAUNCH_QUEUE,
-                    "workflow_id": wid,
-                    "attributes": {"summary": summary[:120], "kind": kind},
-                    "application_name": APP_NAME,
-                },
-                req,
-            ),
-        )
-        return ActionResult(ok=True, message=f"launched {wid}", workflow_id=wid)
+        options: EnqueueOptions = {
+            "workflow_name": wf_name,
+            "queue_name": LAUNCH_QUEUE,
+            "workflow_id": wid,
+            "attributes": {"summary": summary[:120], "kind": kind},
+            "application_name": APP_NAME,
+        }
+        if debounce is not None:
+            return await self._launch_debounced(kind, req, options, debounce)
+        if priority is not None:
+            options["priority"] = priority
+        if dedupe:
+            # DBOS refuses a second workflow with this id on the queue until the first ends;
+            # "return-existing" hands back the one holding it, so the message can name it.
+            options["deduplication_id"] = dedup_id(kind, req)
+            options["duplication_policy"] = "return-existing"
+        handle: Any = await self._write("launch", self.client.enqueue_async(options, req))
+        if handle.workflow_id != wid:
+            holder = str(handle.workflow_id)
+            status = await self._status_word(holder)
+            return ActionResult(
+                ok=False, workflow_id=holder,
+                message=f"not launched: the same {kind} request is already {status} as "
+                f"{holder} (launch anyway to run it twice)",
+            )  # fmt: skip
+        what = f" with priority {priority}" if priority is not None else ""
+        return ActionResult(ok=True, message=f"launched {wid}{what}", workflow_id=wid)
 
     async def answer(
         self, workflow_id: str, answer: ApprovalAnswer | dict[str, Any]
@@ -697,6 +732,64 @@ class Supervisor:
     async def wait_result(self, workflow_id: str, *, within: float | None = None) -> Any:
         handle: Any = await self.client.retrieve_workflow_async(workflow_id)
         return await asyncio.wait_for(handle.get_result(polling_interval_sec=0.1), within)
+
+    # -- queue features: debounced launch, schedules (tui/supervisor/_queues.py reads them) ----
+
+    async def _launch_debounced(
+        self, kind: str, req: BaseModel, options: EnqueueOptions, seconds: float
+    ) -> ActionResult:
+        """DBOS's debouncer: one DELAYED run per topic; each launch replaces its input and
+        pushes its start ``seconds`` on."""
+        from dbos import DebouncerClient
+
+        debouncer: DebouncerClient = DebouncerClient(self.client, options)
+        handle: Any = await self._write(
+            "launch (debounced)",
+            debouncer.debounce_async(debounce_key(kind, req), seconds, req),
+        )
+        wid = str(handle.workflow_id)
+        found = await self._call(
+            "read launch",
+            self.client.list_workflows_async(
+                workflow_ids=[wid], load_input=False, load_output=False
+            ),
+        )
+        if wid != options.get("workflow_id"):  # an earlier launch's run now has this input
+            await self._write(
+                "update summary",
+                self.client.update_workflow_attributes_async(
+                    wid, {"summary": options.get("attributes", {}).get("summary", "")},
+                    merge=True,
+                ),
+            )  # fmt: skip
+        delay_ms = getattr(found[0], "delay_until_epoch_ms", None) if found else None
+        at = delay_ms / 1000.0 if delay_ms else time.time() + seconds
+        clock = time.strftime("%H:%M:%S", time.localtime(at))
+        return ActionResult(
+            ok=True, workflow_id=wid,
+            message=f"debounced: {wid} will start at {clock} unless launched again",
+        )  # fmt: skip
+
+    async def _status_word(self, workflow_id: str) -> str:
+        found = await self._call(
+            "read workflow",
+            self.client.list_workflows_async(
+                workflow_ids=[workflow_id], load_input=False, load_output=False
+            ),
+        )
+        status = str(found[0].status) if found else "?"
+        return {"PENDING": "running", "ENQUEUED": "queued"}.get(status, status.lower())
+
+    async def trigger_schedule(self, name: str) -> ActionResult:
+        """Fire a schedule now (DBOS's ``trigger_schedule``: a run like a cron firing's)."""
+        self._check_write("trigger a schedule")
+        handle: Any = await self._write(
+            "trigger schedule", asyncio.to_thread(self.client.trigger_schedule, name)
+        )
+        return ActionResult(
+            ok=True, message=f"triggered {name}: {handle.workflow_id}",
+            workflow_id=str(handle.workflow_id),
+        )  # fmt: skip
 
 
 def _parse(model: Any, value: Any) -> Any:
