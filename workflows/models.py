@@ -36,6 +36,7 @@ __all__ = [
     "CompareReport",
     "CompareRequest",
     "SETTINGS_EVENT",
+    "SETTINGS_STEP",
     "SETTINGS_TOPIC",
     "STYLES",
     "StepSettings",
@@ -311,6 +312,8 @@ ApprovalRequest.model_rebuild()
 
 #: Topic of the message that carries changed step settings into a fork (``DBOS.recv``).
 SETTINGS_TOPIC = "agentdeck.settings"
+#: The step that marks each place a fork can change settings (forks with settings start there).
+SETTINGS_STEP = "settings"
 #: Event key holding the settings a run is using (published whenever they change).
 SETTINGS_EVENT = "agentdeck.settings"
 
@@ -361,9 +364,7 @@ class CompareRequest(_Frozen):
     branches: str = Field(
         default=f"{DEFAULT_MODEL}:concise, {DEFAULT_MODEL}:detailed",
         max_length=400,
-        description="2-4 branches, 'model:style' comma-separated (styles: "
-        + ", ".join(STYLES)
-        + ").",
+        description="2-4 branches, model:style (" + "/".join(STYLES) + ")",
     )
     judge_model: ModelName = Field(default=DEFAULT_MODEL, description="Model of the judge.")
     fault: str = Field(

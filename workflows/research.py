@@ -20,6 +20,7 @@ from .claude import RETRY_POLICY, ClaudeError, is_retryable, run_claude
 from .models import (
     PROGRESS_EVENT,
     SETTINGS_EVENT,
+    SETTINGS_STEP,
     SETTINGS_TOPIC,
     Answer,
     ApprovalDecision,
@@ -137,6 +138,11 @@ async def synthesize_step(
     return await run_claude(with_instructions(call, settings), step_name="synthesize")
 
 
+@DBOS.step(name=SETTINGS_STEP)
+async def settings_point() -> None:
+    """Marks where a fork with changed settings starts (the dashboard forks from here)."""
+
+
 async def step_settings(current: StepSettings, *, first: bool = False) -> StepSettings:
     """Take changed settings a fork was given (``SETTINGS_TOPIC``), else keep ``current``.
 
@@ -146,6 +152,7 @@ async def step_settings(current: StepSettings, *, first: bool = False) -> StepSe
     dashboard parks the fork, sends, then releases it), so the first phase the fork runs again
     takes them. Every run publishes the settings it uses as the ``agentdeck.settings`` event.
     """
+    await settings_point()
     raw = await DBOS.recv_async(SETTINGS_TOPIC, timeout_seconds=0)
     changed = current
     if raw is not None:

@@ -32,7 +32,8 @@ def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     for name, field in model.model_fields.items():
         ann = field.annotation
         kind = "integer" if ann is int else "number" if ann is float else "text"
-        default = "" if field.default is None else str(field.default)
+        required = field.is_required()
+        default = "" if field.default is None or required else str(field.default)
         if isinstance(field.default, tuple):  # e.g. tools: typed comma-separated
             default = ", ".join(map(str, field.default))
         out.append((name, field.description or name, kind, default))
@@ -68,13 +69,12 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
                 yield Static("", id=f"err-{name}", classes="field-error")
             yield Label("Workflow id (optional; launching an existing id does nothing)")
             yield Input(placeholder="generated", id="f-workflow_id", classes="field")
-            yield Static("", id="err-form", classes="field-error")
             yield from self._compose_queue_options()
+            yield Static("", id="err-form", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch", variant="primary", id="launch")
                 yield Button("Cancel (esc)", id="cancel")
 
-    def on_mount(self) -> None:
     def _compose_queue_options(self) -> ComposeResult:
         """Launch-queue options, not part of the input model: priority, debounce, duplicates."""
         yield Label("Priority (1 runs first; empty: none, which DBOS runs before any number)")
@@ -125,6 +125,7 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             ok = False
         return options if ok else None
 
+    def on_mount(self) -> None:
         self.query(".field").first(Input).focus()
 
     @on(Select.Changed, "#kind")
@@ -185,9 +186,9 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
         except SupervisorError as exc:
             self.query_one("#err-form", Static).update(f"[red]✖ {exc}[/]")
             return
-        deck.record(res)
         if not res.ok:  # refused as a duplicate: the form stays, the message names the run
             self.query_one("#err-form", Static).update(f"[yellow]✖ {res.message}[/]")
             return
+        deck.record(res)
         deck.poller.kick()
         self.dismiss(res.workflow_id)

@@ -22,15 +22,20 @@ from pydantic import BaseModel, ValidationError
 from workflows.models import (
     APPROVAL_EVENT,
     PROGRESS_EVENT,
+    SETTINGS_EVENT,
+    SETTINGS_STEP,
+    SETTINGS_TOPIC,
     STREAM_KEY,
     ApprovalAnswer,
     ApprovalRequest,
     ApprovalState,
+    ClaudeResult,
     CompareReport,
     CompareRequest,
     Progress,
     ResearchReport,
     ResearchRequest,
+    StepSettings,
     StreamChunk,
 )
 from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
@@ -41,8 +46,11 @@ from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .models import (
     ActionResult,
     ApprovalItem,
+    BranchRow,
     EventItem,
+    ForkNode,
     RunDetail,
+    RunOutputs,
     StepRow,
     StreamBatch,
     WorkflowRow,
@@ -59,6 +67,12 @@ WORKFLOW_TYPES: dict[str, tuple[str, type[BaseModel]]] = {
 }
 
 _LIST_KEYS = (PROGRESS_EVENT, APPROVAL_EVENT)
+#: Forks with changed settings wait here (no runtime serves it) until they have their settings.
+PARKING_QUEUE = "agentdeck-parking"
+#: Workflows that take changed step settings from a fork (``workflows.research.step_settings``).
+SETTINGS_WORKFLOWS = frozenset({"research"})
+#: The longest workflow timeout a launch accepts (30 days).
+MAX_TIMEOUT_S = 30 * 24 * 3600.0
 
 
 class SupervisorError(Exception):
@@ -362,6 +376,9 @@ class Supervisor:
             cost_usd=progress.cost_usd if progress is not None and progress.cost_usd else None,
             waiting_recv=wait is not None,
             recv_deadline=wait.deadline if wait is not None else None,
+            timeout_s=_sec(getattr(s, "workflow_timeout_ms", None)),
+            deadline=_sec(getattr(s, "workflow_deadline_epoch_ms", None)),
+            delay_until=_sec(getattr(s, "delay_until_epoch_ms", None)),
         )
 
     async def resolve_id(self, partial: str) -> str:
@@ -448,12 +465,16 @@ class Supervisor:
         raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
         steps = tuple(self._step(st, attempts) for st in raw_steps)
         result_md = output.markdown if isinstance(output, (ResearchReport, CompareReport)) else ""
+        children_rows = tuple(await self._rows(children)) if children else ()
+        branches, winner = _branches(inputs, output, steps, children_rows)
         return RunDetail(
             row=row,
+            branches=branches,
+            winner=winner,
             input_summary=_summarize(inputs),
             steps=steps,
             events=tuple(EventItem(key=k, value=v) for k, v in all_events.items()),
-            children=tuple(await self._rows(children)) if children else (),
+            children=children_rows,
             forks=tuple(f.workflow_id for f in forks),
             result=output,
             result_markdown=result_md,
@@ -542,8 +563,12 @@ class Supervisor:
         priority: int | None = None,
         dedupe: bool = True,
         debounce_s: float | None = None,
+        timeout_s: float | None = None,
     ) -> ActionResult:
         """Validate the input and enqueue the workflow on the launch queue (idempotent by id).
+
+        ``timeout_s``: DBOS's workflow timeout; the deadline is set when the run starts, and
+        DBOS cancels it (and its children) there. The dashboard shows such a run as timed out.
 
         ``priority``: DBOS's, 1 (dequeued first) to 2,147,483,647; none counts as 0, ahead of
         all. ``dedupe``: an identical request (same kind and validated input) still queued or
@@ -561,6 +586,10 @@ class Supervisor:
         debounce = debounce_s if debounce_s is not None and debounce_s > 0 else None
         if debounce is not None and priority is not None:
             raise SupervisorError("a debounced launch cannot have a priority (DBOS's debouncer)")
+        if timeout_s is not None and not 0 < timeout_s <= MAX_TIMEOUT_S:
+            raise SupervisorError(
+                f"timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, not {timeout_s:g}"
+            )
         wf_name, model = WORKFLOW_TYPES[kind]
         try:
             req = model.model_validate(data)
@@ -588,6 +617,8 @@ class Supervisor:
             "attributes": {"summary": summary[:120], "kind": kind},
             "application_name": APP_NAME,
         }
+        if timeout_s is not None:
+            options["workflow_timeout"] = timeout_s
         if debounce is not None:
             return await self._launch_debounced(kind, req, options, debounce)
         if priority is not None:
@@ -607,6 +638,7 @@ class Supervisor:
                 f"{holder} (launch anyway to run it twice)",
             )  # fmt: skip
         what = f" with priority {priority}" if priority is not None else ""
+        what += f", timeout {timeout_s:g} s" if timeout_s is not None else ""
         return ActionResult(ok=True, message=f"launched {wid}{what}", workflow_id=wid)
 
     async def answer(
@@ -684,6 +716,9 @@ class Supervisor:
             )
             failed = [int(s["function_id"]) for s in steps if s.get("error") is not None]
             start = failed[0] if failed else (int(steps[-1]["function_id"]) if steps else 1)
+            if row.timed_out == "approval":
+                # Ask again, with a fresh deadline: rewind to where the approval was asked.
+                start = _approval_start(steps) or start
             await self._write(
                 "rewind",
                 self.client.rewind_workflow_async(
@@ -717,17 +752,141 @@ class Supervisor:
             workflow_id=workflow_id,
         )  # fmt: skip
 
-    async def fork(self, workflow_id: str, start_step: int) -> ActionResult:
-        """A new run that replays ``workflow_id`` up to ``start_step`` and runs on from there."""
+    async def fork(
+        self,
+        workflow_id: str,
+        start_step: int,
+        settings: StepSettings | dict[str, Any] | None = None,
+    ) -> ActionResult:
+        """A new run that replays ``workflow_id`` up to ``start_step`` and runs on from there.
+
+        With ``settings`` (another model, extra instructions) the fork is parked on a queue no
+        one serves, sent the settings (``SETTINGS_TOPIC``), then released onto the launch queue:
+        the settings are there before its first step runs. Only workflows that read settings
+        (``research``) accept them. Should the process die between park and release, the fork
+        waits on the parking queue until ``r`` resumes it.
+        """
         self._check_write("fork")
+        if settings is not None and not isinstance(settings, StepSettings):
+            try:
+                settings = StepSettings.model_validate(settings)
+            except ValidationError as exc:
+                msgs = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
+                raise SupervisorError(f"invalid settings: {msgs}") from None
+        if settings is not None and settings.empty:
+            settings = None
+        asked = start_step
+        if settings is not None:
+            row = await self.get_row(workflow_id)
+            if row.name not in SETTINGS_WORKFLOWS:
+                raise SupervisorError(
+                    f"{row.name} runs do not read step settings: fork without changes"
+                )
+            # Settings are read at marked points: start from the last one at or before the step.
+            steps = await self._call(
+                "read steps", self.client.list_workflow_steps_async(workflow_id)
+            )
+            points = [int(st["function_id"]) for st in steps
+                      if st["function_name"] == SETTINGS_STEP
+                      and int(st["function_id"]) <= start_step]  # fmt: skip
+            start_step = max(points, default=start_step)
         handle: Any = await self._write(
             "fork",
-            self.client.fork_workflow_async(workflow_id, start_step, queue_name=LAUNCH_QUEUE),
+            self.client.fork_workflow_async(
+                workflow_id,
+                start_step,
+                queue_name=PARKING_QUEUE if settings is not None else LAUNCH_QUEUE,
+            ),
+        )
+        new_id = str(handle.workflow_id)
+        what = ""
+        if settings is not None:
+            await self._write(
+                "send settings",
+                self.client.send_async(
+                    new_id, settings.model_dump(mode="json"), SETTINGS_TOPIC,
+                    idempotency_key=f"settings:{new_id}",
+                ),
+            )  # fmt: skip
+            await self._write(
+                "release fork", self.client.resume_workflow_async(new_id, queue_name=LAUNCH_QUEUE)
+            )
+            what = " with " + ", ".join(
+                x for x in (
+                    f"model {settings.model}" if settings.model else "",
+                    "new instructions" if settings.instructions else "",
+                ) if x
+            )  # fmt: skip
+        where = f"step {start_step}" + (
+            f" (the settings point before step {asked})" if asked != start_step else ""
         )
         return ActionResult(
-            ok=True, message=f"forked {workflow_id} from step {start_step} as {handle.workflow_id}",
-            workflow_id=handle.workflow_id,
+            ok=True, message=f"forked {workflow_id} from {where}{what} as {new_id}",
+            workflow_id=new_id,
         )  # fmt: skip
+
+    async def lineage(self, workflow_id: str) -> ForkNode:
+        """The fork tree ``workflow_id`` belongs to, from its original run down.
+
+        One query per generation (DBOS's ``forked_from`` filter takes one id, so one query per
+        run that has forks); trees are small.
+        """
+        row = await self.get_row(workflow_id)
+        seen = {row.workflow_id}
+        while row.forked_from and row.forked_from not in seen:
+            try:
+                parent = await self.get_row(row.forked_from)
+            except SupervisorError:
+                break  # the original was deleted: the oldest one left is the root
+            seen.add(parent.workflow_id)
+            row = parent
+        return await self._fork_node(row, depth=0)
+
+    async def _fork_node(self, row: WorkflowRow, depth: int) -> ForkNode:
+        forks = await self._call(
+            "read forks",
+            self.client.list_workflows_async(
+                forked_from=row.workflow_id, load_input=False, load_output=False
+            ),
+        )
+        kids = []
+        if forks and depth < 20:
+            for child in sorted(await self._rows(forks), key=lambda r: r.created_at or 0):
+                kids.append(await self._fork_node(child, depth + 1))
+        settings = await self._call(
+            "read settings", asyncio.to_thread(self.sql.events, [row.workflow_id], [SETTINGS_EVENT])
+        )
+        raw = settings.get(row.workflow_id, {}).get(SETTINGS_EVENT)
+        return ForkNode(row=row, settings=_parse(StepSettings, raw), forks=tuple(kids))
+
+    async def outputs(self, workflow_id: str) -> RunOutputs:
+        """Every Claude answer of a run, labelled by step (children's answers included)."""
+        row = await self.get_row(workflow_id)
+        steps = await self._call("read steps", self.client.list_workflow_steps_async(workflow_id))
+        items: list[tuple[str, str, str]] = []
+        counts: dict[str, int] = {}
+        for st in steps:
+            out = st.get("output")
+            name = str(st["function_name"])
+            child = st.get("child_workflow_id") or ""
+            found: list[tuple[str, str, str]] = []
+            if child and name not in ("DBOS.getResult", "DBOS.waitFirst"):
+                try:
+                    sub = await self.outputs(child)
+                except SupervisorError:
+                    continue
+                found = list(sub.items)
+            else:
+                answer = _answer_of(out)
+                if answer is not None:
+                    found = [(name, answer.model, answer.text)]
+            for label, model, text in found:
+                counts[label] = counts.get(label, 0) + 1
+                n = counts[label]
+                items.append((label if n == 1 else f"{label} {n}", model, text))
+        return RunOutputs(row=row, items=tuple(items))
 
     async def wait_result(self, workflow_id: str, *, within: float | None = None) -> Any:
         handle: Any = await self.client.retrieve_workflow_async(workflow_id)
@@ -790,6 +949,55 @@ class Supervisor:
             ok=True, message=f"triggered {name}: {handle.workflow_id}",
             workflow_id=str(handle.workflow_id),
         )  # fmt: skip
+
+
+def _branches(
+    inputs: Any, output: Any, steps: tuple[StepRow, ...], children: tuple[WorkflowRow, ...]
+) -> tuple[tuple[BranchRow, ...], str]:
+    """A fork-compare run's branches: specs from its input, runs in start order, results."""
+    args = inputs.get("args") if isinstance(inputs, dict) else None
+    req = args[0] if args else None
+    if not isinstance(req, CompareRequest):
+        return (), ""
+    started = [s.child_id for s in steps if s.child_id and s.name == "compare.branch"]
+    rows = {c.workflow_id: c for c in children}
+    results = {b.label: b for b in output.branches} if isinstance(output, CompareReport) else {}
+    out = []
+    for i, spec in enumerate(req.specs):
+        wid = started[i] if i < len(started) else ""
+        out.append(
+            BranchRow(
+                label=spec.label, model=spec.model, style=spec.style, workflow_id=wid,
+                row=rows.get(wid), result=results.get(spec.label),
+            )
+        )  # fmt: skip
+    return tuple(out), output.winner if isinstance(output, CompareReport) else ""
+
+
+def _approval_start(steps: list[Any]) -> int | None:
+    """The first step of the last approval asked (``workflows.approvals.ask``): the clock read
+    that set its deadline, then the request published, then (after a clock read) ``recv``."""
+    names = [str(st["function_name"]) for st in steps]
+    recvs = [i for i, n in enumerate(names) if n == "DBOS.recv"]
+    if not recvs:
+        return None
+    i = recvs[-1] - 1
+    while i >= 0 and names[i] in ("clock", "DBOS.recv", "DBOS.sleep"):  # ignored messages
+        i -= 1
+    if i >= 1 and names[i] == "DBOS.setEvent" and names[i - 1] == "clock":
+        return int(steps[i - 1]["function_id"])
+    return None
+
+
+def _answer_of(out: Any) -> ClaudeResult | None:
+    """The Claude answer in a step's output (a ClaudeResult, or a tuple holding one)."""
+    if isinstance(out, ClaudeResult):
+        return out
+    if isinstance(out, tuple):
+        for item in out:
+            if isinstance(item, ClaudeResult):
+                return item
+    return None
 
 
 def _parse(model: Any, value: Any) -> Any:
