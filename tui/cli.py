@@ -47,10 +47,27 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd")
 
     lp = sub.add_parser("launch", help="launch a workflow")
-    lp.add_argument("kind", choices=["research"])
-    lp.add_argument("--topic", required=True)
+    lp.add_argument("kind", choices=["research", "compare"])
+    lp.add_argument("--topic", help="research: what to research (required)")
     lp.add_argument("--questions", type=int, default=3)
     lp.add_argument("--model", default=None)
+    lp.add_argument(
+        "--tools", default="",
+        help="research: Claude tools the steps may use, comma-separated (the tool policy "
+        "decides which need your approval); default none",
+    )  # fmt: skip
+    lp.add_argument("--question", help="compare: the question every branch answers (required)")
+    lp.add_argument(
+        "--branches", default=None,
+        help="compare: 2-4 branches, model:style comma-separated "
+        "(style balanced/concise/detailed/skeptical)",
+    )  # fmt: skip
+    lp.add_argument("--judge-model", default=None, help="compare: the judge's model")
+    lp.add_argument(
+        "--workflow-timeout", type=float, default=None, metavar="SECONDS",
+        help="DBOS workflow timeout: the run is cancelled (shown as timed out) this long after "
+        "it starts",
+    )  # fmt: skip
     lp.add_argument("--fault", default="", help="offline-model fault injection spec")
     lp.add_argument("--approval-timeout", type=float, default=None, help="seconds")
     lp.add_argument("--id", dest="workflow_id", default=None, help="workflow id (idempotent)")
@@ -214,14 +231,29 @@ async def _run(args: argparse.Namespace) -> int:
 async def _cmd_launch(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
     from workflows.models import ApprovalAnswer, ApprovalDecision
 
-    data: dict[str, Any] = {"topic": args.topic, "questions": args.questions, "fault": args.fault}
-    if args.model:
-        data["model"] = args.model
-    if args.approval_timeout is not None:
-        data["approval_timeout_s"] = args.approval_timeout
+    data: dict[str, Any]
+    if args.kind == "compare":
+        if not args.question:
+            raise CLIError("launch compare needs --question")
+        data = {"question": args.question, "fault": args.fault}
+        if args.branches:
+            data["branches"] = args.branches
+        if args.judge_model:
+            data["judge_model"] = args.judge_model
+    else:
+        if not args.topic:
+            raise CLIError("launch research needs --topic")
+        data = {"topic": args.topic, "questions": args.questions, "fault": args.fault}
+        if args.model:
+            data["model"] = args.model
+        if args.tools:
+            data["tools"] = args.tools
+        if args.approval_timeout is not None:
+            data["approval_timeout_s"] = args.approval_timeout
     res = await sup.launch(
-        "research", data, workflow_id=args.workflow_id, priority=args.priority,
+        args.kind, data, workflow_id=args.workflow_id, priority=args.priority,
         dedupe=not args.allow_duplicate, debounce_s=args.debounce,
+        timeout_s=args.workflow_timeout,
     )  # fmt: skip
     wid = res.workflow_id
     if not res.ok:  # an identical request is queued or running: the message names it

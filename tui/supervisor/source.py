@@ -588,7 +588,7 @@ class Supervisor:
             raise SupervisorError("a debounced launch cannot have a priority (DBOS's debouncer)")
         if timeout_s is not None and not 0 < timeout_s <= MAX_TIMEOUT_S:
             raise SupervisorError(
-                f"timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, not {timeout_s:g}"
+                f"timeout must be more than 0 s and at most 30 days, not {timeout_s:g} s"
             )
         wf_name, model = WORKFLOW_TYPES[kind]
         try:
