@@ -152,6 +152,18 @@ def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
             "less than or equal",
         ),
         (["stream", "zzz"], "unknown workflow id"),
+        (["launch", "compare"], "launch compare needs --question"),
+        (["launch", "research"], "launch research needs --topic"),
+        (["launch", "compare", "--question", "why now?", "--branches", "one"], "2 to 4"),
+        (
+            ["launch", "compare", "--question", "why now?", "--branches", "a:poem,b"],
+            "unknown style",
+        ),
+        (
+            ["launch", "research", "--topic", "fine topic", "--workflow-timeout", "0"],
+            "timeout must be more than 0 s",
+        ),
+        (["launch", "research", "--topic", "fine topic", "--tools", "Bash,ls"], "unknown tool"),
     ],
 )
 def test_cli_bad_input_is_one_line(

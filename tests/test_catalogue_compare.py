@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,3 +283,19 @@ async def test_compare_and_fork_settings_on_postgres(pg_database: str, tmp_path:
     async with launched(_settings(tmp_path, pg_database, cli=False)), connected(pg_database) as s:
         await test_compare_branches_in_parallel_and_judged(s)
         await test_fork_with_changed_settings_lineage_and_diff(s)
+
+
+@pytest.mark.slow
+def test_cli_launches_compare_through_the_real_claude_cli(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", url, "--offline", "launch", "compare",
+         "--question", "Why checkpoint steps?", "--branches", "m1:concise, m2:skeptical",
+         "--wait", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=dict(os.environ, AGENTDECK_OFFLINE_TPS="0", AGENTDECK_STATE_DIR=str(tmp_path / "s")),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    shown = json.loads(out.stdout)
+    assert shown["status"] == "SUCCESS" and "| branch |" in shown["result"]["markdown"]
+    assert [b["label"] for b in shown["result"]["branches"]] == ["A", "B"]
