@@ -7,13 +7,14 @@ launch (the same field a user fills in), and each test waits on the condition, n
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tests.conftest import wait_for
 from tests.test_dashboard import make_app, until
 from tests.test_research import finish, wait_approval
 from tui.filtering import Filter
 from tui.formatting import countdown
+from tui.modals.launch import LaunchScreen
 from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor, SupervisorError
 from tui.widgets.workflow_table import WorkflowTable, cells
@@ -98,3 +99,28 @@ async def test_bad_timeouts_are_refused(sup: Supervisor) -> None:
     for bad in (0, -1, 31 * 24 * 3600):
         with pytest.raises(SupervisorError, match="timeout must be"):
             await sup.launch("research", {"topic": "durable"}, timeout_s=bad)
+
+
+async def test_launch_form_takes_a_workflow_timeout(sup: Supervisor, runtime: Runtime) -> None:
+    app = make_app(sup, runtime)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        await pilot.press(*"durable budgets")
+        box = form.query_one("#f-timeout", Input)
+        box.value = "0"
+        await pilot.press("ctrl+s")
+        err = form.query_one("#err-timeout", Static)
+        await until(pilot, lambda: "more than 0" in str(err.render()))
+        assert app.screen is form  # nothing lost: the form stays with what was typed
+        box.value = "600"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen)
+                    and bool(app.screen.query("#run-header")))  # fmt: skip
+        wid = app.screen.workflow_id
+        row = await sup.get_row(wid)
+        assert row.timeout_s == pytest.approx(600)
+        header = app.screen.query_one("#run-header", Static)
+        await until(pilot, lambda: "workflow timeout 10m00s" in str(header.render()))

@@ -83,6 +83,9 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
         yield Label("Debounce seconds (empty: off): the same topic again restarts the wait")
         yield Input(placeholder="off", type="number", id="f-debounce", classes="field")
         yield Static("", id="err-debounce", classes="field-error")
+        yield Label("Workflow timeout seconds (empty: none): cancelled this long after it starts")
+        yield Input(placeholder="none", type="number", id="f-timeout", classes="field")
+        yield Static("", id="err-timeout", classes="field-error")
         yield Checkbox(
             "Launch even if an identical request is queued or running",
             id="f-anyway",
@@ -92,9 +95,11 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
         """Priority, debounce and dedupe from the form; inline errors and None if invalid."""
         priority_raw = self.query_one("#f-priority", Input).value.strip()
         debounce_raw = self.query_one("#f-debounce", Input).value.strip()
+        timeout_raw = self.query_one("#f-timeout", Input).value.strip()
         options: dict[str, Any] = {
             "priority": None,
             "debounce_s": None,
+            "timeout_s": None,
             "dedupe": not self.query_one("#f-anyway", Checkbox).value,
         }
         ok = True
@@ -116,6 +121,16 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             if not 0 <= options["debounce_s"] <= 24 * 3600:
                 self.query_one("#err-debounce", Static).update(
                     "[red]✖ seconds from 0 (off) to 86400[/]"
+                )
+                ok = False
+        if timeout_raw:
+            try:
+                options["timeout_s"] = float(timeout_raw)
+            except ValueError:
+                options["timeout_s"] = -1.0
+            if not 0 < options["timeout_s"] <= 30 * 24 * 3600:
+                self.query_one("#err-timeout", Static).update(
+                    "[red]✖ seconds, more than 0 and at most 30 days (2592000)[/]"
                 )
                 ok = False
         if ok and options["priority"] is not None and options["debounce_s"]:
