@@ -36,11 +36,8 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict $(MYPY_PATHS)
 
-bench: $(STAMP) ## run every bench/*.py in turn
-	@set -e; for f in bench/*.py; do \
-		[ -e "$$f" ] || { echo "no bench/*.py scripts"; break; }; \
-		echo "==> $$f"; $(BIN)/python "$$f"; \
-	done
+bench: $(STAMP) ## run every bench script, then a table of every figure (bench/report.py)
+	$(BIN)/python bench/report.py
 
 screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
 	$(BIN)/python -m tui.screenshots

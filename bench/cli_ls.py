@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit import emit, parse_args, temp_dir
-from refresh_cost import seeded_db
+from benchkit.seed import seeded_db
 
 BIN = Path(sys.executable).parent
 

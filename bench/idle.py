@@ -22,11 +22,12 @@ Full size: tmux embedded and attached, each with 200 and with 10,000 workflows; 
 ``--quick``: tmux embedded and headless with 200, 5 s each (tmux runs are skipped, and said
 so, when tmux is not installed).
 
-Usage: ``python bench/idle.py [--quick]``
+Usage: ``python bench/idle.py [--quick] [--seconds S]``
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import os
@@ -42,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from benchkit import emit, parse_args, percentile, quiet_logging, summary, temp_dir
+from benchkit.seed import seeded_db
 from benchkit.sql import StatementMeter
-from refresh_cost import seeded_db
 
 BIN = Path(sys.executable).parent
 SIZE = (140, 40)
@@ -303,9 +304,15 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
     return figures
 
 
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seconds", type=float, default=None, help="seconds per configuration (20)")
+
+
 def main() -> int:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", extra=_options)
     seconds, settle = (5.0, 1.5) if args.quick else (20.0, 3.0)
+    if args.seconds:
+        seconds = args.seconds
     have_tmux = shutil.which("tmux") is not None
     plan: list[tuple[str, str, int]] = (
         [("tmux", "embedded", 200), ("headless", "embedded", 200)]

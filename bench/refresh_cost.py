@@ -1,7 +1,7 @@
 """What the dashboard's refresh costs against a big system database: statements and time.
 
-Seeds a SQLite system database with N finished workflows using DBOS itself (a trivial workflow
-defined here, one step each, every 50th one failing; 10,000 rows at full size, 200 with
+Seeds a SQLite system database with N finished workflows using DBOS itself (``benchkit.seed``: a
+trivial workflow, one step each, every 50th one failing; 10,000 rows at full size, 200 with
 ``--quick``), cached under ``bench/.cache/`` keyed by N and the DBOS version so reruns are fast.
 Then, on a copy, counting the statements of the Supervisor's engine (``sup.client._sys_db.engine``,
 ``benchkit.sql.StatementMeter``: sqlite3's trace callback on each of its connections, which also
@@ -26,109 +26,35 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from benchkit import CACHE_DIR, emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit import emit, parse_args, summary, temp_dir
+from benchkit.seed import COUNT_RUNS, seed, seeded_db
 from benchkit.sql import StatementMeter
-from dbos import DBOS
 
 from tui.supervisor import Supervisor
-from workflows.model_offline.transport import transport_factory
 from workflows.presence import PRESENCE_WORKFLOW
-from workflows.runtime import Runtime, RuntimeSettings
 
-SEED_THREADS = 8
-#: Bump when the seeded data changes, so stale caches are not reused.
-SEED_VERSION = 2
-FAIL_EVERY = 50
-
-
-@DBOS.step(name="bench.seed_step")
-def seed_step(i: int) -> int:
-    return i * 2
-
-
-@DBOS.workflow(name="bench.seed")
-def seed_workflow(i: int) -> str:
-    value = seed_step(i)
-    if i % FAIL_EVERY == 0:
-        # A builtin exception, so every process can decode the stored error.
-        raise ValueError(f"seeded failure {i}")
-    return f"done {i}: {value}"
-
-
-#: Runs only: each runtime also keeps one presence row (``agentdeck.worker``) for its executor.
-COUNT_RUNS = "SELECT count(*) FROM {t} WHERE name <> '" + PRESENCE_WORKFLOW + "'"
-
-
-def _count(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute(COUNT_RUNS.format(t="workflow_status")).fetchone()[0])
+__all__ = ["seeded_db"]
 
 
 def _count_pg(url: str) -> int:
     import psycopg
 
+    sql = COUNT_RUNS.format(t="dbos.workflow_status", presence=PRESENCE_WORKFLOW)
     with psycopg.connect(url, connect_timeout=10) as conn:
-        row = conn.execute(COUNT_RUNS.format(t="dbos.workflow_status")).fetchone()
+        row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
 
 def _seed(db_url: str, n: int, state_dir: Path) -> float:
     """Run the trivial workflow ``n`` times through DBOS (a few threads at once)."""
-    rt = Runtime(
-        RuntimeSettings(
-            db_url=db_url,
-            offline=True,
-            state_dir=state_dir,
-            transport_factory=transport_factory,
-        )
-    )
-    rt.launch()
-    quiet_logging(state_dir)
-    started = time.monotonic()
-
-    def one(i: int) -> None:
-        handle = DBOS.start_workflow(seed_workflow, i)
-        try:
-            handle.get_result()
-        except ValueError:
-            pass
-
-    try:
-        with ThreadPoolExecutor(SEED_THREADS) as pool:
-            list(pool.map(one, range(1, n + 1)))
-    finally:
-        rt.shutdown()
-    return time.monotonic() - started
-
-
-def seeded_db(n: int) -> tuple[Path, float | None]:
-    """The cached seeded database for ``n`` workflows (seeding it first if needed).
-
-    Returns its path and the seconds seeding took (None when it came from the cache).
-    """
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    path = CACHE_DIR / f"seed-v{SEED_VERSION}-{n}-dbos{metadata.version('dbos')}.sqlite"
-    if path.exists() and _count(path) == n:
-        return path, None
-    with temp_dir("bench-seed") as tmp:
-        db = tmp / "seed.sqlite"
-        took = _seed(f"sqlite:///{db}", n, tmp / "state")
-        if _count(db) != n:
-            raise RuntimeError(f"seeding made {_count(db)} rows, not {n}")
-        partial = path.with_suffix(f".{os.getpid()}.sqlite-partial")
-        shutil.copyfile(db, partial)
-        os.replace(partial, path)
-    return path, took
+    return seed(db_url, range(1, n + 1), state_dir)
 
 
 async def measure(

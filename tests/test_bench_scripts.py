@@ -151,3 +151,81 @@ def test_crash_anywhere() -> None:
     assert result["unexplained_repeats"] == 0 and result["missing_checkpoints"] == 0
     assert result["orphans"] == [] and result["unattributed_requests"] == 0
     assert result["kills"] >= 1
+
+
+@pytest.mark.slow
+def test_many_streams() -> None:
+    result = run_quick("many_streams.py", timeout=100)
+    passes = [(p["mode"], p["screen"]) for p in result["passes"]]
+    assert passes == [("embedded", "list"), ("attach", "detail")]
+    for p in result["passes"]:
+        runs = p["runs"]
+        assert p["succeeded"] == runs and p["approved"] == runs
+        # A plan, one call per question and a synthesis per run, each streamed.
+        assert p["claude_calls"] == runs * (p["questions"] + 2)
+        assert p["streams_at_once"]["peak"] >= 2
+        assert p["stream_writes"]["total"] >= p["claude_calls"]
+        assert p["frames"]["n"] > 0 and p["frames"]["duration_ms"]["p50"] > 0
+        keys = p["keypress_ms"]
+        assert keys["presses"] >= 3 and keys["n"] >= 1
+        assert {"p50", "p99", "max"} <= keys["at_full_load"].keys()
+
+
+@pytest.mark.slow
+def test_list_scroll() -> None:
+    result = run_quick("list_scroll.py")
+    assert result["rows_in_db"] == 200 and result["rows_shown"] == 200
+    assert result["first_paint_ms"]["n"] == result["starts"] >= 2
+    assert result["first_paint_ms"]["min"] > 0
+    assert set(result["scroll_ms"]) == {"down", "pagedown", "pageup", "up"}
+    assert all(s["n"] >= 1 for s in result["scroll_ms"].values())
+    assert result["keys_missed"] == 0
+
+
+@pytest.mark.slow
+def test_cold_start() -> None:
+    result = run_quick("cold_start.py")
+    if result.get("skipped"):
+        pytest.skip(result["skipped"])
+    for mode in ("attach", "embedded"):
+        row, text = result[mode]["first_row"], result[mode]["first_text"]
+        assert 0 < row["min_s"] <= row["median_s"] <= row["max_s"]
+        assert text["min_s"] <= row["min_s"]  # something is on screen before the rows
+    assert result["importtime"]["total_s"] > 0 and result["importtime"]["top"]
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+def test_throughput() -> None:
+    result = run_quick("throughput.py")
+    assert [p["dashboard"] for p in result["passes"]] == [False, True]
+    for p in result["passes"]:
+        assert p["succeeded"] == result["runs"] and p["approved"] == result["runs"]
+        assert p["runs_per_min"] > 0 and p["cpu_s"]["cli_processes"] > 0  # real CLIs ran
+    assert result["passes"][1]["dashboard_poller_ticks"] > 0
+    assert result["ratio_open_closed"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.contract
+def test_workers() -> None:
+    result = run_quick("workers.py")
+    assert [p["workers"] for p in result["passes"]] == [1, 2]
+    for p in result["passes"]:
+        assert p["succeeded"] == result["runs"]
+        assert sum(p["runs_by_worker"].values()) == result["runs"]
+        assert set(p["runs_by_worker"]) | set(p["questions_by_worker"]) <= {"w1", "w2"}
+        assert p["cpu_s"]["per_claude_call"] > 0 and 0 < p["machine_busy_pct"] <= 100
+    assert set(result["passes"][0]["runs_by_worker"]) == {"w1"}
+    assert result["ratio_two_one"] > 0
+
+
+def test_report_table() -> None:
+    result = run_quick("report.py", "--only", "refresh_cost")
+    assert result["failed"] == {} and set(result["seconds"]) == {"refresh_cost"}
+    assert result["figures"] >= 20 and len(result["table"]) == result["figures"] + 2
+    tick = next(line for line in result["table"] if line.startswith("| idle refresh tick"))
+    assert "1 statement(s)" in tick and tick.endswith("| yes |")
+    assert any("(refresh_cost" not in line and "(many_streams: not run)" in line
+               for line in result["table"])  # fmt: skip

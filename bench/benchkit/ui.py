@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Frame", "FrameMeter", "GcMeter", "LoopLag"]
+__all__ = ["Frame", "FrameMeter", "GcMeter", "KeyPresser", "LoopLag", "until"]
 
 
 @dataclass(frozen=True)
@@ -186,3 +186,73 @@ class GcMeter:
 
     def between(self, t0: float, t1: float, gen: int) -> list[float]:
         return [s for at, s in self.passes.get(gen, []) if t0 <= at <= t1]
+
+
+async def until(cond: Callable[[], object], within: float, what: str) -> None:
+    """Wait (polling every 20 ms) until ``cond()`` is truthy; RuntimeError after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class KeyPresser:
+    """Presses ``down``/``up`` every ~``every`` s through the app's driver, as Pilot sends keys.
+
+    ``row()`` is the cursor row the keys move (a table's ``cursor_row``); each press records the
+    row the next frame should show. :meth:`latencies` matches presses to the first frame (of a
+    :class:`FrameMeter` whose ``probe`` is the same ``row``) that shows it.
+    """
+
+    app: Any
+    row: Callable[[], int]
+    rows: Callable[[], int]
+    every: float = 0.25
+    presses: list[tuple[float, int]] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        import random
+
+        from textual import events
+
+        rng = random.Random(7)
+        key = "up"
+        driver = self.app._driver
+        assert driver is not None
+        while True:
+            await asyncio.sleep(self.every * rng.uniform(0.8, 1.2))
+            row, last = self.row(), self.rows() - 1
+            if last < 1:
+                continue
+            key = "up" if (key == "down" and row > 0) or row >= last else "down"
+            self.presses.append((time.time(), row + (1 if key == "down" else -1)))
+            driver.send_message(events.Key(key, None))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def latencies(self, frames: list[Frame], t_end: float) -> tuple[list[tuple[float, float]], int]:
+        """``(press time, seconds to the frame showing it)`` per press, and the presses missed
+        (no frame showed the expected row before the next press)."""
+        out: list[tuple[float, float]] = []
+        missed = 0
+        for i, (t0, expected) in enumerate(self.presses):
+            t1 = self.presses[i + 1][0] if i + 1 < len(self.presses) else t_end
+            hit = next((f for f in frames if t0 <= f.start < t1 and f.probe == expected), None)
+            if hit is None:
+                missed += 1
+            else:
+                out.append((t0, hit.end - t0))
+        return out, missed
