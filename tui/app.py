@@ -60,6 +60,7 @@ class AgentDeckApp(WorkerErrors, App[None]):
         self.audit: list[tuple[float, str]] = []
         self.poller = Poller(self, source, interval=poll_interval)
         self._primed = False
+        self._listed = asyncio.Event()
         self._ever_connected = False
 
     @property
@@ -74,23 +75,68 @@ class AgentDeckApp(WorkerErrors, App[None]):
 
     @work(exclusive=True, group="startup", exit_on_error=False, description="start DBOS")
     async def start(self) -> None:
-        if self.runtime is not None and not self.runtime.launched:
-            self.connection_detail = "starting DBOS…"
-            try:
-                await asyncio.to_thread(self.runtime.launch)
-            except Exception as exc:
-                from workflows.runtime import redact
+        poller: asyncio.Future[None] | None = None
+        try:
+            if self.runtime is not None and not self.runtime.launched:
+                self.connection_detail = "starting DBOS…"
+                if await self._readable():
+                    # An existing database is listed first: DBOS's executor starts after the
+                    # first paint. Its start (imports, the model server, recovery: a second or
+                    # more) would compete with that paint for the GIL (bench/cold_start.py).
+                    poller = asyncio.ensure_future(self.poller.run())
+                    await self._painted(within=3.0)
+                try:
+                    await asyncio.to_thread(self.runtime.launch)
+                except Exception as exc:
+                    from workflows.runtime import redact
 
-                self.post_message(ConnectionChanged(False, redact(f"DBOS failed to start: {exc}")))
-                return
-            if self.runtime.endpoint is not None:
-                self.model_label = self.runtime.endpoint.label
-        # Everything loaded so far (Textual, DBOS, SQLAlchemy, pydantic) lives as long as the
-        # app: keep it out of the collector, whose full passes over ~285k objects took 120-200 ms
-        # and were the worst frames while streaming (bench/screen_latency.py --gc-freeze).
-        gc.collect()
-        gc.freeze()
-        await self.poller.run()
+                    self.poller.stop()
+                    if poller is not None:
+                        await poller
+                    detail = redact(f"DBOS failed to start: {exc}")
+                    self.post_message(ConnectionChanged(False, detail))
+                    return
+                if self.runtime.endpoint is not None:
+                    self.model_label = self.runtime.endpoint.label
+            # Everything loaded so far (Textual, DBOS, SQLAlchemy, pydantic) lives as long as
+            # the app: keep it out of the collector, whose full passes over ~285k objects took
+            # 120-200 ms and were the worst frames while streaming (screen_latency.py).
+            gc.collect()
+            gc.freeze()
+            if poller is None:
+                poller = asyncio.ensure_future(self.poller.run())
+            await poller
+        finally:
+            self.poller.stop()
+            if poller is not None and not poller.done():
+                poller.cancel()
+
+    async def _readable(self) -> bool:
+        """Whether the data layer can read the database before DBOS has started here."""
+        try:
+            await self.source.connect()
+            await self.source.change_token()
+        except SupervisorError:
+            return False
+        return True
+
+    async def _painted(self, *, within: float) -> None:
+        """Until the first list has been shown (or ``within`` seconds have passed)."""
+        shown = asyncio.get_running_loop().create_future()
+
+        def after_refresh() -> None:
+            if not shown.done():
+                shown.set_result(None)
+
+        async def first() -> None:
+            await self._listed.wait()
+            self.call_after_refresh(after_refresh)
+            await shown
+
+        try:
+            await asyncio.wait_for(first(), timeout=within)
+        except TimeoutError:
+            pass
 
     # -- fan-out of data-layer news to every screen ------------------------------------------
 
@@ -98,6 +144,7 @@ class AgentDeckApp(WorkerErrors, App[None]):
     def _fan_out(self, message: SnapshotTaken) -> None:
         old = self.snapshot.by_id()
         self.snapshot = message.snapshot
+        self._listed.set()
         self._alert(old, message.snapshot)
         for screen in self.screen_stack:
             screen.post_message(WorkflowsRefreshed(message.snapshot))
