@@ -84,10 +84,11 @@ async def test_compare_branches_in_parallel_and_judged(sup: Supervisor) -> None:
     assert {c.step_name for c in by_wid[res.workflow_id].chunks} == {"judge"}
     for child in detail.children:
         assert any(c.text for c in by_wid[child.workflow_id].chunks)
-    # The branches ran at once: each started before any other finished.
-    starts = sorted(c.created_at or 0 for c in detail.children)
-    ends = sorted(c.completed_at or c.updated_at or 0 for c in detail.children)
-    assert starts[-1] <= ends[0]
+    # The branches run at once: the parent starts all three before it waits for any.
+    names = [st.name for st in detail.steps]
+    starts = [i for i, n in enumerate(names) if n == "compare.branch"]
+    waits = [i for i, n in enumerate(names) if n in ("DBOS.waitFirst", "DBOS.getResult")]
+    assert len(starts) == 3 and waits and max(starts) < min(waits)
 
 
 async def test_compare_keeps_a_failed_branch(sup: Supervisor) -> None:
