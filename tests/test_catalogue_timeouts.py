@@ -61,7 +61,7 @@ async def test_workflow_timeout_cancels_and_is_shown_as_timed_out(
     assert waiting.deadline is not None and waiting.timed_out == ""
     now = waiting.deadline - 1.0
     assert countdown(waiting.deadline, now) == "1.0s"
-    assert str(cells(waiting, now)["progress"]).startswith("⏱1.0s")
+    assert str(cells(waiting, now)["progress"]).startswith("⧖1.0s")
 
     app = make_app(sup, runtime)
     async with app.run_test(size=(140, 40)) as pilot:

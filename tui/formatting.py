@@ -31,7 +31,7 @@ STATUS_STYLE: dict[str, tuple[str, str, str]] = {
     "CANCELLED": ("⊘", "cancelled", "$warning"),
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED": ("⚠", "stuck", "bold $error"),
     "WAITING": ("⏸", "approval", "bold $warning"),
-    "TIMED_OUT": ("⌛", "timed out", "bold magenta"),
+    "TIMED_OUT": ("⧗", "timed out", "bold magenta"),
 }
 
 _RICH = {

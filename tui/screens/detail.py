@@ -228,26 +228,26 @@ class DetailScreen(RunActionsScreen):
             lines.append(f"[reverse bold red] ⚠ stranded: {escape(r.stranded)} — r takes over [/]")
         if r.active and r.deadline is not None:
             lines.append(
-                f"[magenta]⏱ workflow timeout {duration(r.timeout_s)}: cancelled in "
+                f"[magenta]⧖ workflow timeout {duration(r.timeout_s)}: cancelled in "
                 f"{countdown(r.deadline, now)} unless it finishes[/]"
             )
         elif r.active and r.timeout_s:
-            lines.append(f"[magenta]⏱ workflow timeout {duration(r.timeout_s)} once it starts[/]")
+            lines.append(f"[magenta]⧖ workflow timeout {duration(r.timeout_s)} once it starts[/]")
         if r.timed_out == "workflow":
             lines.append(
-                f"[reverse bold magenta] ⌛ timed out: DBOS cancelled it at its "
+                f"[reverse bold magenta] ⧗ timed out: DBOS cancelled it at its "
                 f"{duration(r.timeout_s)} deadline — r resumes it with a new deadline [/]"
             )
         elif r.timed_out == "approval":
             lines.append(
-                "[reverse bold magenta] ⌛ the approval timed out: nobody answered in time — "
+                "[reverse bold magenta] ⧗ the approval timed out: nobody answered in time — "
                 "r reruns from the approval [/]"
             )
         if r.waiting_approval:
             left = countdown(r.approval.deadline if r.approval else None, now)
             lines.append(
                 "[reverse bold yellow] ⏸ waiting for your approval — press a [/]"
-                + (f" [yellow]⌛ times out in {left}[/]" if left else "")
+                + (f" [yellow]⧗ times out in {left}[/]" if left else "")
             )
         elif r.waiting_message:
             topics = ", ".join(d.pending_topics) or "none"

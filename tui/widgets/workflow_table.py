@@ -67,7 +67,7 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
         progress = Text(f"⚠ stranded: {row.stranded}  [r]", style="bold red")
     elif row.waiting_approval:
         left = countdown(row.approval.deadline if row.approval else None, now)
-        progress = Text(f"⏸ approve ⌛{left}  [a]", style="bold yellow")
+        progress = Text(f"⏸ approve {left} [a]", style="bold yellow")
     elif row.waiting_message:
         progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
     elif p is not None and p.total and row.active:
@@ -75,15 +75,15 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
     elif p is not None and row.active:
         progress = Text(p.phase[:20])
     elif row.timed_out == "approval":
-        progress = Text("⌛ approval timed out", style="magenta")
+        progress = Text("⧗ approval timed out", style="magenta")
     elif row.timed_out == "workflow":
-        progress = Text(f"⌛ timed out after {duration(row.timeout_s)}", style="magenta")
+        progress = Text(f"⧗ timed out after {duration(row.timeout_s)}", style="magenta")
     elif row.status == "ERROR":
         progress = Text(row.error.split(": ", 1)[-1][:40], style="red")
     else:
         progress = Text(p.phase[:20] if p else "", style="dim")
     if row.active and row.deadline is not None:
-        progress = Text.assemble((f"⏱{countdown(row.deadline, now)} ", "magenta"), progress)
+        progress = Text.assemble((f"⧖{countdown(row.deadline, now)} ", "magenta"), progress)
     elif row.status == "DELAYED" and row.delay_until is not None:
         progress = Text(f"◷ starts in {countdown(row.delay_until, now)}", style="blue")
     cost = f"${row.cost_usd:.3f}" if row.cost_usd else ""
