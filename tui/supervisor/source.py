@@ -259,17 +259,13 @@ class Supervisor:
     async def executors(self) -> dict[str, tuple[float, str, bool]]:
         """Executors that announced themselves: id → (last heartbeat, app version, alive)."""
         found = await self._call(
-            "list executors",
-            self.client.list_workflows_async(
-                name=PRESENCE_WORKFLOW, status="PENDING", load_input=False, load_output=False
-            ),
+            "list executors", asyncio.to_thread(self.sql.pending_named, PRESENCE_WORKFLOW)
         )
         now, ttl = time.time(), presence_ttl()
         out: dict[str, tuple[float, str, bool]] = {}
-        for s in found:
-            attrs = s.attributes if isinstance(s.attributes, dict) else {}
+        for executor_id, attrs in found:
             beat = float(attrs.get("heartbeat") or 0)
-            executor = str(attrs.get("executor") or s.executor_id or "")
+            executor = str(attrs.get("executor") or executor_id or "")
             out[executor] = (beat, str(attrs.get("app_version") or ""), now - beat <= ttl)
         return out
 
