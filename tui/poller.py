@@ -54,28 +54,33 @@ class Poller:
         backoff = self.interval
         loop = asyncio.get_running_loop()
         listed_at = 0.0
+        primed = False
         while not self._stop.is_set():
             try:
                 if not connected:
                     await self.source.connect()
-                if token is None and not rows:
+                if not primed:
                     # The first list does not wait for the change token (at 100k workflows its
-                    # aggregate scans them all: bench/list_scroll.py); the token is taken next
-                    # and the list read again after it, so no change between them is missed.
+                    # aggregate scans them all: bench/list_scroll.py). The token and a second
+                    # list come next tick, once this one is on screen: no change is missed.
                     rows = await self.source.list_workflows(limit=self.limit)
                     self._publish(rows, len(rows))
-                new_token = await self.source.change_token()
-                stale = loop.time() - listed_at > self.full_every and any(r.active for r in rows)
-                if new_token != token or stale:
-                    listed_at = loop.time()
-                    rows = await self.source.list_workflows(limit=self.limit)
-                    token = new_token
-                    self._publish(rows, new_token[0])
-                elif any(r.active for r in rows):
-                    fresh = await self.source.refresh_active(rows)
-                    if fresh != rows:
-                        rows = fresh
+                    primed = True
+                else:
+                    new_token = await self.source.change_token()
+                    stale = loop.time() - listed_at > self.full_every and any(
+                        r.active for r in rows
+                    )
+                    if new_token != token or stale:
+                        listed_at = loop.time()
+                        rows = await self.source.list_workflows(limit=self.limit)
+                        token = new_token
                         self._publish(rows, new_token[0])
+                    elif any(r.active for r in rows):
+                        fresh = await self.source.refresh_active(rows)
+                        if fresh != rows:
+                            rows = fresh
+                            self._publish(rows, new_token[0])
                 if not connected:
                     connected = True
                     self.app.post_message(ConnectionChanged(True, self.source.display_url))
