@@ -8,6 +8,10 @@ workflows; 200 with ``--quick``) as JSON:
   dbos-config.yaml when given ``--sys-db-url``; it loads each workflow's input and output, which
   ``agentdeck ls`` does not)
 
+For scale: ``python -c 'print("[]")'`` (the interpreter alone) and the floor of a listing that
+does not import DBOS at all (the standard library's sqlite3 and json reading the same rows, events
+and errors: what a DBOS-free read path for ``ls`` could reach).
+
 Each runs from a scratch directory, once to warm up and then 5 times (2 with ``--quick``),
 alternating; min/median/max wall time and the ratio of medians are printed. Then where
 ``agentdeck ls``'s time goes: interpreter start, imports (``python -X importtime``, the biggest
@@ -48,6 +52,54 @@ with contextlib.redirect_stdout(out):
 t2 = time.perf_counter()
 rows = len(json.loads(out.getvalue()))
 print(json.dumps({"import_s": t1 - t0, "command_s": t2 - t1, "rc": rc, "rows": rows}))
+"""
+
+
+#: The floor of a listing that does not import DBOS: the standard library's sqlite3 and json read
+#: the same rows ``agentdeck ls`` lists (no inputs or outputs), the events it shows (progress,
+#: approval) and the errors of failed runs (DBOS's pickle format, decoded without DBOS), and print
+#: them as JSON. A measurement of a design option, not what ``agentdeck ls`` does.
+STDLIB_LS = """
+import base64, json, pickle, sqlite3, sys
+db, n = sys.argv[1], int(sys.argv[2])
+conn = sqlite3.connect(db)
+cols = ("workflow_uuid", "status", "name", "recovery_attempts", "queue_name", "executor_id",
+        "created_at", "updated_at", "application_version", "forked_from", "parent_workflow_id",
+        "completed_at", "attributes")
+rows = [dict(zip(cols, r)) for r in conn.execute(
+    f"SELECT {', '.join(cols)} FROM workflow_status WHERE name <> 'agentdeck.worker' "
+    "ORDER BY created_at DESC LIMIT ?", (n,))]
+def decode(value, ser):
+    if value is None:
+        return None
+    if ser == "portable_json":
+        return json.loads(value)
+    return pickle.loads(base64.b64decode(value))
+ids = [r["workflow_uuid"] for r in rows]
+events = {}
+for i in range(0, len(ids), 1000):
+    batch = ids[i:i + 1000]
+    q = ",".join("?" * len(batch))
+    for wid, key, value, ser in conn.execute(
+            f"SELECT workflow_uuid, key, value, serialization FROM workflow_events "
+            f"WHERE workflow_uuid IN ({q}) AND key IN ('agentdeck.progress', 'agentdeck.approval')",
+            batch):
+        events.setdefault(wid, {})[key] = decode(value, ser)
+failed = [r["workflow_uuid"] for r in rows if r["status"] == "ERROR"]
+errors = {}
+for i in range(0, len(failed), 1000):
+    batch = failed[i:i + 1000]
+    q = ",".join("?" * len(batch))
+    for wid, err, ser in conn.execute(
+            f"SELECT s.workflow_uuid, coalesce(o.error, s.error), s.serialization "
+            f"FROM workflow_status s LEFT JOIN workflow_output o USING (workflow_uuid) "
+            f"WHERE s.workflow_uuid IN ({q})", batch):
+        errors[wid] = str(decode(err, ser))
+for r in rows:
+    r["attributes"] = json.loads(r["attributes"]) if r["attributes"] else {}
+    r["events"] = events.get(r["workflow_uuid"], {})
+    r["error"] = errors.get(r["workflow_uuid"], "")
+print(json.dumps(rows, default=str))
 """
 
 
@@ -144,8 +196,12 @@ def main() -> int:
                 str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--limit", str(n),
             ],
             "python_startup": [sys.executable, "-c", "print('[]')"],
+            "stdlib_sqlite3_floor": [sys.executable, "-c", STDLIB_LS, str(db), str(n)],
         }  # fmt: skip
-        expect = {"agentdeck_ls": n, "dbos_workflow_list": n, "python_startup": 0}
+        expect = {
+            "agentdeck_ls": n, "dbos_workflow_list": n, "python_startup": 0,
+            "stdlib_sqlite3_floor": n,
+        }  # fmt: skip
         walls: dict[str, list[float]] = {name: [] for name in commands}
         for name, cmd in commands.items():
             _timed(cmd, scratch, expect[name])  # warm-up: .pyc files, page cache
@@ -172,6 +228,8 @@ def main() -> int:
             f"max {s['max_s']:.3f} s"
         )
     print(f"  agentdeck ls / dbos workflow list (medians): {ratio:.2f}")
+    floor = stats["stdlib_sqlite3_floor"]["median_s"] / stats["dbos_workflow_list"]["median_s"]
+    print(f"  a listing without DBOS (sqlite3 + json, same rows) / dbos workflow list: {floor:.2f}")
     print(
         f"  agentdeck ls in-process: imports {phases['import_s']:.3f} s, "
         f"command {phases['command_s']:.3f} s ({phases['rows']} rows)"
@@ -193,6 +251,7 @@ def main() -> int:
             "seed_s": round(seeded, 1) if seeded is not None else None,
             "wall": stats,
             "ratio_of_medians": round(ratio, 2),
+            "stdlib_floor_ratio": round(floor, 2),
             "agentdeck_ls_phases_s": {
                 "import": round(phases["import_s"], 3),
                 "command": round(phases["command_s"], 3),

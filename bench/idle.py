@@ -22,7 +22,7 @@ Full size: tmux embedded and attached, each with 200 and with 10,000 workflows; 
 ``--quick``: tmux embedded and headless with 200, 5 s each (tmux runs are skipped, and said
 so, when tmux is not installed).
 
-Usage: ``python bench/idle.py [--quick] [--seconds S]``
+Usage: ``python bench/idle.py [--quick] [--seconds S] [--rows N]``
 """
 
 from __future__ import annotations
@@ -306,6 +306,9 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
 
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="seconds per configuration (20)")
+    p.add_argument(
+        "--rows", type=int, default=None, help="only the tmux runs on this many workflows"
+    )
 
 
 def main() -> int:
@@ -325,6 +328,8 @@ def main() -> int:
             ("headless", "embedded", 200),
         ]
     )
+    if args.rows:
+        plan = [c for c in plan if c[0] != "tmux" or c[2] == args.rows]
     print(f"idle: the dashboard left alone for {seconds:g} s per configuration")
     runs: list[dict[str, Any]] = []
     skipped: list[str] = []

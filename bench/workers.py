@@ -97,13 +97,10 @@ class Worker:
             raise RuntimeError(f"worker {self.name} did not start: {line!r} ({self.proc.poll()})")
 
     def stop(self) -> None:
+        """Killed with its CLIs and model server (its database is dropped next)."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=20)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
         self.stderr.close()
 
 
