@@ -119,8 +119,9 @@ async def test_launch_form_takes_a_workflow_timeout(sup: Supervisor, runtime: Ru
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen)
                     and bool(app.screen.query("#run-header")))  # fmt: skip
-        wid = app.screen.workflow_id
-        row = await sup.get_row(wid)
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        row = await sup.get_row(detail.workflow_id)
         assert row.timeout_s == pytest.approx(600)
-        header = app.screen.query_one("#run-header", Static)
+        header = detail.query_one("#run-header", Static)
         await until(pilot, lambda: "workflow timeout 10m00s" in str(header.render()))

@@ -349,6 +349,7 @@ class CannedSupervisor(Supervisor):
         if found is None:
             raise SupervisorError(f"no outputs recorded for {workflow_id}")
         return found
+
     trigger_schedule = _refuse
 
     # -- tui.supervisor._queues.RecordedQueues ---------------------------------------------
