@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,9 @@ class SQL:
         #: Count of statements issued (bench/ reads it).
         self.statements = 0
         self._marker_conn: Any = None
+        # The marker connection is used from worker threads (asyncio.to_thread) and closed from
+        # another: sqlite3 objects must never be used by two threads at once (it segfaults).
+        self._marker_lock = threading.Lock()
         self._marker: int | None = None
         self._token: tuple[int, int, tuple[tuple[str, int], ...]] | None = None
 
@@ -114,12 +118,13 @@ class SQL:
         """
         try:
             if self.sqlite:
-                if self._marker_conn is None:
-                    self._marker_conn = self.engine.raw_connection()
-                cur = self._marker_conn.cursor()
-                cur.execute("PRAGMA data_version")
-                row = cur.fetchone()
-                cur.close()
+                with self._marker_lock:
+                    if self._marker_conn is None:
+                        self._marker_conn = self.engine.raw_connection()
+                    cur = self._marker_conn.cursor()
+                    cur.execute("PRAGMA data_version")
+                    row = cur.fetchone()
+                    cur.close()
             else:
                 with self.engine.connect() as conn:
                     row = conn.execute(
@@ -133,11 +138,12 @@ class SQL:
         return int(row[0]) if row is not None else None
 
     def close_marker(self) -> None:
-        if self._marker_conn is not None:
-            try:
-                self._marker_conn.close()
-            finally:
-                self._marker_conn = None
+        with self._marker_lock:
+            if self._marker_conn is not None:
+                try:
+                    self._marker_conn.close()
+                finally:
+                    self._marker_conn = None
 
     def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
         """(row count, latest updated_at, rows per status) of workflow_status.
