@@ -25,6 +25,9 @@ from .base import RunActionsScreen
 
 __all__ = ["DetailScreen"]
 
+#: How often the detail screen reads its streams while the run is active.
+STREAM_POLL_S = 0.02
+
 
 class DetailScreen(RunActionsScreen):
     BINDINGS = [
@@ -141,8 +144,12 @@ class DetailScreen(RunActionsScreen):
 
     @work(exclusive=True, group="streams", exit_on_error=False, description="follow streams")
     async def follow_streams(self) -> None:
-        """One query per tick for every stream of this run (the run and its children)."""
-        interval = 0.05
+        """One query per tick for every stream of this run (the run and its children).
+
+        Every 20 ms while the run is active: a chunk waits 10 ms for its read on average, and
+        the read is one indexed query (~0.1 ms on SQLite, ~0.5 ms on PostgreSQL).
+        """
+        interval = STREAM_POLL_S
         while True:
             try:
                 batches = await self.deck.source.read_streams(dict(self.offsets))
@@ -181,8 +188,8 @@ class DetailScreen(RunActionsScreen):
             )
             if done and not batches:
                 interval = 1.0  # finished: keep an eye out (resume/rewind) but slowly
-            elif batches:
-                interval = 0.05
+            elif batches or not done:
+                interval = STREAM_POLL_S
             await asyncio.sleep(interval)
 
     def _note_live(self, batch: Any) -> None:
