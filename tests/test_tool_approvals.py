@@ -24,6 +24,7 @@ from tui.modals.approve import ApproveScreen, tool_input_text
 from tui.modals.launch import form_fields
 from tui.screens.inbox import InboxScreen
 from tui.supervisor import ApprovalItem, ReadOnlyError, Supervisor, SupervisorError
+from tui.widgets.workflow_table import WorkflowTable
 from workflows.claude import _options, current_endpoint
 from workflows.config import ConfigError
 from workflows.model_offline import RequestRecord
@@ -394,6 +395,11 @@ async def test_inbox_shows_the_tool_call_and_ctrl_a_allows_it(
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
+        # The parent run is blocked on you too: its list row says so, not "researching".
+        runs = app.screen.query_one(WorkflowTable)
+        await until(pilot, lambda: wid in runs.rows_by_id
+                    and "a child asks you" in str(runs.get_cell(wid, "progress")))  # fmt: skip
+        assert "approval" in str(runs.get_cell(wid, "status"))
         await pilot.press("i")
         assert isinstance(app.screen, InboxScreen)
         inbox = app.screen

@@ -250,6 +250,12 @@ class DetailScreen(RunActionsScreen):
                 "[reverse bold magenta] ⧗ the approval timed out: nobody answered in time — "
                 "r reruns from the approval [/]"
             )
+        asking = [c for c in d.children if c.waiting_approval]
+        if asking and not r.waiting_approval:
+            lines.append(
+                f"[reverse bold yellow] ⏸ child {escape(asking[0].workflow_id)} waits for your "
+                "approval — enter on its step, or i [/]"
+            )
         if r.waiting_approval:
             left = countdown(r.approval.deadline if r.approval else None, now)
             lines.append(

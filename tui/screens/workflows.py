@@ -126,7 +126,13 @@ class WorkflowsScreen(RunActionsScreen):
         snap = self.deck.snapshot
         rows = self._visible()
         with self.app.batch_update():
-            self.table.sync(rows, self.deck.clock(), sort_key=_sort_key(self.sort_column))
+            asking = frozenset(
+                r.parent_id for r in snap.rows
+                if r.parent_id and (r.waiting_approval or r.waiting_message)
+            )  # fmt: skip
+            self.table.sync(
+                rows, self.deck.clock(), sort_key=_sort_key(self.sort_column), child_waits=asking
+            )
             top = [r for r in snap.rows if not r.parent_id]
             waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
             errors = sum(1 for r in top if r.status == "ERROR")

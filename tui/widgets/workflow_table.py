@@ -10,7 +10,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from ..formatting import clock_time, countdown, duration, row_status, short_id
+from ..formatting import clock_time, countdown, duration, row_status, short_id, status_text
 from ..supervisor import WorkflowRow
 from .tables import cursor_key
 
@@ -60,8 +60,12 @@ def _bar(done: int, total: int, width: int = 6) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
-    """The rendered cells of one row (compared cell by cell to update in place)."""
+def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[str, Any]:
+    """The rendered cells of one row (compared cell by cell to update in place).
+
+    ``child_waits``: a child of this run waits for a human (a research question's tool call),
+    so the run is blocked on you even though its own state says running.
+    """
     p = row.progress
     if row.stranded:
         progress = Text(f"⚠ stranded: {row.stranded}  [r]", style="bold red")
@@ -70,6 +74,8 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
         progress = Text(f"⏸ approve {left} [a]", style="bold yellow")
     elif row.waiting_message:
         progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
+    elif child_waits and row.active:
+        progress = Text("⏸ a child asks you  [i]", style="bold yellow")
     elif p is not None and p.total and row.active:
         progress = Text(f"{p.phase[:11]:<11} {_bar(p.done, p.total, 5)} {p.done}/{p.total}")
     elif p is not None and row.active:
@@ -88,7 +94,9 @@ def cells(row: WorkflowRow, now: float) -> dict[str, Any]:
         progress = Text(f"◷ starts in {countdown(row.delay_until, now)}", style="blue")
     cost = f"${row.cost_usd:.3f}" if row.cost_usd else ""
     return {
-        "status": row_status(row),
+        "status": row_status(row)
+        if not (child_waits and row.active)
+        else status_text("WAITING", waiting=True),
         "name": row.name,
         "id": IdCell(row.workflow_id),
         "summary": row.summary
@@ -124,7 +132,9 @@ class WorkflowTable(DataTable[Any]):
         now: float,
         *,
         sort_key: Callable[[WorkflowRow], Any] | None = None,
+        child_waits: frozenset[str] = frozenset(),
     ) -> None:
+        """Show ``rows``; ``child_waits`` are ids of runs with a child waiting for a human."""
         ordered = sorted(rows, key=sort_key) if sort_key is not None else list(rows)
         wanted = [r.workflow_id for r in ordered]
         wanted_set = set(wanted)
@@ -138,7 +148,7 @@ class WorkflowTable(DataTable[Any]):
             self.rows_by_id.pop(wid, None)
         for row in ordered:
             wid = row.workflow_id
-            new = cells(row, now)
+            new = cells(row, now, child_waits=wid in child_waits)
             old = self._cells.get(wid)
             self.rows_by_id[wid] = row
             if old is None:
