@@ -18,13 +18,15 @@ from pydantic import ValidationError
 
 from .models import (
     APPROVAL_EVENT,
+    PROGRESS_EVENT,
     ApprovalAnswer,
     ApprovalDecision,
     ApprovalRequest,
     ApprovalState,
+    Progress,
 )
 
-__all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event"]
+__all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event", "publish_progress"]
 
 PORTABLE = WorkflowSerializationFormat.PORTABLE
 
@@ -35,6 +37,14 @@ class ApprovalTimeout(Exception):
 
 async def publish_event(key: str, value: dict[str, Any]) -> None:
     await DBOS.set_event_async(key, value, serialization_type=PORTABLE)
+
+
+async def publish_progress(
+    phase: str, done: int = 0, total: int = 0, detail: str = "", *, cost: float = 0.0
+) -> None:
+    """The run's ``agentdeck.progress`` event: what the list shows without loading outputs."""
+    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
+    await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
 
 
 def parse_answer(raw: Any) -> ApprovalAnswer | str:

@@ -46,6 +46,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import Transport as SDKTransport
 from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
 from dbos._serialization import WorkflowSerializationFormat
 
 from .models import (
@@ -70,6 +71,7 @@ __all__ = [
     "claude_step",
     "configure_endpoint",
     "current_endpoint",
+    "failure_text",
     "is_retryable",
     "run_claude",
 ]
@@ -152,6 +154,14 @@ def classify(exc: BaseException) -> ClaudeError:
     if isinstance(exc, (CLIConnectionError, ProcessError, ClaudeSDKError, OSError)):
         return ClaudeTransientError(f"{type(exc).__name__}: {first}")
     return ClaudeTransientError(f"{type(exc).__name__}: {first}")
+
+
+def failure_text(exc: BaseException) -> str:
+    """A failed step in one line; after DBOS's retries, the last attempt's error and the count."""
+    if isinstance(exc, DBOSMaxStepRetriesExceeded):
+        last = exc.errors[-1] if exc.errors else exc
+        return f"{last} (after {exc.max_retries} attempts)"
+    return str(exc) or type(exc).__name__
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -13,17 +13,15 @@ import re
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
-from .approvals import publish_event
-from .claude import RETRY_POLICY, ClaudeError, is_retryable, run_claude
+from .approvals import publish_progress
+from .claude import RETRY_POLICY, ClaudeError, failure_text, is_retryable, run_claude
 from .models import (
-    PROGRESS_EVENT,
     BranchResult,
     ClaudeResult,
     CompareReport,
     CompareRequest,
-    Progress,
 )
-from .prompts import branch_call, judge_call
+from .prompts import branch_call, fault_for_target, judge_call
 
 __all__ = ["CompareFailed", "compare", "compare_branch", "fault_for_branch"]
 
@@ -33,19 +31,10 @@ class CompareFailed(Exception):
 
 
 def fault_for_branch(spec: str, index: int) -> str:
-    """Fault items for branch ``index`` (0-based): ``branch@N.kind`` targets branch N only."""
-    keep = []
-    for item in (i.strip() for i in spec.split(",")):
-        if not item:
-            continue
-        if item.startswith("branch@"):
-            target, _, rest = item.removeprefix("branch@").partition(".")
-            if target.isdigit() and int(target) == index + 1 and rest:
-                keep.append(rest)
-            continue
-        if not item.startswith("judge."):
-            keep.append(item)
-    return ",".join(keep)
+    """Fault items for branch ``index`` (0-based): ``branch@N.kind`` targets branch N only;
+    ``judge.*`` items are the judge's."""
+    items = fault_for_target(spec, index, "branch").split(",")
+    return ",".join(i for i in items if i and not i.startswith("judge."))
 
 
 def _judge_faults(spec: str) -> str:
@@ -79,18 +68,6 @@ async def compare_branch(
     )  # fmt: skip
 
 
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, DBOSMaxStepRetriesExceeded):
-        last = exc.errors[-1] if exc.errors else exc
-        return f"{last} (after {exc.max_retries} attempts)"
-    return str(exc) or type(exc).__name__
-
-
-async def _progress(phase: str, done: int, total: int, detail: str = "", cost: float = 0.0) -> None:
-    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
-    await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
-
-
 def winner_of(verdict: str, labels: list[str]) -> str:
     """The first bold ``Answer X`` (or bare label) the judge names."""
     for m in re.finditer(r"\*\*(?:Answer\s+)?([A-Za-z0-9]+)\*\*", verdict):
@@ -118,7 +95,7 @@ async def compare(req: CompareRequest) -> CompareReport:
     """Answer one question on every branch in parallel, keep failures, judge the answers."""
     specs = req.specs
     total = len(specs)
-    await _progress("branching", 0, total)
+    await publish_progress("branching", 0, total)
     handles = [
         await DBOS.start_workflow_async(
             compare_branch, req.question, b.label, b.model, b.style, fault_for_branch(req.fault, i)
@@ -136,27 +113,27 @@ async def compare(req: CompareRequest) -> CompareReport:
         except Exception as exc:  # a failed branch is reported, not fatal
             b = specs[i]
             results[i] = BranchResult(
-                label=b.label, model=b.model, style=b.style, ok=False, error=_why(exc),
+                label=b.label, model=b.model, style=b.style, ok=False, error=failure_text(exc),
                 workflow_id=done.workflow_id,
             )  # fmt: skip
         cost = sum(r.result.cost_usd for r in results.values() if r.result is not None)
-        await _progress("branching", len(results), total, cost=cost)
+        await publish_progress("branching", len(results), total, cost=cost)
     branches = tuple(results[i] for i in range(total))
     spent = sum(b.result.cost_usd for b in branches if b.result is not None)
     ok = [b for b in branches if b.ok]
     if not ok:
-        await _progress("failed", total, total, "every branch failed", cost=spent)
+        await publish_progress("failed", total, total, "every branch failed", cost=spent)
         raise CompareFailed("every branch failed: " + branches[0].error)
 
-    await _progress("judging", total, total, cost=spent)
+    await publish_progress("judging", total, total, cost=spent)
     try:
         judged = await judge_step(req, branches)
     except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
-        await _progress("failed", total, total, "the judge failed", cost=spent)
-        raise CompareFailed(f"judging failed: {_why(exc)}") from None
+        await publish_progress("failed", total, total, "the judge failed", cost=spent)
+        raise CompareFailed(f"judging failed: {failure_text(exc)}") from None
     spent += judged.cost_usd
     winner = winner_of(judged.text, [b.label for b in ok])
-    await _progress("done", total, total, cost=spent)
+    await publish_progress("done", total, total, cost=spent)
     failed = [b for b in branches if not b.ok]
     note = f"{len(failed)} of {total} branches failed" if failed else ""
     markdown = (

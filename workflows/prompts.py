@@ -15,6 +15,7 @@ from .models import STYLES, Answer, BranchResult, ClaudeCall, StepSettings
 __all__ = [
     "branch_call",
     "fault_for_question",
+    "fault_for_target",
     "judge_call",
     "plan_call",
     "research_call",
@@ -23,22 +24,29 @@ __all__ = [
 ]
 
 
-def fault_for_question(spec: str, index: int) -> str:
-    """The part of a fault spec that applies to research question ``index`` (0-based).
+def fault_for_target(spec: str, index: int, target: str, *, as_task: str = "") -> str:
+    """The part of a fault spec that applies to call ``index`` (0-based) of a fan-out.
 
-    Items written ``research@N.kind`` apply to question N (1-based) only; others to every call.
+    Items written ``<target>@N.kind`` apply to call N (1-based) only, as ``<as_task>.kind`` (or
+    plain ``kind``); the other items apply to every call.
     """
     keep = []
+    prefix = f"{target}@"
     for item in (i.strip() for i in spec.split(",")):
         if not item:
             continue
-        if item.startswith("research@"):
-            target, _, rest = item.removeprefix("research@").partition(".")
-            if target.isdigit() and int(target) == index + 1 and rest:
-                keep.append(f"research.{rest}")
+        if item.startswith(prefix):
+            n, _, rest = item.removeprefix(prefix).partition(".")
+            if n.isdigit() and int(n) == index + 1 and rest:
+                keep.append(f"{as_task}.{rest}" if as_task else rest)
             continue
         keep.append(item)
     return ",".join(keep)
+
+
+def fault_for_question(spec: str, index: int) -> str:
+    """``research@N.kind`` items target research question N (1-based) only."""
+    return fault_for_target(spec, index, "research", as_task="research")
 
 
 def _system(task: str, instructions: str, *, fault: str = "", think: bool = False) -> str:

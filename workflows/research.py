@@ -15,10 +15,9 @@ from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 from pydantic import ValidationError
 
-from .approvals import ApprovalTimeout, ask, publish_event
-from .claude import RETRY_POLICY, ClaudeError, is_retryable, run_claude
+from .approvals import ApprovalTimeout, ask, publish_event, publish_progress
+from .claude import RETRY_POLICY, ClaudeError, failure_text, is_retryable, run_claude
 from .models import (
-    PROGRESS_EVENT,
     SETTINGS_EVENT,
     SETTINGS_STEP,
     SETTINGS_TOPIC,
@@ -26,7 +25,6 @@ from .models import (
     ApprovalDecision,
     ClaudeResult,
     Plan,
-    Progress,
     ResearchReport,
     ResearchRequest,
     StepSettings,
@@ -165,20 +163,6 @@ async def step_settings(current: StepSettings, *, first: bool = False) -> StepSe
     return changed
 
 
-async def _progress(
-    phase: str, done: int = 0, total: int = 0, detail: str = "", *, cost: float = 0.0
-) -> None:
-    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
-    await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, DBOSMaxStepRetriesExceeded):
-        last = exc.errors[-1] if exc.errors else exc
-        return f"{last} (after {exc.max_retries} attempts)"
-    return str(exc) or type(exc).__name__
-
-
 #: Tool calls one research question may ask a human about before it gives up.
 MAX_TOOL_APPROVALS = 5
 
@@ -252,15 +236,15 @@ async def research(req: ResearchRequest) -> ResearchReport:
         return sum(s.cost_usd for s in steps)
 
     settings = await step_settings(StepSettings(model=req.model), first=True)
-    await _progress("planning", 0, req.questions)
+    await publish_progress("planning", 0, req.questions)
     try:
         plan, plan_result = await plan_step(req, settings)
     except (DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
-        await _progress("failed", detail="no valid plan")
-        raise ResearchFailed(f"planning failed: {_why(exc)}") from None
+        await publish_progress("failed", detail="no valid plan")
+        raise ResearchFailed(f"planning failed: {failure_text(exc)}") from None
     account("plan", plan_result)
 
-    await _progress("awaiting approval", 0, len(plan.questions), cost=spent())
+    await publish_progress("awaiting approval", 0, len(plan.questions), cost=spent())
     numbered = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(plan.questions))
     answer = await ask(
         topic=APPROVAL_TOPIC,
@@ -269,7 +253,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
         proposal={"questions": list(plan.questions)},
     )
     if answer.decision is ApprovalDecision.REJECT:
-        await _progress("rejected", cost=spent())
+        await publish_progress("rejected", cost=spent())
         return ResearchReport(
             topic=req.topic,
             outcome="rejected",
@@ -289,7 +273,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
     total = len(questions)
     settings = await step_settings(settings)
     model = settings.model or req.model
-    await _progress("researching", 0, total, cost=spent())
+    await publish_progress("researching", 0, total, cost=spent())
     handles = [
         await DBOS.enqueue_workflow_async(
             RESEARCH_QUEUE,
@@ -318,28 +302,28 @@ async def research(req: ResearchRequest) -> ResearchReport:
                 index=index,
                 question=questions[index],
                 ok=False,
-                error=_why(exc),
+                error=failure_text(exc),
                 workflow_id=done.workflow_id,
             )
         done_cost = sum(a.result.cost_usd for a in answers.values() if a.result is not None)
-        await _progress("researching", len(answers), total, cost=spent() + done_cost)
+        await publish_progress("researching", len(answers), total, cost=spent() + done_cost)
     ordered = tuple(answers[i] for i in range(total))
     for a in ordered:
         if a.result is not None:
             account(f"research {a.index + 1}", a.result)
     if not any(a.ok for a in ordered):
-        await _progress("failed", total, total, "every question failed")
+        await publish_progress("failed", total, total, "every question failed")
         raise ResearchFailed("every research question failed: " + ordered[0].error)
 
     settings = await step_settings(settings)
-    await _progress("synthesizing", total, total, cost=spent())
+    await publish_progress("synthesizing", total, total, cost=spent())
     try:
         synthesis = await synthesize_step(req, ordered, settings)
     except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
-        await _progress("failed", total, total, "synthesis failed")
-        raise ResearchFailed(f"synthesis failed: {_why(exc)}") from None
+        await publish_progress("failed", total, total, "synthesis failed")
+        raise ResearchFailed(f"synthesis failed: {failure_text(exc)}") from None
     account("synthesize", synthesis)
-    await _progress("done", total, total, cost=spent())
+    await publish_progress("done", total, total, cost=spent())
     failed = [a for a in ordered if not a.ok]
     usage = sum((s.usage for s in steps), Usage())
     return ResearchReport(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ValidationError
@@ -91,54 +92,49 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             id="f-anyway",
         )
 
+    def _number(
+        self, name: str, parse: Callable[[str], float], valid: Callable[[float], bool], error: str
+    ) -> tuple[bool, float | None]:
+        """(ok, value) of an optional number field; an inline error when it is not ``valid``."""
+        raw = self.query_one(f"#f-{name}", Input).value.strip()
+        if not raw:
+            return True, None
+        try:
+            value = parse(raw)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            self.query_one(f"#err-{name}", Static).update(f"[red]✖ {error}[/]")
+            return False, None
+        return True, value
+
     def _queue_options(self) -> dict[str, Any] | None:
-        """Priority, debounce and dedupe from the form; inline errors and None if invalid."""
-        priority_raw = self.query_one("#f-priority", Input).value.strip()
-        debounce_raw = self.query_one("#f-debounce", Input).value.strip()
-        timeout_raw = self.query_one("#f-timeout", Input).value.strip()
-        options: dict[str, Any] = {
-            "priority": None,
-            "debounce_s": None,
-            "timeout_s": None,
-            "dedupe": not self.query_one("#f-anyway", Checkbox).value,
-        }
-        ok = True
-        if priority_raw:
-            try:
-                options["priority"] = int(priority_raw)
-            except ValueError:
-                options["priority"] = MIN_PRIORITY - 1
-            if not MIN_PRIORITY <= options["priority"] <= MAX_PRIORITY:
-                self.query_one("#err-priority", Static).update(
-                    f"[red]✖ a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}[/]"
-                )
-                ok = False
-        if debounce_raw:
-            try:
-                options["debounce_s"] = float(debounce_raw)
-            except ValueError:
-                options["debounce_s"] = -1.0
-            if not 0 <= options["debounce_s"] <= 24 * 3600:
-                self.query_one("#err-debounce", Static).update(
-                    "[red]✖ seconds from 0 (off) to 86400[/]"
-                )
-                ok = False
-        if timeout_raw:
-            try:
-                options["timeout_s"] = float(timeout_raw)
-            except ValueError:
-                options["timeout_s"] = -1.0
-            if not 0 < options["timeout_s"] <= 30 * 24 * 3600:
-                self.query_one("#err-timeout", Static).update(
-                    "[red]✖ seconds, more than 0 and at most 30 days (2592000)[/]"
-                )
-                ok = False
-        if ok and options["priority"] is not None and options["debounce_s"]:
+        """Priority, debounce, timeout and dedupe from the form; inline errors, None if invalid."""
+        ok_p, priority = self._number(
+            "priority", int, lambda v: MIN_PRIORITY <= v <= MAX_PRIORITY,
+            f"a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}",
+        )  # fmt: skip
+        ok_d, debounce = self._number(
+            "debounce", float, lambda v: 0 <= v <= 24 * 3600, "seconds from 0 (off) to 86400"
+        )
+        ok_t, timeout = self._number(
+            "timeout", float, lambda v: 0 < v <= 30 * 24 * 3600,
+            "seconds, more than 0 and at most 30 days (2592000)",
+        )  # fmt: skip
+        ok = ok_p and ok_d and ok_t
+        if ok and priority is not None and debounce:
             self.query_one("#err-debounce", Static).update(
                 "[red]✖ a debounced launch cannot have a priority (DBOS's debouncer)[/]"
             )
             ok = False
-        return options if ok else None
+        if not ok:
+            return None
+        return {
+            "priority": None if priority is None else int(priority),
+            "debounce_s": debounce,
+            "timeout_s": timeout,
+            "dedupe": not self.query_one("#f-anyway", Checkbox).value,
+        }
 
     def on_mount(self) -> None:
         self.query(".field").first(Input).focus()
