@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from .models import (
     APPROVAL_EVENT,
+    APPROVAL_STEP,
     PROGRESS_EVENT,
     ApprovalAnswer,
     ApprovalDecision,
@@ -71,6 +72,7 @@ async def ask(
     deadline.
     """
     wid = DBOS.workflow_id or "?"
+    await approval_point()
     # The deadline is computed once and checkpointed, so a recovered workflow keeps it.
     now = await _now()
     request = ApprovalRequest(
@@ -114,6 +116,11 @@ async def ask(
             await publish_event(APPROVAL_EVENT, resolved.model_dump(mode="json"))
             return answer
         DBOS.logger.warning("ignoring an invalid answer to %s: %s", request.request_id, answer)
+
+
+@DBOS.step(name=APPROVAL_STEP)
+async def approval_point() -> None:
+    """Marks where an approval starts: a rewind from here asks again with a fresh deadline."""
 
 
 @DBOS.step(name="clock")

@@ -27,6 +27,7 @@ from .tools import parse_tool_list
 __all__ = [
     "DEFAULT_MODEL",
     "APPROVAL_EVENT",
+    "APPROVAL_STEP",
     "PROGRESS_EVENT",
     "STREAM_KEY",
     "Answer",
@@ -66,6 +67,8 @@ STREAM_KEY = "agentdeck.output"
 #: Event keys (``DBOS.set_event``) that the dashboard reads.
 PROGRESS_EVENT = "agentdeck.progress"
 APPROVAL_EVENT = "agentdeck.approval"
+#: The step that marks the start of each approval asked (``workflows.approvals.ask``).
+APPROVAL_STEP = "approval"
 
 
 class _Frozen(BaseModel):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from workflows.models import (
     APPROVAL_EVENT,
+    APPROVAL_STEP,
     PROGRESS_EVENT,
     SETTINGS_EVENT,
     SETTINGS_STEP,
@@ -971,18 +972,9 @@ def _branches(
 
 
 def _approval_start(steps: list[Any]) -> int | None:
-    """The first step of the last approval asked (``workflows.approvals.ask``): the clock read
-    that set its deadline, then the request published, then (after a clock read) ``recv``."""
-    names = [str(st["function_name"]) for st in steps]
-    recvs = [i for i, n in enumerate(names) if n == "DBOS.recv"]
-    if not recvs:
-        return None
-    i = recvs[-1] - 1
-    while i >= 0 and names[i] in ("clock", "DBOS.recv", "DBOS.sleep"):  # ignored messages
-        i -= 1
-    if i >= 1 and names[i] == "DBOS.setEvent" and names[i - 1] == "clock":
-        return int(steps[i - 1]["function_id"])
-    return None
+    """The marker step of the last approval asked (``workflows.approvals.ask``)."""
+    marks = [int(st["function_id"]) for st in steps if st["function_name"] == APPROVAL_STEP]
+    return marks[-1] if marks else None
 
 
 def _answer_of(out: Any) -> ClaudeResult | None:

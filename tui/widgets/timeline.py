@@ -18,7 +18,7 @@ __all__ = ["INTERNAL_STEPS", "Timeline", "TimelineItem"]
 #: DBOS bookkeeping steps hidden unless asked for (`h`).
 INTERNAL_STEPS = frozenset(
     {"DBOS.setEvent", "DBOS.sleep", "DBOS.getResult", "DBOS.waitFirst", "DBOS.writeStream",
-     "DBOS.closeStream", "clock", "DBOS.getEvent", "DBOS.now", "settings"}
+     "DBOS.closeStream", "clock", "DBOS.getEvent", "DBOS.now", "settings", "approval"}
 )  # fmt: skip
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
