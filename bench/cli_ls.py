@@ -3,17 +3,23 @@
 Both list every workflow of the seeded SQLite database of refresh_cost.py (10,000 finished
 workflows; 200 with ``--quick``) as JSON:
 
-* ``agentdeck --db sqlite:///DB ls --json --limit N``
+* ``agentdeck --db sqlite:///DB ls --json --limit N``: reads the system tables itself
+  (``tui/fastls.py``: stdlib sqlite3, no DBOS, SQLAlchemy or pydantic)
 * ``dbos workflow list --sys-db-url sqlite:///DB --limit N`` (the DBOS CLI needs no
   dbos-config.yaml when given ``--sys-db-url``; it loads each workflow's input and output, which
   ``agentdeck ls`` does not)
 
-For scale: ``python -c 'print("[]")'`` (the interpreter alone) and the floor of a listing that
-does not import DBOS at all (the standard library's sqlite3 and json reading the same rows, events
-and errors: what a DBOS-free read path for ``ls`` could reach).
+For scale: ``python -c 'print("[]")'`` (the interpreter alone); the floor of a listing with the
+standard library's sqlite3 and json reading the same rows, events and errors in a dozen lines
+(no redaction, no stranded-run check, no validation); and the data layer's listing
+(``Supervisor.list_workflows`` through ``DBOSClient``, what ``agentdeck ls`` ran before
+``tui/fastls.py``), whose JSON must be byte for byte what ``agentdeck ls`` prints.
 
 Each runs from a scratch directory, once to warm up and then 5 times (2 with ``--quick``),
-alternating; min/median/max wall time and the ratio of medians are printed. Then where
+alternating; min/median/max wall time and the ratio of medians are printed. The children
+write their bytecode under the scratch directory (``PYTHONPYCACHEPREFIX``, even when
+``PYTHONDONTWRITEBYTECODE`` is set here), so every command runs from compiled bytecode as an
+installed package would, and the repository gets no ``__pycache__``. Then where
 ``agentdeck ls``'s time goes: interpreter start, imports (``python -X importtime``, the biggest
 top-level imports) and the command itself.
 
@@ -44,7 +50,7 @@ PHASES = """
 import contextlib, io, json, sys, time
 t0 = time.perf_counter()
 from tui.cli import main
-import tui.supervisor, workflows.runtime  # what the command imports lazily
+import sqlite3, tui.fastls  # what the command imports lazily
 t1 = time.perf_counter()
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
@@ -58,7 +64,8 @@ print(json.dumps({"import_s": t1 - t0, "command_s": t2 - t1, "rc": rc, "rows": r
 #: The floor of a listing that does not import DBOS: the standard library's sqlite3 and json read
 #: the same rows ``agentdeck ls`` lists (no inputs or outputs), the events it shows (progress,
 #: approval) and the errors of failed runs (DBOS's pickle format, decoded without DBOS), and print
-#: them as JSON. A measurement of a design option, not what ``agentdeck ls`` does.
+#: them as JSON: the least any listing of these rows costs. ``agentdeck ls`` (tui/fastls.py) adds
+#: the rest of the data layer's row: redaction, executors' presence, recv waits, event checks.
 STDLIB_LS = """
 import base64, json, pickle, sqlite3, sys
 db, n = sys.argv[1], int(sys.argv[2])
@@ -103,14 +110,32 @@ print(json.dumps(rows, default=str))
 """
 
 
+#: The data layer's listing, as ``agentdeck ls`` printed it before tui/fastls.py.
+DATA_LAYER_LS = """
+import asyncio, json, sys
+from tui.supervisor import Supervisor
+async def main(url, n):
+    sup = Supervisor(url)
+    await sup.connect()
+    try:
+        rows = await sup.list_workflows(limit=n)
+    finally:
+        await sup.close()
+    print(json.dumps([r.model_dump(mode="json") for r in rows], default=str))
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
 def _env(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DBOS_SYSTEM_DATABASE_URL", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
     env["AGENTDECK_STATE_DIR"] = str(scratch / "state")
     return env
 
 
-def _timed(cmd: list[str], scratch: Path, expect_rows: int) -> float:
+def _run(cmd: list[str], scratch: Path, expect_rows: int) -> tuple[float, bytes]:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=scratch, env=_env(scratch), capture_output=True, timeout=300)
     wall = time.perf_counter() - t0
@@ -119,7 +144,11 @@ def _timed(cmd: list[str], scratch: Path, expect_rows: int) -> float:
     rows = len(json.loads(proc.stdout))
     if rows != expect_rows:
         raise RuntimeError(f"{cmd[0]} listed {rows} workflows, not {expect_rows}")
-    return wall
+    return wall, proc.stdout
+
+
+def _timed(cmd: list[str], scratch: Path, expect_rows: int) -> float:
+    return _run(cmd, scratch, expect_rows)[0]
 
 
 def _stats(walls: list[float]) -> dict[str, float]:
@@ -197,14 +226,18 @@ def main() -> int:
             ],
             "python_startup": [sys.executable, "-c", "print('[]')"],
             "stdlib_sqlite3_floor": [sys.executable, "-c", STDLIB_LS, str(db), str(n)],
+            "data_layer_ls": [sys.executable, "-c", DATA_LAYER_LS, url, str(n)],
         }  # fmt: skip
         expect = {
             "agentdeck_ls": n, "dbos_workflow_list": n, "python_startup": 0,
-            "stdlib_sqlite3_floor": n,
+            "stdlib_sqlite3_floor": n, "data_layer_ls": n,
         }  # fmt: skip
         walls: dict[str, list[float]] = {name: [] for name in commands}
-        for name, cmd in commands.items():
-            _timed(cmd, scratch, expect[name])  # warm-up: .pyc files, page cache
+        outputs = {}
+        for name, cmd in commands.items():  # warm-up: .pyc files, page cache
+            outputs[name] = _run(cmd, scratch, expect[name])[1]
+        if outputs["agentdeck_ls"] != outputs["data_layer_ls"]:
+            raise RuntimeError("agentdeck ls and the data layer listed different JSON")
         for _ in range(runs):
             for name, cmd in commands.items():
                 walls[name].append(_timed(cmd, scratch, expect[name]))
@@ -218,18 +251,27 @@ def main() -> int:
         )
         phases = json.loads(phases_proc.stdout.decode().strip().splitlines()[-1])
         imports = import_breakdown(scratch, ls_argv)
-        alone = {m: _child_import_s(scratch, m) for m in ("dbos", "claude_agent_sdk", "textual")}
+        alone = {
+            m: _child_import_s(scratch, m)
+            for m in ("tui.fastls", "dbos", "claude_agent_sdk", "textual")
+        }
 
     stats = {name: _stats(w) for name, w in walls.items()}
-    ratio = stats["agentdeck_ls"]["median_s"] / stats["dbos_workflow_list"]["median_s"]
+    dbos_median = stats["dbos_workflow_list"]["median_s"]
+    ratio = stats["agentdeck_ls"]["median_s"] / dbos_median
     for name, s in stats.items():
         print(
             f"  {name:<20} min {s['min_s']:.3f} s  median {s['median_s']:.3f} s  "
             f"max {s['max_s']:.3f} s"
         )
     print(f"  agentdeck ls / dbos workflow list (medians): {ratio:.2f}")
-    floor = stats["stdlib_sqlite3_floor"]["median_s"] / stats["dbos_workflow_list"]["median_s"]
-    print(f"  a listing without DBOS (sqlite3 + json, same rows) / dbos workflow list: {floor:.2f}")
+    floor = stats["stdlib_sqlite3_floor"]["median_s"] / dbos_median
+    print(f"  the sqlite3 + json floor (same rows, no checks) / dbos workflow list: {floor:.2f}")
+    before = stats["data_layer_ls"]["median_s"] / dbos_median
+    print(
+        f"  the data layer's listing through DBOSClient (ls before tui/fastls.py) / dbos "
+        f"workflow list: {before:.2f}; its JSON is byte for byte agentdeck ls's"
+    )
     print(
         f"  agentdeck ls in-process: imports {phases['import_s']:.3f} s, "
         f"command {phases['command_s']:.3f} s ({phases['rows']} rows)"
@@ -252,6 +294,8 @@ def main() -> int:
             "wall": stats,
             "ratio_of_medians": round(ratio, 2),
             "stdlib_floor_ratio": round(floor, 2),
+            "data_layer_ratio": round(before, 2),
+            "same_json_as_data_layer": True,
             "agentdeck_ls_phases_s": {
                 "import": round(phases["import_s"], 3),
                 "command": round(phases["command_s"], 3),
