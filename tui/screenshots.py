@@ -46,6 +46,10 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause(0.2)
     for box in app.screen.query(Input):
         box.cursor_blink = False
+    # Deferred scrolls (a stream view following its end) land after a refresh; their scrollbars
+    # are painted one refresh later still.
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await pilot.pause()
 
 

@@ -349,9 +349,9 @@ class DetailScreen(RunActionsScreen):
         if row is not None and row.parent_id:
             self.deck.open_run(row.parent_id)
 
-    @on(DataTable.RowHighlighted, "#timeline")
-    def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        item = self.query_one(Timeline).items.get(str(event.row_key.value))
+    @on(Timeline.RowHighlighted, "#timeline")
+    def _step_highlighted(self, event: Timeline.RowHighlighted) -> None:
+        item = self.query_one(Timeline).items.get(event.row_key)
         if item is None:
             return
         self._show_step(item)
@@ -372,8 +372,8 @@ class DetailScreen(RunActionsScreen):
             text += f"\n[{style}]{escape(item.note)}[/]"
         self.query_one("#step-detail", Static).update(text)
 
-    @on(DataTable.RowSelected, "#timeline")
-    def _step_selected(self, event: DataTable.RowSelected) -> None:
+    @on(Timeline.RowSelected, "#timeline")
+    def _step_selected(self, event: Timeline.RowSelected) -> None:
         event.stop()
         self.action_open_step()
 

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from ..filtering import TABS, Filter
 from ..messages import WorkflowsRefreshed
@@ -165,14 +165,14 @@ class WorkflowsScreen(RunActionsScreen):
             return
         self.deck.open_run(row.workflow_id)
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(WorkflowTable.RowSelected)
+    def _row_selected(self, event: WorkflowTable.RowSelected) -> None:
         event.stop()
         self.action_open()
 
-    @on(DataTable.HeaderSelected)
-    def _header(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
+    @on(WorkflowTable.HeaderSelected)
+    def _header(self, event: WorkflowTable.HeaderSelected) -> None:
+        key = event.column_key
         if key in SORTABLE:
             self.sort_column = key
             self._render_rows()

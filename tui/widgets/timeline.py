@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual import events
 
 from ..formatting import duration
 from ..supervisor import RunDetail, StepRow, WorkflowRow
-from .tables import cursor_key
+from .rowtable import Column, RowTable
 
 __all__ = ["INTERNAL_STEPS", "Timeline", "TimelineItem"]
 
@@ -128,44 +127,32 @@ def _bar(item: TimelineItem, t0: float, t1: float, frame: int) -> Text:
     return Text(" " * start) + Text(body, style=style) + Text(" " * (BAR_WIDTH - end))
 
 
-class Timeline(DataTable[Any]):
-    """One row per step; row keys are stable (``s<id>`` / ``c<child>``), cells update in place."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
-        self.items: dict[str, TimelineItem] = {}
-        self._cells: dict[str, tuple[Any, ...]] = {}
+class Timeline(RowTable):
+    """One row per step; row keys are stable (``s<id>`` / ``c<child>``); a row is re-rendered
+    only when its cells change (a running step's bar and time, its status)."""
 
     FIXED = (("name", "STEP", 20), ("status", "", 4), ("time", "TIME", 6),
              ("bar", "WATERFALL", BAR_WIDTH))  # fmt: skip
 
-    def on_mount(self) -> None:
-        for key, label, width in self.FIXED:
-            self.add_column(label, key=key, width=width)
-        self.add_column("DETAIL", key="note", width=self._note_width())
+    def __init__(self, **kwargs: Any) -> None:
+        columns = [Column(key, label, width) for key, label, width in self.FIXED]
+        super().__init__([*columns, Column("note", "DETAIL", 8)], **kwargs)
+        self.items: dict[str, TimelineItem] = {}
 
     def _note_width(self) -> int:
         fixed = sum(w for _, _, w in self.FIXED) + 2 * (len(self.FIXED) + 1) + 3
         return max(8, self.size.width - fixed)
 
-    def on_resize(self) -> None:
-        width = self._note_width()
-        column = self.columns.get(ColumnKey("note"))
-        if column is not None and column.width != width:
-            column.width = width
-            self._require_update_dimensions = True
-            self.refresh()
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_column_width("note", self._note_width())
 
     @property
     def selected(self) -> TimelineItem | None:
-        key = cursor_key(self)
+        key = self.cursor_key
         return self.items.get(key) if key else None
 
     def show(self, items: list[TimelineItem], t0: float, t1: float, frame: int) -> None:
-        keys = [i.key for i in items]
-        for key in [k for k in self.items if k not in keys]:
-            self.remove_row(key)
-            self._cells.pop(key, None)
+        rows: list[tuple[str, tuple[Any, ...]]] = []
         for item in items:
             glyph, style = _GLYPH.get(item.status, ("?", ""))
             dur = duration((item.ended or t1) - item.started) if item.started is not None else "…"
@@ -173,21 +160,9 @@ class Timeline(DataTable[Any]):
             if item.attempts > 1:
                 mark.append(f"×{item.attempts}", style="bold yellow")
             note_style = "red" if item.status == "error" else "dim"
-            row = (
+            rows.append((item.key, (
                 Text(f"{item.step_id:>2} {item.name}"), mark, dur,
                 _bar(item, t0, t1, frame), Text(item.note[:200], style=note_style),
-            )  # fmt: skip
-            old = self._cells.get(item.key)
-            if old is None:
-                self.add_row(*row, key=item.key)
-            else:
-                for col, new, prev in zip(
-                    ("name", "status", "time", "bar", "note"),
-                    row,
-                    old,
-                    strict=True,
-                ):
-                    if new != prev:
-                        self.update_cell(item.key, col, new)
-            self._cells[item.key] = row
+            )))  # fmt: skip
         self.items = {i.key: i for i in items}
+        self.set_rows(rows)

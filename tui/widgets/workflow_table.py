@@ -1,4 +1,4 @@
-"""The workflow list: a DataTable updated in place by row key (cursor and scroll survive)."""
+"""The workflow list: a :class:`RowTable` keyed by workflow id (cursor and scroll survive)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
 
 from ..formatting import clock_time, countdown, duration, row_status, short_id, status_text
 from ..supervisor import WorkflowRow
-from .tables import cursor_key
+from .rowtable import Column, RowTable
 
 __all__ = ["COLUMNS", "WorkflowTable"]
 
 #: (key, label, width)
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("status", "STATUS", 11),
     ("name", "NAME", 14),
     ("id", "ID", 15),
@@ -30,19 +27,6 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 )
 
 SORTABLE = ("started", "status", "name", "duration", "cost")
-
-
-class IdCell(Text):
-    """A short id on screen that remembers the full one (the table sorts by it)."""
-
-    def __init__(self, workflow_id: str) -> None:
-        super().__init__(short_id(workflow_id, 15), style="dim")
-        self.full = workflow_id
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, IdCell) and other.full == self.full
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _where(row: WorkflowRow) -> str:
@@ -98,7 +82,7 @@ def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[st
         if not (child_waits and row.active)
         else status_text("WAITING", waiting=True),
         "name": row.name,
-        "id": IdCell(row.workflow_id),
+        "id": Text(short_id(row.workflow_id, 15), style="dim"),
         "summary": row.summary
         or ("fork of " + short_id(row.forked_from) if row.forked_from else ""),
         "started": clock_time(row.created_at, now),
@@ -109,22 +93,18 @@ def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[st
     }
 
 
-class WorkflowTable(DataTable[Any]):
-    """Rows keyed by workflow id; ``sync`` adds, removes and updates cells, never clears."""
+class WorkflowTable(RowTable):
+    """Rows keyed by workflow id; ``sync`` shows a new list, re-rendering only changed rows."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._cells: dict[str, dict[str, Any]] = {}
-        self._order: list[str] = []
+        columns = [Column(key, label, width) for key, label, width in COLUMNS]
+        super().__init__(columns, zebra_stripes=True, **kwargs)
+        self._row_cells: dict[str, dict[str, Any]] = {}
         self.rows_by_id: dict[str, WorkflowRow] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
 
     @property
     def selected_id(self) -> str | None:
-        return cursor_key(self)
+        return self.cursor_key
 
     def sync(
         self,
@@ -136,48 +116,23 @@ class WorkflowTable(DataTable[Any]):
     ) -> None:
         """Show ``rows``; ``child_waits`` are ids of runs with a child waiting for a human."""
         ordered = sorted(rows, key=sort_key) if sort_key is not None else list(rows)
-        wanted = [r.workflow_id for r in ordered]
-        wanted_set = set(wanted)
-        selected = self.selected_id
-        for wid in [w for w in self._order if w not in wanted_set]:
-            try:
-                self.remove_row(wid)
-            except RowDoesNotExist:
-                pass
-            self._cells.pop(wid, None)
-            self.rows_by_id.pop(wid, None)
-        for row in ordered:
-            wid = row.workflow_id
-            new = cells(row, now, child_waits=wid in child_waits)
-            old = self._cells.get(wid)
-            self.rows_by_id[wid] = row
-            if old is None:
-                self.add_row(*new.values(), key=wid)
-            else:
-                for col, value in new.items():
-                    if old.get(col) != value:
-                        self.update_cell(wid, col, value)
-            self._cells[wid] = new
-        if [str(k) for k in self._ordered_keys()] != wanted:
-            rank = {wid: i for i, wid in enumerate(wanted)}
-            self.sort("id", key=lambda cell: rank.get(getattr(cell, "full", ""), 1 << 30))
-        self._order = wanted
-        if selected and selected in wanted_set:
-            index = self.get_row_index(selected)
-            if index != self.cursor_row:
-                self.move_cursor(row=index, animate=False)
+        self.rows_by_id = {r.workflow_id: r for r in ordered}
+        self._row_cells = {
+            r.workflow_id: cells(r, now, child_waits=r.workflow_id in child_waits) for r in ordered
+        }
+        self._show()
 
-    def _ordered_keys(self) -> list[Any]:
-        return [
-            self.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value
-            for i in range(self.row_count)
-        ]
+    def _show(self) -> None:
+        self.set_rows([(wid, tuple(c.values())) for wid, c in self._row_cells.items()])
 
     def tick(self, now: float) -> None:
         """Update the live duration of active rows (no database access)."""
+        changed = False
         for wid, row in self.rows_by_id.items():
             if row.active:
                 value = duration(row.duration(now))
-                if self._cells.get(wid, {}).get("duration") != value:
-                    self._cells[wid]["duration"] = value
-                    self.update_cell(wid, "duration", value)
+                if self._row_cells[wid]["duration"] != value:
+                    self._row_cells[wid]["duration"] = value
+                    changed = True
+        if changed:
+            self._show()

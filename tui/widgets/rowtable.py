@@ -1,0 +1,411 @@
+"""A keyed, virtual table on Textual's Line API: one cached strip per row, re-rendered only when
+that row changes.
+
+Textual's ``DataTable`` keys every render cache on a table-wide update counter, so a single
+``update_cell`` re-renders every visible cell through Rich (``Padding`` + ``render_lines``, about
+0.15 ms a cell): with runs in flight the workflow list changed at every poll and every duration
+tick and spent 50 ms a refresh on it. Here a row is one :class:`~rich.text.Text` per cell, joined
+and rendered once into a :class:`~textual.strip.Strip` when that row's cells change; the cursor and
+the zebra stripes are styles applied under that strip (cached per style), and only the lines of
+changed rows are marked dirty. Scrolling renders only rows never drawn before.
+
+It keeps the part of ``DataTable``'s interface the screens use: ``cursor_row``, ``move_cursor``,
+``row_count``, ``get_row_at`` and the ``RowHighlighted`` / ``RowSelected`` / ``HeaderSelected``
+messages; rows are replaced as a whole with :meth:`RowTable.set_rows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+__all__ = ["Cell", "Column", "RowTable"]
+
+#: What a cell holds: plain text or styled text.
+Cell = str | Text
+_PAD = 1
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    #: Content width in cells (one cell of padding either side comes on top).
+    width: int
+
+
+class RowTable(ScrollView, can_focus=True):
+    """Rows keyed by a string; a fixed header line; a row cursor."""
+
+    DEFAULT_CSS = """
+    RowTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .rowtable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .rowtable--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        &:dark > .rowtable--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .rowtable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .rowtable--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .rowtable--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .rowtable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "rowtable--header",
+        "rowtable--cursor",
+        "rowtable--even-row",
+        "rowtable--odd-row",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("left", "scroll_left", "Left", show=False),
+        Binding("right", "scroll_right", "Right", show=False),
+    ]
+
+    class _TableMessage(Message):
+        def __init__(self, table: RowTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> RowTable:
+            return self.table
+
+    class RowHighlighted(_TableMessage):
+        """The cursor moved to another row (or the row under it is another one)."""
+
+        def __init__(self, table: RowTable, cursor_row: int, row_key: str) -> None:
+            super().__init__(table)
+            self.cursor_row = cursor_row
+            self.row_key = row_key
+
+    class RowSelected(_TableMessage):
+        """Enter, or a click, on a row."""
+
+        def __init__(self, table: RowTable, cursor_row: int, row_key: str) -> None:
+            super().__init__(table)
+            self.cursor_row = cursor_row
+            self.row_key = row_key
+
+    class HeaderSelected(_TableMessage):
+        """A click on a column's label."""
+
+        def __init__(self, table: RowTable, column_key: str) -> None:
+            super().__init__(table)
+            self.column_key = column_key
+
+    def __init__(
+        self,
+        columns: Sequence[Column] = (),
+        *,
+        zebra_stripes: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.zebra_stripes = zebra_stripes
+        self.columns: list[Column] = list(columns)
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        #: Row key → its content rendered once (no row style), at the table's full width.
+        self._content: dict[str, Strip] = {}
+        #: (row key, style kind) → the content with that row style under it.
+        self._styled: dict[tuple[str, str], Strip] = {}
+        self._header: Strip | None = None
+        self._cursor = 0
+        self._highlighted: str | None = None
+
+    # -- content --------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def row_keys(self) -> list[str]:
+        return list(self._keys)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, or None for an empty table."""
+        return self._keys[self._cursor] if self._keys else None
+
+    def get_row_at(self, index: int) -> list[Cell]:
+        return list(self._cells[self._keys[index]])
+
+    def get_cell(self, key: str, column: str) -> Cell:
+        """The cell of row ``key`` in column ``column``."""
+        index = next(i for i, c in enumerate(self.columns) if c.key == column)
+        return self._cells[key][index]
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
+        """Show exactly ``rows`` (key, cells), in this order.
+
+        A row whose cells are equal to what it showed keeps its rendered strip; only the lines of
+        rows that changed, moved, came or went are repainted. The cursor stays on its row's key
+        while that row is shown.
+        """
+        keep = self.cursor_key
+        old_index = self._index
+        keys = [key for key, _ in rows]
+        index = {key: i for i, key in enumerate(keys)}
+        dirty: set[int] = set()
+        for key in [k for k in self._keys if k not in index]:
+            self._forget(key)
+        for i, (key, cells) in enumerate(rows):
+            new = tuple(cells)
+            if self._cells.get(key) != new:
+                self._cells[key] = new
+                self._forget_render(key)
+                dirty.add(i)
+            elif old_index.get(key) != i:
+                dirty.add(i)
+        resized = len(keys) != len(self._keys)
+        self._keys, self._index = keys, index
+        if resized:
+            self._update_virtual_size()
+            dirty.update(range(len(keys), len(old_index)))
+        cursor = index.get(keep, self._cursor) if keep is not None else 0
+        self._cursor = max(0, min(cursor, len(keys) - 1))
+        self._refresh_rows(dirty)
+        self._scroll_cursor_into_view()
+        self._announce()
+
+    def set_column_width(self, key: str, width: int) -> None:
+        """Change one column's width (every row is rendered again)."""
+        for column in self.columns:
+            if column.key == key and column.width != width:
+                column.width = width
+                self._content.clear()
+                self._styled.clear()
+                self._header = None
+                self._update_virtual_size()
+                self.refresh()
+
+    def _forget(self, key: str) -> None:
+        self._cells.pop(key, None)
+        self._forget_render(key)
+
+    def _forget_render(self, key: str) -> None:
+        self._content.pop(key, None)
+        for kind in ("cursor", "even-row", "odd-row"):
+            self._styled.pop((key, kind), None)
+
+    @property
+    def _table_width(self) -> int:
+        return sum(c.width + 2 * _PAD for c in self.columns)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self._table_width, len(self._keys) + 1)
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Put the cursor on ``row`` (clamped), scrolling it into view."""
+        del animate  # the cursor never animates; kept for DataTable's signature
+        if not self._keys:
+            return
+        row = max(0, min(row, len(self._keys) - 1))
+        if row == self._cursor:
+            return
+        self._refresh_rows({self._cursor, row})
+        self._cursor = row
+        self._scroll_cursor_into_view()
+        self._announce()
+
+    def _announce(self) -> None:
+        key = self.cursor_key
+        if key is not None and key != self._highlighted:
+            self._highlighted = key
+            self.post_message(self.RowHighlighted(self, self._cursor, key))
+        elif key is None:
+            self._highlighted = None
+
+    @property
+    def _body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_y)
+        height = self._body_height
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + height:
+            self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self._cursor - self._body_height)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self._cursor + self._body_height)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._keys) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.RowSelected(self, self._cursor, key))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = offset.x + round(self.scroll_x)
+            for column in self.columns:
+                x -= column.width + 2 * _PAD
+                if x < 0:
+                    self.post_message(self.HeaderSelected(self, column.key))
+                    break
+            return
+        row = round(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self._keys):
+            self.move_cursor(row=row)
+            self.action_select_cursor()
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _refresh_rows(self, rows: set[int]) -> None:
+        top = round(self.scroll_y)
+        height = self._body_height
+        width = max(self.virtual_size.width, self.size.width)
+        for i in rows:
+            if top <= i < top + height:
+                self.refresh(Region(0, i - top + 1, width, 1))
+
+    def notify_style_update(self) -> None:
+        # Focus, theme or CSS changed: the row styles under the strips may differ.
+        self._styled.clear()
+        self._header = None
+        super().notify_style_update()
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._styled.clear()
+        self._header = None
+        self.refresh()
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._styled.clear()
+        self._header = None
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_cursor_into_view()
+
+    def _render_cells(self, cells: Sequence[Cell], style: Style | None = None) -> Strip:
+        text = Text(no_wrap=True, end="")
+        for column, cell in zip(self.columns, cells, strict=False):
+            piece = Text(cell) if isinstance(cell, str) else cell.copy()
+            piece.no_wrap = True
+            piece.truncate(column.width, overflow="ellipsis", pad=True)
+            text.append(" " * _PAD)
+            text.append_text(piece)
+            text.append(" " * _PAD)
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments)
+        if style is not None:
+            strip = strip.apply_style(style)
+        return strip.adjust_cell_length(self._table_width)
+
+    def _header_strip(self) -> Strip:
+        if self._header is None:
+            style = self.rich_style + self.get_component_rich_style("rowtable--header")
+            self._header = self._render_cells([Text(c.label) for c in self.columns], style)
+        return self._header
+
+    def _row_strip(self, index: int) -> Strip:
+        key = self._keys[index]
+        if index == self._cursor:
+            kind = "cursor"
+        elif self.zebra_stripes and index % 2 == 0:
+            kind = "even-row"
+        else:
+            kind = "odd-row"
+        styled = self._styled.get((key, kind))
+        if styled is None:
+            content = self._content.get(key)
+            if content is None:
+                content = self._content[key] = self._render_cells(self._cells[key])
+            style = self.rich_style + self.get_component_rich_style(f"rowtable--{kind}")
+            styled = content.apply_style(style)
+            self._styled[(key, kind)] = styled
+        return styled
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = round(self.scroll_x)
+        if y == 0:
+            strip = self._header_strip()
+        else:
+            index = round(self.scroll_y) + y - 1
+            if not 0 <= index < len(self._keys):
+                return Strip.blank(width, self.rich_style)
+            strip = self._row_strip(index)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._keys) + 1
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return self._table_width
