@@ -39,6 +39,7 @@ from workflows.model_offline.script import (
     prompt_hash,
     split_pieces,
 )
+from workflows.model_offline.server import read_token_log
 
 PLAN_PROMPT = "Topic: durable execution\nQuestions: 3"
 REPO = Path(__file__).resolve().parent.parent
@@ -469,6 +470,52 @@ def test_from_env_reads_pacing_and_faults(monkeypatch: pytest.MonkeyPatch) -> No
         assert srv.tokens_per_second == 123
         assert _post(srv, _body("chat", "hi")).status == 529
     assert OfflineModelServer.from_env(tokens_per_second=0, faults="").tokens_per_second == 0
+
+
+def test_token_log_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AGENTDECK_OFFLINE_TOKEN_LOG", raising=False)
+    with OfflineModelServer() as srv:
+        assert _post(srv, _body("chat", "hi")).status == 200
+        assert srv._token_log is None
+    monkeypatch.setenv("AGENTDECK_OFFLINE_TOKEN_LOG", "")
+    with OfflineModelServer() as srv:
+        assert srv._token_log is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_token_log_records_every_delta_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "tokens.log"
+    monkeypatch.setenv("AGENTDECK_OFFLINE_TOKEN_LOG", str(log))
+    research = "Topic: durable execution\nQuestion: Why does it exist?"
+    before = time.monotonic_ns()
+    # Two servers (as two processes would) append to the same file.
+    with OfflineModelServer() as one, OfflineModelServer(token_log=log) as two:
+        events = _parse_sse(_post(one, _body("plan", PLAN_PROMPT, think=True)).raw)
+        requests = [f"{one.port}.{_last(one).seq}"]
+        _post(two, _body("research", research))
+        requests.append(f"{two.port}.{_last(two).seq}")
+        _post(one, _body("chat", "hi", stream=False))  # not streamed: nothing to log
+    after = time.monotonic_ns()
+    lines = read_token_log(log)
+    plan = [ln for ln in lines if ln.request == requests[0]]
+    assert {ln.task for ln in plan} == {"plan"}
+    thinking = [ln.text for ln in plan if ln.kind == "thinking"]
+    assert thinking == _deltas(events, "thinking_delta") and thinking
+    assert [ln.kind for ln in plan] == ["thinking"] * len(thinking) + ["text"] * (
+        len(plan) - len(thinking)
+    )
+    assert "".join(ln.text for ln in plan if ln.kind == "text") == answer("plan", PLAN_PROMPT)
+    other = [ln for ln in lines if ln.request == requests[1]]
+    assert "".join(ln.text for ln in other) == answer("research", research)
+    assert lines == plan + other
+    stamps = [ln.monotonic_ns for ln in lines]
+    assert before <= stamps[0] and stamps == sorted(stamps) and stamps[-1] <= after
+    # A torn last line (a writer killed mid-line) is left out.
+    with log.open("a") as f:
+        f.write("123\tx.1\tplan\ttext")
+    assert read_token_log(log) == lines
 
 
 def test_bad_prompt_fault_spec_is_ignored(server: OfflineModelServer) -> None:

@@ -127,7 +127,9 @@ __all__ = [
     "OFFLINE_MODEL_LABEL",
     "OfflineModelServer",
     "RequestRecord",
+    "TokenLogLine",
     "offline_env",
+    "read_token_log",
 ]
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,8 @@ OFFLINE_API_KEY = "offline-not-a-secret"
 
 ENV_TPS = "AGENTDECK_OFFLINE_TPS"
 ENV_FAULTS = "AGENTDECK_OFFLINE_FAULTS"
+#: Opt-in (benchmarks): a file to append one line per streamed delta to (see :class:`TokenLog`).
+ENV_TOKEN_LOG = "AGENTDECK_OFFLINE_TOKEN_LOG"
 
 _HTTP_FAULTS: dict[FaultKind, tuple[int, str, str]] = {
     FaultKind.OVERLOAD: (529, "overloaded_error", "Overloaded (offline fault injection)"),
@@ -231,6 +235,63 @@ class _Entry:
         return RequestRecord(**asdict(self))
 
 
+@dataclass(frozen=True)
+class TokenLogLine:
+    """One streamed delta as the token log recorded it."""
+
+    #: ``time.monotonic_ns()`` just before the delta's SSE frame was written to the socket
+    #: (CLOCK_MONOTONIC: comparable across the processes of one Linux machine).
+    monotonic_ns: int
+    #: ``<server port>.<request seq>``: unique among the servers running at once on a machine.
+    request: str
+    task: str
+    #: ``text``, ``thinking`` or ``input_json``.
+    kind: str
+    text: str
+
+
+class TokenLog:
+    """``AGENTDECK_OFFLINE_TOKEN_LOG=path``: append one line per streamed delta to ``path``.
+
+    A line is ``monotonic_ns<TAB>request<TAB>task<TAB>kind<TAB>text as a JSON string`` (see
+    :class:`TokenLogLine`; :func:`read_token_log` reads them back). Each line is one ``write(2)``
+    on an ``O_APPEND`` descriptor, so servers in several processes can share one file. Off (no
+    file, one ``is None`` test per delta) unless the variable is set when the server is built.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()  # no write after close (the descriptor could be reused)
+
+    def write(self, monotonic_ns: int, request: str, task: str, delta: dict[str, Any]) -> None:
+        kind = str(delta.get("type", "")).removesuffix("_delta")
+        text = delta.get("text", delta.get("thinking", delta.get("partial_json", "")))
+        quoted = json.dumps(text, ensure_ascii=False)
+        line = f"{monotonic_ns}\t{request}\t{task}\t{kind}\t{quoted}\n"
+        with self._lock:
+            if self._fd >= 0:
+                os.write(self._fd, line.encode())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def read_token_log(path: str | os.PathLike[str]) -> list[TokenLogLine]:
+    """The lines of a token log, in file order (a torn last line is left out)."""
+    out: list[TokenLogLine] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 5 or not line.endswith("\n"):
+                continue
+            ns, request, task, kind, text = fields
+            out.append(TokenLogLine(int(ns), request, task, kind, json.loads(text)))
+    return out
+
+
 class _Stopped(Exception):
     """The server is stopping; abandon the response."""
 
@@ -287,7 +348,10 @@ class OfflineModelServer:
         port: int = 0,
         tokens_per_second: float = 0.0,
         faults: str = "",
+        token_log: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``token_log``: a file to log every streamed delta to (:class:`TokenLog`); by default
+        ``$AGENTDECK_OFFLINE_TOKEN_LOG``, and no log when that is unset or empty."""
         if tokens_per_second < 0 or math.isnan(tokens_per_second):
             raise ValueError("tokens_per_second must be >= 0")
         self._host = host
@@ -302,6 +366,9 @@ class OfflineModelServer:
         self._connections: set[socket.socket] = set()
         self._active = 0
         self._seq = 0
+        log_path = os.environ.get(ENV_TOKEN_LOG, "") if token_log is None else token_log
+        self._token_log_path = log_path or None
+        self._token_log: TokenLog | None = None
 
     @classmethod
     def from_env(
@@ -329,6 +396,8 @@ class OfflineModelServer:
         if self._httpd is not None:
             return self.base_url
         self._httpd = _HTTPServer((self._host, self._port), self)
+        if self._token_log_path is not None:
+            self._token_log = TokenLog(self._token_log_path)
         self._port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -364,6 +433,8 @@ class OfflineModelServer:
                 self._lock.wait(remaining)
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._token_log is not None:
+            self._token_log.close()
 
     @property
     def base_url(self) -> str:
@@ -594,6 +665,7 @@ class OfflineModelServer:
     def _stream(self, handler: _Handler, entry: _Entry, plan: _Plan) -> str:
         sent = 0
         start = time.monotonic()
+        token_log = self._token_log
 
         def paced_delta(index: int, delta: dict[str, Any]) -> None:
             nonlocal sent
@@ -601,10 +673,15 @@ class OfflineModelServer:
                 self._wait(start + sent / plan.tps - time.monotonic())
             elif self._stopping.is_set():
                 raise _Stopped
+            # Stamped before the write: a thread that wrote may wait for the GIL (up to its 5 ms
+            # switch interval) while the reader already has the bytes.
+            emitted = time.monotonic_ns() if token_log is not None else 0
             handler.sse(
                 "content_block_delta",
                 {"type": "content_block_delta", "index": index, "delta": delta},
             )
+            if token_log is not None:
+                token_log.write(emitted, f"{self._port}.{entry.seq}", entry.task or "", delta)
             sent += 1
             self._update(entry, output_tokens=sent)
 
