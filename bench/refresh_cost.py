@@ -15,26 +15,29 @@ are fetched, after the execute), it measures what the poller does:
 * ``refresh_active`` with no active run.
 
 ``--pg`` measures the same on PostgreSQL (a fresh database on a throwaway server, or on
-``$AGENTDECK_TEST_PG_URL``'s server), seeded the same way through DBOS on every run (nothing is
-cached across throwaway servers).
+``$AGENTDECK_TEST_PG_URL``'s server), seeded the same way through DBOS once and then restored
+from a ``pg_dump`` archive cached under ``bench/.cache/`` (``benchkit.seed.seeded_pg``).
+``--rows N`` sets N (default 10,000; the first 100,000-row run on PostgreSQL seeds for about ten
+minutes).
 
-Usage: ``python bench/refresh_cost.py [--quick] [--pg]``; ``seeded_db(n)`` is reused by cli_ls.py.
+Usage: ``python bench/refresh_cost.py [--quick] [--pg] [--rows N]``; ``seeded_db(n)`` is reused by
+cli_ls.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from benchkit import emit, parse_args, summary, temp_dir
-from benchkit.seed import COUNT_RUNS, seed, seeded_db
+from benchkit.seed import COUNT_RUNS, seeded_db, seeded_pg
 from benchkit.sql import StatementMeter
 
 from tui.supervisor import Supervisor
@@ -50,11 +53,6 @@ def _count_pg(url: str) -> int:
     with psycopg.connect(url, connect_timeout=10) as conn:
         row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
-
-
-def _seed(db_url: str, n: int, state_dir: Path) -> float:
-    """Run the trivial workflow ``n`` times through DBOS (a few threads at once)."""
-    return seed(db_url, range(1, n + 1), state_dir)
 
 
 async def measure(
@@ -159,30 +157,36 @@ async def run(n: int, ticks: int, lists: int, db_url: str) -> dict[str, Any]:
     }
 
 
-#: Rows seeded on PostgreSQL at full size (every run: throwaway servers keep no cache);
-#: ``BENCH_PG_ROWS=100000`` for the 100k figure (about 10 minutes of seeding).
-PG_ROWS = int(os.environ.get("BENCH_PG_ROWS", "10000"))
+#: Rows at full size (``--rows``; ``BENCH_PG_ROWS`` still sets the PostgreSQL default).
+ROWS = 10_000
+PG_ROWS = int(os.environ.get("BENCH_PG_ROWS", str(ROWS)))
 
 
-async def amain_pg(quick: bool) -> dict[str, Any]:
+async def amain_pg(quick: bool, rows: int = 0) -> dict[str, Any]:
     from benchkit.pg import pg_database
 
-    n = 200 if quick else PG_ROWS
+    n = 200 if quick else rows or PG_ROWS
     t0 = time.monotonic()
     with pg_database() as db, temp_dir("bench-refresh-pg") as tmp:
-        seeded = await asyncio.to_thread(_seed, db.url, n, tmp / "state")
+        seeded, copy_s = await asyncio.to_thread(seeded_pg, db.url, n, tmp / "state")
         if (got := await asyncio.to_thread(_count_pg, db.url)) != n:
             raise RuntimeError(f"seeding made {got} rows, not {n}")
-        print(f"refresh_cost: {n} workflows on PostgreSQL {db.version} (seeded in {seeded:.1f} s)")
+        how = (
+            f"restored from the cached pg_dump in {copy_s:.1f} s"
+            if seeded is None
+            else f"seeded in {seeded:.1f} s, dumped for the next run in {copy_s:.1f} s"
+        )
+        print(f"refresh_cost: {n} workflows on PostgreSQL {db.version} ({how})")
         result = await run(n, 50 if quick else 200, 5 if quick else 20, db.url)
         result["pg"] = db.describe()
-    result["seed_s"] = round(seeded, 1)
+    result["seed_s"] = round(seeded, 1) if seeded is not None else None
+    result["restore_s" if seeded is None else "dump_s"] = round(copy_s, 1)
     result["prepare_s"] = round(time.monotonic() - t0, 1)
     return result
 
 
-async def amain(quick: bool) -> dict[str, Any]:
-    n = 200 if quick else 10_000
+async def amain(quick: bool, rows: int = 0) -> dict[str, Any]:
+    n = 200 if quick else rows or ROWS
     t0 = time.monotonic()
     db, seeded = await asyncio.to_thread(seeded_db, n)
     print(
@@ -208,9 +212,14 @@ def _line(label: str, m: dict[str, Any]) -> str:
     )
 
 
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", type=int, default=0, help=f"workflows in the DB (default {ROWS})")
+
+
 def main() -> int:
-    args = parse_args(__doc__ or "", pg=True)
-    result = asyncio.run(amain_pg(args.quick) if args.pg else amain(args.quick))
+    args = parse_args(__doc__ or "", pg=True, extra=_options)
+    run_main = amain_pg if args.pg else amain
+    result = asyncio.run(run_main(args.quick, args.rows))
     result["backend"] = "postgresql" if args.pg else "sqlite"
     print(_line("idle tick: change_token()", result["idle_tick"]))
     print(_line(f"list_workflows(limit=500) [{result['rows_listed']}]", result["list_500"]))
