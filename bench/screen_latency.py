@@ -25,7 +25,7 @@ as ``agentdeck`` runs them); ``--attach``: the app only reads (``Supervisor`` on
 DBOS in its process) while a separate process (this script with ``--writer``) runs DBOS and the
 workflow; ``--pg``: attach mode on PostgreSQL (a throwaway server or ``$AGENTDECK_TEST_PG_URL``).
 
-Usage: ``python bench/screen_latency.py [--quick] [--pg | --attach] [--gc-freeze]``
+Usage: ``python bench/screen_latency.py [--quick] [--pg | --attach] [--gc-freeze] [--chunks N]``
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import asyncio
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 from bisect import bisect_left
@@ -45,6 +44,7 @@ from typing import Any
 
 from benchkit import emit, parse_args, quiet_logging, summary, temp_dir
 from benchkit.ui import FrameMeter, GcMeter, LoopLag
+from benchkit.writer import Writer
 from dbos import DBOS
 from dbos._serialization import WorkflowSerializationFormat
 
@@ -60,6 +60,7 @@ POLL_S = 0.005
 SIZE = (140, 40)
 TEXT = "one coalesced flush of about eight tokens of model output."
 MARK = re.compile(r"M(\d{5})Z")
+SCRIPT = Path(__file__).resolve()
 #: The writer process's settings (the URL holds a password: never on a command line).
 ENV_URL, ENV_N, ENV_RATE, ENV_STATE = (
     "BENCH_WRITER_DB_URL",
@@ -152,50 +153,6 @@ async def writer_main() -> int:
     return 0
 
 
-class Writer:
-    """The writer process, seen from the bench."""
-
-    def __init__(self, db_url: str, n: int, rate: float, root: Path) -> None:
-        env = dict(os.environ)
-        env.update({ENV_URL: db_url, ENV_N: str(n), ENV_RATE: str(rate), ENV_STATE: str(root)})
-        root.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = root / "writer.stderr"
-        self.stderr = self.stderr_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--writer"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=env,
-            text=True,
-        )
-
-    async def expect(self, word: str, within: float = 60.0) -> str:
-        """The rest of the next stdout line starting with ``word``."""
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), within)
-            if not line:
-                break
-            if line.startswith(word):
-                return line[len(word) :].strip()
-        tail = self.stderr_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"writer: no {word!r} (exit {self.proc.poll()}):\n{tail}")
-
-    def go(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=30)
-        self.stderr.close()
-
-
 # -- the measured app ----------------------------------------------------------------------------
 
 
@@ -280,7 +237,9 @@ async def measure(
     try:
         quiet_logging(root / "state")
         if attach:
-            writer = Writer(db_url, n, WRITE_RATE, root / "writer")
+            state = root / "writer"
+            env = {ENV_URL: db_url, ENV_N: str(n), ENV_RATE: str(WRITE_RATE), ENV_STATE: str(state)}
+            writer = Writer(SCRIPT, env, state)
             # The run (and DBOS's tables) exist before the app starts.
             wid = await writer.expect("started")
             await writer.expect("gated")
@@ -459,11 +418,14 @@ def _options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="gc.freeze() once the screen is up (an experiment: the app does not do it)",
     )
+    p.add_argument(
+        "--chunks", type=int, default=0, help="chunks to stream (default 200; --quick: 30)"
+    )
     p.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
-    n = 30 if args.quick else 200
+    n = 30 if args.quick else args.chunks or 200
     attach = bool(args.attach or args.pg)
     backend = "postgresql" if args.pg else "sqlite"
     mode = "attach" if attach else "embedded"

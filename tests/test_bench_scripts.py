@@ -92,7 +92,8 @@ def test_refresh_cost_pg() -> None:
     assert result["rows_in_db"] == 200 and result["rows_listed"] == 200
     assert result["idle_tick"]["statements_per_call"] == [1]
     assert result["refresh_active_0"]["statements_per_call"] == [0]
-    assert result["seed_s"] is not None
+    # Seeded through DBOS (and dumped) the first time, restored from the dump afterwards.
+    assert (result["seed_s"] is None) == ("restore_s" in result) != ("dump_s" in result)
 
 
 def _check_screen_latency(result: dict[str, Any]) -> None:
@@ -123,6 +124,40 @@ def test_screen_latency_pg() -> None:
     result = run_quick("screen_latency.py", "--pg")
     assert result["backend"] == "postgresql" and result["mode"] == "attach"
     _check_screen_latency(result)
+
+
+def _check_token_latency(result: dict[str, Any]) -> None:
+    assert result["calls"] == 1 and result["answers"] == 1 and result["tps"] == 80
+    n = result["tokens"]
+    assert n == result["output_tokens_reported"] > 50  # every token of the answer, none lost
+    assert result["tokens_not_on_screen"] == 0
+    lat = result["latency_ms"]
+    for stage in ("coalescer", "written", "read", "in_widget", "frame"):
+        assert lat[stage]["n"] == n and {"p50", "p99", "max"} <= lat[stage].keys()
+    # Each stage comes after the previous one, for the same tokens.
+    assert lat["written"]["min"] <= lat["read"]["min"] <= lat["in_widget"]["min"]
+    assert lat["in_widget"]["min"] < lat["frame"]["min"]
+    assert lat["written"]["p50"] <= lat["frame"]["p50"] and lat["frame"]["min"] > 0
+    assert all(s["n"] == n for s in result["stages_ms"].values())
+    assert result["frames"]["n"] > 0 and isinstance(result["target_met"], bool)
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+def test_token_latency() -> None:
+    result = run_quick("token_latency.py")
+    assert result["backend"] == "sqlite" and result["mode"] == "embedded"
+    _check_token_latency(result)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.contract
+def test_token_latency_pg() -> None:
+    result = run_quick("token_latency.py", "--pg")
+    assert result["backend"] == "postgresql" and result["mode"] == "attach"
+    assert result["pg"]["version"]
+    _check_token_latency(result)
 
 
 @pytest.mark.slow
