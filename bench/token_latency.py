@@ -461,6 +461,7 @@ def _analyse(
         "read_to_widget": [],
         "widget_to_frame": [],
     }
+    after_write: list[float] = []  # chunk written -> on screen, per token
     missing = 0
     for key, req in zip(steps, requests, strict=True):
         toks = [ln for ln in lines if ln.request == req and ln.kind == "text"]
@@ -478,6 +479,8 @@ def _analyse(
             for s, v in when.items():
                 if v is not None:
                     lat[s].append(v - emitted)
+            if when["written"] is not None and when["frame"] is not None:
+                after_write.append(when["frame"] - when["written"])
             chain = [emitted, *(when[s] for s in ("coalescer", "written", "read", "in_widget"))]
             chain.append(when["frame"])
             for name, a, b in zip(stages, chain, chain[1:], strict=False):
@@ -501,6 +504,7 @@ def _analyse(
         "tokens_not_on_screen": missing,
         "latency_ms": {s: ms(v) for s, v in lat.items()},
         "stages_ms": {s: ms(v) for s, v in stages.items()},
+        "written_to_frame_ms": ms(after_write),
     }
 
 
@@ -567,6 +571,7 @@ def main() -> int:
     print("  stages (ms)")
     for name, s in result["stages_ms"].items():
         print(_row(name.replace("_", " "), s))
+    print(_row("chunk written -> on screen", result["written_to_frame_ms"]))
     f = result["frames"]
     print(_row(f"frame duration ({f['per_s']}/s)", f["duration_ms"]))
     print(

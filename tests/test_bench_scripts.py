@@ -264,3 +264,7 @@ def test_report_table() -> None:
     assert "1 statement(s)" in tick and tick.endswith("| yes |")
     assert any("(refresh_cost" not in line and "(many_streams: not run)" in line
                for line in result["table"])  # fmt: skip
+    # The PostgreSQL variants have rows of their own (not run here: --only).
+    pg = [line for line in result["table"] if "**PostgreSQL**" in line]
+    assert any("(refresh_cost_pg: not run)" in line for line in pg)
+    assert any("(token_latency_pg: not run)" in line for line in pg)
