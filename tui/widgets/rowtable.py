@@ -18,8 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -34,6 +38,17 @@ __all__ = ["Cell", "Column", "RowTable"]
 #: What a cell holds: plain text or styled text.
 Cell = str | Text
 _PAD = 1
+#: Line breaks and tabs inside a cell show as spaces (a row is one line).
+_FLAT = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+
+
+@lru_cache(maxsize=512)
+def _parsed(console: Console, style: str) -> Style:
+    return console.get_style(style)
+
+
+def _style(console: Console, style: str | Style) -> Style:
+    return style if isinstance(style, Style) else _parsed(console, style)
 
 
 @dataclass
@@ -156,6 +171,8 @@ class RowTable(ScrollView, can_focus=True):
         #: (row key, style kind) → the content with that row style under it.
         self._styled: dict[tuple[str, str], Strip] = {}
         self._header: Strip | None = None
+        self._row_styles: dict[str, Style] = {}
+        self._warming = False
         self._cursor = 0
         self._highlighted: str | None = None
 
@@ -221,6 +238,8 @@ class RowTable(ScrollView, can_focus=True):
         self._refresh_rows(dirty)
         self._scroll_cursor_into_view()
         self._announce()
+        if dirty:
+            self._warm_later()
 
     def set_column_width(self, key: str, width: int) -> None:
         """Change one column's width (every row is rendered again)."""
@@ -284,6 +303,30 @@ class RowTable(ScrollView, can_focus=True):
         elif self._cursor >= top + height:
             self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True)
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._warm_later()
+
+    def _warm_later(self) -> None:
+        if not self._warming:
+            self._warming = True
+            self.call_after_refresh(self._warm)
+
+    def _warm(self) -> None:
+        """After a scroll has been painted, render the page below and the page above, so the
+        next page down / page up only paints strips already made (a page at most per call, to
+        keep the event loop free for the next key)."""
+        self._warming = False
+        top, height = round(self.scroll_y), self._body_height
+        for start, stop in ((top + height, top + 2 * height), (top - height, top)):
+            todo = [i for i in range(max(0, start), min(stop, len(self._keys)))
+                    if self._keys[i] not in self._content]  # fmt: skip
+            if todo:
+                for i in todo:
+                    self._row_strip(i)
+                self._warm_later()
+                return
+
     def action_cursor_up(self) -> None:
         self.move_cursor(row=self._cursor - 1)
 
@@ -334,35 +377,63 @@ class RowTable(ScrollView, can_focus=True):
             if top <= i < top + height:
                 self.refresh(Region(0, i - top + 1, width, 1))
 
+    def _restyle(self) -> None:
+        self._styled.clear()
+        self._row_styles.clear()
+        self._header = None
+
     def notify_style_update(self) -> None:
         # Focus, theme or CSS changed: the row styles under the strips may differ.
-        self._styled.clear()
-        self._header = None
+        self._restyle()
         super().notify_style_update()
 
     def on_focus(self, event: events.Focus) -> None:
-        self._styled.clear()
-        self._header = None
+        self._restyle()
         self.refresh()
 
     def on_blur(self, event: events.Blur) -> None:
-        self._styled.clear()
-        self._header = None
+        self._restyle()
         self.refresh()
+
+    def _row_style(self, kind: str) -> Style:
+        """The widget's style plus a component's (``""``: the widget's alone), cached until the
+        styles change: both walk the DOM."""
+        style = self._row_styles.get(kind)
+        if style is None:
+            style = self.rich_style
+            if kind:
+                style += self.get_component_rich_style(f"rowtable--{kind}")
+            self._row_styles[kind] = style
+        return style
 
     def on_resize(self, event: events.Resize) -> None:
         self._scroll_cursor_into_view()
 
     def _render_cells(self, cells: Sequence[Cell], style: Style | None = None) -> Strip:
-        text = Text(no_wrap=True, end="")
+        """One row as segments: each cell cut or padded to its column, one cell of padding
+        either side. A cell with one style (most are) becomes one segment without going through
+        Rich's text layout; a cell with spans is rendered by Rich."""
+        console = self.app.console
+        pad = Segment(" " * _PAD)
+        segments: list[Segment] = []
         for column, cell in zip(self.columns, cells, strict=False):
-            piece = Text(cell) if isinstance(cell, str) else cell.copy()
-            piece.no_wrap = True
-            piece.truncate(column.width, overflow="ellipsis", pad=True)
-            text.append(" " * _PAD)
-            text.append_text(piece)
-            text.append(" " * _PAD)
-        segments = list(text.render(self.app.console))
+            segments.append(pad)
+            width = column.width
+            if isinstance(cell, Text) and cell.spans:
+                piece = cell.copy()
+                piece.no_wrap = True
+                piece.truncate(width, overflow="ellipsis", pad=True)
+                segments.extend(piece.render(console, end=""))
+            else:
+                plain = (cell if isinstance(cell, str) else cell.plain).translate(_FLAT)
+                length = cell_len(plain)
+                if length > width:
+                    plain = set_cell_size(plain, width - 1) + "…" if width > 0 else ""
+                elif length < width:
+                    plain += " " * (width - length)
+                cell_style = cell.style if isinstance(cell, Text) else ""
+                segments.append(Segment(plain, _style(console, cell_style) if cell_style else None))
+            segments.append(pad)
         strip = Strip(segments)
         if style is not None:
             strip = strip.apply_style(style)
@@ -370,7 +441,7 @@ class RowTable(ScrollView, can_focus=True):
 
     def _header_strip(self) -> Strip:
         if self._header is None:
-            style = self.rich_style + self.get_component_rich_style("rowtable--header")
+            style = self._row_style("header")
             self._header = self._render_cells([Text(c.label) for c in self.columns], style)
         return self._header
 
@@ -387,7 +458,7 @@ class RowTable(ScrollView, can_focus=True):
             content = self._content.get(key)
             if content is None:
                 content = self._content[key] = self._render_cells(self._cells[key])
-            style = self.rich_style + self.get_component_rich_style(f"rowtable--{kind}")
+            style = self._row_style(kind)
             styled = content.apply_style(style)
             self._styled[(key, kind)] = styled
         return styled
@@ -400,9 +471,9 @@ class RowTable(ScrollView, can_focus=True):
         else:
             index = round(self.scroll_y) + y - 1
             if not 0 <= index < len(self._keys):
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, self._row_style(""))
             strip = self._row_strip(index)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._row_style(""))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._keys) + 1
