@@ -25,7 +25,14 @@ from tui.supervisor._queues import QueueRow, queue_rows, schedule_rows
 from workflows.config import ConfigError
 from workflows.model_offline.transport import reset_faults
 from workflows.models import ApprovalAnswer, ApprovalDecision, ResearchReport
-from workflows.queues import DEFAULT_LAUNCH_RATE, debounce_key, dedup_id, launch_rate, parse_rate
+from workflows.queues import (
+    DEFAULT_LAUNCH_RATE,
+    RESEARCH_QUEUE,
+    debounce_key,
+    dedup_id,
+    launch_rate,
+    parse_rate,
+)
 from workflows.runtime import LAUNCH_QUEUE, Runtime
 from workflows.schedules import SCHEDULED_WORKFLOW, load_schedules
 
@@ -132,6 +139,28 @@ async def test_rate_limit_holds_the_third_launch(tmp_path: Path, env: dict[str, 
         q = await launch_queue(sup)
         assert (q.rate_used, q.running, q.enqueued) == (2, 0, 1)
         assert await status(sup, third) == "ENQUEUED"
+
+
+async def test_a_runtime_without_settings_keeps_the_limits_the_workers_were_given(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """DBOS keeps a queue's limits in one row every worker re-reads: a dashboard (or any runtime)
+    started later without settings must not reset them to the defaults."""
+
+    async def limits() -> dict[str, int | None]:
+        return {r.name: r.worker_concurrency for r in await queue_rows(sup)}
+
+    for var in ("AGENTDECK_LAUNCH_CONCURRENCY", "AGENTDECK_RESEARCH_CONCURRENCY"):
+        os.environ.pop(var, None)
+    worker = {"AGENTDECK_LAUNCH_CONCURRENCY": "1", "AGENTDECK_RESEARCH_CONCURRENCY": "3"}
+    async with deck(tmp_path, {**env, **worker}) as (_rt, sup):
+        assert await limits() == {LAUNCH_QUEUE: 1, RESEARCH_QUEUE: 3}
+    for var in worker:
+        os.environ.pop(var)
+    async with deck(tmp_path, env) as (_rt, sup):  # a dashboard, later, with no settings
+        assert await limits() == {LAUNCH_QUEUE: 1, RESEARCH_QUEUE: 3}
+    async with deck(tmp_path, {**env, "AGENTDECK_RESEARCH_CONCURRENCY": "4"}) as (_rt, sup):
+        assert await limits() == {LAUNCH_QUEUE: 1, RESEARCH_QUEUE: 4}
 
 
 # -- priorities -------------------------------------------------------------------------------

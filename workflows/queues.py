@@ -92,8 +92,21 @@ def launch_rate() -> QueueRateLimit | None:
         return DEFAULT_LAUNCH_RATE.copy()
 
 
+#: The settings of each queue a runtime may set from its environment.
+_QUEUE_ENV = {
+    RESEARCH_QUEUE: ("AGENTDECK_RESEARCH_CONCURRENCY",),
+    LAUNCH_QUEUE: ("AGENTDECK_LAUNCH_CONCURRENCY", LAUNCH_RATE_ENV),
+}
+
+
 def _queue_specs() -> list[dict[str, Any]]:
-    return [
+    """Each queue's declaration. DBOS keeps a queue's limits in one row of the system database
+    that every worker re-reads as it polls, so ``worker_concurrency`` is per worker but its value
+    is one for all. A runtime writes the limits only when its environment sets them (``agentdeck
+    worker --concurrency 3``); otherwise it creates the queue with the defaults if missing and
+    leaves the stored limits alone, so a dashboard or a ``launch --wait`` started later does not
+    reset what the workers were given."""
+    specs: list[dict[str, Any]] = [
         {"name": RESEARCH_QUEUE, "worker_concurrency": research_concurrency()},
         {
             "name": LAUNCH_QUEUE,
@@ -101,21 +114,21 @@ def _queue_specs() -> list[dict[str, Any]]:
             "limiter": launch_rate(),
         },
     ]
+    for spec in specs:
+        explicit = any(os.environ.get(var) for var in _QUEUE_ENV[spec["name"]])
+        spec["on_conflict"] = "always_update" if explicit else "never_update"
+    return specs
 
 
 def register_queues() -> None:
-    """Declare (or update: the last runtime started wins) both queues."""
+    """Declare both queues (see :func:`_queue_specs` for when the stored limits change)."""
     for spec in _queue_specs():
-        DBOS.register_queue(
-            spec.pop("name"), polling_interval_sec=0.2, on_conflict="always_update", **spec
-        )
+        DBOS.register_queue(spec.pop("name"), polling_interval_sec=0.2, **spec)
 
 
 async def register_queues_async() -> None:
     for spec in _queue_specs():
-        await DBOS.register_queue_async(
-            spec.pop("name"), polling_interval_sec=0.2, on_conflict="always_update", **spec
-        )
+        await DBOS.register_queue_async(spec.pop("name"), polling_interval_sec=0.2, **spec)
 
 
 def _digest(value: Any) -> str:
