@@ -221,7 +221,10 @@ async def assert_same_listing(
         fast = fastls.list_rows(db_url, limit=limit)
         return _in_order(fast) == _in_order(expected)
 
-    await wait_for(same, within=10, interval=0.2)
+    try:
+        await wait_for(same, within=10, interval=0.2)
+    except AssertionError:
+        assert _in_order(fast) == _in_order(expected)  # shows the difference
     proc, heavy = run_ls(db_url, "--json", "--limit", str(limit), cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("\n") == 1  # one line of JSON
@@ -271,6 +274,7 @@ async def test_sqlite_listing_equals_the_data_layer(
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 async def test_postgres_listing_equals_the_data_layer(pg_database: str, tmp_path: Path) -> None:
     settings = _settings(tmp_path, pg_database, cli=False)
     async with launched(settings), connected(pg_database) as sup:
@@ -339,6 +343,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_sqlite_errors_are_one_line(tmp_path: Path) -> None:
     missing = _one_line_error(run_ls(str(tmp_path / "missing.sqlite"), cwd=tmp_path)[0])
     assert "no database at" in missing and not (tmp_path / "missing.sqlite").exists()
@@ -367,6 +372,7 @@ conn.execute("ROLLBACK")
 """
 
 
+@pytest.mark.slow
 def test_a_locked_sqlite_database_says_so_within_the_read_timeout(tmp_path: Path) -> None:
     db = tmp_path / "locked.sqlite"
     locker = subprocess.Popen(
@@ -385,6 +391,7 @@ def test_a_locked_sqlite_database_says_so_within_the_read_timeout(tmp_path: Path
         locker.wait(30)
 
 
+@pytest.mark.postgres
 def test_postgres_errors_are_one_line_without_the_password(
     pg_database: str, tmp_path: Path
 ) -> None:
