@@ -13,7 +13,8 @@ For scale: ``python -c 'print("[]")'`` (the interpreter alone); the floor of a l
 standard library's sqlite3 and json reading the same rows, events and errors in a dozen lines
 (no redaction, no stranded-run check, no validation); and the data layer's listing
 (``Supervisor.list_workflows`` through ``DBOSClient``, what ``agentdeck ls`` ran before
-``tui/fastls.py``), whose JSON must be byte for byte what ``agentdeck ls`` prints.
+``tui/fastls.py``), whose JSON must be what ``agentdeck ls`` prints (byte for byte, but for
+the order of rows created in the same millisecond on PostgreSQL).
 
 Each runs from a scratch directory, once to warm up and then 5 times (2 with ``--quick``),
 alternating; min/median/max wall time and the ratio of medians are printed. The children
@@ -23,7 +24,11 @@ installed package would, and the repository gets no ``__pycache__``. Then where
 ``agentdeck ls``'s time goes: interpreter start, imports (``python -X importtime``, the biggest
 top-level imports) and the command itself.
 
-Usage: ``python bench/cli_ls.py [--quick]``
+``--pg`` runs the same on PostgreSQL: the seeded workflows restored from refresh_cost.py's
+cached ``pg_dump`` into a fresh database (on a throwaway server, or on
+``$AGENTDECK_TEST_PG_URL``'s); the sqlite3 floor is left out.
+
+Usage: ``python bench/cli_ls.py [--quick] [--pg]``
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ PHASES = """
 import contextlib, io, json, sys, time
 t0 = time.perf_counter()
 from tui.cli import main
-import sqlite3, tui.fastls  # what the command imports lazily
+import tui.fastls  # what the command imports lazily (and its driver, below)
+if sys.argv[2].startswith("postgres"):
+    import psycopg
+else:
+    import sqlite3
 t1 = time.perf_counter()
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
@@ -140,11 +149,26 @@ def _run(cmd: list[str], scratch: Path, expect_rows: int) -> tuple[float, bytes]
     proc = subprocess.run(cmd, cwd=scratch, env=_env(scratch), capture_output=True, timeout=300)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+        said = re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", proc.stderr.decode()[-500:])
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {said}")
     rows = len(json.loads(proc.stdout))
     if rows != expect_rows:
         raise RuntimeError(f"{cmd[0]} listed {rows} workflows, not {expect_rows}")
     return wall, proc.stdout
+
+
+def _same_listing(ours: bytes, theirs: bytes) -> bool:
+    """The same JSON, byte for byte; or, on PostgreSQL, where rows created in the same
+    millisecond come in either order, the same rows newest first."""
+    if ours == theirs:
+        return True
+    a, b = json.loads(ours), json.loads(theirs)
+    created = [r["created_at"] or 0 for r in a]
+    return created == sorted(created, reverse=True) and _by_time(a) == _by_time(b)
+
+
+def _by_time(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (-(r["created_at"] or 0), r["workflow_id"]))
 
 
 def _timed(cmd: list[str], scratch: Path, expect_rows: int) -> float:
@@ -207,54 +231,71 @@ def _child_import_s(scratch: Path, module: str) -> float:
     return float(proc.stdout.decode().strip() or "nan")
 
 
+def _measure(
+    url: str, n: int, runs: int, scratch: Path, floor_db: Path | None
+) -> tuple[dict[str, list[float]], dict[str, Any], dict[str, Any], dict[str, float]]:
+    """Wall times of every command, then where ``agentdeck ls``'s time goes."""
+    ls_argv = ["--db", url, "ls", "--json", "--limit", str(n)]
+    commands = {
+        "agentdeck_ls": [str(BIN / "agentdeck"), *ls_argv],
+        "dbos_workflow_list": [
+            str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--limit", str(n),
+        ],
+        "python_startup": [sys.executable, "-c", "print('[]')"],
+        "data_layer_ls": [sys.executable, "-c", DATA_LAYER_LS, url, str(n)],
+    }  # fmt: skip
+    if floor_db is not None:
+        commands["stdlib_sqlite3_floor"] = [sys.executable, "-c", STDLIB_LS, str(floor_db), str(n)]
+    expect = {name: 0 if name == "python_startup" else n for name in commands}
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    outputs = {}
+    for name, cmd in commands.items():  # warm-up: .pyc files, page cache
+        outputs[name] = _run(cmd, scratch, expect[name])[1]
+    if not _same_listing(outputs["agentdeck_ls"], outputs["data_layer_ls"]):
+        raise RuntimeError("agentdeck ls and the data layer listed different JSON")
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            walls[name].append(_timed(cmd, scratch, expect[name]))
+    phases_proc = subprocess.run(
+        [sys.executable, "-c", PHASES, *ls_argv],
+        cwd=scratch,
+        env=_env(scratch),
+        capture_output=True,
+        timeout=300,
+    )
+    phases = json.loads(phases_proc.stdout.decode().strip().splitlines()[-1])
+    imports = import_breakdown(scratch, ls_argv)
+    driver = "sqlite3" if floor_db is not None else "psycopg"
+    alone = {
+        m: _child_import_s(scratch, m)
+        for m in ("tui.fastls", driver, "dbos", "claude_agent_sdk", "textual")
+    }
+    return walls, phases, imports, alone
+
+
 def main() -> int:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", pg=True)
     n = 200 if args.quick else 10_000
     runs = 2 if args.quick else 5
-    cache, seeded = seeded_db(n)
-    origin = f"seeded in {seeded:.1f} s" if seeded is not None else "from the cache"
-    print(f"cli_ls: {n} workflows ({origin}), {runs} runs each")
+    extra: dict[str, Any] = {"backend": "postgresql" if args.pg else "sqlite"}
     with temp_dir("bench-cli-ls") as scratch:
-        db = scratch / "ls.sqlite"
-        shutil.copyfile(cache, db)
-        url = f"sqlite:///{db}"
-        ls_argv = ["--db", url, "ls", "--json", "--limit", str(n)]
-        commands = {
-            "agentdeck_ls": [str(BIN / "agentdeck"), *ls_argv],
-            "dbos_workflow_list": [
-                str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--limit", str(n),
-            ],
-            "python_startup": [sys.executable, "-c", "print('[]')"],
-            "stdlib_sqlite3_floor": [sys.executable, "-c", STDLIB_LS, str(db), str(n)],
-            "data_layer_ls": [sys.executable, "-c", DATA_LAYER_LS, url, str(n)],
-        }  # fmt: skip
-        expect = {
-            "agentdeck_ls": n, "dbos_workflow_list": n, "python_startup": 0,
-            "stdlib_sqlite3_floor": n, "data_layer_ls": n,
-        }  # fmt: skip
-        walls: dict[str, list[float]] = {name: [] for name in commands}
-        outputs = {}
-        for name, cmd in commands.items():  # warm-up: .pyc files, page cache
-            outputs[name] = _run(cmd, scratch, expect[name])[1]
-        if outputs["agentdeck_ls"] != outputs["data_layer_ls"]:
-            raise RuntimeError("agentdeck ls and the data layer listed different JSON")
-        for _ in range(runs):
-            for name, cmd in commands.items():
-                walls[name].append(_timed(cmd, scratch, expect[name]))
+        if args.pg:
+            from benchkit.pg import pg_database
+            from benchkit.seed import seeded_pg
 
-        phases_proc = subprocess.run(
-            [sys.executable, "-c", PHASES, *ls_argv],
-            cwd=scratch,
-            env=_env(scratch),
-            capture_output=True,
-            timeout=300,
-        )
-        phases = json.loads(phases_proc.stdout.decode().strip().splitlines()[-1])
-        imports = import_breakdown(scratch, ls_argv)
-        alone = {
-            m: _child_import_s(scratch, m)
-            for m in ("tui.fastls", "dbos", "claude_agent_sdk", "textual")
-        }
+            with pg_database() as pg:
+                seeded, restore_s = seeded_pg(pg.url, n, scratch / "state")
+                origin = "seeded" if seeded is not None else "restored from the cached pg_dump"
+                print(f"cli_ls --pg: {n} workflows ({origin} in {restore_s:.1f} s), {runs} runs")
+                walls, phases, imports, alone = _measure(pg.url, n, runs, scratch, None)
+                extra["pg"] = pg.describe()
+        else:
+            cache, seeded = seeded_db(n)
+            origin = f"seeded in {seeded:.1f} s" if seeded is not None else "from the cache"
+            print(f"cli_ls: {n} workflows ({origin}), {runs} runs each")
+            db = scratch / "ls.sqlite"
+            shutil.copyfile(cache, db)
+            walls, phases, imports, alone = _measure(f"sqlite:///{db}", n, runs, scratch, db)
 
     stats = {name: _stats(w) for name, w in walls.items()}
     dbos_median = stats["dbos_workflow_list"]["median_s"]
@@ -265,12 +306,16 @@ def main() -> int:
             f"max {s['max_s']:.3f} s"
         )
     print(f"  agentdeck ls / dbos workflow list (medians): {ratio:.2f}")
-    floor = stats["stdlib_sqlite3_floor"]["median_s"] / dbos_median
-    print(f"  the sqlite3 + json floor (same rows, no checks) / dbos workflow list: {floor:.2f}")
+    floor = None
+    if "stdlib_sqlite3_floor" in stats:
+        floor = stats["stdlib_sqlite3_floor"]["median_s"] / dbos_median
+        print(
+            f"  the sqlite3 + json floor (same rows, no checks) / dbos workflow list: {floor:.2f}"
+        )
     before = stats["data_layer_ls"]["median_s"] / dbos_median
     print(
         f"  the data layer's listing through DBOSClient (ls before tui/fastls.py) / dbos "
-        f"workflow list: {before:.2f}; its JSON is byte for byte agentdeck ls's"
+        f"workflow list: {before:.2f}; it lists the same JSON as agentdeck ls"
     )
     print(
         f"  agentdeck ls in-process: imports {phases['import_s']:.3f} s, "
@@ -288,12 +333,13 @@ def main() -> int:
         {
             "bench": "cli_ls",
             "quick": args.quick,
+            **extra,
             "rows": n,
             "runs": runs,
             "seed_s": round(seeded, 1) if seeded is not None else None,
             "wall": stats,
             "ratio_of_medians": round(ratio, 2),
-            "stdlib_floor_ratio": round(floor, 2),
+            "stdlib_floor_ratio": round(floor, 2) if floor is not None else None,
             "data_layer_ratio": round(before, 2),
             "same_json_as_data_layer": True,
             "agentdeck_ls_phases_s": {

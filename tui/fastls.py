@@ -405,10 +405,12 @@ class _DB:
         return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """``column IN (...)``: bound one by one on SQLite, as one array on PostgreSQL."""
+        """``column IN (...)``: bound one by one on SQLite; on PostgreSQL one JSON array of
+        strings (psycopg's array adapter takes 25 ms for 10k ids, json.dumps 1 ms)."""
         if self.sqlite:
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-        return f"{column} = ANY(%s)", [list(values)]
+        array = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+        return f"{column} = ANY({array})", [json.dumps(list(values))]
 
 
 def _sqlite_path(url: str) -> str:
@@ -453,6 +455,8 @@ def _open(db_url: str) -> Iterator[_DB]:
         pg = psycopg.connect(conninfo, **extra)
     except psycopg.Error as exc:
         raise LsError(f"cannot open {shown}: {_one_line(exc)}") from None
+    # jsonb as text, as SQLite hands it over: most runs' attributes need no parsing (_summary).
+    pg.adapters.register_loader("jsonb", psycopg.types.string.TextLoader)
     try:
         with _errors(shown, psycopg.Error):
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -495,7 +499,7 @@ _LIST_COLUMNS = (
 
 
 def _json_attrs(attrs: Any) -> dict[str, Any]:
-    if isinstance(attrs, str):  # SQLite keeps JSON as text; PostgreSQL's jsonb is a dict
+    if isinstance(attrs, str):  # JSON text (SQLite's column; jsonb is read as text too)
         try:
             attrs = json.loads(attrs)
         except ValueError:
