@@ -8,7 +8,7 @@ unique marker. ``AgentDeckApp`` runs headless under ``App.run_test`` (140x40) wi
 ``DetailScreen`` open (``app.open_run``), and for every marker this records, from its ``ts``:
 
 * ``read``: when the detail screen's ``Supervisor.read_streams`` (every 50 ms) returned it;
-* ``appended``: when it was appended to the run's ``StreamView`` (a wrapper on ``append_many``);
+* ``appended``: when it was appended to the run's output view (a wrapper on ``OutputPane.feed``);
 * ``text``: when a watcher polling every 5 ms found it in ``pane.view_for(wid).plain``;
 * ``frame``: the end of the first screen update (frame) that began after it was appended: the
   moment it is on a terminal. Frames are timed with ``benchkit.ui.FrameMeter``, which also turns
@@ -183,22 +183,25 @@ class TimedSupervisor(Supervisor):
 
 
 def _watch_appends() -> tuple[dict[int, float], Callable[[], None]]:
-    """Wrap ``StreamView.append_many``: when each marker was appended (and an undo)."""
-    from tui.widgets.stream_view import StreamView
+    """Wrap ``OutputPane.feed`` (which appends a batch to the source's view in one go): when each
+    marker was appended (and an undo)."""
+    from tui.widgets.output import OutputPane
 
     appended: dict[int, float] = {}
-    name = "append_many"
-    original = getattr(StreamView, name)
+    name = "feed"
+    original = getattr(OutputPane, name)
 
-    def append_many(view: StreamView, pieces: list[tuple[str, Any]]) -> None:
-        original(view, pieces)
+    def feed(pane: OutputPane, batch: StreamBatch) -> int:
+        n: int = original(pane, batch)
         now = time.time()
-        for text, _ in pieces:
-            for m in MARK.finditer(text):
-                appended.setdefault(int(m.group(1)), now)
+        for chunk in batch.chunks:
+            for part in chunk.parts:
+                for m in MARK.finditer(part.text):
+                    appended.setdefault(int(m.group(1)), now)
+        return n
 
-    setattr(StreamView, name, append_many)
-    return appended, lambda: setattr(StreamView, name, original)
+    setattr(OutputPane, name, feed)
+    return appended, lambda: setattr(OutputPane, name, original)
 
 
 async def until(cond: Callable[[], object], within: float, what: str) -> None:

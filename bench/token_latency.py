@@ -14,8 +14,9 @@ of the answers, a few hundred) this reports the time from the server emitting it
 * ``coalescer``: the Claude step's coalescer receiving it from the SDK (CLI + SDK transit);
 * ``written``: the stream write of the chunk holding it (the chunk's ``ts``);
 * ``read``: the detail screen's ``Supervisor.read_streams`` returning that chunk;
-* ``in_widget``: its text being in the run's ``StreamView`` (what the screen shows), found by
-  position: the view's section for that step, after its status line, must hold the answer's
+* ``in_widget``: its text being in the run's output widget (what the screen shows: the run's
+  text in the detail screen's ``OutputPane``, read after each batch it appends), found by
+  position: the output's section for that step, after its status line, must hold the answer's
   first k characters (checked character for character against the server's text);
 * ``frame`` (the figure): the end of the first frame of the detail screen that began after the
   text was in the widget (``benchkit.ui.FrameMeter``, which also renders each headless update to
@@ -184,24 +185,31 @@ class ChunkReads(Supervisor):
 
 @dataclass
 class ViewWatch:
-    """Snapshots of one ``StreamView``'s text after each append to it (wraps ``append_many``)."""
+    """Snapshots of one source's output text after each batch the detail screen appends to it
+    (wraps ``OutputPane.feed``, which appends a batch to the source's view in one go)."""
 
-    target: object = None
+    source: str = ""
     snapshots: list[tuple[float, str]] = field(default_factory=list)
 
     def install(self) -> Callable[[], None]:
-        from tui.widgets.stream_view import StreamView
+        from tui.widgets.output import OutputPane
 
-        name = "append_many"
-        original = getattr(StreamView, name)
+        name = "feed"
+        original = getattr(OutputPane, name)
 
-        def append_many(view: StreamView, pieces: list[tuple[str, Any]]) -> None:
-            original(view, pieces)
-            if view is self.target:
-                self.snapshots.append((time.time(), view.plain))
+        def feed(pane: OutputPane, batch: StreamBatch) -> int:
+            n: int = original(pane, batch)
+            if batch.workflow_id == self.source:
+                self.snapshots.append((time.time(), pane.view_for(self.source).plain))
+            return n
 
-        setattr(StreamView, name, append_many)
-        return lambda: setattr(StreamView, name, original)
+        setattr(OutputPane, name, feed)
+        return lambda: setattr(OutputPane, name, original)
+
+
+def _shown(pane: Any, source: str) -> str:
+    """The text of ``source``'s output in the run detail's output pane."""
+    return str(pane.view_for(source).plain)
 
 
 def sections(plain: str) -> dict[tuple[int, int], str]:
@@ -307,8 +315,8 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
             screen = app.screen
             assert isinstance(screen, DetailScreen)
             await until(lambda: screen.query(OutputPane), 10, "the output pane")
-            view = screen.query_one(OutputPane).view_for(wid)
-            watch.target = view
+            pane = screen.query_one(OutputPane)
+            watch.source = wid
             await asyncio.sleep(0.5)  # settle: first loads, layout
             clock.sample()
             t_start = time.time()
@@ -322,16 +330,17 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
             texts = _answers(read_token_log(token_log))
             try:
                 await until(
-                    lambda: sorted(sections(view.plain).values()) == sorted(texts.values()),
+                    lambda: sorted(sections(_shown(pane, wid)).values()) == sorted(texts.values()),
                     30,
                     "every answer in the output view",
                 )
             except RuntimeError:
-                shown = sections(view.plain)
+                plain = _shown(pane, wid)
+                shown = sections(plain)
                 raise RuntimeError(
                     f"the output view shows {len(shown)} answer(s) of "
                     f"{[len(t) for t in shown.values()]} characters; the server streamed "
-                    f"{len(texts)} of {[len(t) for t in texts.values()]}:\n{view.plain[-3000:]}"
+                    f"{len(texts)} of {[len(t) for t in texts.values()]}:\n{plain[-3000:]}"
                 ) from None
             await asyncio.sleep(0.3)  # the frames that show the last chunks
             t_end = time.time()
@@ -556,7 +565,7 @@ def main() -> int:
         "coalescer": "reached the Claude step (CLI + SDK)",
         "written": "written to the DB stream (coalesced)",
         "read": "read by the detail screen",
-        "in_widget": "in the run's StreamView",
+        "in_widget": "in the run's output widget",
         "frame": "on screen (end of the next frame)",
     }
     rate = result["tokens_per_s_measured"]
