@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..widgets.text import show_text
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class StatusLine(Static):
             else f"[bold red]● disconnected[/] {app.connection_detail}"
         )
         ro = " · [bold]read-only[/]" if app.read_only else ""
-        self.update(f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")
+        show_text(self, f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")
 
 
 class RunActionsScreen(WorkerErrors, Screen[None]):

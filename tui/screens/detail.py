@@ -20,6 +20,7 @@ from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
 from ..widgets.branches import BranchesPane
 from ..widgets.output import OutputPane
+from ..widgets.text import show_text
 from ..widgets.timeline import Timeline, build_items
 from .base import RunActionsScreen
 
@@ -120,7 +121,7 @@ class DetailScreen(RunActionsScreen):
             detail = await self.deck.source.detail(self.workflow_id)
         except SupervisorError as exc:
             if self.is_attached:
-                self.query_one("#run-header", Static).update(f"[red]{escape(str(exc))}[/]")
+                show_text(self.query_one("#run-header", Static), f"[red]{escape(str(exc))}[/]")
             return
         if not self.is_attached:  # the screen was closed while loading
             return
@@ -274,7 +275,7 @@ class DetailScreen(RunActionsScreen):
                          f"progress: {escape(p.phase)}")  # fmt: skip
         if d.error:
             lines.append(f"[bold red]error:[/] {escape(d.error[:300])}")
-        self.query_one("#run-header", Static).update("\n".join(lines))
+        show_text(self.query_one("#run-header", Static), "\n".join(lines))
         self._render_timeline()
         table = self.query_one("#events-table", DataTable)
         table.clear()
@@ -318,9 +319,10 @@ class DetailScreen(RunActionsScreen):
 
     def _set_output_title(self, source: str) -> None:
         label = "this run" if source == self.workflow_id else f"child {source}"
-        self.query_one("#output-title", Static).update(
+        show_text(
+            self.query_one("#output-title", Static),
             f"[b]Output[/] · {escape(label)} · [dim]enter on a step row switches; "
-            "scroll up to pause following[/]"
+            "scroll up to pause following[/]",
         )
 
     # -- keys -----------------------------------------------------------------------------
@@ -370,7 +372,7 @@ class DetailScreen(RunActionsScreen):
         if item.note and item.note != item.child_id:
             style = "red" if item.status == "error" else "dim"
             text += f"\n[{style}]{escape(item.note)}[/]"
-        self.query_one("#step-detail", Static).update(text)
+        show_text(self.query_one("#step-detail", Static), text)
 
     @on(Timeline.RowSelected, "#timeline")
     def _step_selected(self, event: Timeline.RowSelected) -> None:

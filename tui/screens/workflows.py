@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, Static, Tab, Tabs
 from ..filtering import TABS, Filter
 from ..messages import WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..widgets.text import show_text
 from ..widgets.workflow_table import SORTABLE, WorkflowTable
 from .base import RunActionsScreen
 
@@ -148,10 +149,10 @@ class WorkflowsScreen(RunActionsScreen):
                 parts.append(f"filter: [b]{self.filter.text}[/]")
             if not snap.rows and self.deck.connected:
                 parts.append("no workflows yet — press [b]n[/] to launch one")
-            self.query_one("#counts", Static).update(" · ".join(parts))
+            show_text(self.query_one("#counts", Static), " · ".join(parts))
             arrow = "newest first" if self.sort_column == "started" else f"by {self.sort_column}"
             kids = " · children shown" if self.show_children else ""
-            self.query_one("#sort-label", Static).update(f"sort: {arrow}{kids}")
+            show_text(self.query_one("#sort-label", Static), f"sort: {arrow}{kids}")
 
     def _tick(self) -> None:
         self.table.tick(self.deck.clock())

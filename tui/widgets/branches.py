@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from ..formatting import duration, status_text
 from ..supervisor import BranchRow, StreamBatch
 from .output import OutputPane
+from .text import show_text
 
 __all__ = ["BranchesPane"]
 
@@ -54,7 +55,7 @@ class _Column(Vertical):
         )  # fmt: skip
         if winner and winner == branch.label:
             head.append("  ★ judged best", style="bold yellow")
-        self.head.update(head)
+        show_text(self.head, head)
 
 
 class BranchesPane(Vertical):

@@ -1,12 +1,11 @@
-"""Agent output: one StreamView per source workflow (the run and each child), one shown."""
+"""Agent output: one StreamDoc per source workflow (the run and each child), one shown."""
 
 from __future__ import annotations
 
 from rich.style import Style
-from textual.widgets import ContentSwitcher
 
 from ..supervisor import StreamBatch
-from .stream_view import StreamView
+from .stream_view import StreamDoc, StreamView
 
 __all__ = ["OutputPane", "STYLES"]
 
@@ -21,31 +20,27 @@ STYLES: dict[str, str] = {
 }
 
 
-class OutputPane(ContentSwitcher):
+class OutputPane(StreamView):
     """Keeps every source's output, shows the selected one; sections per step and attempt."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._last: dict[str, tuple[int, int]] = {}
         self._last_kind: dict[str, str] = {}
-        self.views: dict[str, StreamView] = {}
+        self.views: dict[str, StreamDoc] = {}
+        self._first = True
 
-    def view_for(self, source: str) -> StreamView:
-        view = self.views.get(source)
-        if view is not None:
-            return view
-        vid = f"out-{len(self.views)}"
-        view = StreamView(id=vid)
-        self.views[source] = view
-        if self.current is not None:
-            view.display = False  # ContentSwitcher shows only the current child
-        self.mount(view)
-        if self.current is None:
-            self.current = vid
-        return view
+    def view_for(self, source: str) -> StreamDoc:
+        """``source``'s document (the first one asked for is shown until another is selected)."""
+        doc = self.views.get(source)
+        if doc is None:
+            doc = self.doc if self._first else StreamDoc(self)
+            self._first = False
+            self.views[source] = doc
+        return doc
 
     def select(self, source: str) -> None:
-        self.current = self.view_for(source).id
+        self.show(self.view_for(source))
 
     def feed_values(self, batch: StreamBatch) -> None:
         """A foreign stream (any values, not agentdeck chunks): one line per value."""

@@ -2,9 +2,14 @@
 
 Textual's ``Log`` appends partial lines cheaply but has no per-span styles; ``RichLog`` styles
 but writes whole lines only. Agent output needs both: tokens land mid-line, and thinking, tool
-calls, status lines and errors must look different from the answer text. This widget keeps
-logical lines as ``rich.text.Text``, wraps each one once (re-wrapping only the line being
-appended to), and renders from a strip cache, like ``Log`` (textual/widgets/_log.py).
+calls, status lines and errors must look different from the answer text. A :class:`StreamDoc`
+keeps logical lines as ``rich.text.Text`` and their wrapped strips (re-wrapping only the line
+being appended to); a :class:`StreamView` shows one document at a time and renders from its strip
+cache, like ``Log`` (textual/widgets/_log.py).
+
+One view with many documents, rather than one widget per document: showing another document is a
+repaint of this widget, not a layout of the screen (a ``ContentSwitcher`` toggles ``display``),
+and a document not shown is not wrapped until it is (its lines are kept as they arrive).
 """
 
 from __future__ import annotations
@@ -18,11 +23,102 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["StreamView"]
+__all__ = ["StreamDoc", "StreamView"]
+
+
+class StreamDoc:
+    """Append-only styled lines; wrapped for the view that shows it, when it shows it."""
+
+    def __init__(self, view: StreamView) -> None:
+        self._view = view
+        self._lines: list[Text] = []
+        self._wrapped: list[list[Strip]] = []
+        self._starts: list[int] = []  # first visual row of each logical line
+        self._height = 0
+        self._width = 0
+        #: Logical lines from this index on are not wrapped (for ``_width``) yet.
+        self._stale = 0
+        #: Where the view was scrolled when it last showed this document (None: the end).
+        self.scroll_y: float | None = None
+
+    # -- content ------------------------------------------------------------------------------
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(t.plain for t in self._lines)
+
+    @property
+    def at_line_start(self) -> bool:
+        return not self._lines or not self._lines[-1].plain
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._stale = 0
+        self._view.changed(self)
+
+    def append(self, text: str, style: str | Style = "") -> None:
+        """Append text, continuing the last line; newlines start new lines."""
+        self.append_many([(text, style)])
+
+    def append_many(self, pieces: list[tuple[str, str | Style]]) -> None:
+        """Append a batch of (text, style) pieces; the view is repainted once if it shows this."""
+        if not pieces:
+            return
+        self._stale = min(self._stale, max(0, len(self._lines) - 1))
+        for text, style in pieces:
+            if not text:
+                continue
+            parts = text.split("\n")
+            if not self._lines:
+                self._lines.append(Text())
+            self._lines[-1].append(parts[0], style=style or None)
+            for more in parts[1:]:
+                line = Text()
+                line.append(more, style=style or None)
+                self._lines.append(line)
+        excess = len(self._lines) - self._view.max_lines
+        if excess > 0:
+            del self._lines[:excess]
+            self._stale = 0
+        self._view.changed(self)
+
+    def new_line(self) -> None:
+        if self._lines and self._lines[-1].plain:
+            self.append("\n")
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def layout(self, width: int) -> int:
+        """Wrap what is not wrapped for ``width`` yet; the height in rows."""
+        if width != self._width:
+            self._width, self._stale = width, 0
+        index = self._stale
+        if index < len(self._lines) or len(self._wrapped) != len(self._lines):
+            del self._wrapped[index:]
+            del self._starts[index:]
+            y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
+            for line in self._lines[index:]:
+                strips = self._view.wrap(line, width)
+                self._starts.append(y)
+                self._wrapped.append(strips)
+                y += len(strips)
+            self._height = y
+            self._stale = len(self._lines)
+        return self._height
+
+    def row(self, row: int) -> Strip | None:
+        if row >= self._height or not self._starts:
+            return None
+        i = bisect_right(self._starts, row) - 1
+        return self._wrapped[i][row - self._starts[i]]
 
 
 class StreamView(ScrollView, can_focus=True):
-    """Append-only styled text with follow-the-tail scrolling."""
+    """Shows one :class:`StreamDoc`, following its tail unless scrolled up."""
 
     DEFAULT_CSS = """
     StreamView {
@@ -36,109 +132,101 @@ class StreamView(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
-        self._lines: list[Text] = []
-        self._wrapped: list[list[Strip]] = []
-        self._starts: list[int] = []  # first visual row of each logical line
-        self._height = 0
+        self.doc = StreamDoc(self)
         self._width = 0
 
-    # -- content ------------------------------------------------------------------------------
+    # The view's own document (a view that shows one document only uses these).
 
     @property
     def line_count(self) -> int:
-        return len(self._lines)
+        return self.doc.line_count
 
     @property
     def plain(self) -> str:
-        return "\n".join(t.plain for t in self._lines)
-
-    def clear(self) -> None:
-        self._lines.clear()
-        self._wrapped.clear()
-        self._starts.clear()
-        self._height = 0
-        self.virtual_size = Size(self._width, 0)
-        self.refresh()
-
-    def append(self, text: str, style: str | Style = "") -> None:
-        """Append text, continuing the last line; newlines start new lines."""
-        self.append_many([(text, style)])
-
-    def append_many(self, pieces: list[tuple[str, str | Style]]) -> None:
-        """Append a batch of (text, style) pieces with one re-layout and one refresh."""
-        if not pieces:
-            return
-        follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
-        first_touched = max(0, len(self._lines) - 1)
-        for text, style in pieces:
-            if not text:
-                continue
-            parts = text.split("\n")
-            if not self._lines:
-                self._lines.append(Text())
-            self._lines[-1].append(parts[0], style=style or None)
-            for more in parts[1:]:
-                line = Text()
-                line.append(more, style=style or None)
-                self._lines.append(line)
-        self._relayout_from(first_touched)
-        self._prune()
-        if follow:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
-        self.refresh()
+        return self.doc.plain
 
     @property
     def at_line_start(self) -> bool:
-        return not self._lines or not self._lines[-1].plain
+        return self.doc.at_line_start
+
+    def clear(self) -> None:
+        self.doc.clear()
+
+    def append(self, text: str, style: str | Style = "") -> None:
+        self.doc.append(text, style)
+
+    def append_many(self, pieces: list[tuple[str, str | Style]]) -> None:
+        self.doc.append_many(pieces)
 
     def new_line(self) -> None:
-        if self._lines and self._lines[-1].plain:
-            self.append("\n")
+        self.doc.new_line()
 
-    # -- layout -------------------------------------------------------------------------------
+    # -- showing a document -------------------------------------------------------------------
 
-    def _wrap(self, line: Text) -> list[Strip]:
-        width = max(1, self._width)
+    def show(self, doc: StreamDoc) -> None:
+        """Show ``doc`` where it was left (its tail, if it was followed)."""
+        if doc is self.doc:
+            return
+        following = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
+        self.doc.scroll_y = None if following else self.scroll_y
+        self.doc = doc
+        self._layout()
+        if doc.scroll_y is None:
+            self._follow()
+        else:
+            self._scroll_now(min(doc.scroll_y, self.max_scroll_y))
+        self.refresh()
+
+    def changed(self, doc: StreamDoc) -> None:
+        """``doc`` grew or was cleared: if it is the one shown, lay it out and repaint."""
+        if doc is not self.doc:
+            return
+        follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
+        self._layout()
+        if follow:
+            self._follow()
+        self.refresh()
+
+    def _follow(self) -> None:
+        """Scroll to the last row now. (``scroll_to`` refuses until the scrollbars have caught
+        up with the new virtual size, a refresh later; ``max_scroll_y`` follows it at once.)"""
+        self._scroll_now(self.max_scroll_y)
+
+    def _scroll_now(self, y: float) -> None:
+        self.scroll_target_y = self.scroll_y = y
+
+    def _scroll_update(self, virtual_size: Size) -> None:
+        # Textual's hook for a new virtual size (it shows or hides the scrollbars): a scrollbar
+        # that appears now missed the scroll_y watcher that placed its thumb.
+        super()._scroll_update(virtual_size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    def _layout(self) -> None:
+        if self._width > 0:  # nothing is wrapped before the view has a size
+            self.virtual_size = Size(self._width, self.doc.layout(self._width))
+
+    def wrap(self, line: Text, width: int) -> list[Strip]:
         if not line.plain:
             return [Strip.blank(0)]
         console = self.app.console
-        out = []
-        for wrapped in line.wrap(console, width, overflow="fold"):
-            out.append(Strip(wrapped.render(console)))
-        return out
-
-    def _relayout_from(self, index: int) -> None:
-        del self._wrapped[index:]
-        del self._starts[index:]
-        y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
-        for line in self._lines[index:]:
-            strips = self._wrap(line)
-            self._starts.append(y)
-            self._wrapped.append(strips)
-            y += len(strips)
-        self._height = y
-        self.virtual_size = Size(self._width, self._height)
-
-    def _prune(self) -> None:
-        excess = len(self._lines) - self.max_lines
-        if excess > 0:
-            del self._lines[:excess]
-            self._relayout_from(0)
+        return [Strip(w.render(console)) for w in line.wrap(console, width, overflow="fold")]
 
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
         if width != self._width:
+            follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
             self._width = width
-            self._relayout_from(0)
+            self._layout()
+            if follow:  # also text that arrived before the view had a size
+                self._follow()
             self.refresh()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        row = scroll_y + y
         width = self.size.width
         style = self.rich_style
-        if row >= self._height or not self._starts:
+        strip = self.doc.row(scroll_y + y)
+        if strip is None:
             return Strip.blank(width, style)
-        i = bisect_right(self._starts, row) - 1
-        strip = self._wrapped[i][row - self._starts[i]]
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)

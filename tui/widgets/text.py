@@ -1,0 +1,35 @@
+"""Updating a Static without laying the screen out again when its size cannot have changed."""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import Static
+
+__all__ = ["show_text"]
+
+_shown: WeakKeyDictionary[Static, str | Text] = WeakKeyDictionary()
+
+
+def _line_lengths(content: str | Text) -> list[int]:
+    plain = content.plain if isinstance(content, Text) else Text.from_markup(content).plain
+    return [cell_len(line) for line in plain.split("\n")]
+
+
+def show_text(widget: Static, content: str | Text) -> None:
+    """Show ``content`` (markup or Text) in ``widget``.
+
+    Nothing happens when it is what the widget shows already; when only characters changed (a
+    clock, a count of the same width: every line as long as before, so it wraps the same) only the
+    widget is repainted. ``Static.update`` lays the whole screen out again by default, which made
+    every poll and every duration tick repaint every widget on the screen (the footer's keys
+    included).
+    """
+    before = _shown.get(widget)
+    if before is not None and before == content:
+        return
+    same_size = before is not None and _line_lengths(before) == _line_lengths(content)
+    _shown[widget] = content
+    widget.update(content, layout=not same_size)
