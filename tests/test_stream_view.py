@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 
@@ -23,7 +24,7 @@ class PaneApp(App[None]):
         yield Counting(id="pane")
 
 
-def lines(prefix: str, n: int) -> list[tuple[str, str]]:
+def lines(prefix: str, n: int) -> list[tuple[str, str | Style]]:
     return [(f"{prefix} line {i}\n", "") for i in range(n)]
 
 
@@ -44,8 +45,8 @@ async def test_a_hidden_document_is_wrapped_only_when_shown() -> None:
         assert "child line 199" in "".join(pane.render_line(y).text for y in range(12))
         # Appending to the shown document wraps only the line appended to and the new ones.
         pane.wrapped = 0
-        child.append_many([("more", "")])
-        assert pane.wrapped == 1
+        child.append_many(lines("more", 1)[:1])
+        assert pane.wrapped == 2  # "more line 0" joined the last line; a new empty one began
 
 
 async def test_each_document_keeps_its_place_and_the_tail_is_followed() -> None:
