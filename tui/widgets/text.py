@@ -21,15 +21,17 @@ def _line_lengths(content: str | Text) -> list[int]:
 def show_text(widget: Static, content: str | Text) -> None:
     """Show ``content`` (markup or Text) in ``widget``.
 
-    Nothing happens when it is what the widget shows already; when only characters changed (a
-    clock, a count of the same width: every line as long as before, so it wraps the same) only the
-    widget is repainted. ``Static.update`` lays the whole screen out again by default, which made
+    Nothing happens when it is what the widget shows already; when the widget's size is fixed in
+    CSS, or only characters changed (a clock, a count of the same width: every line as long as
+    before, so it wraps the same), only the widget is repainted. ``Static.update`` lays the whole screen out again by default, which made
     every poll and every duration tick repaint every widget on the screen (the footer's keys
     included).
     """
     before = _shown.get(widget)
     if before is not None and before == content:
         return
+    height, width = widget.styles.height, widget.styles.width
+    fixed = height is not None and not height.is_auto and not (width is not None and width.is_auto)
     same_size = before is not None and _line_lengths(before) == _line_lengths(content)
     _shown[widget] = content
-    widget.update(content, layout=not same_size)
+    widget.update(content, layout=not (fixed or same_size))
