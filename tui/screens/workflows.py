@@ -80,6 +80,7 @@ class WorkflowsScreen(RunActionsScreen):
         self.tab = "all"
         self.sort_column = "started"
         self.show_children = False
+        self._behind = False
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -111,7 +112,15 @@ class WorkflowsScreen(RunActionsScreen):
 
     @on(WorkflowsRefreshed)
     def _refreshed(self, message: WorkflowsRefreshed) -> None:
-        self._render_rows()
+        if self.is_current:
+            self._render_rows()
+        else:  # under a run's detail or a dialog: catch up when shown again
+            self._behind = True
+
+    def on_screen_resume(self) -> None:
+        if self._behind:
+            self._behind = False
+            self._render_rows()
 
     def _visible(self) -> list[WorkflowRow]:
         tab_filter = Filter(TABS[self.tab][1])
@@ -155,7 +164,8 @@ class WorkflowsScreen(RunActionsScreen):
             show_text(self.query_one("#sort-label", Static), f"sort: {arrow}{kids}")
 
     def _tick(self) -> None:
-        self.table.tick(self.deck.clock())
+        if self.is_current:
+            self.table.tick(self.deck.clock())
 
     # -- keys -----------------------------------------------------------------------------
 

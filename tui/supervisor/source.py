@@ -294,15 +294,22 @@ class Supervisor:
         return row.model_copy(update={"stranded": reason}) if reason else row
 
     async def _rows(self, statuses: list[Any]) -> list[WorkflowRow]:
-        """Rows with their events and, for failed runs, their errors: two queries."""
+        """Rows with their events and, for failed runs, their errors: two queries.
+
+        The rows are built in the same worker thread as the queries are made: building 500 of
+        them (parsing events, validating models) is milliseconds of Python that would otherwise
+        hold the event loop, and so the screen, while many runs are in flight.
+        """
+        return await self._call(  # type: ignore[no-any-return]
+            "read events", asyncio.to_thread(self._build_rows, statuses)
+        )
+
+    def _build_rows(self, statuses: list[Any]) -> list[WorkflowRow]:
         # Events of every listed run (progress and cost), one query; errors of failed ones.
         active_ids = [s.workflow_id for s in statuses]
         failed_ids = [s.workflow_id for s in statuses if s.status == "ERROR" and s.error is None]
         pending_ids = [s.workflow_id for s in statuses if s.status == "PENDING"]
-        events, errors, waits = await self._call(
-            "read events",
-            asyncio.to_thread(self._events_and_errors, active_ids, failed_ids, pending_ids),
-        )
+        events, errors, waits = self._events_and_errors(active_ids, failed_ids, pending_ids)
         return [
             self._row(
                 s,
