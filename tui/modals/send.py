@@ -24,12 +24,17 @@ if TYPE_CHECKING:
 __all__ = ["SendScreen", "parse_message"]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_message(text: str) -> Any:
-    """JSON if it parses, else the text itself (a plain string message)."""
+    """JSON if it parses, else the text itself (a plain string message). ``NaN`` and
+    ``Infinity``, which Python's json accepts but JSON does not, stay text."""
     stripped = text.strip()
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError:
+        return json.loads(stripped, parse_constant=_no_constant)
+    except ValueError:
         return stripped
 
 
