@@ -28,7 +28,7 @@ def lines(prefix: str, n: int) -> list[tuple[str, str | Style]]:
     return [(f"{prefix} line {i}\n", "") for i in range(n)]
 
 
-async def test_a_hidden_document_is_wrapped_only_when_shown() -> None:
+async def test_a_hidden_document_is_wrapped_after_the_paint_not_on_the_key() -> None:
     app = PaneApp()
     async with app.run_test(size=(60, 12)) as pilot:
         pane = app.query_one(Counting)
@@ -38,8 +38,10 @@ async def test_a_hidden_document_is_wrapped_only_when_shown() -> None:
         pane.wrapped = 0
         child = pane.view_for("child")
         child.append_many(lines("child", 200))
-        assert pane.wrapped == 0 and child.line_count == 201  # kept, not wrapped
-        pane.select("child")
+        assert pane.wrapped == 0 and child.line_count == 201  # kept, not wrapped yet
+        await pilot.pause()
+        assert pane.wrapped == 201  # wrapped once the screen was painted
+        pane.select("child")  # what a key on the timeline does: nothing left to wrap
         await pilot.pause()
         assert pane.wrapped == 201
         assert "child line 199" in "".join(pane.render_line(y).text for y in range(12))

@@ -9,7 +9,8 @@ cache, like ``Log`` (textual/widgets/_log.py).
 
 One view with many documents, rather than one widget per document: showing another document is a
 repaint of this widget, not a layout of the screen (a ``ContentSwitcher`` toggles ``display``),
-and a document not shown is not wrapped until it is (its lines are kept as they arrive).
+and a document not shown has its new lines wrapped after the screen has been painted, so the
+key that shows it finds it ready.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class StreamView(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.doc = StreamDoc(self)
         self._width = 0
+        #: Documents not shown whose new lines are not wrapped yet.
+        self._behind: set[StreamDoc] = set()
 
     # The view's own document (a view that shows one document only uses these).
 
@@ -178,8 +181,13 @@ class StreamView(ScrollView, can_focus=True):
         self.refresh()
 
     def changed(self, doc: StreamDoc) -> None:
-        """``doc`` grew or was cleared: if it is the one shown, lay it out and repaint."""
+        """``doc`` grew or was cleared: if it is the one shown, lay it out and repaint; if not,
+        wrap its new lines once the screen has been painted, so showing it later (a key on the
+        timeline) finds it ready."""
         if doc is not self.doc:
+            if not self._behind:
+                self.call_after_refresh(self._catch_up)
+            self._behind.add(doc)
             return
         follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
         self._layout()
@@ -201,6 +209,12 @@ class StreamView(ScrollView, can_focus=True):
         super()._scroll_update(virtual_size)
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = self.scroll_y
+
+    def _catch_up(self) -> None:
+        docs, self._behind = self._behind, set()
+        if self._width > 0:
+            for doc in docs:
+                doc.layout(self._width)
 
     def _layout(self) -> None:
         if self._width > 0:  # nothing is wrapped before the view has a size

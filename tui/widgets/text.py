@@ -23,9 +23,9 @@ def show_text(widget: Static, content: str | Text) -> None:
 
     Nothing happens when it is what the widget shows already; when the widget's size is fixed in
     CSS, or only characters changed (a clock, a count of the same width: every line as long as
-    before, so it wraps the same), only the widget is repainted. ``Static.update`` lays the whole screen out again by default, which made
-    every poll and every duration tick repaint every widget on the screen (the footer's keys
-    included).
+    before, so it wraps the same), only the widget is repainted. ``Static.update`` lays the
+    whole screen out again by default, which made every poll and every duration tick repaint
+    every widget on the screen (the footer's keys included).
     """
     before = _shown.get(widget)
     if before is not None and before == content:
