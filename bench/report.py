@@ -62,12 +62,13 @@ PLAN: tuple[Step, ...] = (
     Step("refresh_cost.py", ("--pg",), key="refresh_cost_pg"),
     Step("idle.py", ("--seconds", "10", "--rows", "10000")),
     Step("cli_ls.py"),
+    Step("cli_ls.py", ("--pg",), key="cli_ls_pg"),
     Step("many_streams.py"),
     Step("list_scroll.py", timeout=1200.0),
     Step("cold_start.py"),
     Step("throughput.py"),
-    Step("workers.py"),
-    Step("crash_anywhere.py", ("--runs", "10")),
+    Step("workers.py", ("--rounds", "1"), timeout=300.0),
+    Step("crash_anywhere.py", ("--runs", "6")),
 )
 
 Results = dict[str, dict[str, Any]]
@@ -312,6 +313,8 @@ FIGURES: tuple[Figure, ...] = (
            _cold("embedded")),
     Figure("research runs/min, dashboard open vs closed", "≥ 0.95", "throughput", _throughput),
     Figure("`agentdeck ls --json` vs `dbos workflow list`, 10k", "≤ 0.5", "cli_ls", _cli_ls),
+    Figure("`agentdeck ls --json` vs `dbos workflow list`, 10k, **PostgreSQL**", "≤ 0.5",
+           "cli_ls_pg", _cli_ls),
     Figure("research runs/min on PostgreSQL, 2 workers vs 1", "≥ 1.6x", "workers", _workers),
     Figure("crash anywhere", "all finish, identical", "crash_anywhere", _crash),
 )  # fmt: skip
