@@ -217,8 +217,22 @@ class StreamView(ScrollView, can_focus=True):
                 doc.layout(self._width)
 
     def _layout(self) -> None:
-        if self._width > 0:  # nothing is wrapped before the view has a size
-            self.virtual_size = Size(self._width, self.doc.layout(self._width))
+        if self._width <= 0:  # nothing is wrapped before the view has a size
+            return
+        size = Size(self._width, self.doc.layout(self._width))
+        old = self.virtual_size
+        if size == old:
+            return
+        rows = self.container_size.height
+        if old.width == size.width and (old.height > rows) == (size.height > rows) and rows:
+            # Only the scrollable length changed, and the scrollbar stays as it was (shown or
+            # not; the gutter is reserved either way): no need to lay the screen out, which the
+            # virtual_size reactive would do at every append (a full repaint of the screen per
+            # stream batch). Textual's own hook updates the scrollbar's extent.
+            self.set_reactive(StreamView.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def wrap(self, line: Text, width: int) -> list[Strip]:
         if not line.plain:
