@@ -514,9 +514,14 @@ class Supervisor:
         agentdeck's own output stream comes back as ``chunks``; any other stream (a foreign
         app's) as raw decoded ``values``.
         """
-        raw = await self._call(
-            "read streams", asyncio.to_thread(self.sql.stream_since, offsets, key)
+        return await self._call(  # type: ignore[no-any-return]
+            "read streams", asyncio.to_thread(self._stream_batches, offsets, key)
         )
+
+    def _stream_batches(self, offsets: dict[str, int], key: str) -> list[StreamBatch]:
+        """The query and the parsing of its entries, both in the worker thread (the run detail
+        calls this every 20 ms while a run streams: nothing of it runs on the event loop)."""
+        raw = self.sql.stream_since(offsets, key)
         batches = []
         for wid, entries in raw.items():
             chunks: list[StreamChunk] = []
