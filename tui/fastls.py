@@ -38,6 +38,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from workflows.settings import (
+    env_secrets,
+    presence_ttl,
+    redact,
+    redact_with,
+    resolve_db_url,
+)
+
 __all__ = [
     "MESSAGE_ONLY_ERRORS",
     "LsError",
@@ -52,8 +60,6 @@ APPROVAL_EVENT = "agentdeck.approval"
 PRESENCE_WORKFLOW = "agentdeck.worker"
 #: DBOS's system schema on PostgreSQL (the data layer's ``SQL`` uses the same).
 PG_SCHEMA = "dbos"
-DEFAULT_DB_URL = "sqlite:///agentdeck.sqlite"
-CONFIG_FILE = "dbos-config.yaml"
 #: Ids per IN list on SQLite (PostgreSQL takes them as one array).
 BATCH = 1000
 ACTIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
@@ -79,64 +85,7 @@ class LsError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# Configuration and secrets: as workflows.runtime does them (without importing DBOS)
-
-
-def resolve_db_url(explicit: str | None = None) -> str:
-    """``--db`` wins, then ``DBOS_SYSTEM_DATABASE_URL``, then dbos-config.yaml, then SQLite."""
-    if explicit:
-        return _normalize_db_url(explicit)
-    env = os.environ.get("DBOS_SYSTEM_DATABASE_URL")
-    if env:
-        return _normalize_db_url(env)
-    url = _config_file().get("system_database_url")
-    if isinstance(url, str) and url and "${" not in url:
-        return _normalize_db_url(url)
-    return DEFAULT_DB_URL
-
-
-def _normalize_db_url(url: str) -> str:
-    url = url.strip()
-    return url if "://" in url else f"sqlite:///{url}"
-
-
-def _config_file() -> dict[str, Any]:
-    path = Path.cwd() / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    import yaml  # only when there is a config file
-
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+):(?P<pw>[^@\s]+)@")
-_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-_KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
-
-
-def redact(text: str) -> str:
-    """Hide database passwords, API keys and tokens (as ``workflows.runtime.redact``)."""
-    return _redact(text, _env_secrets())
-
-
-def _env_secrets() -> tuple[str, ...]:
-    values = (os.environ.get(name) for name in _SECRET_ENV)
-    return tuple(v for v in values if v and len(v) >= 6)
-
-
-def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``redact`` with the secrets read once (a listing redacts every row's summary)."""
-    if "://" in text:  # only then can the URL pattern match
-        text = _URL_PASSWORD.sub(r"\g<scheme>:***@", text)
-    if "sk-ant-" in text:
-        text = _KEY_LIKE.sub("sk-ant-***", text)
-    for value in secrets:
-        text = text.replace(value, "***")
-    return text
+# Configuration and secrets: workflows.settings, which imports nothing heavy
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -148,11 +97,6 @@ def _env_seconds(name: str, default: float) -> float:
 
 def _read_timeout() -> float:
     return _env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
-
-
-def _presence_ttl() -> float:
-    beat = float(os.environ.get("AGENTDECK_HEARTBEAT_S", "10"))
-    return float(os.environ.get("AGENTDECK_PRESENCE_TTL_S", str(3 * beat)))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -235,8 +179,8 @@ def _error_text(err: Any, secrets: tuple[str, ...]) -> str:
         return ""
     if isinstance(err, BaseException):
         text = str(err) or type(err).__name__
-        return _redact(f"{type(err).__name__}: {text}", secrets)
-    return _redact(str(err), secrets)
+        return redact_with(f"{type(err).__name__}: {text}", secrets)
+    return redact_with(str(err), secrets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,7 +455,7 @@ def _summary(attrs: Any, secrets: tuple[str, ...]) -> str:
     # Most runs have no summary: their JSON text is not parsed at all.
     if attrs is None or (isinstance(attrs, str) and '"summary"' not in attrs):
         return ""
-    return _redact(str(_json_attrs(attrs).get("summary", "")), secrets)
+    return redact_with(str(_json_attrs(attrs).get("summary", "")), secrets)
 
 
 def _sec(ms: int | None) -> float | None:
@@ -580,7 +524,7 @@ def _recv_waits(db: _DB, ids: Sequence[str]) -> dict[str, float | None]:
 
 def _presence(db: _DB) -> dict[str, tuple[float, str, bool]]:
     """Executors that announced themselves: id → (last heartbeat, app version, alive)."""
-    now, ttl = time.time(), _presence_ttl()
+    now, ttl = time.time(), presence_ttl()
     out: dict[str, tuple[float, str, bool]] = {}
     for executor_id, attrs in db.rows(
         f"SELECT executor_id, attributes FROM {db.t('workflow_status')} "
@@ -623,7 +567,7 @@ def list_rows(db_url: str, *, limit: int = 50) -> list[dict[str, Any]]:
         events = _events(db, [s[0] for s in listed])
         errors = _errors_of(db, [s[0] for s in listed if s[1] == "ERROR"])
         waits = _recv_waits(db, [s[0] for s in listed if s[1] == "PENDING"])
-    secrets = _env_secrets()
+    secrets = env_secrets()
     out = []
     for (wid, status, name, attempts, queue, executor, created, updated, version, forked,
          parent, completed, attrs, timeout_ms, deadline_ms, delay_ms) in listed:  # fmt: skip

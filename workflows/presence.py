@@ -20,6 +20,8 @@ from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
+from .settings import heartbeat_interval, presence_ttl
+
 __all__ = [
     "PRESENCE_PREFIX",
     "PRESENCE_WORKFLOW",
@@ -34,15 +36,6 @@ log = logging.getLogger("agentdeck.presence")
 PRESENCE_WORKFLOW = "agentdeck.worker"
 PRESENCE_PREFIX = "agentdeck-worker:"
 _FOREVER = 10 * 365 * 86400
-
-
-def heartbeat_interval() -> float:
-    return float(os.environ.get("AGENTDECK_HEARTBEAT_S", "10"))
-
-
-def presence_ttl() -> float:
-    """How old a heartbeat may be before its executor counts as gone (3 missed beats)."""
-    return float(os.environ.get("AGENTDECK_PRESENCE_TTL_S", str(3 * heartbeat_interval())))
 
 
 @DBOS.workflow(name=PRESENCE_WORKFLOW)

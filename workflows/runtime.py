@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import re
 import tempfile
 import threading
 from collections import deque
@@ -20,8 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from dbos import DBOS, DBOSConfig
+
+from .settings import CONFIG_FILE, DEFAULT_DB_URL, SECRET_ENV, redact, resolve_db_url
 
 if TYPE_CHECKING:
     # The Claude step loads claude_agent_sdk (~0.6 s): read-only commands must not pay for it.
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APP_NAME",
+    "CONFIG_FILE",
+    "DEFAULT_DB_URL",
     "LAUNCH_QUEUE",
     "LogBuffer",
     "Runtime",
@@ -43,8 +45,6 @@ __all__ = [
 APP_NAME = "agentdeck"
 #: Every runtime (embedded dashboard, worker) serves this queue: launches are enqueued on it.
 LAUNCH_QUEUE = "agentdeck-launch"
-DEFAULT_DB_URL = "sqlite:///agentdeck.sqlite"
-CONFIG_FILE = "dbos-config.yaml"
 
 log = logging.getLogger("agentdeck.runtime")
 
@@ -68,58 +68,6 @@ def launch_concurrency() -> int | None:
     """
     raw = os.environ.get("AGENTDECK_LAUNCH_CONCURRENCY", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
-
-
-def _config_file(start: Path | None = None) -> dict[str, Any]:
-    path = (start or Path.cwd()) / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("ignoring unreadable %s: %s", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def resolve_db_url(explicit: str | None = None) -> str:
-    """``--db`` wins, then ``DBOS_SYSTEM_DATABASE_URL``, then dbos-config.yaml, then SQLite."""
-    if explicit:
-        return _normalize_db_url(explicit)
-    env = os.environ.get("DBOS_SYSTEM_DATABASE_URL")
-    if env:
-        return _normalize_db_url(env)
-    url = _config_file().get("system_database_url")
-    if isinstance(url, str) and url and "${" not in url:
-        return _normalize_db_url(url)
-    return DEFAULT_DB_URL
-
-
-def _normalize_db_url(url: str) -> str:
-    url = url.strip()
-    if "://" not in url:
-        # A bare path is a SQLite file.
-        return f"sqlite:///{url}"
-    return url
-
-
-# --------------------------------------------------------------------------------------------
-# Secrets and logging
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+):(?P<pw>[^@\s]+)@")
-_SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-_KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
-
-
-def redact(text: str) -> str:
-    """Hide database passwords, API keys and tokens in a string meant for a screen or a log."""
-    text = _URL_PASSWORD.sub(r"\g<scheme>:***@", text)
-    text = _KEY_LIKE.sub("sk-ant-***", text)
-    for name in _SECRET_ENV:
-        value = os.environ.get(name)
-        if value and len(value) >= 6:
-            text = text.replace(value, "***")
-    return text
 
 
 class _QuietHeartbeats(logging.Filter):
@@ -227,7 +175,7 @@ def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
 def has_claude_credentials(env: dict[str, str] | None = None, home: Path | None = None) -> bool:
     """True when real Claude can be reached: an API key, a token, a base URL or a Claude login."""
     env = dict(os.environ) if env is None else env
-    if any(env.get(k) for k in (*_SECRET_ENV, "ANTHROPIC_BASE_URL")):
+    if any(env.get(k) for k in (*SECRET_ENV, "ANTHROPIC_BASE_URL")):
         return True
     home = home or Path(env.get("HOME", str(Path.home())))
     return (home / ".claude" / ".credentials.json").is_file()
