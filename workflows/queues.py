@@ -38,11 +38,14 @@ __all__ = [
     "launch_rate",
     "parse_rate",
     "register_queues",
-    "register_queues_async",
     "research_concurrency",
 ]
 
 RESEARCH_QUEUE = "agentdeck-research"
+#: How often each runtime polls each queue for work: DBOS's default. Each poll is three
+#: statements and pool pings; at 0.2 s an idle embedded dashboard spent 4.3 % of a core on them,
+#: at 0.5 s 2.6 % (bench/idle.py). A launch waits up to this long for a runtime to take it.
+QUEUE_POLL_S = 1.0
 LAUNCH_RATE_ENV = "AGENTDECK_LAUNCH_RATE"
 #: The seed default: at most 50 launches start per 60 s, whatever the number of workers.
 DEFAULT_LAUNCH_RATE: QueueRateLimit = {"limit": 50, "period": 60.0}
@@ -92,43 +95,35 @@ def launch_rate() -> QueueRateLimit | None:
         return DEFAULT_LAUNCH_RATE.copy()
 
 
-#: The settings of each queue a runtime may set from its environment.
-_QUEUE_ENV = {
-    RESEARCH_QUEUE: ("AGENTDECK_RESEARCH_CONCURRENCY",),
-    LAUNCH_QUEUE: ("AGENTDECK_LAUNCH_CONCURRENCY", LAUNCH_RATE_ENV),
-}
-
-
-def _queue_specs() -> list[dict[str, Any]]:
-    """Each queue's declaration. DBOS keeps a queue's limits in one row of the system database
-    that every worker re-reads as it polls, so ``worker_concurrency`` is per worker but its value
-    is one for all. A runtime writes the limits only when its environment sets them (``agentdeck
-    worker --concurrency 3``); otherwise it creates the queue with the defaults if missing and
-    leaves the stored limits alone, so a dashboard or a ``launch --wait`` started later does not
-    reset what the workers were given."""
-    specs: list[dict[str, Any]] = [
-        {"name": RESEARCH_QUEUE, "worker_concurrency": research_concurrency()},
-        {
-            "name": LAUNCH_QUEUE,
-            "worker_concurrency": launch_concurrency(),
-            "limiter": launch_rate(),
-        },
-    ]
-    for spec in specs:
-        explicit = any(os.environ.get(var) for var in _QUEUE_ENV[spec["name"]])
-        spec["on_conflict"] = "always_update" if explicit else "never_update"
-    return specs
-
-
 def register_queues() -> None:
-    """Declare both queues (see :func:`_queue_specs` for when the stored limits change)."""
-    for spec in _queue_specs():
-        DBOS.register_queue(spec.pop("name"), polling_interval_sec=0.2, **spec)
+    """Declare both queues, and write the settings this runtime's environment gives.
 
-
-async def register_queues_async() -> None:
-    for spec in _queue_specs():
-        await DBOS.register_queue_async(spec.pop("name"), polling_interval_sec=0.2, **spec)
+    DBOS keeps a queue's settings in one row of the system database that every worker re-reads
+    as it polls, so ``worker_concurrency`` is per worker but its value is one for all. A runtime
+    creates a missing queue with the defaults; of an existing one it changes only what its
+    environment sets (``agentdeck worker --concurrency 3`` sets the research queue's worker
+    concurrency and nothing else), so a dashboard or a ``launch --wait`` started later does not
+    reset what the workers were given. The polling interval is this code's, not a setting: it is
+    brought up to date in every runtime.
+    """
+    env = os.environ.get
+    research = DBOS.register_queue(
+        RESEARCH_QUEUE, polling_interval_sec=QUEUE_POLL_S, on_conflict="never_update",
+        worker_concurrency=research_concurrency(),
+    )  # fmt: skip
+    launch = DBOS.register_queue(
+        LAUNCH_QUEUE, polling_interval_sec=QUEUE_POLL_S, on_conflict="never_update",
+        worker_concurrency=launch_concurrency(), limiter=launch_rate(),
+    )  # fmt: skip
+    for queue in (research, launch):
+        if queue.polling_interval_sec != QUEUE_POLL_S:
+            queue.set_polling_interval_sec(QUEUE_POLL_S)
+    if env("AGENTDECK_RESEARCH_CONCURRENCY"):
+        research.set_worker_concurrency(research_concurrency())
+    if env("AGENTDECK_LAUNCH_CONCURRENCY"):
+        launch.set_worker_concurrency(launch_concurrency())
+    if env(LAUNCH_RATE_ENV):
+        launch.set_limiter(launch_rate())
 
 
 def _digest(value: Any) -> str:
