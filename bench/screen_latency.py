@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit import emit, parse_args, quiet_logging, summary, summary_row, temp_dir
 from benchkit.ui import FrameMeter, GcMeter, LoopLag
 from benchkit.writer import Writer
 from dbos import DBOS
@@ -449,12 +449,6 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     return {"quick": args.quick, "backend": backend, "mode": mode, **result}
 
 
-def _row(label: str, s: dict[str, Any]) -> str:
-    return (
-        f"  {label:<44} p50 {s['p50']!s:>7}  p99 {s['p99']!s:>7}  max {s['max']!s:>7}  (n={s['n']})"
-    )
-
-
 def main() -> int:
     args = parse_args(__doc__ or "", pg=True, extra=_options)
     if args.writer:
@@ -462,26 +456,27 @@ def main() -> int:
     result = asyncio.run(amain(args))
     labels = {
         "read": "read by the detail screen (read_streams)",
-        "appended": "appended to the StreamView",
-        "text": "in StreamView.plain (polled every 5 ms)",
+        "appended": "handed to the output pane (OutputPane.feed)",
+        "text": "in the output document (polled every 5 ms)",
         "frame": "on screen (end of the next frame)",
     }
     print("  chunk written -> ... (ms)")
     for name, label in labels.items():
-        print(_row(label, result["latency_ms"][name]))
+        print(summary_row(label, result["latency_ms"][name]))
     print("  stages (ms)")
     for name, s in result["stages_ms"].items():
-        print(_row(name.replace("_", " "), s))
+        print(summary_row(name.replace("_", " "), s))
     k = result["keypress_ms"]
-    print(_row(f"key down/up -> frame showing it ({k['missed']} missed)", k))
+    print(summary_row(f"key down/up -> frame showing it ({k['missed']} missed)", k))
     f = result["frames"]
-    print(_row(f"frame duration ({f['per_s']}/s, ~{f['bytes_mean']} B each)", f["duration_ms"]))
-    print(_row("  frames that laid the screen out", f["layout_duration_ms"]))
-    print(_row("  frames that only repainted", f["paint_only_duration_ms"]))
-    print(_row("event-loop lag (5 ms sleeper)", result["loop_lag_ms"]))
-    print(_row(f"full GC passes ({result['gc_tracked_objects']} objects)",
+    label = f"frame duration ({f['per_s']}/s, ~{f['bytes_mean']} B each)"
+    print(summary_row(label, f["duration_ms"]))
+    print(summary_row("  frames that laid the screen out", f["layout_duration_ms"]))
+    print(summary_row("  frames that only repainted", f["paint_only_duration_ms"]))
+    print(summary_row("event-loop lag (5 ms sleeper)", result["loop_lag_ms"]))
+    print(summary_row(f"full GC passes ({result['gc_tracked_objects']} objects)",
                result["gc_full_pass_ms"]))  # fmt: skip
-    print(_row(f"read_streams query ({result['read_streams']['calls']} calls)",
+    print(summary_row(f"read_streams query ({result['read_streams']['calls']} calls)",
                result["read_streams"]["wall_ms"]))  # fmt: skip
     emit({"bench": "screen_latency", **result})
     return 0

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit import emit, parse_args, quiet_logging, summary, summary_row, temp_dir
 from benchkit.ui import FrameMeter, until
 from benchkit.writer import Writer
 from dbos import DBOS
@@ -550,12 +550,6 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     return {"quick": args.quick, "backend": backend, "mode": mode, "target_met": met, **result}
 
 
-def _row(label: str, s: dict[str, Any]) -> str:
-    return (
-        f"  {label:<44} p50 {s['p50']!s:>7}  p99 {s['p99']!s:>7}  max {s['max']!s:>7}  (n={s['n']})"
-    )
-
-
 def main() -> int:
     args = parse_args(__doc__ or "", pg=True, extra=_options)
     if args.writer:
@@ -576,13 +570,13 @@ def main() -> int:
     )
     print("  token emitted by the server -> ... (ms)")
     for name, label in labels.items():
-        print(_row(label, result["latency_ms"][name]))
+        print(summary_row(label, result["latency_ms"][name]))
     print("  stages (ms)")
     for name, s in result["stages_ms"].items():
-        print(_row(name.replace("_", " "), s))
-    print(_row("chunk written -> on screen", result["written_to_frame_ms"]))
+        print(summary_row(name.replace("_", " "), s))
+    print(summary_row("chunk written -> on screen", result["written_to_frame_ms"]))
     f = result["frames"]
-    print(_row(f"frame duration ({f['per_s']}/s)", f["duration_ms"]))
+    print(summary_row(f"frame duration ({f['per_s']}/s)", f["duration_ms"]))
     print(
         f"  target p50 <= {TARGET_P50_MS:g} ms, p99 <= {TARGET_P99_MS:g} ms: "
         f"{'met' if result['target_met'] else 'NOT met'}"

@@ -27,6 +27,7 @@ __all__ = [
     "percentile",
     "quiet_logging",
     "summary",
+    "summary_row",
     "temp_dir",
 ]
 
@@ -85,6 +86,13 @@ def summary(values: Sequence[float], *, scale: float = 1.0, digits: int = 2) -> 
         "max": r(max(values)) if values else None,
         "mean": r(sum(values) / len(values)) if values else None,
     }
+
+
+def summary_row(label: str, s: dict[str, Any]) -> str:
+    """One printed line of a :func:`summary`: label, p50, p99, max and n."""
+    return (
+        f"  {label:<44} p50 {s['p50']!s:>7}  p99 {s['p99']!s:>7}  max {s['max']!s:>7}  (n={s['n']})"
+    )
 
 
 def emit(result: dict[str, Any]) -> None:
