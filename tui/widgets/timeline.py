@@ -48,16 +48,22 @@ def build_items(
     children = {c.workflow_id: c for c in detail.children}
     items: list[TimelineItem] = []
     seen_children: set[str] = set()
+    marker = ""  # the last of agentdeck's marker steps seen: what a following recv waits for
     for s in detail.steps:
+        if s.name in ("settings", "approval"):
+            marker = s.name
         if s.child_id and s.name not in INTERNAL_STEPS:
             if s.child_id in seen_children:
                 continue
             seen_children.add(s.child_id)
             items.append(_child_item(s, children.get(s.child_id), now))
             continue
-        if s.name in INTERNAL_STEPS and not show_internal:
-            continue
-        name = "approval (recv)" if s.name == "DBOS.recv" else s.name
+        settings_read = s.name == "DBOS.recv" and marker == "settings"
+        if (s.name in INTERNAL_STEPS or settings_read) and not show_internal:
+            continue  # a settings point reads a fork's settings (recv, timeout 0): bookkeeping
+        name = s.name
+        if s.name == "DBOS.recv":
+            name = "settings (recv)" if settings_read else "approval (recv)"
         items.append(
             TimelineItem(
                 key=f"s{s.step_id}", step_id=s.step_id, name=name, status=s.status,
