@@ -38,13 +38,13 @@ import re
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchkit import emit, parse_args, quiet_logging, summary, summary_row, temp_dir
-from benchkit.ui import FrameMeter, GcMeter, LoopLag
-from benchkit.writer import Writer
+from benchkit.ui import FrameMeter, GcMeter, LoopLag, until
+from benchkit.writer import Gate, Writer
 from dbos import DBOS
 from dbos._serialization import WorkflowSerializationFormat
 
@@ -74,8 +74,8 @@ def marker(seq: int) -> str:
     return f"M{seq:05d}Z"
 
 
-#: Awaited by the streaming step before its first write: the bench opens the screen meanwhile.
-_gate: Callable[[], Awaitable[object]] | None = None
+#: Passed by the streaming step before its first write: the bench opens the screen meanwhile.
+GATE = Gate()
 
 
 @DBOS.step(name="bench.prepare")
@@ -85,8 +85,7 @@ async def prepare(i: int) -> int:
 
 @DBOS.step(name="bench.stream")
 async def stream_chunks(n: int, rate: float) -> int:
-    if _gate is not None:
-        await _gate()
+    await GATE.passed()
     status = DBOS.step_status
     step_id = status.step_id if status is not None else 0
     start = time.monotonic()
@@ -131,17 +130,11 @@ def _runtime(db_url: str, state_dir: Path) -> Runtime:
 
 async def writer_main() -> int:
     """``--writer``: run DBOS and the workflow; lines on stdout, ``go`` on stdin opens the gate."""
-    global _gate
     state = Path(os.environ[ENV_STATE])
     rt = _runtime(os.environ[ENV_URL], state)
     await asyncio.to_thread(rt.launch)
     quiet_logging(state)
-
-    async def gate() -> None:
-        print("gated", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-
-    _gate = gate
+    GATE.in_writer()
     try:
         handle = await DBOS.start_workflow_async(
             screen_writer, int(os.environ[ENV_N]), float(os.environ[ENV_RATE])
@@ -204,14 +197,6 @@ def _watch_appends() -> tuple[dict[int, float], Callable[[], None]]:
     return appended, lambda: setattr(OutputPane, name, original)
 
 
-async def until(cond: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def measure(
     n: int, root: Path, db_url: str, *, attach: bool, gc_freeze: bool = False
 ) -> dict[str, Any]:
@@ -224,11 +209,8 @@ async def measure(
     from tui.widgets.output import OutputPane
     from tui.widgets.timeline import Timeline
 
-    global _gate
     rt: Runtime | None = None
     writer: Writer | None = None
-    go = asyncio.Event()
-    at_gate = asyncio.Event()
     handle: Any = None
     seen: dict[int, float] = {}
     presses: list[tuple[float, int]] = []
@@ -250,12 +232,7 @@ async def measure(
             rt = _runtime(db_url, root / "state")
             await asyncio.to_thread(rt.launch)
             quiet_logging(root / "state")
-
-            async def gate() -> None:
-                at_gate.set()
-                await go.wait()
-
-            _gate = gate
+            GATE.in_process()
         sup = TimedSupervisor(db_url)
         app = AgentDeckApp(sup, runtime=rt, mode="attach" if attach else "embedded")
         async with app.run_test(size=SIZE) as pilot:
@@ -263,7 +240,7 @@ async def measure(
             if writer is None:
                 handle = await DBOS.start_workflow_async(screen_writer, n, WRITE_RATE)
                 wid = handle.workflow_id
-                await asyncio.wait_for(at_gate.wait(), 30)
+                await asyncio.wait_for(GATE.reached.wait(), 30)
             sup.watch = wid
             app.open_run(wid)
             await until(lambda: isinstance(app.screen, DetailScreen), 10, "the detail screen")
@@ -286,7 +263,7 @@ async def measure(
             if writer is not None:
                 writer.go()
             else:
-                go.set()
+                GATE.open()
 
             async def watch_text() -> None:
                 while len(seen) < n:
@@ -328,7 +305,7 @@ async def measure(
         collector.stop()
         if gc_freeze:
             gc.unfreeze()
-        _gate = None
+        GATE.close()
         if writer is not None:
             writer.close()
         if rt is not None:

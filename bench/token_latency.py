@@ -43,14 +43,14 @@ import re
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchkit import emit, parse_args, quiet_logging, summary, summary_row, temp_dir
 from benchkit.ui import FrameMeter, until
-from benchkit.writer import Writer
+from benchkit.writer import Gate, Writer
 from dbos import DBOS
 
 from tui.supervisor import StreamBatch, Supervisor
@@ -74,14 +74,13 @@ HEADER = re.compile(r"── (\S+) · step (\d+) · attempt (\d+)(?: · retry)? 
 
 # -- the workflow --------------------------------------------------------------------------------
 
-#: Awaited before the first Claude call: the bench opens the screen meanwhile.
-_gate: Callable[[], Awaitable[object]] | None = None
+#: Passed before the first Claude call: the bench opens the screen meanwhile.
+GATE = Gate()
 
 
 @DBOS.step(name="bench.gate")
 async def gate_step() -> None:
-    if _gate is not None:
-        await _gate()
+    await GATE.passed()
 
 
 @DBOS.workflow(name="bench.token_latency")
@@ -134,19 +133,13 @@ def _runtime(db_url: str, state_dir: Path) -> Runtime:
 
 async def writer_main() -> int:
     """``--writer``: DBOS, the offline server and the workflow; ``go`` on stdin opens the gate."""
-    global _gate
     state = Path(os.environ[ENV_STATE])
     rt = _runtime(os.environ[ENV_URL], state)
     await asyncio.to_thread(rt.launch)
     quiet_logging(state)
     arrivals = Arrivals()
     arrivals.install()
-
-    async def gate() -> None:
-        print("gated", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-
-    _gate = gate
+    GATE.in_writer()
     try:
         handle = await DBOS.start_workflow_async(token_run, TOPIC, int(os.environ[ENV_CALLS]))
         print(f"started {handle.workflow_id}", flush=True)
@@ -267,14 +260,11 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
     from tui.screens.detail import DetailScreen
     from tui.widgets.output import OutputPane
 
-    global _gate
     token_log = root / "tokens.log"
     rt: Runtime | None = None
     writer: Writer | None = None
     handle: Any = None
     arrivals = Arrivals()
-    go = asyncio.Event()
-    at_gate = asyncio.Event()
     clock = ClockMap()
     meter = FrameMeter()
     watch = ViewWatch()
@@ -295,12 +285,7 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
             await asyncio.to_thread(rt.launch)
             quiet_logging(root / "state")
             arrivals.install()
-
-            async def gate() -> None:
-                at_gate.set()
-                await go.wait()
-
-            _gate = gate
+            GATE.in_process()
         sup = ChunkReads(db_url)
         app = AgentDeckApp(sup, runtime=rt, mode="attach" if attach else "embedded")
         async with app.run_test(size=SIZE):
@@ -308,7 +293,7 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
             if writer is None:
                 handle = await DBOS.start_workflow_async(token_run, TOPIC, calls)
                 wid = handle.workflow_id
-                await asyncio.wait_for(at_gate.wait(), 30)
+                await asyncio.wait_for(GATE.reached.wait(), 30)
             sup.watch = wid
             app.open_run(wid)
             await until(lambda: isinstance(app.screen, DetailScreen), 10, "the detail screen")
@@ -324,7 +309,7 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
                 writer.go()
                 result = int(await writer.expect("done", within=60 + 30 * calls))
             else:
-                go.set()
+                GATE.open()
                 result = await asyncio.wait_for(handle.get_result(), 60 + 30 * calls)
             # Every answer shown in full (the last chunks, then a frame).
             texts = _answers(read_token_log(token_log))
@@ -349,7 +334,7 @@ async def measure(calls: int, root: Path, db_url: str, *, attach: bool) -> dict[
         unwatch()
         meter.uninstall()
         arrivals.uninstall()
-        _gate = None
+        GATE.close()
         if saved_env is None:
             os.environ.pop(ENV_TOKEN_LOG, None)
         else:

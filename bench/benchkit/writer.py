@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-__all__ = ["Writer"]
+__all__ = ["Gate", "Writer"]
 
 
 class Writer:
@@ -60,3 +61,41 @@ class Writer:
             self.proc.kill()
         self.proc.wait(timeout=30)
         self.stderr.close()
+
+
+class Gate:
+    """Where a bench's workflow waits (``await GATE.passed()`` in a step) while the bench opens
+    its screen. Closed by default (nothing waits). In a writer process, ``in_writer()``: the
+    workflow prints ``gated`` and waits for ``go`` on stdin (``Writer.go``). In the bench's own
+    process, ``in_process()``: the workflow sets ``reached`` and waits for ``open()``."""
+
+    def __init__(self) -> None:
+        self._wait: Callable[[], Awaitable[object]] | None = None
+        self.reached = asyncio.Event()
+        self._go = asyncio.Event()
+
+    async def passed(self) -> None:
+        if self._wait is not None:
+            await self._wait()
+
+    def in_writer(self) -> None:
+        async def wait() -> None:
+            print("gated", flush=True)
+            await asyncio.to_thread(sys.stdin.readline)
+
+        self._wait = wait
+
+    def in_process(self) -> None:
+        self.reached, self._go = asyncio.Event(), asyncio.Event()
+
+        async def wait() -> None:
+            self.reached.set()
+            await self._go.wait()
+
+        self._wait = wait
+
+    def open(self) -> None:
+        self._go.set()
+
+    def close(self) -> None:
+        self._wait = None
