@@ -183,10 +183,6 @@ class RowTable(ScrollView, can_focus=True):
         return len(self._keys)
 
     @property
-    def row_keys(self) -> list[str]:
-        return list(self._keys)
-
-    @property
     def cursor_row(self) -> int:
         return self._cursor
 

@@ -138,32 +138,6 @@ class StreamView(ScrollView, can_focus=True):
         #: Documents not shown whose new lines are not wrapped yet.
         self._behind: set[StreamDoc] = set()
 
-    # The view's own document (a view that shows one document only uses these).
-
-    @property
-    def line_count(self) -> int:
-        return self.doc.line_count
-
-    @property
-    def plain(self) -> str:
-        return self.doc.plain
-
-    @property
-    def at_line_start(self) -> bool:
-        return self.doc.at_line_start
-
-    def clear(self) -> None:
-        self.doc.clear()
-
-    def append(self, text: str, style: str | Style = "") -> None:
-        self.doc.append(text, style)
-
-    def append_many(self, pieces: list[tuple[str, str | Style]]) -> None:
-        self.doc.append_many(pieces)
-
-    def new_line(self) -> None:
-        self.doc.new_line()
-
     # -- showing a document -------------------------------------------------------------------
 
     def show(self, doc: StreamDoc) -> None:

@@ -10,7 +10,8 @@ from textual.widgets import Static
 
 __all__ = ["show_text"]
 
-_shown: WeakKeyDictionary[Static, str | Text] = WeakKeyDictionary()
+#: What each widget shows, and its lines' lengths.
+_shown: WeakKeyDictionary[Static, tuple[str | Text, list[int]]] = WeakKeyDictionary()
 
 
 def _line_lengths(content: str | Text) -> list[int]:
@@ -28,10 +29,11 @@ def show_text(widget: Static, content: str | Text) -> None:
     every widget on the screen (the footer's keys included).
     """
     before = _shown.get(widget)
-    if before is not None and before == content:
+    if before is not None and before[0] == content:
         return
+    lengths = _line_lengths(content)
     height, width = widget.styles.height, widget.styles.width
     fixed = height is not None and not height.is_auto and not (width is not None and width.is_auto)
-    same_size = before is not None and _line_lengths(before) == _line_lengths(content)
-    _shown[widget] = content
+    same_size = before is not None and before[1] == lengths
+    _shown[widget] = (content, lengths)
     widget.update(content, layout=not (fixed or same_size))
