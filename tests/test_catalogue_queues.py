@@ -308,8 +308,25 @@ async def test_a_per_second_schedule_fires_and_approves_itself(
         assert child.workflow_id == f"{parent}-research" and child.status == "SUCCESS"
         assert child.approval is not None and child.approval.answer is not None
         assert child.approval.answer.by == "schedule every-second"
+
+        async def latest_firings_listed() -> bool:
+            """The schedule row lists its newest firings, newest first (the schedule fired
+            again while the test read the parent, so the parent itself may be older)."""
+            (row,) = await schedule_rows(sup)
+            fired = [
+                r
+                for r in await sup.list_workflows()
+                if r.workflow_id.startswith("sched-every-second-") and r.name == SCHEDULED_WORKFLOW
+            ]
+            fired.sort(key=lambda r: (r.created_at or 0.0, r.workflow_id), reverse=True)
+            newest = [r.workflow_id for r in fired[:3]]
+            return (
+                parent in {r.workflow_id for r in fired}
+                and [r.workflow_id for r in row.last_runs] == newest
+            )
+
+        await wait_for(latest_firings_listed)
         (row,) = await schedule_rows(sup)
-        assert parent in [r.workflow_id for r in row.last_runs]
         assert row.status == "paused" and row.next_run_at is None
 
 
