@@ -47,3 +47,24 @@ async def test_idle_tick_is_one_cheap_statement(any_sup: Supervisor) -> None:
 
     await wait_for(changed, within=10)
     assert res.workflow_id in {r.workflow_id for r in await any_sup.list_workflows()}
+
+
+async def test_a_list_of_any_length_is_one_cached_statement(any_sup: Supervisor) -> None:
+    """``IN`` lists are one expanding parameter: the engine compiles each query once, whatever
+    the list's length (one parameter per value made a new cached statement per length, each
+    with hundreds of parameters: half of what a full garbage collection walked)."""
+    res = await any_sup.launch("research", {"topic": "lists", "questions": 1})
+    sql = any_sup.sql
+    cache = sql.engine._compiled_cache
+    assert cache is not None
+    ids = [res.workflow_id] + [f"absent-{i}" for i in range(40)]
+    sql._errors_batch(ids[:1])
+    sql._events_batch(ids[:1], ["progress"])
+    size = len(cache)
+    for n in (2, 7, 40):
+        assert set(sql._errors_batch(ids[:n])) <= {res.workflow_id}
+        assert set(sql._events_batch(ids[:n], ["progress", "approval", "x"][: n % 3 + 1])) <= {
+            res.workflow_id
+        }
+        sql._waiting_in_recv_batch(ids[:n])
+    assert len(cache) <= size + 1  # + the recv query, compiled once

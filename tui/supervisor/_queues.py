@@ -265,9 +265,7 @@ def _table(sql: SQL, name: str) -> str:
 
 
 def _rows(sql: SQL, stmt: str, params: dict[str, Any]) -> Sequence[Any]:
-    sql.statements += 1  # the bench counts every statement issued
-    with sql.engine.connect() as conn:
-        return conn.execute(sa.text(stmt), params).fetchall()
+    return sql._run(sa.text(stmt), params)  # counted: the bench counts every statement issued
 
 
 def _in_flight(sql: SQL, windows: dict[str, float], now: float) -> dict[str, _Counts]:
@@ -321,15 +319,14 @@ def _latest_runs(sql: SQL, names: Sequence[str], n: int) -> dict[str, list[Sched
     """The ``n`` newest workflows of each schedule, newest first, in one query."""
     if not names:
         return {}
-    params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(names)}
+    marks, params = sql._in("s", names)
     params["n"] = n
-    marks = ", ".join(f":s{i}" for i in range(len(names)))
     rows = _rows(
         sql,
         "SELECT schedule_name, workflow_uuid, status, created_at FROM ("
         "SELECT schedule_name, workflow_uuid, status, created_at, ROW_NUMBER() OVER ("
         "PARTITION BY schedule_name ORDER BY created_at DESC, workflow_uuid DESC) AS rn "
-        f"FROM {_table(sql, 'workflow_status')} WHERE schedule_name IN ({marks})"
+        f"FROM {_table(sql, 'workflow_status')} WHERE schedule_name IN {marks}"
         ") latest WHERE rn <= :n ORDER BY schedule_name, rn",
         params,
     )
