@@ -54,6 +54,7 @@ class DetailScreen(RunActionsScreen):
         self._followed_child = False
         self._report_shown = False
         self._stamp: tuple[Any, ...] | None = None
+        self._shown: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -277,21 +278,34 @@ class DetailScreen(RunActionsScreen):
             lines.append(f"[bold red]error:[/] {escape(d.error[:300])}")
         show_text(self.query_one("#run-header", Static), "\n".join(lines))
         self._render_timeline()
-        table = self.query_one("#events-table", DataTable)
-        table.clear()
-        for e in d.events:
-            table.add_row(e.key, _compact(e.value), key=e.key)
-        if d.result_markdown:
+        # Each refresh while the run moves would otherwise clear and refill the events table,
+        # re-parse the report and update the result: each of those lays the screen out and
+        # repaints every widget (bench/many_streams.py --screen detail). Only what changed is.
+        events = tuple((e.key, _compact(e.value)) for e in d.events)
+        if self._changed("events", events):
+            table = self.query_one("#events-table", DataTable)
+            table.clear()
+            for key, value in events:
+                table.add_row(key, value, key=key)
+        if d.result_markdown and self._changed("report", d.result_markdown):
             self.query_one("#report-md", Markdown).update(d.result_markdown)
         if d.branches:
             self.query_one(BranchesPane).show(d.branches, d.winner, now)
-        result = self.query_one("#result-text", Static)
         if d.error:
-            result.update(f"[bold red]{escape(d.error)}[/]")
+            result = f"[bold red]{escape(d.error)}[/]"
         elif d.result is not None:
-            result.update(escape(_compact(d.result, 4000)))
+            result = escape(_compact(d.result, 4000))
         else:
-            result.update("[dim]no result yet[/]")
+            result = "[dim]no result yet[/]"
+        if self._changed("result", result):
+            self.query_one("#result-text", Static).update(result)
+
+    def _changed(self, part: str, value: object) -> bool:
+        """Whether ``part`` of the screen would show something new (and remember it)."""
+        if self._shown.get(part, _NOTHING) == value:
+            return False
+        self._shown[part] = value
+        return True
 
     def _focus_failed_step(self) -> None:
         timeline = self.query_one(Timeline)
@@ -385,6 +399,9 @@ class DetailScreen(RunActionsScreen):
             self.deck.open_run(item.child_id)
         elif item is not None:
             self.query_one(TabbedContent).active = "output"
+
+
+_NOTHING = object()
 
 
 def _compact(value: Any, limit: int = 300) -> str:

@@ -65,6 +65,7 @@ class BranchesPane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.columns: dict[str, _Column] = {}
         self._by_wid: dict[str, _Column] = {}
+        self._rows: dict[str, list[Text | str]] = {}
 
     def compose(self) -> ComposeResult:
         yield Horizontal(id="branch-cols")
@@ -88,9 +89,17 @@ class BranchesPane(Vertical):
                     col.pane.view_for(b.workflow_id)
             col.show(b, winner)
         table = self.query_one("#compare-table", DataTable)
-        table.clear()
-        for b in branches:
-            table.add_row(*_cells(b, winner, now), key=b.label)
+        rows = {b.label: _cells(b, winner, now) for b in branches}
+        if list(rows) != list(self._rows):
+            table.clear()  # new branches: rebuild (the cursor stays on its row index)
+            for label, cells in rows.items():
+                table.add_row(*cells, key=label)
+        else:  # the same branches: only changed cells, so the cursor and scroll stay put
+            for label, cells in rows.items():
+                for (_, key, _), old, new in zip(COLUMNS, self._rows[label], cells, strict=True):
+                    if old != new:
+                        table.update_cell(label, key, new)
+        self._rows = rows
 
     def feed(self, batch: StreamBatch) -> bool:
         col = self._by_wid.get(batch.workflow_id)
