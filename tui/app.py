@@ -13,6 +13,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from .commands import AgentDeckCommands
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
@@ -63,6 +64,21 @@ class AgentDeckApp(WorkerErrors, App[None]):
         self._primed = False
         self._listed = asyncio.Event()
         self._ever_connected = False
+
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens that show through the current one: none when it is opaque.
+
+        Textual counts the screen under the current one as visible whatever the current one's
+        background, so every refresh of the workflow list under a run's detail repainted the
+        whole detail screen (half its frames while 50 runs streamed: bench/many_streams.py).
+        Modal screens (translucent) keep the screens under them.
+        """
+        try:
+            opaque = self.screen.styles.background.a == 1
+        except Exception:  # no screen yet
+            opaque = False
+        return [] if opaque else super()._background_screens
 
     @property
     def read_only(self) -> bool:
