@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from .collector import QuietCollector
 from .commands import AgentDeckCommands
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
 from .poller import Poller
@@ -64,6 +64,7 @@ class AgentDeckApp(WorkerErrors, App[None]):
         self._primed = False
         self._listed = asyncio.Event()
         self._ever_connected = False
+        self.collector = QuietCollector()
 
     @property
     def _background_screens(self) -> list[Screen[Any]]:
@@ -115,11 +116,8 @@ class AgentDeckApp(WorkerErrors, App[None]):
                     return
                 if self.runtime.endpoint is not None:
                     self.model_label = self.runtime.endpoint.label
-            # Everything loaded so far (Textual, DBOS, SQLAlchemy, pydantic) lives as long as
-            # the app: keep it out of the collector, whose full passes over ~285k objects took
-            # 120-200 ms and were the worst frames while streaming (screen_latency.py).
-            gc.collect()
-            gc.freeze()
+            self.collector.start()
+            self.set_interval(1.0, self.collector.tick)
             if poller is None:
                 poller = asyncio.ensure_future(self.poller.run())
             await poller
@@ -288,7 +286,13 @@ class AgentDeckApp(WorkerErrors, App[None]):
             lambda ok: self.exit() if ok else None,
         )
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseEvent):
+            self.collector.touched()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
+        self.collector.stop()
         self.poller.stop()
         await self.source.close()
         if self.runtime is not None:
