@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Markdown, Static, TabbedContent, TabPane
 
 from workflows.models import STREAM_KEY
 
@@ -19,6 +19,7 @@ from ..formatting import clock_time, countdown, duration, row_status
 from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
 from ..widgets.branches import BranchesPane
+from ..widgets.footer import Footer
 from ..widgets.output import OutputPane
 from ..widgets.text import show_text
 from ..widgets.timeline import Timeline, build_items

@@ -12,13 +12,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workflows.models import tool_call_of
 
 from ..formatting import duration, short_id
 from ..messages import WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..widgets.footer import Footer
 from ..widgets.tables import cursor_key
 from .base import RunActionsScreen
 

@@ -13,11 +13,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..formatting import clock_time, row_status
 from ..supervisor import ForkNode, RunOutputs, SupervisorError
+from ..widgets.footer import Footer
 from ..workers import WorkerErrors
 from .base import StatusLine
 

@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
@@ -26,6 +26,7 @@ from ..formatting import STATUS_STYLE, duration, status_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
+from ..widgets.footer import Footer
 from ..widgets.tables import cursor_key
 from ..workers import WorkerErrors
 from .base import StatusLine

@@ -8,11 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 
 from ..filtering import TABS, Filter
 from ..messages import WorkflowsRefreshed
 from ..supervisor import WorkflowRow
+from ..widgets.footer import Footer
 from ..widgets.text import show_text
 from ..widgets.workflow_table import SORTABLE, WorkflowTable
 from .base import RunActionsScreen
