@@ -150,7 +150,8 @@ class DetailScreen(RunActionsScreen):
         """One query per tick for every stream of this run (the run and its children).
 
         Every 20 ms while the run is active: a chunk waits 10 ms for its read on average, and
-        the read is one indexed query (~0.1 ms on SQLite, ~0.5 ms on PostgreSQL).
+        the read is one indexed query (~0.1 ms on SQLite, ~0.5 ms on PostgreSQL). On PostgreSQL
+        a tick starts when DBOS notifies a write of one of them instead (``wait_streams``).
         """
         interval = STREAM_POLL_S
         while True:
@@ -193,7 +194,8 @@ class DetailScreen(RunActionsScreen):
                 interval = 1.0  # finished: keep an eye out (resume/rewind) but slowly
             elif batches or not done:
                 interval = STREAM_POLL_S
-            await asyncio.sleep(interval)
+            # Woken by DBOS's notification of a write where it sends them (PostgreSQL).
+            await self.deck.source.wait_streams(self.offsets, interval)
 
     def _note_live(self, batch: Any) -> None:
         if batch.workflow_id == self.workflow_id and batch.chunks:

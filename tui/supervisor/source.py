@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any, cast
 
 from dbos import DBOSClient, EnqueueOptions
@@ -56,6 +57,7 @@ from .models import (
     StreamBatch,
     WorkflowRow,
 )
+from .wakeups import StreamWakeups
 
 __all__ = ["ReadOnlyError", "Supervisor", "SupervisorError", "WORKFLOW_TYPES"]
 
@@ -153,6 +155,7 @@ class Supervisor:
         self.read_only = read_only
         self._client: DBOSClient | None = None
         self._sql: SQL | None = None
+        self._wakeups: StreamWakeups | None = None
         self.display_url = redact(db_url)
 
     # -- connection -------------------------------------------------------------------------
@@ -186,6 +189,9 @@ class Supervisor:
         return self._sql
 
     async def close(self) -> None:
+        if self._wakeups is not None:
+            wakeups, self._wakeups = self._wakeups, None
+            await asyncio.to_thread(wakeups.stop)
         if self._sql is not None:
             await asyncio.to_thread(self._sql.close_marker)
         if self._client is not None:
@@ -517,6 +523,29 @@ class Supervisor:
         return await self._call(  # type: ignore[no-any-return]
             "read streams", asyncio.to_thread(self._stream_batches, offsets, key)
         )
+
+    #: With stream notifications trusted, the longest a follower waits without one.
+    STREAM_FALLBACK_S = 0.25
+
+    async def wait_streams(self, workflow_ids: Iterable[str], poll: float) -> None:
+        """Until the given workflows may have written to a stream again.
+
+        On PostgreSQL, once DBOS's stream notifications have been heard: when one of them
+        writes, or after ``poll`` s (at least STREAM_FALLBACK_S, for writers that do not
+        notify). Otherwise (SQLite, or no notification yet): after ``poll`` s.
+        """
+        wakeups = self._stream_wakeups()
+        if wakeups is None or not wakeups.heard:
+            await asyncio.sleep(poll)
+            return
+        await wakeups.wait(workflow_ids, max(poll, self.STREAM_FALLBACK_S))
+
+    def _stream_wakeups(self) -> StreamWakeups | None:
+        """The LISTEN thread, started by the first wait (only screens that follow streams)."""
+        if self._wakeups is None and self._sql is not None and not self._sql.sqlite:
+            self._wakeups = StreamWakeups(self._sql.engine, asyncio.get_running_loop())
+            self._wakeups.start()
+        return self._wakeups
 
     def _stream_batches(self, offsets: dict[str, int], key: str) -> list[StreamBatch]:
         """The query and the parsing of its entries, both in the worker thread (the run detail
