@@ -417,12 +417,14 @@ def check_steps(run: Run, requests: list[dict[str, Any]]) -> list[StepCheck]:
         if done_at is not None:
             c.after_checkpoint = sum(1 for r in mine if float(r["started"]) > done_at)
         # Every completed request but the last must have been lost to a kill: one landed after
-        # it ended and before the step's next request started.
+        # it started and before the step's next request started. (A kill can land while the
+        # server is still sending a response it then logs as completed: the response sat in
+        # the socket's buffer of a process already gone.)
         for r in completed[:-1]:
             c.completed_not_checkpointed += 1
             later = [float(x["started"]) for x in mine if float(x["started"]) > float(r["started"])]
             nxt = min(later) if later else float("inf")
-            if not any(float(r["ended"] or 0) <= k <= nxt for k in run.kills):
+            if not any(float(r["started"]) <= k <= nxt for k in run.kills):
                 c.unexplained_repeats += 1
         out.append(c)
     return out
