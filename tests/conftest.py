@@ -107,6 +107,20 @@ async def connected(db_url: str) -> AsyncIterator[Supervisor]:
         await s.close()
 
 
+@asynccontextmanager
+async def offline_deck(
+    db_url: str, state_dir: Path, *, tps: float = 0
+) -> AsyncIterator[Supervisor]:
+    """A runtime on ``db_url`` with the offline model in-process at ``tps``, and a data layer
+    connected to it."""
+    settings = RuntimeSettings(
+        db_url=db_url, offline=True, offline_tps=tps, state_dir=state_dir,
+        transport_factory=transport_factory,
+    )  # fmt: skip
+    async with launched(settings), connected(db_url) as sup:
+        yield sup
+
+
 @pytest.fixture
 async def runtime(tmp_path: Path, db_url: str) -> AsyncIterator[Runtime]:
     """Embedded DBOS with the offline script through the in-process SDK transport (fast)."""

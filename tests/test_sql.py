@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import connected, launched, wait_for
+from tests.conftest import offline_deck, wait_for
 from tui.supervisor import Supervisor
-from workflows.model_offline.transport import transport_factory
-from workflows.runtime import RuntimeSettings
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -19,11 +17,7 @@ async def any_sup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = f"sqlite:///{tmp_path / 'a.sqlite'}"
     else:
         url = str(request.getfixturevalue("pg_database"))
-    settings = RuntimeSettings(
-        db_url=url, offline=True, offline_tps=0, state_dir=tmp_path / "state",
-        transport_factory=transport_factory,
-    )  # fmt: skip
-    async with launched(settings), connected(url) as sup:
+    async with offline_deck(url, tmp_path / "state") as sup:
         yield sup
 
 

@@ -10,22 +10,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import connected, launched, wait_for
+from tests.conftest import offline_deck, wait_for
 from tui.supervisor import Supervisor
 from tui.supervisor.wakeups import CHANNEL
-from workflows.model_offline.transport import transport_factory
-from workflows.runtime import RuntimeSettings
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 async def pg_sup(pg_database: str, tmp_path: Path) -> AsyncIterator[Supervisor]:
-    settings = RuntimeSettings(
-        db_url=pg_database, offline=True, offline_tps=200, state_dir=tmp_path / "state",
-        transport_factory=transport_factory,
-    )  # fmt: skip
-    async with launched(settings), connected(pg_database) as sup:
+    async with offline_deck(pg_database, tmp_path / "state", tps=200) as sup:
         yield sup
 
 
