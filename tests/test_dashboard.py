@@ -101,6 +101,9 @@ async def test_bad_form_input_keeps_the_form(sup: Supervisor, runtime: Runtime) 
         err_q = app.screen.query_one("#err-questions", Static)
         assert "less than or equal to 10" in str(err_q.render())
         assert app.screen.query_one("#f-topic", Input).value == "ab"  # nothing lost
+        questions.value = "4"  # editing a field clears its stale error, not the others'
+        await pilot.pause()
+        assert str(err_q.render()) == "" and "at least 3" in str(err.render())
         await pilot.press("escape")
         assert isinstance(app.screen, WorkflowsScreen)
         assert await sup.list_workflows() == []

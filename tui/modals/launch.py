@@ -170,6 +170,14 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             return None
         return data
 
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """An edited field's error is about a value that is gone: clear it (the next submit
+        checks again)."""
+        name = (event.input.id or "").removeprefix("f-")
+        for err in self.query(f"#err-{name}"):
+            cast(Static, err).update("")
+
     @on(Input.Submitted)
     def _submitted(self) -> None:
         self.action_submit()
