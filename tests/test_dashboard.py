@@ -74,8 +74,15 @@ async def test_launch_stream_approve_report(sup: Supervisor, runtime: Runtime) -
         assert isinstance(app.screen, ApproveScreen)
         await pilot.press("enter")  # the Approve button has focus
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        # Research children stream too; then the report renders as Markdown.
+        # Research children stream too, and the output follows the first one that does (the
+        # user has not picked a step: the timeline's own highlights are not a choice).
         await until(pilot, lambda: len(pane.views) >= 2)
+
+        def following_a_child() -> bool:
+            shown = [src for src, doc in pane.views.items() if doc is pane.doc]
+            return shown != [screen.workflow_id] and shown[0].startswith(screen.workflow_id)
+
+        await until(pilot, following_a_child)
         await until(
             pilot,
             lambda: screen.detail is not None and screen.detail.row.status == "SUCCESS",

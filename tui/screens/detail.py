@@ -315,8 +315,12 @@ class DetailScreen(RunActionsScreen):
         keys = list(timeline.items)
         failed = [k for k, i in timeline.items.items() if i.status == "error"]
         if failed:
+            item = timeline.items[failed[0]]
             timeline.move_cursor(row=keys.index(failed[0]), animate=False)
-            self._show_step(timeline.items[failed[0]])
+            self._show_step(item)
+            source = item.child_id or self.workflow_id
+            self.query_one(OutputPane).select(source)  # the failed step's output
+            self._set_output_title(source)
 
     def _render_timeline(self) -> None:
         d = self.detail
@@ -374,6 +378,10 @@ class DetailScreen(RunActionsScreen):
         if item is None:
             return
         self._show_step(item)
+        if not event.by_user:
+            # The timeline's first rows, or rows changing under the cursor: not a choice, so
+            # the output keeps following the live stream (the first child that streams).
+            return
         source = item.child_id or self.workflow_id
         self._followed_child = True
         self.query_one(OutputPane).select(source)

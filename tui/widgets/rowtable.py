@@ -131,12 +131,19 @@ class RowTable(ScrollView, can_focus=True):
             return self.table
 
     class RowHighlighted(_TableMessage):
-        """The cursor moved to another row (or the row under it is another one)."""
+        """The cursor moved to another row (or the row under it is another one).
 
-        def __init__(self, table: RowTable, cursor_row: int, row_key: str) -> None:
+        ``by_user``: moved by a key or a click, not by the program (``move_cursor``) or by
+        the rows changing under it.
+        """
+
+        def __init__(
+            self, table: RowTable, cursor_row: int, row_key: str, *, by_user: bool = False
+        ) -> None:
             super().__init__(table)
             self.cursor_row = cursor_row
             self.row_key = row_key
+            self.by_user = by_user
 
     class RowSelected(_TableMessage):
         """Enter, or a click, on a row."""
@@ -269,6 +276,9 @@ class RowTable(ScrollView, can_focus=True):
     def move_cursor(self, *, row: int, animate: bool = False) -> None:
         """Put the cursor on ``row`` (clamped), scrolling it into view."""
         del animate  # the cursor never animates; kept for DataTable's signature
+        self._move(row, by_user=False)
+
+    def _move(self, row: int, *, by_user: bool) -> None:
         if not self._keys:
             return
         row = max(0, min(row, len(self._keys) - 1))
@@ -277,13 +287,13 @@ class RowTable(ScrollView, can_focus=True):
         self._refresh_rows({self._cursor, row})
         self._cursor = row
         self._scroll_cursor_into_view()
-        self._announce()
+        self._announce(by_user=by_user)
 
-    def _announce(self) -> None:
+    def _announce(self, *, by_user: bool = False) -> None:
         key = self.cursor_key
         if key is not None and key != self._highlighted:
             self._highlighted = key
-            self.post_message(self.RowHighlighted(self, self._cursor, key))
+            self.post_message(self.RowHighlighted(self, self._cursor, key, by_user=by_user))
         elif key is None:
             self._highlighted = None
 
@@ -324,22 +334,22 @@ class RowTable(ScrollView, can_focus=True):
                 return
 
     def action_cursor_up(self) -> None:
-        self.move_cursor(row=self._cursor - 1)
+        self._move(self._cursor - 1, by_user=True)
 
     def action_cursor_down(self) -> None:
-        self.move_cursor(row=self._cursor + 1)
+        self._move(self._cursor + 1, by_user=True)
 
     def action_page_up(self) -> None:
-        self.move_cursor(row=self._cursor - self._body_height)
+        self._move(self._cursor - self._body_height, by_user=True)
 
     def action_page_down(self) -> None:
-        self.move_cursor(row=self._cursor + self._body_height)
+        self._move(self._cursor + self._body_height, by_user=True)
 
     def action_first(self) -> None:
-        self.move_cursor(row=0)
+        self._move(0, by_user=True)
 
     def action_last(self) -> None:
-        self.move_cursor(row=len(self._keys) - 1)
+        self._move(len(self._keys) - 1, by_user=True)
 
     def action_select_cursor(self) -> None:
         key = self.cursor_key
@@ -360,7 +370,7 @@ class RowTable(ScrollView, can_focus=True):
             return
         row = round(self.scroll_y) + offset.y - 1
         if 0 <= row < len(self._keys):
-            self.move_cursor(row=row)
+            self._move(row, by_user=True)
             self.action_select_cursor()
 
     # -- rendering ------------------------------------------------------------------------
