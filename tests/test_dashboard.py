@@ -132,6 +132,29 @@ async def test_cancel_asks_first(sup: Supervisor, runtime: Runtime) -> None:
         await until(pilot, lambda: "nothing to cancel" in notices(app))
 
 
+async def test_a_failed_run_opens_on_the_failed_steps_output(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
+    await wait_approval(sup, wid)
+    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+    assert await finish(sup, wid) == "ERROR"
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        await until(pilot, lambda: screen.detail is not None)
+        pane = screen.query_one(OutputPane)
+        # The children's streams are read too, but the output stays on the failed step's (the
+        # synthesis, in the run itself) instead of following the first child that streamed.
+        await until(pilot, lambda: len(pane.views) >= 2)  # fed in the same tick as followed
+        shown = [src for src, doc in pane.views.items() if doc is pane.doc]
+        assert shown == [wid], (shown, screen._output_chosen)
+
+
 async def test_resume_a_failed_run(sup: Supervisor, runtime: Runtime) -> None:
     wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
     await wait_approval(sup, wid)

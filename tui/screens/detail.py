@@ -52,7 +52,9 @@ class DetailScreen(RunActionsScreen):
         self.offsets: dict[str, int] = {workflow_id: 0}
         self.other_offsets: dict[str, int] = {}
         self.live_step: tuple[int, str, int] | None = None
-        self._followed_child = False
+        #: The output shows a source chosen by the user, the failed step or the first child
+        #: that streamed: no longer switched to a child that starts streaming.
+        self._output_chosen = False
         self._report_shown = False
         self._stamp: tuple[Any, ...] | None = None
         self._shown: dict[str, object] = {}
@@ -201,11 +203,9 @@ class DetailScreen(RunActionsScreen):
         if batch.workflow_id == self.workflow_id and batch.chunks:
             last = batch.chunks[-1]
             self.live_step = (last.step_id, last.step_name, last.attempt)
-        elif batch.chunks and not self._followed_child:
+        elif batch.chunks and not self._output_chosen:
             # Research fans out: follow the first child that streams until the user picks one.
-            self._followed_child = True
-            self.query_one(OutputPane).select(batch.workflow_id)
-            self._set_output_title(batch.workflow_id)
+            self._show_output(batch.workflow_id)
 
     # -- rendering ------------------------------------------------------------------------
 
@@ -300,8 +300,7 @@ class DetailScreen(RunActionsScreen):
             result = escape(_compact(d.result, 4000))
         else:
             result = "[dim]no result yet[/]"
-        if self._changed("result", result):
-            self.query_one("#result-text", Static).update(result)
+        show_text(self.query_one("#result-text", Static), result)
 
     def _changed(self, part: str, value: object) -> bool:
         """Whether ``part`` of the screen would show something new (and remember it)."""
@@ -318,9 +317,7 @@ class DetailScreen(RunActionsScreen):
             item = timeline.items[failed[0]]
             timeline.move_cursor(row=keys.index(failed[0]), animate=False)
             self._show_step(item)
-            source = item.child_id or self.workflow_id
-            self.query_one(OutputPane).select(source)  # the failed step's output
-            self._set_output_title(source)
+            self._show_output(item.child_id or self.workflow_id)  # the failed step's output
 
     def _render_timeline(self) -> None:
         d = self.detail
@@ -337,6 +334,12 @@ class DetailScreen(RunActionsScreen):
         self.frame = int(self.deck.clock() * 5)
         if self.detail is not None and self.detail.row.active:
             self._render_timeline()
+
+    def _show_output(self, source: str) -> None:
+        """Show ``source``'s output from now on (the run's or a child's)."""
+        self._output_chosen = True
+        self.query_one(OutputPane).select(source)
+        self._set_output_title(source)
 
     def _set_output_title(self, source: str) -> None:
         label = "this run" if source == self.workflow_id else f"child {source}"
@@ -382,10 +385,7 @@ class DetailScreen(RunActionsScreen):
             # The timeline's first rows, or rows changing under the cursor: not a choice, so
             # the output keeps following the live stream (the first child that streams).
             return
-        source = item.child_id or self.workflow_id
-        self._followed_child = True
-        self.query_one(OutputPane).select(source)
-        self._set_output_title(source)
+        self._show_output(item.child_id or self.workflow_id)
 
     def _show_step(self, item: Any) -> None:
         bits = [f"[b]{escape(item.name)}[/] · step {item.step_id} · {item.status}"]
