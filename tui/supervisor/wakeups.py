@@ -44,7 +44,6 @@ class StreamWakeups:
         #: Workflows that wrote since someone last waited on them (a write during a read).
         self._pending: set[str] = set()
         self._stop = threading.Event()
-        self._conn: Any = None
         self._thread = threading.Thread(target=self._run, name="agentdeck-listen", daemon=True)
 
     def start(self) -> None:

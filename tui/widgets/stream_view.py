@@ -144,8 +144,7 @@ class StreamView(ScrollView, can_focus=True):
         """Show ``doc`` where it was left (its tail, if it was followed)."""
         if doc is self.doc:
             return
-        following = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
-        self.doc.scroll_y = None if following else self.scroll_y
+        self.doc.scroll_y = None if self._at_tail else self.scroll_y
         self.doc = doc
         self._layout()
         if doc.scroll_y is None:
@@ -163,11 +162,16 @@ class StreamView(ScrollView, can_focus=True):
                 self.call_after_refresh(self._catch_up)
             self._behind.add(doc)
             return
-        follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
+        follow = self._at_tail
         self._layout()
         if follow:
             self._follow()
         self.refresh()
+
+    @property
+    def _at_tail(self) -> bool:
+        """Following: scrolled to the last row (within one), with following on."""
+        return self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
 
     def _follow(self) -> None:
         """Scroll to the last row now. (``scroll_to`` refuses until the scrollbars have caught
@@ -217,7 +221,7 @@ class StreamView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
         if width != self._width:
-            follow = self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
+            follow = self._at_tail
             self._width = width
             self._layout()
             if follow:  # also text that arrived before the view had a size
