@@ -296,7 +296,7 @@ async def test_tool_call_waits_for_allow_then_runs(sup: Supervisor, db_url: str)
     assert "`Bash` returned: `2`" in answer.text  # the in-process transport counts the words
     parts = await stream_of(sup, child)
     assert "Bash: allowed by a human" in "".join(t for k, t in parts if k is ChunkKind.STATUS)
-    assert [t for k, t in parts if k is ChunkKind.TOOL_RESULT and t == "\n[result] 2\n"]
+    assert tool_results(parts).count("\n[result] 2\n") == 1
     # The child's timeline: the first research step, the approval's recv, the second step.
     names = [s.name for s in (await sup.detail(child)).steps]
     assert names.count("research") == 2 and "DBOS.recv" in names
@@ -427,6 +427,12 @@ async def test_inbox_shows_the_tool_call_and_ctrl_a_allows_it(
 # Through the real Claude Code CLI (it runs the allowed tools)
 
 
+def tool_results(parts: list[tuple[ChunkKind, str]]) -> str:
+    """The stream's tool results as one text: results that arrive within one coalescing window
+    share a part (``[result] A`` and ``[result] B`` in one chunk), so count in the whole."""
+    return "".join(t for k, t in parts if k is ChunkKind.TOOL_RESULT)
+
+
 def bash_runs(records: list[RequestRecord]) -> int:
     """How often Bash really ran: requests whose newest tool result is a successful Bash one."""
     return sum(1 for r in records if r.tool_results[-1:] == ("Bash: ok",))
@@ -450,7 +456,7 @@ async def test_cli_runs_an_allowed_call_once_and_never_a_denied_one(
     text = (await report(cli_sup, wid)).answers[0].text
     assert "`Read` returned" in text  # allowed by the policy, no approval
     parts = await stream_of(cli_sup, item.row.workflow_id)
-    results = [t for k, t in parts if k is ChunkKind.TOOL_RESULT]
+    results = tool_results(parts)
     if decision is ApprovalDecision.APPROVE:
         assert "`Bash` returned: `2`" in text  # wc -w really counted the two words
         assert bash_runs(server.requests()) == 1
@@ -535,7 +541,7 @@ async def test_sigkill_while_tool_approval_pending(
                 assert await finish(sup, run_id, within=90) == "SUCCESS"
                 records: list[RequestRecord] = rt.offline_server.requests()
             text = (await report(sup, run_id)).answers[0].text
-            results = [t for k, t in await stream_of(sup, child) if k is ChunkKind.TOOL_RESULT]
+            results = tool_results(await stream_of(sup, child))
     finally:
         if proc.poll() is None or live_group_members(proc.pid):
             kill_group(proc)
