@@ -285,6 +285,11 @@ class Runtime:
             "notification_listener_polling_interval_sec": self.settings.polling_interval_s,
             "log_level": "INFO",
         }
+        if self.settings.db_url.startswith("sqlite"):
+            # A pool ping before each checkout guards against a server that dropped the
+            # connection; a SQLite file has none. Each queue poll checks out three times a
+            # second, so on SQLite the pings were a third of an idle executor's statements.
+            cfg["db_engine_kwargs"] = {"pool_pre_ping": False}
         if self.settings.executor_id:
             cfg["executor_id"] = self.settings.executor_id
         return cfg

@@ -103,6 +103,7 @@ arrive as ``StreamEvent``; the CLI emits one ``AssistantMessage`` per content bl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -162,6 +163,7 @@ _MIDSTREAM_ERROR = {
 }
 _HANG_AFTER = 3  # pieces streamed before a ``hang`` fault stalls
 _TICK = 0.05  # how often stalled or paced streams look at the stop flag
+_ACCEPT_POLL = 5.0  # the accept loop's select timeout; stop() wakes it with a connection
 
 
 def offline_env(base_url: str, home: str) -> dict[str, str]:
@@ -401,7 +403,7 @@ class OfflineModelServer:
         self._port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": _TICK},
+            kwargs={"poll_interval": _ACCEPT_POLL},
             name=f"offline-model:{self._port}",
             daemon=True,
         )
@@ -414,7 +416,15 @@ class OfflineModelServer:
         if self._httpd is None or self._stopping.is_set():
             return
         self._stopping.set()
-        self._httpd.shutdown()
+        # The accept loop notices shutdown() only when its select returns: poke it with a
+        # connection until it has, rather than waking it every few milliseconds while idle.
+        closer = threading.Thread(target=self._httpd.shutdown, name="offline-model-stop")
+        closer.start()
+        address = (str(self._httpd.server_address[0]), self._port)
+        while closer.is_alive():
+            with contextlib.suppress(OSError):
+                socket.create_connection(address, timeout=0.2).close()
+            closer.join(0.05)
         self._httpd.server_close()
         with self._lock:
             connections = list(self._connections)
