@@ -129,9 +129,13 @@ async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> N
     original = await approved_research(sup)
     steps = (await sup.detail(original)).steps
     synth = next(s.step_id for s in steps if s.name == "synthesize")
+    issued = sup.sql.statements
     before = await sup.outputs(original)
     labels = [label for label, _, _ in before.items]
     assert labels[0] == "plan" and labels[-1] == "synthesize" and "research 2" in labels
+    # The row's events, the run's steps, then all its children's steps (each research question
+    # is a child workflow) in one statement: not one more per child.
+    assert sup.sql.statements - issued == 3
 
     # Rerun the synthesis with another model and extra instructions.
     fork = await sup.fork(

@@ -900,31 +900,41 @@ class Supervisor:
         return ForkNode(row=row, settings=_parse(StepSettings, raw), forks=tuple(kids))
 
     async def outputs(self, workflow_id: str) -> RunOutputs:
-        """Every Claude answer of a run, labelled by step (children's answers included)."""
+        """Every Claude answer of a run, labelled by step (children's answers included).
+
+        The run's steps are read with its descendants', a generation per statement.
+        """
         row = await self.get_row(workflow_id)
-        steps = await self._call("read steps", self.client.list_workflow_steps_async(workflow_id))
-        items: list[tuple[str, str, str]] = []
-        counts: dict[str, int] = {}
-        for st in steps:
-            out = st.get("output")
-            name = str(st["function_name"])
-            child = st.get("child_workflow_id") or ""
-            found: list[tuple[str, str, str]] = []
-            if child and name not in ("DBOS.getResult", "DBOS.waitFirst"):
-                try:
-                    sub = await self.outputs(child)
-                except SupervisorError:
-                    continue
-                found = list(sub.items)
-            else:
-                answer = _answer_of(out)
-                if answer is not None:
-                    found = [(name, answer.model, answer.text)]
-            for label, model, text in found:
-                counts[label] = counts.get(label, 0) + 1
-                n = counts[label]
-                items.append((label if n == 1 else f"{label} {n}", model, text))
-        return RunOutputs(row=row, items=tuple(items))
+        steps: dict[str, list[tuple[str, Any, str]]] = {}
+        generation = [workflow_id]
+        while generation:
+            found = await self._call(
+                "read steps", asyncio.to_thread(self.sql.step_outputs, generation)
+            )
+            steps.update(found)
+            generation = [
+                child
+                for wid in generation
+                for name, _out, child in found.get(wid, [])
+                if child and name not in _WAITS_ON_CHILD and child not in steps
+            ]
+
+        def answers(wid: str, seen: frozenset[str]) -> list[tuple[str, str, str]]:
+            items: list[tuple[str, str, str]] = []
+            counts: dict[str, int] = {}
+            for name, out, child in steps.get(wid, []):
+                if child and name not in _WAITS_ON_CHILD:
+                    found = answers(child, seen | {child}) if child not in seen else []
+                else:
+                    answer = _answer_of(out)
+                    found = [(name, answer.model, answer.text)] if answer is not None else []
+                for label, model, text in found:
+                    counts[label] = counts.get(label, 0) + 1
+                    n = counts[label]
+                    items.append((label if n == 1 else f"{label} {n}", model, text))
+            return items
+
+        return RunOutputs(row=row, items=tuple(answers(workflow_id, frozenset([workflow_id]))))
 
     async def wait_result(self, workflow_id: str, *, within: float | None = None) -> Any:
         handle: Any = await self.client.retrieve_workflow_async(workflow_id)
@@ -1016,6 +1026,10 @@ def _approval_start(steps: list[Any]) -> int | None:
     """The marker step of the last approval asked (``workflows.approvals.ask``)."""
     marks = [int(st["function_id"]) for st in steps if st["function_name"] == APPROVAL_STEP]
     return marks[-1] if marks else None
+
+
+#: Steps that name a child workflow only to wait for it (its start is the step that owns it).
+_WAITS_ON_CHILD = ("DBOS.getResult", "DBOS.waitFirst")
 
 
 def _answer_of(out: Any) -> ClaudeResult | None:
