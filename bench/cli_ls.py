@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, temp_dir
+from benchkit import emit, import_times, parse_args, temp_dir
 from benchkit.seed import seeded_db
 
 BIN = Path(sys.executable).parent
@@ -183,9 +183,6 @@ def _stats(walls: list[float]) -> dict[str, float]:
     }
 
 
-_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( +)(\S+)")
-
-
 def import_breakdown(scratch: Path, argv: list[str], top: int = 10) -> dict[str, Any]:
     """``python -X importtime`` of the ls command: its slowest imports two levels deep.
 
@@ -201,26 +198,7 @@ def import_breakdown(scratch: Path, argv: list[str], top: int = 10) -> dict[str,
         text=True,
         timeout=300,
     )
-    entries: list[tuple[str, int, float]] = []
-    total = 0.0
-    for line in proc.stderr.splitlines():
-        m = _IMPORT_LINE.match(line)
-        if not m:
-            continue
-        depth = (len(m.group(3)) - 1) // 2
-        seconds = int(m.group(2)) / 1e6
-        if depth == 0:
-            total += seconds
-        if depth <= 1:
-            entries.append((m.group(4), depth, seconds))
-    entries.sort(key=lambda item: -item[2])
-    return {
-        "total_s": round(total, 3),
-        "top": [
-            {"module": name, "level": depth, "cumulative_s": round(s, 3)}
-            for name, depth, s in entries[:top]
-        ],
-    }
+    return import_times(proc.stderr, top)
 
 
 def _child_import_s(scratch: Path, module: str) -> float:

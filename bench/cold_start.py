@@ -16,7 +16,6 @@ Usage: ``python bench/cold_start.py [--quick]``
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, temp_dir
+from benchkit import emit, import_times, parse_args, temp_dir
 from benchkit.seed import seeded_db
 from benchkit.tmux import Tmux, have_tmux
 
@@ -70,9 +69,6 @@ def stats(values: list[float]) -> dict[str, float]:
     }
 
 
-_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( +)(\S+)")
-
-
 def import_breakdown(top: int = 12) -> dict[str, Any]:
     """``python -X importtime`` of the dashboard's imports: the slowest, two levels deep."""
     proc = subprocess.run(
@@ -81,26 +77,7 @@ def import_breakdown(top: int = 12) -> dict[str, Any]:
         text=True,
         timeout=120,
     )
-    entries: list[tuple[str, int, float]] = []
-    total = 0.0
-    for line in proc.stderr.splitlines():
-        m = _IMPORT_LINE.match(line)
-        if not m:
-            continue
-        depth = (len(m.group(3)) - 1) // 2
-        seconds = int(m.group(2)) / 1e6
-        if depth == 0:
-            total += seconds
-        if depth <= 1:
-            entries.append((m.group(4), depth, seconds))
-    entries.sort(key=lambda e: -e[2])
-    return {
-        "total_s": round(total, 3),
-        "top": [
-            {"module": name, "level": depth, "cumulative_s": round(s, 3)}
-            for name, depth, s in entries[:top]
-        ],
-    }
+    return import_times(proc.stderr, top)
 
 
 def _options(p: argparse.ArgumentParser) -> None:

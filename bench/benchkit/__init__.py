@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,7 @@ __all__ = [
     "CACHE_DIR",
     "REPO_ROOT",
     "emit",
+    "import_times",
     "parse_args",
     "percentile",
     "quiet_logging",
@@ -99,6 +101,37 @@ def emit(result: dict[str, Any]) -> None:
     """Print the figures as one JSON object: the script's last stdout line."""
     sys.stdout.flush()
     print(json.dumps(result, sort_keys=True, default=str), flush=True)
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( +)(\S+)")
+
+
+def import_times(stderr: str, top: int) -> dict[str, Any]:
+    """The slowest imports two levels deep, from ``python -X importtime``'s stderr.
+
+    Level 0 is what the code imports itself, level 1 what those import; times are cumulative
+    (a module shared by two is charged to the first that imports it).
+    """
+    entries: list[tuple[str, int, float]] = []
+    total = 0.0
+    for line in stderr.splitlines():
+        m = _IMPORT_LINE.match(line)
+        if not m:
+            continue
+        depth = (len(m.group(3)) - 1) // 2
+        seconds = int(m.group(2)) / 1e6
+        if depth == 0:
+            total += seconds
+        if depth <= 1:
+            entries.append((m.group(4), depth, seconds))
+    entries.sort(key=lambda e: -e[2])
+    return {
+        "total_s": round(total, 3),
+        "top": [
+            {"module": name, "level": depth, "cumulative_s": round(s, 3)}
+            for name, depth, s in entries[:top]
+        ],
+    }
 
 
 def quiet_logging(state_dir: Path) -> None:
