@@ -193,3 +193,24 @@ def test_cli_prefix_and_not_a_dbos_database(tmp_path: Path, cli_db: str) -> None
     foreign = _cli(tmp_path, "--db", f"sqlite:///{other}", "ls")
     assert foreign.returncode == 2
     assert len(foreign.stderr.strip().splitlines()) == 1 and "Traceback" not in foreign.stderr
+    # The shared options also come after the command's name, as in `dbos workflow list`.
+    after = _cli(tmp_path, "show", "known-r", "--json", "--db", cli_db)
+    assert after.returncode == 0 and json.loads(after.stdout)["workflow_id"] == "known-run"
+    # Commands that go through the data layer (not ls's own reader) say the same.
+    shown = _cli(tmp_path, "show", "x", "--db", f"sqlite:///{other}")
+    assert shown.returncode == 2 and "not a DBOS system database yet" in shown.stderr
+    assert "[SQL:" not in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
+    gone = tmp_path / "typo.sqlite"
+    assert "no database at" in _cli(tmp_path, "show", "x", "--db", str(gone)).stderr
+    assert not gone.exists()  # looking did not leave an empty file behind
+
+
+def test_shared_options_before_or_after_the_command() -> None:
+    from tui.cli import _parser
+
+    both = _parser().parse_args(["--db", "a.sqlite", "ls", "--offline"])
+    assert (both.db, both.offline, both.cmd) == ("a.sqlite", True, "ls")
+    after = _parser().parse_args(["worker", "--db", "b.sqlite", "--concurrency", "2"])
+    assert (after.db, after.offline, after.concurrency) == ("b.sqlite", False, 2)
+    none = _parser().parse_args(["ls"])
+    assert (none.db, none.attach, none.embedded, none.read_only) == (None, False, False, False)

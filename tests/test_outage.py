@@ -77,3 +77,25 @@ def test_cli_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agentdeck: error: cannot open")
     assert "s3cret-pass" not in out.stderr + out.stdout and "Traceback" not in out.stderr
+
+
+async def test_attach_to_a_database_that_is_not_there_yet(tmp_path: Path) -> None:
+    """A dashboard attached before any worker made its SQLite file says why the list is empty,
+    leaves no empty file behind, and lists the runs once a worker has created the database."""
+    from tests.conftest import launched
+    from workflows.runtime import RuntimeSettings
+
+    path = tmp_path / "later.sqlite"
+    url = f"sqlite:///{path}"
+    app = AgentDeckApp(Supervisor(url), runtime=None, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+
+        def counts() -> str:
+            return str(app.screen.query_one("#counts", Static).render())
+
+        await until(pilot, lambda: "not connected: no database at" in counts())
+        assert str(path) in counts() and not app.connected
+        assert not path.exists()
+        settings = RuntimeSettings(db_url=url, offline=True, state_dir=tmp_path / "worker")
+        async with launched(settings):
+            await until(pilot, lambda: app.connected and "no workflows yet" in counts())

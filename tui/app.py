@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from textual import events, on, work
@@ -127,13 +126,8 @@ class AgentDeckApp(WorkerErrors, App[None]):
                 poller.cancel()
 
     async def _readable(self) -> bool:
-        """Whether the data layer can read the database before DBOS has started here."""
-        url = self.source.db_url
-        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-        if path is not None and not await asyncio.to_thread(path.is_file):
-            # Connecting would create an empty file that is not yet a DBOS database: a CLI
-            # pointed at it meanwhile would fail on missing tables. DBOS creates it.
-            return False
+        """Whether the data layer can read the database before DBOS has started here (a
+        SQLite file that is not there yet is left for DBOS to create: see Supervisor.connect)."""
         try:
             await self.source.connect()
             await self.source.change_token()

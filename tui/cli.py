@@ -27,27 +27,50 @@ class CLIError(Exception):
     pass
 
 
+def _global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
+    """The options every command shares. They are taken before or after the command's name
+    (``agentdeck --db X ls`` and ``agentdeck ls --db X``); after it they are defaulted to
+    nothing, so they never undo what was given before it."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if in_command else value
+
+    p.add_argument(
+        "--db", default=default(None),
+        help="system database URL or SQLite path (default: dbos-config.yaml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--offline", action="store_true", default=default(False),
+        help="force the offline scripted model",
+    )  # fmt: skip
+    p.add_argument(
+        "--read-only", action="store_true", default=default(False),
+        help="attach without any write",
+    )  # fmt: skip
+    p.add_argument(
+        "--attach", action="store_true", default=default(False),
+        help="do not run workflows in this process (workers run them); the default with --db",
+    )  # fmt: skip
+    p.add_argument(
+        "--embedded", action="store_true", default=default(False),
+        help="run workflows in the dashboard process even with --db",
+    )  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="agentdeck",
         description="Supervise durable Claude research agents running on DBOS.",
     )
-    p.add_argument("--db", help="system database URL or SQLite path (default: dbos-config.yaml)")
-    p.add_argument("--offline", action="store_true", help="force the offline scripted model")
-    p.add_argument("--read-only", action="store_true", help="attach without any write")
-    p.add_argument(
-        "--attach",
-        action="store_true",
-        help="do not run workflows in this process (workers run them); the default with --db",
-    )
-    p.add_argument(
-        "--embedded",
-        action="store_true",
-        help="run workflows in the dashboard process even with --db",
-    )
+    _global_options(p, in_command=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, in_command=True)
     sub = p.add_subparsers(dest="cmd")
 
-    lp = sub.add_parser("launch", help="launch a workflow")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=summary)
+
+    lp = command("launch", "launch a workflow")
     lp.add_argument("kind", choices=["research", "compare"])
     lp.add_argument("--topic", help="research: what to research (required)")
     lp.add_argument("--questions", type=int, default=3)
@@ -91,15 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("--timeout", type=float, default=None, help="give up waiting after seconds")
     lp.add_argument("--json", action="store_true")
 
-    ls = sub.add_parser("ls", help="list workflows, newest first")
+    ls = command("ls", "list workflows, newest first")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true")
 
-    sh = sub.add_parser("show", help="a workflow's status, steps, events and result")
+    sh = command("show", "a workflow's status, steps, events and result")
     sh.add_argument("workflow_id")
     sh.add_argument("--json", action="store_true")
 
-    ap = sub.add_parser("approve", help="answer a workflow's pending approval")
+    ap = command("approve", "answer a workflow's pending approval")
     ap.add_argument("workflow_id")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--reject", action="store_true")
@@ -107,15 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--comment", default="")
     ap.add_argument("--json", action="store_true")
 
-    st = sub.add_parser("stream", help="print a workflow's output stream as it arrives")
+    st = command("stream", "print a workflow's output stream as it arrives")
     st.add_argument("workflow_id")
     st.add_argument("--no-follow", action="store_true", help="print what is there and exit")
 
-    sv = sub.add_parser("serve", help="serve the dashboard to a browser (textual-serve)")
+    sv = command("serve", "serve the dashboard to a browser (textual-serve)")
     sv.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback)")
     sv.add_argument("--port", type=int, default=8000)
 
-    wk = sub.add_parser("worker", help="run workflows from the DBOS queues (no UI)")
+    wk = command("worker", "run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
     wk.add_argument(
         "--executor-id",

@@ -357,7 +357,8 @@ class _DB:
         return f"{column} = ANY({array})", [json.dumps(list(values))]
 
 
-def _sqlite_path(url: str) -> str:
+def sqlite_path(url: str) -> str:
+    """The file of a ``sqlite:///`` URL ("" if it is not one; ``:memory:`` as is)."""
     m = re.match(r"sqlite(\+\w+)?:///(.*)$", url)
     if not m:
         return ""
@@ -370,7 +371,7 @@ def _open(db_url: str) -> Iterator[_DB]:
     if db_url.startswith("sqlite"):
         import sqlite3
 
-        path = _sqlite_path(db_url)
+        path = sqlite_path(db_url)
         if not path or path == ":memory:":
             raise LsError(f"not a DBOS system database: {shown}")
         if not Path(path).exists():

@@ -56,6 +56,7 @@ class Poller:
         token: tuple[object, ...] | None = None
         rows: list[WorkflowRow] = []
         connected = False
+        failure = ""  # the failure last logged
         backoff = self.interval
         loop = asyncio.get_running_loop()
         listed_at = 0.0
@@ -92,13 +93,18 @@ class Poller:
                 if not connected:
                     connected = True
                     self.app.post_message(ConnectionChanged(True, self.source.display_url))
+                    if failure:
+                        log.warning("refresh works again after: %s", failure)
+                        failure = ""
                 backoff = self.next_wait(rows, loop.time() - changed_at)
             except SupervisorError as exc:
                 if connected or token is None:
                     self.app.post_message(ConnectionChanged(False, str(exc)))
                 connected = False
                 backoff = min(2.0, backoff * 2)
-                log.warning("refresh failed: %s", exc)
+                if str(exc) != failure:  # once per failure, not every retry
+                    failure = str(exc)
+                    log.warning("refresh failed: %s", exc)
             self.ticks += 1
             self._kick.clear()
             try:

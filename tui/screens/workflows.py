@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Static, Tab, Tabs
 
 from ..filtering import TABS, Filter
-from ..messages import WorkflowsRefreshed
+from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import WorkflowRow
 from ..widgets.footer import Footer
 from ..widgets.text import show_text
@@ -111,6 +112,11 @@ class WorkflowsScreen(RunActionsScreen):
 
     # -- data -----------------------------------------------------------------------------
 
+    @on(ConnectionChanged)
+    def _connection_changed(self, message: ConnectionChanged) -> None:
+        if self.is_mounted:
+            self._render_rows()
+
     @on(WorkflowsRefreshed)
     def _refreshed(self, message: WorkflowsRefreshed) -> None:
         if self.is_current:
@@ -159,6 +165,9 @@ class WorkflowsScreen(RunActionsScreen):
                 parts.append(f"filter: [b]{self.filter.text}[/]")
             if not snap.rows and self.deck.connected:
                 parts.append("no workflows yet — press [b]n[/] to launch one")
+            if not snap.rows and not self.deck.connected:
+                # Nothing listed yet: why, in full (the header has room for its start only).
+                parts = [f"[b red]not connected:[/] {escape(self.deck.connection_detail)}"]
             show_text(self.query_one("#counts", Static), " · ".join(parts))
             arrow = "newest first" if self.sort_column == "started" else f"by {self.sort_column}"
             kids = " · children shown" if self.show_children else ""

@@ -44,6 +44,7 @@ from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
+from ..fastls import sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .models import (
     ActionResult,
@@ -87,13 +88,21 @@ class ReadOnlyError(SupervisorError):
 
 
 def _one_line(exc: BaseException) -> str:
-    """A database error as one line: no SQLAlchemy background link, no secrets."""
+    """A database error as one line: no SQLAlchemy background link or statement, no secrets."""
     lines = [
         ln.strip() for ln in str(exc).splitlines()
-        if ln.strip() and not ln.startswith("(Background on this error")
+        if ln.strip() and not ln.startswith(("(Background on this error", "[SQL:", "[parameters:"))
     ]  # fmt: skip
     text = " ".join(lines) or type(exc).__name__
-    return redact(text.replace("(psycopg.OperationalError) ", "")[:400])
+    for prefix in ("(psycopg.OperationalError) ", "(sqlite3.OperationalError) "):
+        text = text.replace(prefix, "")
+    return redact(text[:400])
+
+
+def _not_dbos(text: str) -> bool:
+    """Whether a database error says the DBOS tables are not there (yet)."""
+    low = text.lower()
+    return "no such table" in low or ("relation" in low and "does not exist" in low)
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -163,6 +172,10 @@ class Supervisor:
     async def connect(self) -> None:
         if self._client is not None:
             return
+        path = sqlite_path(self.db_url)
+        if path and path != ":memory:" and not await asyncio.to_thread(os.path.exists, path):
+            # Connecting would create an empty file: a mistyped path would leave one behind.
+            raise SupervisorError(f"no database at {path} yet (a worker or --embedded makes it)")
         try:
             self._client = await asyncio.to_thread(
                 DBOSClient,
@@ -222,7 +235,16 @@ class Supervisor:
         try:
             return await coro
         except Exception as exc:
-            raise SupervisorError(f"{what} failed: {_one_line(exc)}") from None
+            raise self._failure(what, exc) from None
+
+    def _failure(self, what: str, exc: BaseException) -> SupervisorError:
+        text = _one_line(exc)
+        if _not_dbos(text):
+            return SupervisorError(
+                f"not a DBOS system database yet: {self.display_url} ({text}); "
+                "a worker or --embedded creates its tables"
+            )
+        return SupervisorError(f"{what} failed: {text}")
 
     async def _call(self, what: str, coro: Any) -> Any:
         """Await a data-layer call; any failure becomes a one-line, redacted SupervisorError.
@@ -240,7 +262,7 @@ class Supervisor:
                 "(locked by another process?)"
             ) from None
         except Exception as exc:
-            raise SupervisorError(f"{what} failed: {_one_line(exc)}") from None
+            raise self._failure(what, exc) from None
 
     # -- reads ------------------------------------------------------------------------------
 
