@@ -242,6 +242,11 @@ async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
         options = dialog.query_one(OptionList)
         await until(pilot, lambda: options.option_count > 0)
         assert dialog.query_one("#fork-settings").display  # research reads settings
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        # Its waits are named for what they wait for, as in the timeline.
+        assert any("settings (recv)" in p for p in prompts)
+        assert any("approval (recv)" in p for p in prompts)
+        assert not any("DBOS.recv" in p for p in prompts)
         synth = next(
             i for i in range(options.option_count)
             if "synthesize" in str(options.get_option_at_index(i).prompt)

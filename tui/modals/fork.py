@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from ..supervisor import ActionResult, StepRow, SupervisorError
 from ..supervisor.source import SETTINGS_WORKFLOWS
-from ..widgets.timeline import INTERNAL_STEPS
+from ..widgets.timeline import INTERNAL_STEPS, step_names
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
@@ -70,10 +70,11 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
         self.steps = [s for s in detail.steps if s.name not in INTERNAL_STEPS]
         self.query_one("#fork-settings").display = detail.row.name in SETTINGS_WORKFLOWS
         options = self.query_one(OptionList)
+        names = step_names(detail.steps)
         for s in self.steps:
             mark = "✖" if s.status == "error" else "✔" if s.status == "done" else "●"
             child = f"  → {s.child_id}" if s.child_id else ""
-            label = f"{s.step_id:>3}  {mark} {s.name}{child}"
+            label = f"{s.step_id:>3}  {mark} {names[s.step_id]}{child}"
             options.add_option(Option(label, id=str(s.step_id)))
         if not self.steps:
             self.query_one("#fork-error", Static).update("no steps recorded yet: fork from step 1")

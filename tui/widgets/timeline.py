@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..formatting import duration
 from ..supervisor import RunDetail, StepRow, WorkflowRow
 from .rowtable import Column, RowTable
 
-__all__ = ["INTERNAL_STEPS", "Timeline", "TimelineItem"]
+__all__ = ["INTERNAL_STEPS", "Timeline", "TimelineItem", "step_names"]
 
 #: DBOS bookkeeping steps hidden unless asked for (`h`).
 INTERNAL_STEPS = frozenset(
@@ -37,6 +38,24 @@ class TimelineItem:
     child_id: str = ""
 
 
+SETTINGS_READ = "settings (recv)"
+
+
+def step_names(steps: Sequence[StepRow]) -> dict[int, str]:
+    """Each step's name as people read it: a ``DBOS.recv`` is named for what it waits for, the
+    last of agentdeck's marker steps before it (``settings`` or ``approval``)."""
+    names: dict[int, str] = {}
+    marker = ""
+    for s in steps:
+        if s.name in ("settings", "approval"):
+            marker = s.name
+        if s.name == "DBOS.recv":
+            names[s.step_id] = SETTINGS_READ if marker == "settings" else "approval (recv)"
+        else:
+            names[s.step_id] = s.name
+    return names
+
+
 def build_items(
     detail: RunDetail,
     now: float,
@@ -48,22 +67,17 @@ def build_items(
     children = {c.workflow_id: c for c in detail.children}
     items: list[TimelineItem] = []
     seen_children: set[str] = set()
-    marker = ""  # the last of agentdeck's marker steps seen: what a following recv waits for
+    names = step_names(detail.steps)
     for s in detail.steps:
-        if s.name in ("settings", "approval"):
-            marker = s.name
         if s.child_id and s.name not in INTERNAL_STEPS:
             if s.child_id in seen_children:
                 continue
             seen_children.add(s.child_id)
             items.append(_child_item(s, children.get(s.child_id), now))
             continue
-        settings_read = s.name == "DBOS.recv" and marker == "settings"
-        if (s.name in INTERNAL_STEPS or settings_read) and not show_internal:
+        name = names[s.step_id]
+        if (s.name in INTERNAL_STEPS or name == SETTINGS_READ) and not show_internal:
             continue  # a settings point reads a fork's settings (recv, timeout 0): bookkeeping
-        name = s.name
-        if s.name == "DBOS.recv":
-            name = "settings (recv)" if settings_read else "approval (recv)"
         items.append(
             TimelineItem(
                 key=f"s{s.step_id}", step_id=s.step_id, name=name, status=s.status,
