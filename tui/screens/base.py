@@ -78,6 +78,7 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")
+        self.set_class(self.size.height < 30, "-short")
 
     @on(ConnectionChanged)
     def _conn(self, message: ConnectionChanged) -> None:

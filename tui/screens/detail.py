@@ -93,6 +93,13 @@ class DetailScreen(RunActionsScreen):
         self.follow_streams()
         self.set_interval(0.2, self._spin)
 
+    def on_resize(self) -> None:
+        # (RunActionsScreen.on_resize sets the same classes after this one.)
+        short = self.size.height < 30
+        if short != self.has_class("-short"):
+            self.set_class(short, "-short")
+            self._render_detail()
+
     # -- data -----------------------------------------------------------------------------
 
     def current_row(self) -> WorkflowRow | None:
@@ -215,18 +222,24 @@ class DetailScreen(RunActionsScreen):
             return
         r = d.row
         now = self.deck.clock()
+        # A short terminal keeps the rows for the steps: the header keeps its first line and
+        # what asks for attention (waits, timeouts, progress, the error).
+        short = self.has_class("-short")
         lines = [
             f"[b]{escape(r.name)}[/]  {row_status(r).markup}  [dim]{escape(r.workflow_id)}[/]",
-            f"input: {escape(d.input_summary or r.summary or '-')}",
-            f"started {clock_time(r.created_at, now)} · "
-            + (
-                f"ended {clock_time(r.completed_at or r.updated_at, now)} · "
-                if not r.active
-                else ""
-            )
-            + f"took {duration(r.duration(now))} · version {escape(r.app_version or '-')}"
-            f" · executor {escape(r.executor or '-')} · queue {escape(r.queue or '-')}",
         ]
+        if not short:
+            lines.append(f"input: {escape(d.input_summary or r.summary or '-')}")
+            lines.append(
+                f"started {clock_time(r.created_at, now)} · "
+                + (
+                    f"ended {clock_time(r.completed_at or r.updated_at, now)} · "
+                    if not r.active
+                    else ""
+                )
+                + f"took {duration(r.duration(now))} · version {escape(r.app_version or '-')}"
+                f" · executor {escape(r.executor or '-')} · queue {escape(r.queue or '-')}"
+            )
         lineage = []
         if r.parent_id:
             lineage.append(f"child of [b]{escape(r.parent_id)}[/] (p)")
@@ -234,7 +247,7 @@ class DetailScreen(RunActionsScreen):
             lineage.append(f"forked from [b]{escape(r.forked_from)}[/]")
         if d.forks:
             lineage.append("forks: " + ", ".join(escape(f) for f in d.forks))
-        if lineage:
+        if lineage and not short:
             lines.append(" · ".join(lineage))
         if r.stranded:
             lines.append(f"[reverse bold red] ⚠ stranded: {escape(r.stranded)} — r takes over [/]")
