@@ -270,6 +270,19 @@ async def test_help_log_and_palette(sup: Supervisor, runtime: Runtime) -> None:
         await until(pilot, lambda: isinstance(app.screen, InboxScreen))
 
 
+async def test_palette_finds_a_run_by_its_topic(sup: Supervisor, runtime: Runtime) -> None:
+    other = await launch(sup, topic="vector clocks", questions=1)
+    wid = await launch(sup, questions=1)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: {wid, other} <= set(table(app).rows_by_id))
+        await pilot.press("ctrl+p", *"vector clocks")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert isinstance(app.screen, DetailScreen) and app.screen.workflow_id == other
+
+
 @pytest.mark.parametrize("size", [(60, 20), (200, 60)])
 async def test_every_key_with_nothing_selected(
     sup: Supervisor, runtime: Runtime, size: tuple[int, int]

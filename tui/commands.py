@@ -42,11 +42,14 @@ class AgentDeckCommands(Provider):
             if fn is not None:
                 out.append((label, fn, f"key {key}"))
         for row in self.deck.snapshot.rows[:300]:
+            # The summary (a research topic, a compare question) is in the label so it is
+            # searched too: "raft" finds the run about Raft, not only ids.
+            about = f" · {row.summary}" if row.summary else ""
             out.append(
                 (
-                    f"Go to workflow {row.workflow_id}",
+                    f"Go to workflow {row.workflow_id}{about}",
                     partial(self.deck.open_run, row.workflow_id),
-                    f"{row.name} · {row.status.lower()} · {row.summary}",
+                    f"{row.name} · {row.status.lower()}",
                 )
             )
         return out
