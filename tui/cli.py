@@ -27,6 +27,15 @@ class CLIError(Exception):
     pass
 
 
+#: The switches every command shares (``--db`` is added beside them).
+_SWITCHES = (
+    ("--offline", "force the offline scripted model"),
+    ("--read-only", "attach without any write"),
+    ("--attach", "do not run workflows in this process (workers run them); the default with --db"),
+    ("--embedded", "run workflows in the dashboard process even with --db"),
+)
+
+
 def _global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
     """The options every command shares. They are taken before or after the command's name
     (``agentdeck --db X ls`` and ``agentdeck ls --db X``); after it they are defaulted to
@@ -39,22 +48,8 @@ def _global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
         "--db", default=default(None),
         help="system database URL or SQLite path (default: dbos-config.yaml)",
     )  # fmt: skip
-    p.add_argument(
-        "--offline", action="store_true", default=default(False),
-        help="force the offline scripted model",
-    )  # fmt: skip
-    p.add_argument(
-        "--read-only", action="store_true", default=default(False),
-        help="attach without any write",
-    )  # fmt: skip
-    p.add_argument(
-        "--attach", action="store_true", default=default(False),
-        help="do not run workflows in this process (workers run them); the default with --db",
-    )  # fmt: skip
-    p.add_argument(
-        "--embedded", action="store_true", default=default(False),
-        help="run workflows in the dashboard process even with --db",
-    )  # fmt: skip
+    for flag, text in _SWITCHES:
+        p.add_argument(flag, action="store_true", default=default(False), help=text)
 
 
 def _parser() -> argparse.ArgumentParser:
