@@ -283,6 +283,20 @@ async def test_palette_finds_a_run_by_its_topic(sup: Supervisor, runtime: Runtim
         assert isinstance(app.screen, DetailScreen) and app.screen.workflow_id == other
 
 
+async def test_y_copies_the_selected_run_id(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, questions=1)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("y")
+        assert app.clipboard == wid and f"copied {wid}" in notices(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        app.copy_to_clipboard("")
+        await pilot.press("y")  # the run's detail copies its own id
+        assert app.clipboard == wid
+
+
 @pytest.mark.parametrize("size", [(60, 20), (200, 60)])
 async def test_every_key_with_nothing_selected(
     sup: Supervisor, runtime: Runtime, size: tuple[int, int]
@@ -290,7 +304,7 @@ async def test_every_key_with_nothing_selected(
     app = make_app(sup, runtime)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.connected)
-        for key in ("enter", "a", "c", "r", "f", "s", "t", "1", "2", "3", "4", "5"):
+        for key in ("enter", "a", "c", "r", "f", "y", "s", "t", "1", "2", "3", "4", "5"):
             await pilot.press(key)
             assert isinstance(app.screen, WorkflowsScreen), key
         assert "nothing selected" in notices(app) or "no workflow selected" in notices(app)

@@ -25,6 +25,7 @@ ACTIONS = (
     ("Fork the selected run", "screen.action_fork", "f"),
     ("Fork lineage of the selected run", "screen.action_lineage", "L"),
     ("Diff the selected fork with its origin", "screen.action_diff", "d"),
+    ("Copy the selected run's id", "screen.action_copy_id", "y"),
 )
 
 

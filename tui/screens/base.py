@@ -48,6 +48,7 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
         Binding("f", "fork", "Fork", id="run.fork"),
         Binding("L", "lineage", "Lineage", id="run.lineage"),
         Binding("d", "diff", "Diff vs origin", show=False, id="run.diff"),
+        Binding("y", "copy_id", "Copy id", show=False, id="run.copy"),
     ]
 
     @property
@@ -72,6 +73,16 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
             self.notify(f"read-only: cannot {verb}", severity="warning")
             return None
         return row
+
+    def action_copy_id(self) -> None:
+        """The selected run's id to the clipboard (OSC 52: works over SSH in most terminals;
+        in tmux with ``set-clipboard on``)."""
+        row = self.current_row()  # (reading, so read-only dashboards copy too)
+        if row is None:
+            self.notify("nothing selected to copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(row.workflow_id)
+        self.notify(f"copied {row.workflow_id}", timeout=2)
 
     def on_mount(self) -> None:
         self.query_one(StatusLine).refresh_status(self.deck)
