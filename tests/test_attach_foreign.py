@@ -157,8 +157,14 @@ async def test_dashboard_attached_to_a_foreign_app(
         await pilot.press("a")
         assert isinstance(app.screen, SendScreen)
         app.screen.query_one("#topic", Input).value = "orders"
-        app.screen.query_one("#message", TextArea).text = '"hello"'
+        # A list whose repr reads as a markup tag to Textual ("[... b=c']"): shown as it is.
+        app.screen.query_one("#message", TextArea).text = '["a", "b=c"]'
         await pilot.press("ctrl+s")
         await until(pilot, lambda: table(app).rows_by_id["foreign-waiter"].status == "SUCCESS")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        result = app.screen.query_one("#result-text", Static)
+        await until(pilot, lambda: "got ['a', 'b=c'] for gizmo" in str(result.render()))
+        assert not [n for n in app._notifications if n.severity == "error"]
     assert foreign_app.stdout is not None
-    assert foreign_app.stdout.readline().strip() == "got 'hello' for gizmo"
+    assert foreign_app.stdout.readline().strip() == "got ['a', 'b=c'] for gizmo"

@@ -45,6 +45,41 @@ def test_any_filter_text_is_checked_not_crashed(text: str) -> None:
     assert isinstance(f.matches(row), bool) and isinstance(problems, list)
 
 
+#: Text that Textual's markup parser reads as tags: brackets, quotes, backslashes, = and $.
+markup_like = st.text(alphabet=st.sampled_from(list("[]\\/=$@\"' ab:#{}\n")), max_size=30)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.text(st.characters(exclude_categories=["Cc", "Cs"])),
+        markup_like,
+        st.sampled_from(['["x=\\"y\\""]', "a\\[b]", "[b]x[/b]"]),
+    )
+)
+def test_escaped_text_shows_as_itself(text: str) -> None:
+    from textual.markup import to_content
+
+    from tui.widgets.text import escape
+
+    shown = to_content(f"[b]{escape(text)}[/b]").plain
+    assert shown == (f"{text} " if text.endswith("\\") else text)  # (see escape's docstring)
+
+
+async def test_a_notification_is_shown_as_written(tmp_path: Path) -> None:
+    from textual.widgets._toast import Toast
+
+    from tui.app import AgentDeckApp
+
+    app = AgentDeckApp(Supervisor(f"sqlite:///{tmp_path / 'none.sqlite'}"), runtime=None)
+    async with app.run_test() as pilot:
+        message = 'step output ["x=\\"y\\""] and [b]not bold[/b]'
+        app.notify(message)
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.message == message]
+        assert shown and str(Toast(shown[0]).render()) == message  # as written, no MarkupError
+
+
 @given(st.text(), st.sampled_from(["py_pickle", "portable_json", None, "bogus"]))
 def test_any_stored_value_decodes_or_becomes_a_placeholder(raw: str, ser: str | None) -> None:
     value = decode(raw, ser)

@@ -11,6 +11,7 @@ from typing import Any
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from .collector import QuietCollector
@@ -64,6 +65,19 @@ class AgentDeckApp(WorkerErrors, App[None]):
         self._listed = asyncio.Event()
         self._ever_connected = False
         self.collector = QuietCollector()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry database errors, ids and topics: shown as they are, never read
+        as markup (a ``[`` in an error would fail to parse, or style what follows it)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     @property
     def _background_screens(self) -> list[Screen[Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +21,7 @@ from workflows.models import ApprovalAnswer, ApprovalDecision, tool_call_of
 
 from ..formatting import duration
 from ..supervisor import SupervisorError, WorkflowRow
+from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:

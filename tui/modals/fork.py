@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from ..supervisor import ActionResult, StepRow, SupervisorError
 from ..supervisor.source import SETTINGS_WORKFLOWS
+from ..widgets.text import escape
 from ..widgets.timeline import INTERNAL_STEPS, step_names
 from ..workers import WorkerErrors
 

@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY
 
 from ..supervisor import WORKFLOW_TYPES, SupervisorError
+from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
         except ValueError:
             value = None
         if value is None or not valid(value):
-            self.query_one(f"#err-{name}", Static).update(f"[red]✖ {error}[/]")
+            self.query_one(f"#err-{name}", Static).update(f"[red]✖ {escape(error)}[/]")
             return False, None
         return True, value
 
@@ -166,7 +167,7 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             for e in exc.errors():
                 field = str(e["loc"][0]) if e["loc"] else "form"
                 target = self.query(f"#err-{field}") or self.query("#err-form")
-                cast(Static, target.first()).update(f"[red]✖ {e['msg']}[/]")
+                cast(Static, target.first()).update(f"[red]✖ {escape(str(e['msg']))}[/]")
             return None
         return data
 
@@ -203,10 +204,10 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
         try:
             res = await deck.source.launch(self.kind, data, workflow_id=wid, **options)
         except SupervisorError as exc:
-            self.query_one("#err-form", Static).update(f"[red]✖ {exc}[/]")
+            self.query_one("#err-form", Static).update(f"[red]✖ {escape(str(exc))}[/]")
             return
         if not res.ok:  # refused as a duplicate: the form stays, the message names the run
-            self.query_one("#err-form", Static).update(f"[yellow]✖ {res.message}[/]")
+            self.query_one("#err-form", Static).update(f"[yellow]✖ {escape(res.message)}[/]")
             return
         deck.record(res)
         deck.poller.kick()

@@ -6,7 +6,6 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from ..formatting import duration
 from ..supervisor import SupervisorError, WorkflowRow
+from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:

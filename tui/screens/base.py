@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import WorkflowRow
-from ..widgets.text import show_text
+from ..widgets.text import escape, show_text
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
@@ -28,11 +28,15 @@ class StatusLine(Static):
     def refresh_status(self, app: AgentDeckApp) -> None:
         model = app.model_label or "model: ?"
         offline = "offline" in model.lower()
-        model_markup = f"[reverse yellow] {model.upper()} [/]" if offline else f"[green]{model}[/]"
+        model_markup = (
+            f"[reverse yellow] {escape(model.upper())} [/]"
+            if offline
+            else f"[green]{escape(model)}[/]"
+        )
         conn = (
-            f"[green]● live[/] {app.source.display_url}"
+            f"[green]● live[/] {escape(app.source.display_url)}"
             if app.connected
-            else f"[bold red]● disconnected[/] {app.connection_detail}"
+            else f"[bold red]● disconnected[/] {escape(app.connection_detail)}"
         )
         ro = " · [bold]read-only[/]" if app.read_only else ""
         show_text(self, f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, cast
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from textual.widgets.tree import TreeNode
 from ..formatting import clock_time, row_status
 from ..supervisor import ForkNode, RunOutputs, SupervisorError
 from ..widgets.footer import Footer
+from ..widgets.text import escape
 from ..workers import WorkerErrors
 from .base import StatusLine
 

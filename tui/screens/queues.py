@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -28,6 +27,7 @@ from ..supervisor import SupervisorError
 from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ..widgets.footer import Footer
 from ..widgets.tables import cursor_key
+from ..widgets.text import escape
 from ..workers import WorkerErrors
 from .base import StatusLine
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +14,7 @@ from ..filtering import TABS, Filter
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import WorkflowRow
 from ..widgets.footer import Footer
-from ..widgets.text import show_text
+from ..widgets.text import escape, show_text
 from ..widgets.workflow_table import SORTABLE, WorkflowTable
 from .base import RunActionsScreen
 

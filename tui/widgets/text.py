@@ -8,10 +8,22 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-__all__ = ["show_text"]
+__all__ = ["escape", "show_text"]
 
 #: What each widget shows, and its lines' lengths.
 _shown: WeakKeyDictionary[Static, tuple[str | Text, list[int]]] = WeakKeyDictionary()
+
+
+def escape(text: str) -> str:
+    """``text`` as Textual markup that shows exactly ``text``.
+
+    Rich's and Textual's own ``escape`` only escape what looks like a tag (``[b]``), but
+    Textual's parser also reads ``["x=\\"y\\""]`` (a JSON list: a step's output, an answer quoting
+    a file) as a tag and fails on it. Every ``[`` escaped round-trips any text
+    (tests/test_bad_input.py), but one: a backslash at the end would escape the tag that
+    follows (Textual has no escaped backslash), so it gets a space after it.
+    """
+    return text.replace("[", "\\[") + (" " if text.endswith("\\") else "")
 
 
 def _line_lengths(content: str | Text) -> list[int]:
