@@ -132,6 +132,31 @@ async def test_cancel_asks_first(sup: Supervisor, runtime: Runtime) -> None:
         await until(pilot, lambda: "nothing to cancel" in notices(app))
 
 
+async def test_slash_finds_in_the_output_and_escape_closes_it_first(
+    sup: Supervisor, runtime: Runtime
+) -> None:
+    from tui.widgets.find import FindBar
+
+    wid = await launch(sup, questions=1)
+    await wait_approval(sup, wid)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, wid)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        pane = app.screen.query_one(OutputPane)
+        await until(pilot, lambda: "attempt 1" in pane.doc.plain)
+        await pilot.press("m", "slash")  # from another tab: the output comes to the front
+        assert app.screen.query_one(TabbedContent).active == "output"
+        await pilot.press(*"ATTEMPT")
+        assert pane.mark is not None and "attempt" in pane.doc.line(pane.mark[0]).plain
+        await pilot.press("escape")
+        assert not app.screen.query_one(FindBar).display and pane.mark is None
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, WorkflowsScreen)
+
+
 async def test_a_failed_run_opens_on_the_failed_steps_output(
     sup: Supervisor, runtime: Runtime
 ) -> None:

@@ -69,3 +69,51 @@ async def test_each_document_keeps_its_place_and_the_tail_is_followed() -> None:
         await pilot.pause()
         assert pane.scroll_y == 10  # where the user left it: scrolled up, not following
         assert "later line 4" in run.plain
+
+
+class FindApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from tui.widgets.find import FindBar
+
+        pane = OutputPane(id="pane")
+        yield pane
+        yield FindBar(pane, id="find")
+
+
+async def test_find_marks_matches_in_turn_and_wraps_round() -> None:
+    from textual.widgets import Static
+
+    from tui.widgets.find import FindBar
+
+    app = FindApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(OutputPane)
+        doc = pane.view_for("run")
+        doc.append_many(lines("run", 200))
+        doc.append_many([("the NEEDLE once\n", ""), ("tail\n", "")])
+        doc.append_many([('a needle twice, [b]="markup"\n', "")])
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y  # following the tail
+        bar = app.query_one(FindBar)
+        bar.open()
+        status = bar.query_one("#find-status", Static)
+        await pilot.press(*"needle")
+        # From the top of the view (the tail): the first match below it, then round again.
+        assert pane.mark is not None and "needle" in doc.line(pane.mark[0]).plain.lower()
+        first = pane.mark[0]
+        await pilot.press("enter")
+        second = pane.mark[0]
+        assert second != first and str(status.render()) in ("1/2", "2/2")
+        await pilot.press("enter")
+        assert pane.mark[0] == first  # wrapped round
+        await pilot.press("up")
+        assert pane.mark[0] == second
+        # The view scrolled to it: the marked line is on screen, its match highlighted.
+        row = doc.first_row(second)
+        assert row is not None and pane.scroll_y <= row < pane.scroll_y + pane.size.height
+        strip = pane.render_line(row - int(pane.scroll_y))
+        assert any(seg.style and seg.style.reverse for seg in strip if "needle" in seg.text)
+        await pilot.press(*"zzz")
+        assert pane.mark is None and "no match" in str(status.render())
+        await pilot.press("escape")
+        assert not bar.display and pane.mark is None

@@ -152,6 +152,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("detail_waiting", open_run(WAITING.workflow_id)),
     Shot("detail_report", open_run("research-c3d2a1b0f9e8")),
     Shot("detail_output", open_run("research-c3d2a1b0f9e8", "o")),
+    Shot("detail_find", open_run("research-c3d2a1b0f9e8", "slash", *"durable", "enter")),
     Shot("detail_failed", open_run(FAILED.workflow_id)),
     Shot("detail_events", open_run(WAITING.workflow_id, "e")),
     Shot("detail_small", open_run(WAITING.workflow_id), size=(60, 20)),

@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,9 +18,10 @@ from ..formatting import clock_time, countdown, duration, row_status
 from ..messages import WorkflowsRefreshed
 from ..supervisor import RunDetail, SupervisorError, WorkflowRow
 from ..widgets.branches import BranchesPane
+from ..widgets.find import FindBar
 from ..widgets.footer import Footer
 from ..widgets.output import OutputPane
-from ..widgets.text import show_text
+from ..widgets.text import escape, show_text
 from ..widgets.timeline import Timeline, build_items
 from .base import RunActionsScreen
 
@@ -41,6 +41,7 @@ class DetailScreen(RunActionsScreen):
         Binding("e", "tab('events')", "Events", id="detail.events"),
         Binding("b", "tab('branches')", "Branches", show=False, id="detail.branches"),
         Binding("p", "open_parent", "Parent", show=False, id="detail.parent"),
+        Binding("slash", "find", "Find", key_display="/", id="detail.find"),
     ]
 
     def __init__(self, workflow_id: str) -> None:
@@ -69,7 +70,9 @@ class DetailScreen(RunActionsScreen):
             with TabbedContent(id="detail-tabs", initial="output"):
                 with TabPane("Output", id="output"):
                     yield Static("", id="output-title")
-                    yield OutputPane(id="output-pane")
+                    pane = OutputPane(id="output-pane")
+                    yield pane
+                    yield FindBar(pane, id="output-find")
                 with TabPane("Report", id="report"):
                     yield Markdown("_No report yet._", id="report-md")
                 with TabPane("Branches", id="branches"):
@@ -370,6 +373,11 @@ class DetailScreen(RunActionsScreen):
     def action_toggle_internal(self) -> None:
         self.show_internal = not self.show_internal
         self._render_timeline()
+
+    def action_find(self) -> None:
+        """Find in the output shown (the Output tab comes to the front)."""
+        self.query_one(TabbedContent).active = "output"
+        self.query_one(FindBar).open()
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)

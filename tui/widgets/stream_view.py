@@ -91,6 +91,28 @@ class StreamDoc:
         if self._lines and self._lines[-1].plain:
             self.append("\n")
 
+    # -- finding ------------------------------------------------------------------------------
+
+    def find(self, needle: str, start: int, step: int = 1) -> int | None:
+        """The first logical line from ``start`` on (``step`` -1: backwards), wrapping round,
+        whose text contains ``needle``, ignoring case."""
+        low, n = needle.lower(), len(self._lines)
+        if not low:
+            return None
+        for k in range(n):
+            i = (start + k * step) % n
+            if low in self._lines[i].plain.lower():
+                return i
+        return None
+
+    def matches(self, needle: str, upto: int | None = None) -> int:
+        """How many logical lines (before ``upto``, or all) contain ``needle``, ignoring case."""
+        low = needle.lower()
+        return sum(1 for t in self._lines[:upto] if low in t.plain.lower())
+
+    def line(self, index: int) -> Text:
+        return self._lines[index]
+
     # -- layout -------------------------------------------------------------------------------
 
     def layout(self, width: int) -> int:
@@ -117,6 +139,14 @@ class StreamDoc:
         i = bisect_right(self._starts, row) - 1
         return self._wrapped[i][row - self._starts[i]]
 
+    def line_at(self, row: int) -> int:
+        """The logical line shown at visual ``row`` (as last laid out)."""
+        return max(0, bisect_right(self._starts, row) - 1)
+
+    def first_row(self, index: int) -> int | None:
+        """The visual row where logical line ``index`` starts (None if not laid out)."""
+        return self._starts[index] if index < len(self._starts) else None
+
 
 class StreamView(ScrollView, can_focus=True):
     """Shows one :class:`StreamDoc`, following its tail unless scrolled up."""
@@ -137,6 +167,57 @@ class StreamView(ScrollView, can_focus=True):
         self._width = 0
         #: Documents not shown whose new lines are not wrapped yet.
         self._behind: set[StreamDoc] = set()
+        #: A find's current match: the logical line, and the text marked in it.
+        self.mark: tuple[int, str] | None = None
+        self._marked: tuple[tuple[int, int, str, int, int], list[Strip]] | None = None
+
+    # -- finding ------------------------------------------------------------------------------
+
+    def find(self, needle: str, step: int = 0) -> tuple[int, int] | None:
+        """Mark the next line (``step`` 1), the previous one (-1), or the first from the top of
+        the view (0, as the needle is typed) that contains ``needle``, ignoring case, and scroll
+        to it. Returns (which match, how many lines match), or None for no match.
+
+        Scrolling to a match leaves the tail, so the view stops following it; ``end`` follows
+        again.
+        """
+        doc = self.doc
+        self._layout()
+        if step and self.mark is not None and self.mark[1].lower() == needle.lower():
+            start = self.mark[0] + step
+        else:
+            start = doc.line_at(int(self.scroll_y))
+        found = doc.find(needle, start, step or 1) if doc.line_count else None
+        if found is None:
+            self.clear_mark()
+            return None
+        self.mark = (found, needle)
+        row = doc.first_row(found) or 0
+        self._scroll_now(max(0, min(row - 2, self.max_scroll_y)))  # two lines above it
+        self.refresh()
+        return doc.matches(needle, found) + 1, doc.matches(needle)
+
+    def clear_mark(self) -> None:
+        if self.mark is not None:
+            self.mark = None
+            self.refresh()
+
+    def _marked_row(self, row: int) -> Strip | None:
+        """Row ``row`` of the marked line, the match highlighted (None if it is another)."""
+        if self.mark is None:
+            return None
+        index, needle = self.mark
+        first = self.doc.first_row(index) if index < self.doc.line_count else None
+        if first is None or row < first:
+            return None
+        # (The line may be the one text is being appended to: its length is in the key.)
+        key = (id(self.doc), index, needle, self._width, len(self.doc.line(index)))
+        if self._marked is None or self._marked[0] != key:
+            line = self.doc.line(index).copy()
+            line.highlight_words([needle], style="reverse bold", case_sensitive=False)
+            self._marked = (key, self.wrap(line, self._width))
+        strips = self._marked[1]
+        return strips[row - first] if row - first < len(strips) else None
 
     # -- showing a document -------------------------------------------------------------------
 
@@ -145,6 +226,7 @@ class StreamView(ScrollView, can_focus=True):
         if doc is self.doc:
             return
         self.doc.scroll_y = None if self._at_tail else self.scroll_y
+        self.mark = None
         self.doc = doc
         self._layout()
         if doc.scroll_y is None:
@@ -232,7 +314,7 @@ class StreamView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         style = self.rich_style
-        strip = self.doc.row(scroll_y + y)
+        strip = self._marked_row(scroll_y + y) or self.doc.row(scroll_y + y)
         if strip is None:
             return Strip.blank(width, style)
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
