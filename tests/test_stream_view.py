@@ -117,3 +117,42 @@ async def test_find_marks_matches_in_turn_and_wraps_round() -> None:
         assert pane.mark is None and "no match" in str(status.render())
         await pilot.press("escape")
         assert not bar.display and pane.mark is None
+
+
+class BranchesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from tui.widgets.branches import BranchesPane
+
+        yield BranchesPane(id="branches")
+
+
+def batch(wid: str, text: str, offset: int) -> Any:
+    from tui.supervisor import StreamBatch
+    from workflows.models import ChunkKind, ChunkPart, StreamChunk
+
+    chunk = StreamChunk(
+        step_id=1, step_name="answer", attempt=1, seq=offset,
+        parts=(ChunkPart(kind=ChunkKind.TEXT, text=text),),
+    )  # fmt: skip
+    return StreamBatch(workflow_id=wid, chunks=(chunk,), next_offset=offset + 1)
+
+
+async def test_a_branch_that_streams_before_its_run_is_named_loses_nothing() -> None:
+    """A fast branch can stream, even finish, before the compare run's detail names its
+    workflow: its column still shows all of it (a flaky CI run found the gap)."""
+    from tui.supervisor import BranchRow
+    from tui.widgets.branches import BranchesPane
+
+    app = BranchesApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(BranchesPane)
+        pane.show((BranchRow(label="A", model="m1", style="concise"),), "", 0.0)
+        await pilot.pause()
+        assert not pane.feed(batch("run-A", "early words ", 0))  # no column knows run-A yet
+        named = (BranchRow(label="A", model="m1", style="concise", workflow_id="run-A"),)
+        pane.show(named, "", 0.0)
+        assert pane.feed(batch("run-A", "later words", 1))
+        await pilot.pause()
+        assert "early words later words" in pane.columns["A"].pane.view_for("run-A").plain
+        # Every branch named: runs with no column (the compare run's own) are not kept.
+        assert not pane.feed(batch("the-run", "x", 0)) and pane._pending is None

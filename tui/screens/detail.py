@@ -310,6 +310,8 @@ class DetailScreen(RunActionsScreen):
             self.query_one("#report-md", Markdown).update(d.result_markdown)
         if d.branches:
             self.query_one(BranchesPane).show(d.branches, d.winner, now)
+        else:
+            self.query_one(BranchesPane).no_branches()
         if d.error:
             result = f"[bold red]{escape(d.error)}[/]"
         elif d.result is not None:

@@ -66,6 +66,10 @@ class BranchesPane(Vertical):
         self.columns: dict[str, _Column] = {}
         self._by_wid: dict[str, _Column] = {}
         self._rows: dict[str, list[Text | str]] = {}
+        #: Batches of runs no column is known for yet. A branch may stream (even finish) before
+        #: the run's detail names its workflow: its batches wait here for :meth:`show`. Kept
+        #: until every branch is named, or :meth:`no_branches` says the run has none.
+        self._pending: dict[str, list[StreamBatch]] | None = {}
 
     def compose(self) -> ComposeResult:
         yield Horizontal(id="branch-cols")
@@ -87,7 +91,11 @@ class BranchesPane(Vertical):
                 self._by_wid[b.workflow_id] = col
                 if col.is_mounted:
                     col.pane.view_for(b.workflow_id)
+                for batch in (self._pending or {}).pop(b.workflow_id, []):
+                    self.feed(batch)
             col.show(b, winner)
+        if all(b.workflow_id for b in branches):
+            self._pending = None
         table = self.query_one("#compare-table", DataTable)
         rows = {b.label: _cells(b, winner, now) for b in branches}
         if list(rows) != list(self._rows):
@@ -101,9 +109,15 @@ class BranchesPane(Vertical):
                         table.update_cell(label, key, new)
         self._rows = rows
 
+    def no_branches(self) -> None:
+        """The run is not a fork-compare: nothing to keep for columns."""
+        self._pending = None
+
     def feed(self, batch: StreamBatch) -> bool:
         col = self._by_wid.get(batch.workflow_id)
         if col is None:
+            if self._pending is not None:
+                self._pending.setdefault(batch.workflow_id, []).append(batch)
             return False
         if col.is_mounted:
             col.pane.feed(batch)
