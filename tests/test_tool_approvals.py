@@ -511,6 +511,8 @@ async def test_sigkill_while_tool_approval_pending(
     cmd = [sys.executable, "-c", CHILD, db_url, str(state_dir), run_id]
     proc = spawn(cmd, cwd=tmp_path, env=env, out_path=out_path)
     try:
+        # The child's DBOS creates the database (the data layer never creates a SQLite file).
+        await wait_for(lambda: (tmp_path / "crash.sqlite").exists(), within=60, interval=0.05)
         async with connected(db_url) as sup:
 
             async def held() -> bool:
