@@ -80,6 +80,26 @@ async def test_a_notification_is_shown_as_written(tmp_path: Path) -> None:
         assert shown and str(Toast(shown[0]).render()) == message  # as written, no MarkupError
 
 
+async def test_table_cells_are_shown_as_they_are() -> None:
+    """An event's value or a topic with ``[/x]`` in it: DataTable reads str cells as markup."""
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.tables import PlainTable
+
+    class TableApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield PlainTable()
+
+    async with TableApp().run_test() as pilot:
+        table = pilot.app.query_one(PlainTable)
+        table.add_column("KEY", key="key")
+        table.add_column("VALUE", key="value")
+        table.add_row("topic", "close [/x] and [b]", key="k")
+        table.update_cell("k", "key", '["a=\\"b\\""]')
+        await pilot.pause()
+        assert [str(c) for c in table.get_row("k")] == ['["a=\\"b\\""]', "close [/x] and [b]"]
+
+
 @given(st.text(), st.sampled_from(["py_pickle", "portable_json", None, "bogus"]))
 def test_any_stored_value_decodes_or_becomes_a_placeholder(raw: str, ser: str | None) -> None:
     value = decode(raw, ser)

@@ -250,6 +250,14 @@ async def test_filter_tabs_and_history(sup: Supervisor, runtime: Runtime) -> Non
         await until(pilot, lambda: set(table(app).rows_by_id) == {ok})
         await pilot.press("1", "slash", *"status:nonsense", "enter")
         await until(pilot, lambda: "unknown status" in notices(app))
+        # Filter text that reads as markup is shown as typed (it ended the app before).
+        await pilot.press("escape", "slash", *'["a=" [/x]')
+        await until(pilot, lambda: 'filter: ["a=" [/x]' in str(counts_line(app).render()))
+        assert app.is_running
+
+
+def counts_line(app: AgentDeckApp) -> Static:
+    return app.screen.query_one("#counts", Static)
 
 
 async def test_inbox_countdown_and_answer(sup: Supervisor, runtime: Runtime) -> None:

@@ -44,7 +44,7 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
                 "[dim]Steps before the chosen one are reused; it and everything "
                 "after run again in a new workflow. enter forks, esc cancels.[/]"
             )
-            yield OptionList(id="fork-steps")
+            yield OptionList(id="fork-steps", markup=False)  # step names are data
             with Vertical(id="fork-settings"):
                 yield Static(
                     "[b]Rerun with changed settings[/] [dim](optional; tab to edit, blank = "

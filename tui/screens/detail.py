@@ -21,6 +21,7 @@ from ..widgets.branches import BranchesPane
 from ..widgets.find import FindBar
 from ..widgets.footer import Footer
 from ..widgets.output import OutputPane
+from ..widgets.tables import PlainTable
 from ..widgets.text import escape, show_text
 from ..widgets.timeline import Timeline, build_items
 from .base import RunActionsScreen
@@ -78,7 +79,7 @@ class DetailScreen(RunActionsScreen):
                 with TabPane("Branches", id="branches"):
                     yield BranchesPane(id="branches-pane")
                 with TabPane("Events", id="events"):
-                    yield DataTable(id="events-table", cursor_type="row")
+                    yield PlainTable(id="events-table", cursor_type="row")
                 with TabPane("Result", id="result"):
                     yield Static("", id="result-text")
         yield Footer()

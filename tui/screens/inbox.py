@@ -20,7 +20,7 @@ from ..formatting import duration, short_id
 from ..messages import WorkflowsRefreshed
 from ..supervisor import WorkflowRow
 from ..widgets.footer import Footer
-from ..widgets.tables import cursor_key
+from ..widgets.tables import PlainTable, cursor_key
 from .base import RunActionsScreen
 
 __all__ = ["InboxScreen"]
@@ -36,7 +36,7 @@ class InboxScreen(RunActionsScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         yield Static("[b]Approval inbox[/] · every run waiting for a human", id="inbox-title")
-        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id="inbox", cursor_type="row", zebra_stripes=True)
         yield Static("", id="inbox-prompt")
         yield Footer()
 

@@ -26,7 +26,7 @@ from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ..widgets.footer import Footer
-from ..widgets.tables import cursor_key
+from ..widgets.tables import PlainTable, cursor_key
 from ..widgets.text import escape
 from ..workers import WorkerErrors
 from .base import StatusLine
@@ -140,7 +140,7 @@ class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status-line")
         yield Static("", id=f"{self.NOUN}-title", classes="view-title")
-        yield DataTable(id=f"{self.NOUN}-table", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id=f"{self.NOUN}-table", cursor_type="row", zebra_stripes=True)
         yield from self.compose_extra()
         yield Footer()
 

@@ -161,7 +161,7 @@ class WorkflowsScreen(RunActionsScreen):
             if stranded:
                 parts.append(f"[b red]{stranded} stranded (r takes over)[/]")
             if self.filter.text:
-                parts.append(f"filter: [b]{self.filter.text}[/]")
+                parts.append(f"filter: [b]{escape(self.filter.text)}[/]")
             if not snap.rows and self.deck.connected:
                 parts.append("no workflows yet — press [b]n[/] to launch one")
             if not snap.rows and not self.deck.connected:

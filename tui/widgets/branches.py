@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from ..formatting import duration, status_text
 from ..supervisor import BranchRow, StreamBatch
 from .output import OutputPane
+from .tables import PlainTable
 from .text import show_text
 
 __all__ = ["BranchesPane"]
@@ -73,7 +74,7 @@ class BranchesPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Horizontal(id="branch-cols")
-        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id="compare-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#compare-table", DataTable)
