@@ -52,6 +52,13 @@ async def select(pilot: Pilot[None], app: AgentDeckApp, wid: str) -> None:
     await pilot.pause()
 
 
+async def open_detail(pilot: Pilot[None], app: AgentDeckApp, wid: str) -> None:
+    """Select ``wid`` in the list and open its run detail (enter), as a person would."""
+    await select(pilot, app, wid)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+
+
 def notices(app: AgentDeckApp) -> str:
     return " | ".join(n.message for n in app._notifications)
 
@@ -141,9 +148,7 @@ async def test_slash_finds_in_the_output_and_escape_closes_it_first(
     await wait_approval(sup, wid)
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, wid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await open_detail(pilot, app, wid)
         pane = app.screen.query_one(OutputPane)
         await until(pilot, lambda: "attempt 1" in pane.doc.plain)
         await pilot.press("m", "slash")  # from another tab: the output comes to the front
@@ -166,9 +171,7 @@ async def test_a_failed_run_opens_on_the_failed_steps_output(
     assert await finish(sup, wid) == "ERROR"
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, wid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await open_detail(pilot, app, wid)
         screen = app.screen
         assert isinstance(screen, DetailScreen)
         await until(pilot, lambda: screen.detail is not None)
@@ -202,9 +205,7 @@ async def test_fork_from_the_synthesis_step(sup: Supervisor, runtime: Runtime) -
     assert await finish(sup, wid) == "SUCCESS"
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, wid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await open_detail(pilot, app, wid)
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         await until(pilot, lambda: detail.detail is not None)
@@ -403,9 +404,7 @@ async def test_resize_while_streaming_and_every_key_on_every_screen(
     app = make_app(sup, runtime)
     keys = ("a", "c", "r", "f", "h", "p", "enter")
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, wid)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await open_detail(pilot, app, wid)
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         view = detail.query_one(OutputPane).view_for(wid)
