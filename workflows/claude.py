@@ -39,6 +39,7 @@ from claude_agent_sdk import (
     ResultMessage,
     StreamEvent,
     TextBlock,
+    ThinkingBlock,
     ToolPermissionContext,
     ToolResultBlock,
     UserMessage,
@@ -414,6 +415,35 @@ def _event_parts(event: dict[str, Any]) -> list[tuple[ChunkKind, str]]:
     return []
 
 
+def _unstreamed(
+    msg: AssistantMessage, streamed: dict[ChunkKind, str]
+) -> list[tuple[ChunkKind, str]]:
+    """What of a complete message's text and thinking its stream events did not show.
+
+    Normally nothing. After a broken stream the CLI asks again without streaming, so a whole
+    answer can arrive with no events (or after a partial one): it goes to the stream here, or
+    the output pane would lack text that the step's result has. ``streamed`` holds, per kind,
+    what the events showed and no message has accounted for yet; when the two disagree (a real
+    retry answers differently) the stream shown stays as it is.
+    """
+    missing: list[tuple[ChunkKind, str]] = []
+    for block in msg.content:
+        if isinstance(block, TextBlock):
+            kind, text = ChunkKind.TEXT, block.text
+        elif isinstance(block, ThinkingBlock):
+            kind, text = ChunkKind.THINKING, block.thinking
+        else:
+            continue
+        seen = streamed.get(kind, "")
+        if seen.startswith(text):  # streamed (the CLI sends a message per block)
+            streamed[kind] = seen[len(text) :]
+        else:
+            if text.startswith(seen):
+                missing.append((kind, text[len(seen) :]))
+            streamed[kind] = ""
+    return missing
+
+
 async def run_claude(
     call: ClaudeCall,
     *,
@@ -445,6 +475,7 @@ async def run_claude(
     started = time.monotonic()
     texts: list[str] = []
     result_msg: ResultMessage | None = None
+    streamed: dict[ChunkKind, str] = {}  # see _unstreamed
     model = call.model
     gate: ToolGate | None = None
     if call.tools:
@@ -466,9 +497,15 @@ async def run_claude(
         try:
             async for msg in messages:
                 if isinstance(msg, StreamEvent):
+                    if msg.event.get("type") == "message_start":
+                        streamed.clear()
                     for kind, text in _event_parts(msg.event):
                         out.add(kind, text)
+                        if kind in (ChunkKind.TEXT, ChunkKind.THINKING):
+                            streamed[kind] = streamed.get(kind, "") + text
                 elif isinstance(msg, AssistantMessage):
+                    for kind, text in _unstreamed(msg, streamed):
+                        out.add(kind, text)
                     model = msg.model or model
                     turn = "".join(b.text for b in msg.content if isinstance(b, TextBlock))
                     if turn:
