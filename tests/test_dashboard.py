@@ -155,6 +155,12 @@ async def test_slash_finds_in_the_output_and_escape_closes_it_first(
         assert app.screen.query_one(TabbedContent).active == "output"
         await pilot.press(*"ATTEMPT")
         assert pane.mark is not None and "attempt" in pane.doc.line(pane.mark[0]).plain
+        # The run finishes while the user reads: the report waits instead of taking the screen.
+        await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+        await until(pilot, lambda: "the report is ready" in notices(app), within=60)
+        assert app.screen.query_one(TabbedContent).active == "output"
+        assert app.screen.query_one(FindBar).display and app.focused is not None
+        assert app.focused.id == "find-input"
         await pilot.press("escape")
         assert not app.screen.query_one(FindBar).display and pane.mark is None
         assert isinstance(app.screen, DetailScreen)

@@ -156,7 +156,17 @@ class DetailScreen(RunActionsScreen):
             # A compare run's result is the branches tab's table: stay there.
             if not self._report_shown and not detail.branches:
                 self._report_shown = True
-                self.query_one(TabbedContent).active = "report"
+                if self._reading_output():
+                    self.notify("the report is ready: m shows it", timeout=5)
+                else:
+                    self.query_one(TabbedContent).active = "report"
+
+    def _reading_output(self) -> bool:
+        """Whether the user is reading the output (finding in it, or scrolled up in it): the
+        report then waits for them instead of taking the screen when the run finishes."""
+        if self.query_one(TabbedContent).active != "output":
+            return False
+        return bool(self.query_one(FindBar).display) or not self.query_one(OutputPane).following
 
     @work(exclusive=True, group="streams", exit_on_error=False, description="follow streams")
     async def follow_streams(self) -> None:

@@ -251,6 +251,11 @@ class StreamView(ScrollView, can_focus=True):
         self.refresh()
 
     @property
+    def following(self) -> bool:
+        """Whether the view follows its document's tail (the user has not scrolled up)."""
+        return self._at_tail
+
+    @property
     def _at_tail(self) -> bool:
         """Following: scrolled to the last row (within one), with following on."""
         return self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
