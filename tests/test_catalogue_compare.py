@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, Tree
 
-from tests.conftest import _settings, connected, launched, wait_for
+from tests.conftest import _settings, connected, launched
 from tests.test_dashboard import make_app, until
+from tests.test_research import approve_and_finish, finish, launch
 from tui.modals.fork import ForkScreen
 from tui.modals.launch import LaunchScreen
 from tui.screens.detail import DetailScreen
@@ -21,8 +22,6 @@ from tui.supervisor import Supervisor, SupervisorError
 from tui.widgets.branches import BranchesPane
 from workflows.model_offline.transport import reset_faults
 from workflows.models import (
-    ApprovalAnswer,
-    ApprovalDecision,
     CompareReport,
     CompareRequest,
     ResearchReport,
@@ -32,14 +31,6 @@ from workflows.models import (
 from workflows.runtime import Runtime
 
 QUESTION = "Why do durable workflows checkpoint step outputs?"
-
-
-async def finish(sup: Supervisor, wid: str) -> str:
-    async def done() -> bool:
-        return not (await sup.get_row(wid)).active
-
-    await wait_for(done, within=60)
-    return (await sup.get_row(wid)).status
 
 
 def test_branch_specs_validate() -> None:
@@ -114,15 +105,9 @@ async def test_compare_fails_when_every_branch_fails(sup: Supervisor) -> None:
 
 
 async def approved_research(sup: Supervisor) -> str:
-    res = await sup.launch("research", {"topic": "durable execution", "questions": 2})
-
-    async def waiting() -> bool:
-        return (await sup.get_row(res.workflow_id)).waiting_approval
-
-    await wait_for(waiting)
-    await sup.answer(res.workflow_id, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, res.workflow_id) == "SUCCESS"
-    return res.workflow_id
+    wid = await launch(sup, questions=2)
+    assert await approve_and_finish(sup, wid) == "SUCCESS"
+    return wid
 
 
 async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> None:

@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, Static, TabbedContent
 
-from tests.test_research import TOPIC, finish, launch, wait_approval
+from tests.test_research import TOPIC, approve_and_finish, finish, launch, wait_approval
 from tui.app import AgentDeckApp
 from tui.modals.approve import ApproveScreen
 from tui.modals.confirm import ConfirmScreen
@@ -172,9 +172,7 @@ async def test_a_failed_run_opens_on_the_failed_steps_output(
     sup: Supervisor, runtime: Runtime
 ) -> None:
     wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "ERROR"
+    assert await approve_and_finish(sup, wid) == "ERROR"
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
         await open_detail(pilot, app, wid)
@@ -191,9 +189,7 @@ async def test_a_failed_run_opens_on_the_failed_steps_output(
 
 async def test_resume_a_failed_run(sup: Supervisor, runtime: Runtime) -> None:
     wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "ERROR"
+    assert await approve_and_finish(sup, wid) == "ERROR"
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, wid)
@@ -206,9 +202,7 @@ async def test_resume_a_failed_run(sup: Supervisor, runtime: Runtime) -> None:
 
 async def test_fork_from_the_synthesis_step(sup: Supervisor, runtime: Runtime) -> None:
     wid = await launch(sup, questions=1)
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "SUCCESS"
+    assert await approve_and_finish(sup, wid) == "SUCCESS"
     app = make_app(sup, runtime)
     async with app.run_test(size=SIZE) as pilot:
         await open_detail(pilot, app, wid)

@@ -36,6 +36,13 @@ async def finish(sup: Supervisor, wid: str) -> str:
     return (await sup.get_row(wid)).status
 
 
+async def approve_and_finish(sup: Supervisor, wid: str) -> str:
+    """Wait for the run's plan approval, approve it, wait for the run to end: its status."""
+    await wait_approval(sup, wid)
+    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
+    return await finish(sup, wid)
+
+
 def db_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
@@ -186,9 +193,7 @@ async def test_auth_error_is_not_retried(sup: Supervisor) -> None:
 
 async def test_one_failed_question_keeps_the_others(sup: Supervisor) -> None:
     wid = await launch(sup, questions=3, fault="research@2.invalid_request*inf")
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "SUCCESS"
+    assert await approve_and_finish(sup, wid) == "SUCCESS"
     report = (await sup.detail(wid)).result
     assert isinstance(report, ResearchReport)
     assert [a.ok for a in report.answers] == [True, False, True]
@@ -201,9 +206,7 @@ async def test_one_failed_question_keeps_the_others(sup: Supervisor) -> None:
 
 async def test_failed_run_resumes_from_the_failed_step(sup: Supervisor) -> None:
     wid = await launch(sup, questions=1, fault="synthesize.invalid_request*1")
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "ERROR"
+    assert await approve_and_finish(sup, wid) == "ERROR"
     assert "synthesis failed" in (await sup.get_row(wid)).error
     res = await sup.resume(wid)
     assert res.ok, res.message
@@ -217,9 +220,7 @@ async def test_failed_run_resumes_from_the_failed_step(sup: Supervisor) -> None:
 
 async def test_fork_from_synthesis(sup: Supervisor) -> None:
     wid = await launch(sup, questions=1)
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "SUCCESS"
+    assert await approve_and_finish(sup, wid) == "SUCCESS"
     detail = await sup.detail(wid)
     synth = next(s for s in detail.steps if s.name == "synthesize")
     res = await sup.fork(wid, synth.step_id)
@@ -246,9 +247,7 @@ async def test_cancel_and_resume(sup: Supervisor) -> None:
     assert await finish(sup, wid) == "CANCELLED"
     assert not (await sup.cancel(wid)).ok
     assert (await sup.resume(wid)).ok
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    assert await finish(sup, wid) == "SUCCESS"
+    assert await approve_and_finish(sup, wid) == "SUCCESS"
     assert not (await sup.resume(wid)).ok
 
 
