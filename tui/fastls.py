@@ -357,6 +357,13 @@ class _DB:
         return f"{column} = ANY({array})", [json.dumps(list(values))]
 
 
+def not_dbos(error: str) -> bool:
+    """Whether a database error says DBOS's tables are not there (not, or not yet, a DBOS
+    system database), on SQLite or PostgreSQL."""
+    low = error.lower()
+    return "no such table" in low or ("relation" in low and "does not exist" in low)
+
+
 def sqlite_path(url: str) -> str:
     """The file of a ``sqlite:///`` URL ("" if it is not one; ``:memory:`` as is)."""
     m = re.match(r"sqlite(\+\w+)?:///(.*)$", url)
@@ -426,7 +433,7 @@ def _errors(shown: str, kind: type[BaseException]) -> Iterator[None]:
                 f"list workflows: the database did not answer within {_read_timeout():g} s "
                 "(locked by another process?)"
             ) from None
-        if "no such table" in low or ("does not exist" in low and "relation" in low):
+        if not_dbos(low):
             raise LsError(f"not a DBOS system database: {shown} ({text})") from None
         if "file is not a database" in low:
             raise LsError(f"cannot open {shown}: {text}") from None

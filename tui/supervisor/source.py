@@ -44,7 +44,7 @@ from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
-from ..fastls import sqlite_path
+from ..fastls import not_dbos, sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .models import (
     ActionResult,
@@ -97,12 +97,6 @@ def _one_line(exc: BaseException) -> str:
     for prefix in ("(psycopg.OperationalError) ", "(sqlite3.OperationalError) "):
         text = text.replace(prefix, "")
     return redact(text[:400])
-
-
-def _not_dbos(text: str) -> bool:
-    """Whether a database error says the DBOS tables are not there (yet)."""
-    low = text.lower()
-    return "no such table" in low or ("relation" in low and "does not exist" in low)
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -239,7 +233,7 @@ class Supervisor:
 
     def _failure(self, what: str, exc: BaseException) -> SupervisorError:
         text = _one_line(exc)
-        if _not_dbos(text):
+        if not_dbos(text):
             return SupervisorError(
                 f"not a DBOS system database yet: {self.display_url} ({text}); "
                 "a worker or --embedded creates its tables"
