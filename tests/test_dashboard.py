@@ -414,6 +414,8 @@ async def test_resize_while_streaming_and_every_key_on_every_screen(
             await pilot.resize_terminal(*size)
             await pilot.pause(0.1)
             assert view.plain == before  # re-wrapped, nothing lost
+            header = str(detail.query_one("#run-header", Static).render())
+            assert ("input:" in header) == (size[1] >= 30)  # short terminals: the essentials
         # Every key on every screen: dialogs open and close, nothing raises.
         for opener in ("escape", "i", "escape"):
             await pilot.press(opener)

@@ -92,8 +92,16 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
         self.query_one(StatusLine).refresh_status(self.deck)
 
     def on_resize(self) -> None:
+        short = self.size.height < 30
+        became = short != self.has_class("-short")
         self.set_class(self.size.width < 100, "-narrow")
-        self.set_class(self.size.height < 30, "-short")
+        self.set_class(short, "-short")
+        if became:
+            self.short_changed()
+
+    def short_changed(self) -> None:
+        """The terminal crossed 30 rows (the ``-short`` class): screens that lay out their own
+        text for it redo it."""
 
     @on(ConnectionChanged)
     def _conn(self, message: ConnectionChanged) -> None:

@@ -97,12 +97,8 @@ class DetailScreen(RunActionsScreen):
         self.follow_streams()
         self.set_interval(0.2, self._spin)
 
-    def on_resize(self) -> None:
-        # (RunActionsScreen.on_resize sets the same classes after this one.)
-        short = self.size.height < 30
-        if short != self.has_class("-short"):
-            self.set_class(short, "-short")
-            self._render_detail()
+    def short_changed(self) -> None:
+        self._render_detail()  # the header keeps fewer lines on a short terminal
 
     # -- data -----------------------------------------------------------------------------
 
