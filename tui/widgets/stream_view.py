@@ -15,7 +15,7 @@ key that shows it finds it ready.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 from rich.style import Style
 from rich.text import Text
@@ -93,22 +93,10 @@ class StreamDoc:
 
     # -- finding ------------------------------------------------------------------------------
 
-    def find(self, needle: str, start: int, step: int = 1) -> int | None:
-        """The first logical line from ``start`` on (``step`` -1: backwards), wrapping round,
-        whose text contains ``needle``, ignoring case."""
-        low, n = needle.lower(), len(self._lines)
-        if not low:
-            return None
-        for k in range(n):
-            i = (start + k * step) % n
-            if low in self._lines[i].plain.lower():
-                return i
-        return None
-
-    def matches(self, needle: str, upto: int | None = None) -> int:
-        """How many logical lines (before ``upto``, or all) contain ``needle``, ignoring case."""
+    def hits(self, needle: str) -> list[int]:
+        """The logical lines whose text contains ``needle``, ignoring case, in order."""
         low = needle.lower()
-        return sum(1 for t in self._lines[:upto] if low in t.plain.lower())
+        return [i for i, t in enumerate(self._lines) if low in t.plain.lower()] if low else []
 
     def line(self, index: int) -> Text:
         return self._lines[index]
@@ -183,19 +171,23 @@ class StreamView(ScrollView, can_focus=True):
         """
         doc = self.doc
         self._layout()
-        if step and self.mark is not None and self.mark[1].lower() == needle.lower():
-            start = self.mark[0] + step
-        else:
-            start = doc.line_at(int(self.scroll_y))
-        found = doc.find(needle, start, step or 1) if doc.line_count else None
-        if found is None:
+        hits = doc.hits(needle)  # one pass over the lines, whatever the step
+        if not hits:
             self.clear_mark()
             return None
+        if step and self.mark is not None and self.mark[1].lower() == needle.lower():
+            here = self.mark[0]
+            # After the mark (or before it, going back), wrapping round.
+            n = bisect_right(hits, here) if step > 0 else bisect_left(hits, here) - 1
+        else:
+            n = bisect_left(hits, doc.line_at(int(self.scroll_y)))  # from the top of the view
+        n %= len(hits)
+        found = hits[n]
         self.mark = (found, needle)
         row = doc.first_row(found) or 0
         self._scroll_now(max(0, min(row - 2, self.max_scroll_y)))  # two lines above it
         self.refresh()
-        return doc.matches(needle, found) + 1, doc.matches(needle)
+        return n + 1, len(hits)
 
     def clear_mark(self) -> None:
         if self.mark is not None:
