@@ -68,12 +68,12 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
     def fork_default_step(self) -> int | None:
         return None
 
-    def _need_row(self, verb: str) -> WorkflowRow | None:
+    def _need_row(self, verb: str, *, writes: bool = True) -> WorkflowRow | None:
         row = self.current_row()
         if row is None:
             self.notify(f"nothing selected to {verb}", severity="warning")
             return None
-        if self.deck.read_only:
+        if writes and self.deck.read_only:
             self.notify(f"read-only: cannot {verb}", severity="warning")
             return None
         return row
@@ -81,9 +81,8 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
     def action_copy_id(self) -> None:
         """The selected run's id to the clipboard (OSC 52: works over SSH in most terminals;
         in tmux with ``set-clipboard on``)."""
-        row = self.current_row()  # (reading, so read-only dashboards copy too)
+        row = self._need_row("copy", writes=False)  # read-only dashboards copy too
         if row is None:
-            self.notify("nothing selected to copy", severity="warning")
             return
         self.app.copy_to_clipboard(row.workflow_id)
         self.notify(f"copied {row.workflow_id}", timeout=2)
