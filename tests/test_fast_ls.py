@@ -295,8 +295,11 @@ async def test_postgres_listing_equals_the_data_layer(pg_database: str, tmp_path
 def test_copied_constants_match_the_workflows_package() -> None:
     from workflows import presence
 
-    assert (fastls.PROGRESS_EVENT, fastls.APPROVAL_EVENT) == (PROGRESS_EVENT, APPROVAL_EVENT)
-    assert fastls.PRESENCE_WORKFLOW == presence.PRESENCE_WORKFLOW
+    from tui.data import filters, rows
+
+    assert (rows.PROGRESS_EVENT, rows.APPROVAL_EVENT) == (PROGRESS_EVENT, APPROVAL_EVENT)
+    assert filters.APPROVAL_EVENT == APPROVAL_EVENT
+    assert filters.PRESENCE_WORKFLOW == presence.PRESENCE_WORKFLOW
 
 
 def test_message_only_errors_keep_only_their_message() -> None:

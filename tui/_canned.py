@@ -8,6 +8,7 @@ Writes are refused. Nothing here is used by the running product.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from workflows.model_offline.script import answer as scripted
@@ -26,10 +27,13 @@ from workflows.models import (
 )
 from workflows.tools import approval_prompt
 
+from .data.filters import STATUS_ALIASES, Filter
+from .data.reads import ListQuery
 from .supervisor import (
     ActionResult,
     EventItem,
     ForkNode,
+    ListPage,
     RunDetail,
     RunOutputs,
     StepRow,
@@ -244,6 +248,50 @@ def _chunks(row: WorkflowRow) -> tuple[StreamChunk, ...]:
     return tuple(out)
 
 
+_SORTS: dict[str, Callable[[WorkflowRow], Any]] = {
+    "started": lambda r: -(r.created_at or 0),
+    "status": lambda r: (r.status, -(r.created_at or 0)),
+    "name": lambda r: (r.name, -(r.created_at or 0)),
+    "duration": lambda r: -(r.duration() or 0),
+    "cost": lambda r: -(r.cost_usd or 0),
+}
+
+
+def _matches(text: str, row: WorkflowRow) -> bool:
+    """The filter language over one canned row (the database does this for live sources)."""
+    for key, value in Filter(text).terms():
+        value_l = value.lower()
+        if key == "":
+            if value_l not in f"{row.name} {row.workflow_id} {row.summary}".lower():
+                return False
+        elif key == "status":
+            wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in value.split(",") if v}
+            if row.status not in wanted and row.shown_status not in wanted:
+                return False
+        elif key == "id" and not row.workflow_id.lower().startswith(value_l):
+            return False
+        elif key in ("name", "queue", "executor", "partition"):
+            field = {"name": row.name, "queue": row.queue, "executor": row.executor,
+                     "partition": row.partition}[key]  # fmt: skip
+            if value_l not in field.lower():
+                return False
+        elif key == "input" and value_l not in row.summary.lower():
+            return False
+        elif key == "is":
+            flag = {
+                "waiting": row.waiting_approval or row.waiting_message,
+                "child": bool(row.parent_id),
+                "top": not row.parent_id,
+                "fork": bool(row.forked_from),
+                "active": row.active,
+                "stranded": bool(row.stranded),
+                "timed_out": bool(row.timed_out),
+            }.get(value_l, True)
+            if not flag:
+                return False
+    return True
+
+
 class CannedSupervisor(Supervisor):
     """Serves the canned rows; every write is refused."""
 
@@ -260,11 +308,30 @@ class CannedSupervisor(Supervisor):
         return None
 
     async def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
-        return len(self.rows), 0, ()
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return len(self.rows), 0, tuple(sorted(counts.items()))
 
     async def list_workflows(
         self, *, limit: int = 500, top_level_only: bool = False
     ) -> list[WorkflowRow]:
+        return list(self.rows)
+
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """The canned rows the filter matches (evaluated here, in memory), in its order."""
+        rows = [r for r in self.rows if _matches(query.filter, r)]
+        rows.sort(key=_SORTS.get(query.sort, _SORTS["started"]))
+        shown = rows[: query.limit]
+        return ListPage(
+            rows=tuple(shown),
+            keys=tuple((r.created_at or 0.0, r.workflow_id) for r in shown),
+            matching=len(rows),
+            at_end=len(rows) <= query.limit,
+            query=query,
+        )
+
+    async def live_rows(self, also: Sequence[str] = ()) -> list[WorkflowRow]:
         return list(self.rows)
 
     async def refresh_active(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:

@@ -110,7 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true")
 
     ls = command("ls", "list workflows, newest first")
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
+    ls.add_argument(
+        "--filter", default="", metavar="EXPR",
+        help="the list's filter language, e.g. 'status:error since:1d name:research'",
+    )  # fmt: skip
     ls.add_argument("--json", action="store_true")
 
     sh = command("show", "a workflow's status, steps, events and result")
@@ -377,7 +381,7 @@ def _ls(args: argparse.Namespace) -> int:
     from .fastls import LsError, list_rows, resolve_db_url
 
     try:
-        rows = list_rows(resolve_db_url(args.db), limit=args.limit)
+        rows = list_rows(resolve_db_url(args.db), limit=args.limit, filter_text=args.filter)
     except LsError as exc:
         raise CLIError(str(exc)) from None
     if args.json:

@@ -7,21 +7,34 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from .supervisor import WorkflowRow
+from .supervisor import ListPage, WorkflowRow
 
 __all__ = ["ConnectionChanged", "Snapshot", "SnapshotTaken", "WorkflowsRefreshed"]
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the poller last saw of the system database."""
+    """What the poller last saw of the system database.
+
+    ``rows`` are the runs in flight (and those that just left it): what alerts, the inbox, the
+    palette and the quit warning follow, whatever the list shows. ``page`` is the window of
+    the list the screen asked for (``Poller.set_query``).
+    """
 
     rows: tuple[WorkflowRow, ...] = ()
     taken_at: float = field(default_factory=time.time)
+    #: Every workflow in the database (presence rows aside), and how many per status.
     total: int = 0
+    per_status: tuple[tuple[str, int], ...] = ()
+    page: ListPage = field(default_factory=ListPage)
 
     def by_id(self) -> dict[str, WorkflowRow]:
-        return {r.workflow_id: r for r in self.rows}
+        out = {r.workflow_id: r for r in self.page.rows}
+        out.update((r.workflow_id, r) for r in self.rows)
+        return out
+
+    def status_count(self, *statuses: str) -> int:
+        return sum(n for st, n in self.per_status if st in statuses)
 
 
 class SnapshotTaken(Message):

@@ -1,11 +1,15 @@
-"""The one refresh loop: a cheap change query per tick, the list only when something changed.
+"""The one refresh loop: a cheap change query per tick; the list's window and the runs in flight
+only when something changed.
 
 (And every few seconds while runs are in flight, to notice executors that stopped beating.)
 
 Per tick, when nothing changed: one query (the change token). Ticks are every 250 ms, every
-500 ms once nothing has changed for 5 s and no run is in flight. When a row changed: the list
-(one query) plus events of the active rows and errors of failed rows (one query each). While
-runs are active and nothing else changed: their events only (one query), so progress bars move.
+500 ms once nothing has changed for 5 s and no run is in flight. When a row changed, or the
+screen asked for another window (``set_query``): the window (one query, plus a capped count
+when it is not the whole match), the runs in flight (one), and events of their rows, errors of
+failed rows and ``recv`` waits of pending ones (one each). While runs are active and nothing
+else changed: their events only, so progress bars move. The cost does not grow with the number
+of workflows in the database: a window is a keyset page of an index.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from .data.reads import ListQuery
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken
-from .supervisor import Supervisor, SupervisorError, WorkflowRow
+from .supervisor import ListPage, Supervisor, SupervisorError, WorkflowRow
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -24,15 +29,18 @@ __all__ = ["Poller"]
 
 log = logging.getLogger("agentdeck.poller")
 
+Token = tuple[int, int, tuple[tuple[str, int], ...]]
+
 
 class Poller:
     def __init__(
-        self, app: App[None], source: Supervisor, *, interval: float = 0.25, limit: int = 500
+        self, app: App[None], source: Supervisor, *, interval: float = 0.25, limit: int = 200
     ) -> None:
         self.app = app
         self.source = source
         self.interval = interval
-        self.limit = limit
+        #: What the list screen shows (``set_query``): filter, order, window.
+        self.query = ListQuery(filter="is:top", limit=limit)
         #: With runs in flight, re-list at least this often: a dead executor changes no row,
         #: only the age of its heartbeat.
         self.full_every = 5.0
@@ -52,9 +60,16 @@ class Poller:
         """Refresh now (after an action), without waiting for the next tick."""
         self._kick.set()
 
+    def set_query(self, query: ListQuery) -> None:
+        """Show another window of the list (a filter, an order, a page): read it now."""
+        if query != self.query:
+            self.query = query
+            self.kick()
+
     async def run(self) -> None:
-        token: tuple[object, ...] | None = None
-        rows: list[WorkflowRow] = []
+        token: Token | None = None
+        live: list[WorkflowRow] = []
+        page = ListPage()
         connected = False
         failure = ""  # the failure last logged
         backoff = self.interval
@@ -70,33 +85,33 @@ class Poller:
                     # The first list does not wait for the change token (at 100k workflows its
                     # aggregate scans them all: bench/list_scroll.py). The token and a second
                     # list come next tick, once this one is on screen: no change is missed.
-                    rows = await self.source.list_workflows(limit=self.limit)
-                    self._publish(rows, len(rows))
+                    page, live = await self._read(live)
+                    self._publish(live, page, None)
                     primed = True
                 else:
                     new_token = await self.source.change_token()
-                    stale = loop.time() - listed_at > self.full_every and any(
-                        r.active for r in rows
-                    )
+                    stale = loop.time() - listed_at > self.full_every and _active(live, page)
                     if new_token != token:
                         changed_at = loop.time()
-                    if new_token != token or stale:
+                    if new_token != token or stale or page.query != self.query:
                         listed_at = loop.time()
-                        rows = await self.source.list_workflows(limit=self.limit)
+                        page, live = await self._read(live)
                         token = new_token
-                        self._publish(rows, new_token[0])
-                    elif any(r.active for r in rows):
-                        fresh = await self.source.refresh_active(rows)
-                        if fresh != rows:
-                            rows = fresh
-                            self._publish(rows, new_token[0])
+                        self._publish(live, page, new_token)
+                    elif _active(live, page):
+                        fresh_live = await self.source.refresh_active(live)
+                        fresh_page = await self.source.refresh_active(list(page.rows))
+                        if fresh_live != live or fresh_page != list(page.rows):
+                            live = fresh_live
+                            page = page.model_copy(update={"rows": tuple(fresh_page)})
+                            self._publish(live, page, new_token)
                 if not connected:
                     connected = True
                     self.app.post_message(ConnectionChanged(True, self.source.display_url))
                     if failure:
                         log.warning("refresh works again after: %s", failure)
                         failure = ""
-                backoff = self.next_wait(rows, loop.time() - changed_at)
+                backoff = self.next_wait([*live, *page.rows], loop.time() - changed_at)
             except SupervisorError as exc:
                 if connected or token is None:
                     self.app.post_message(ConnectionChanged(False, str(exc)))
@@ -112,6 +127,13 @@ class Poller:
             except TimeoutError:
                 pass
 
+    async def _read(self, live: list[WorkflowRow]) -> tuple[ListPage, list[WorkflowRow]]:
+        query = self.query
+        page = await self.source.list_page(query)
+        # Runs in flight last time are read again by id: one that ended is seen ending.
+        new_live = await self.source.live_rows([r.workflow_id for r in live if r.active])
+        return page, new_live
+
     def next_wait(self, rows: list[WorkflowRow], unchanged_s: float) -> float:
         """Seconds to the next tick: ``idle_interval`` once nothing has changed for
         ``settle_s`` and no listed run is in flight, else ``interval``."""
@@ -119,9 +141,16 @@ class Poller:
             return self.idle_interval
         return self.interval
 
-    def _publish(self, rows: list[WorkflowRow], total: int) -> None:
+    def _publish(self, live: list[WorkflowRow], page: ListPage, token: Token | None) -> None:
         clock = getattr(self.app, "clock", None)
-        snap = Snapshot(rows=tuple(rows), total=total)
+        total, per_status = (token[0], token[2]) if token is not None else (0, ())
+        snap = Snapshot(rows=tuple(live), total=total, per_status=per_status, page=page)
         if clock is not None:
-            snap = Snapshot(rows=tuple(rows), total=total, taken_at=clock())
+            snap = Snapshot(
+                rows=tuple(live), total=total, per_status=per_status, page=page, taken_at=clock()
+            )
         self.app.post_message(SnapshotTaken(snap))
+
+
+def _active(live: list[WorkflowRow], page: ListPage) -> bool:
+    return any(r.active for r in live) or any(r.active for r in page.rows)

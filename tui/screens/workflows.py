@@ -1,36 +1,30 @@
-"""Home: every workflow, newest first, live; filter, tabs, sort; keys act on the selection."""
+"""Home: every workflow in the database, newest first, live; filter, tabs, sort, paging, marks.
+
+The screen holds one window of the matching runs (``Poller.set_query``): the filter, the tabs
+and the order are evaluated by the database, the window moves with the cursor (keyset pages),
+and the count line says how many runs match. ``space`` / ``*`` mark runs for ``c`` / ``r``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Input, Static, Tab, Tabs
 
-from ..filtering import TABS, Filter
+from ..data.filters import TABS, Filter
+from ..data.reads import SORT_WINDOW, ListQuery
 from ..messages import ConnectionChanged, WorkflowsRefreshed
-from ..supervisor import WorkflowRow
+from ..supervisor import ListPage, SupervisorError, WorkflowRow
 from ..widgets.footer import Footer
 from ..widgets.text import escape, show_text
 from ..widgets.workflow_table import SORTABLE, WorkflowTable
 from .base import RunActionsScreen
 
 __all__ = ["WorkflowsScreen"]
-
-
-def _sort_key(column: str) -> Any:
-    if column == "started":
-        return lambda r: -(r.created_at or 0)
-    if column == "status":
-        return lambda r: (r.status, -(r.created_at or 0))
-    if column == "name":
-        return lambda r: (r.name, -(r.created_at or 0))
-    if column == "duration":
-        return lambda r: -(r.duration() or 0)
-    return lambda r: -(r.cost_usd or 0)
 
 
 class FilterInput(Input):
@@ -43,7 +37,8 @@ class FilterInput(Input):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            placeholder="filter: words, status:error, name:research, id:abc, is:waiting",
+            placeholder="filter: words status:error name:research since:1d is:waiting "
+            "(? for every term)",
             **kwargs,
         )
         self.history: list[str] = []
@@ -62,12 +57,34 @@ class FilterInput(Input):
         self.cursor_position = len(self.value)
 
 
+#: Runs per window of the list (half above, half below the cursor once it moves away).
+PAGE = 200
+
+
 class WorkflowsScreen(RunActionsScreen):
+    """The list. Keys beyond the shared run actions:
+
+    | key | what |
+    |---|---|
+    | `/` | filter (the database evaluates it over every run) |
+    | `1`-`5` | tabs: all, running, waiting, failed, done |
+    | `s` | sort: newest, status, name, duration, cost |
+    | `t` | child workflows too |
+    | `space` / `*` | mark the run / every run the filter matches |
+    | `#` | count the matching runs exactly |
+    | `c` / `r` | cancel / resume the marked runs (or the selected one) |
+    """
+
     BINDINGS = [
         Binding("enter", "open", "Open", id="list.open"),
         Binding("slash", "filter", "Filter", key_display="/", id="list.filter"),
         Binding("s", "sort", "Sort", id="list.sort"),
         Binding("t", "toggle_children", "Children", id="list.children"),
+        Binding("space", "mark", "Mark", show=False, id="list.mark"),
+        Binding(
+            "asterisk", "mark_all", "Mark all", key_display="*", show=False, id="list.mark_all"
+        ),  # fmt: skip
+        Binding("number_sign", "count", "Count", key_display="#", show=False, id="list.count"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="list.clear"),
         *[
             Binding(str(i + 1), f"tab('{tab}')", TABS[tab][0], show=False)
@@ -82,6 +99,15 @@ class WorkflowsScreen(RunActionsScreen):
         self.sort_column = "started"
         self.show_children = False
         self._behind = False
+        self._mode: str = "top"
+        self._anchor: tuple[object, ...] | None = None
+        #: Where the cursor goes once the window asked for arrives ("first" / "last").
+        self._cursor_to = ""
+        #: Runs marked with space, and the filter whose every match ``*`` marked.
+        self.marked: set[str] = set()
+        self.marked_all: str | None = None
+        self._exact: tuple[str, int] | None = None
+        self._typing_problem = ""
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
@@ -98,6 +124,7 @@ class WorkflowsScreen(RunActionsScreen):
         super().on_mount()
         self.query_one("#filter").display = False
         self.query_one(WorkflowTable).focus()
+        self._ask()
         self._render_rows()
         self.set_interval(1.0, self._tick)
 
@@ -108,6 +135,44 @@ class WorkflowsScreen(RunActionsScreen):
     def current_row(self) -> WorkflowRow | None:
         wid = self.table.selected_id
         return self.table.rows_by_id.get(wid) if wid else None
+
+    # -- the query ------------------------------------------------------------------------
+
+    def list_filter(self) -> str:
+        """The filter the database evaluates: what was typed, the tab, top-level runs only
+        unless ``t`` (or a typed filter) asks for children too."""
+        parts = [self.filter.text, TABS[self.tab][1]]
+        if not self.show_children and not self.filter.text:
+            parts.append("is:top")
+        return " ".join(p for p in parts if p)
+
+    def list_query(self) -> ListQuery:
+        return ListQuery(
+            filter=self.list_filter(),
+            sort=self.sort_column,  # type: ignore[arg-type]
+            mode=self._mode,  # type: ignore[arg-type]
+            anchor=self._anchor,
+            limit=PAGE,
+        )
+
+    def _ask(self, *, reset: bool = False) -> None:
+        if reset:
+            self._mode, self._anchor, self._exact = "top", None, None
+        self.deck.poller.set_query(self.list_query())
+
+    @on(WorkflowTable.NearEdge)
+    def _near_edge(self, event: WorkflowTable.NearEdge) -> None:
+        event.stop()
+        page = self.deck.snapshot.page
+        if event.direction in ("up", "down"):
+            i = self.table.cursor_row
+            if 0 <= i < len(page.keys):
+                self._mode, self._anchor = "around", page.keys[i]
+        elif event.direction == "end":
+            self._mode, self._anchor, self._cursor_to = "oldest", None, "last"
+        else:
+            self._mode, self._anchor, self._cursor_to = "top", None, "first"
+        self._ask()
 
     # -- data -----------------------------------------------------------------------------
 
@@ -124,53 +189,80 @@ class WorkflowsScreen(RunActionsScreen):
             self._behind = True
 
     def on_screen_resume(self) -> None:
+        self._ask()
         if self._behind:
             self._behind = False
             self._render_rows()
 
-    def _visible(self) -> list[WorkflowRow]:
-        tab_filter = Filter(TABS[self.tab][1])
-        return [
-            r
-            for r in self.deck.snapshot.rows
-            if (self.show_children or not r.parent_id or self.filter.text)
-            and tab_filter.matches(r)
-            and self.filter.matches(r)
-        ]
-
     def _render_rows(self) -> None:
         snap = self.deck.snapshot
-        rows = self._visible()
+        page = snap.page
+        current = page.query == self.list_query()
+        if current and self._mode == "around" and page.at_top:
+            self._mode, self._anchor = "top", None  # back at the top: new runs appear again
+            self._ask()
         with self.app.batch_update():
             asking = frozenset(
                 r.parent_id for r in snap.rows
                 if r.parent_id and (r.waiting_approval or r.waiting_message)
             )  # fmt: skip
-            self.table.sync(
-                rows, self.deck.clock(), sort_key=_sort_key(self.sort_column), child_waits=asking
-            )
-            top = [r for r in snap.rows if not r.parent_id]
-            waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
-            errors = sum(1 for r in top if r.status == "ERROR")
-            running = sum(1 for r in top if r.active)
-            parts = [f"{len(rows)} shown / {snap.total} workflows"]
-            parts.append(f"{running} running")
-            parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
-            parts.append(f"[b red]{errors} errors[/]" if errors else "0 errors")
-            stranded = sum(1 for r in snap.rows if r.stranded)
-            if stranded:
-                parts.append(f"[b red]{stranded} stranded (r takes over)[/]")
-            if self.filter.text:
-                parts.append(f"filter: [b]{escape(self.filter.text)}[/]")
-            if not snap.rows and self.deck.connected:
-                parts.append("no workflows yet — press [b]n[/] to launch one")
-            if not snap.rows and not self.deck.connected:
-                # Nothing listed yet: why, in full (the header has room for its start only).
-                parts = [f"[b red]not connected:[/] {escape(self.deck.connection_detail)}"]
-            show_text(self.query_one("#counts", Static), " · ".join(parts))
+            table = self.table
+            table.more_above, table.more_below = not page.at_top, not page.at_end
+            table.marked = frozenset(self.marked)
+            table.sync(page.rows, self.deck.clock(), child_waits=asking)
+            if current and self._cursor_to:
+                if self._cursor_to == "last":
+                    table.move_cursor(row=table.row_count - 1)
+                else:
+                    table.move_cursor(row=0)
+                self._cursor_to = ""
+            show_text(self.query_one("#counts", Static), self._counts(snap.page, current))
             arrow = "newest first" if self.sort_column == "started" else f"by {self.sort_column}"
+            if page.windowed and current:
+                arrow += f" (among the {SORT_WINDOW:,} newest)"
             kids = " · children shown" if self.show_children else ""
             show_text(self.query_one("#sort-label", Static), f"sort: {arrow}{kids}")
+
+    def _counts(self, page: ListPage, current: bool) -> str:
+        snap = self.deck.snapshot
+        live_top = [r for r in snap.rows if not r.parent_id]
+        waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
+        running = sum(1 for r in live_top if r.active)
+        errors = snap.status_count("ERROR")
+        if self._exact is not None and self._exact[0] == self.list_filter():
+            matching = f"{self._exact[1]:,} match"
+        elif page.capped:
+            matching = f"{page.matching:,}+ match (# counts)"
+        else:
+            matching = f"{page.matching:,} match"
+        parts = [matching if current else "…"]
+        if snap.total:
+            parts.append(f"{snap.total:,} workflows")
+        parts.append(f"{running} running")
+        parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
+        parts.append(f"[b red]{errors:,} errors[/]" if errors else "0 errors")
+        stranded = sum(1 for r in snap.rows if r.stranded)
+        if stranded:
+            parts.append(f"[b red]{stranded} stranded (r takes over)[/]")
+        if self.marked_all is not None:
+            parts.append(f"[b reverse] all {page.matching:,}{'+' if page.capped else ''} "
+                         "matching marked [/]")  # fmt: skip
+        elif self.marked:
+            parts.append(f"[b reverse] {len(self.marked)} marked [/]")
+        if not page.at_top:
+            parts.append("↑ newer runs above (home)")
+        if self._typing_problem:
+            parts.append(f"[b red]filter: {escape(self._typing_problem)}[/]")
+        elif page.error:
+            parts.append(f"[b red]filter: {escape(page.error)}[/]")
+        elif self.filter.text:
+            parts.append(f"filter: [b]{escape(self.filter.text)}[/]")
+        if not page.rows and self.deck.connected and not snap.total and current:
+            parts.append("no workflows yet — press [b]n[/] to launch one")
+        if not page.rows and not self.deck.connected:
+            # Nothing listed yet: why, in full (the header has room for its start only).
+            parts = [f"[b red]not connected:[/] {escape(self.deck.connection_detail)}"]
+        return " · ".join(parts)
 
     def _tick(self) -> None:
         if self.is_current:
@@ -195,16 +287,21 @@ class WorkflowsScreen(RunActionsScreen):
         key = event.column_key
         if key in SORTABLE:
             self.sort_column = key
-            self._render_rows()
+            self._changed()
+
+    def _changed(self) -> None:
+        """The filter, a tab or the order changed: the first window of the new list."""
+        self._ask(reset=True)
+        self._render_rows()
 
     def action_sort(self) -> None:
         i = SORTABLE.index(self.sort_column) if self.sort_column in SORTABLE else -1
         self.sort_column = SORTABLE[(i + 1) % len(SORTABLE)]
-        self._render_rows()
+        self._changed()
 
     def action_toggle_children(self) -> None:
         self.show_children = not self.show_children
-        self._render_rows()
+        self._changed()
 
     def action_filter(self) -> None:
         box = self.query_one(FilterInput)
@@ -212,27 +309,37 @@ class WorkflowsScreen(RunActionsScreen):
         box.focus()
 
     def action_clear_filter(self) -> None:
+        if self.marked or self.marked_all is not None:
+            self.marked.clear()
+            self.marked_all = None
+            self._render_rows()
+            return
         box = self.query_one(FilterInput)
         box.value = ""
         self.filter = Filter()
+        self._typing_problem = ""
         box.display = False
         self.table.focus()
-        self._render_rows()
+        self._changed()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(Tabs).active = tab
 
     @on(Tabs.TabActivated)
     def _tab(self, event: Tabs.TabActivated) -> None:
-        if event.tab.id and event.tab.id in TABS:
+        if event.tab.id and event.tab.id in TABS and event.tab.id != self.tab:
             self.tab = event.tab.id
-            self._render_rows()
+            self._changed()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         candidate = Filter(event.value)
-        if not candidate.problems():
+        problems = candidate.problems()
+        self._typing_problem = "; ".join(problems)
+        if not problems and candidate != self.filter:
             self.filter = candidate
+            self._changed()
+        else:
             self._render_rows()
 
     @on(Input.Submitted, "#filter")
@@ -248,10 +355,88 @@ class WorkflowsScreen(RunActionsScreen):
             self.notify("; ".join(problems), title="Filter", severity="warning")
             return False
         box.remember(text)
+        self._typing_problem = ""
+        changed = Filter(text) != self.filter
         self.filter = Filter(text)
         if box.value != text:
             box.value = text
         box.display = bool(text)
         self.table.focus()
-        self._render_rows()
+        if changed:
+            self._changed()
         return True
+
+    # -- marks and bulk actions -----------------------------------------------------------
+
+    def action_mark(self) -> None:
+        row = self.current_row()
+        if row is None:
+            return
+        if self.marked_all is not None:
+            self.marked_all = None
+        self.marked ^= {row.workflow_id}
+        self.table.action_cursor_down()
+        self._render_rows()
+
+    def action_mark_all(self) -> None:
+        want = self.list_filter()
+        if self.marked_all == want:
+            self.marked_all = None
+        else:
+            self.marked_all, self.marked = want, set()
+        self._render_rows()
+
+    @work(group="count", exclusive=True, exit_on_error=False, description="count runs")
+    async def action_count(self) -> None:
+        text = self.list_filter()
+        try:
+            n = await self.deck.source.count_matching(text)
+        except SupervisorError as exc:
+            self.notify(str(exc), title="Count", severity="error")
+            return
+        self._exact = (text, n)
+        self._render_rows()
+
+    def _bulk(self) -> tuple[str, list[str]] | None:
+        """The marked set: ("filter", [filter]) or ("ids", ids); None when nothing is marked."""
+        if self.marked_all is not None:
+            return "filter", [self.marked_all]
+        if self.marked:
+            return "ids", sorted(self.marked)
+        return None
+
+    def action_cancel(self) -> None:
+        if self._bulk() is None:
+            super().action_cancel()
+        else:
+            self._start_bulk("cancel")
+
+    def action_resume(self) -> None:
+        if self._bulk() is None:
+            super().action_resume()
+        else:
+            self._start_bulk("resume")
+
+    def _start_bulk(self, verb: Literal["cancel", "resume"]) -> None:
+        if self.deck.read_only:
+            self.notify(f"read-only: cannot {verb}", severity="warning")
+            return
+        marked = self._bulk()
+        if marked is None:
+            return
+        from ..modals.bulk import BulkScreen
+
+        kind, values = marked
+
+        def done(acted: bool | None) -> None:
+            if acted:
+                self.marked.clear()
+                self.marked_all = None
+                self.deck.poller.kick()
+                self._render_rows()
+
+        self.app.push_screen(
+            BulkScreen(verb, filter_text=values[0] if kind == "filter" else None,
+                       ids=values if kind == "ids" else None),
+            done,
+        )  # fmt: skip

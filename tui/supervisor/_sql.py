@@ -12,12 +12,16 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from dbos._serialization import DefaultSerializer
+
+from ..data.sql import DB
+
+T = TypeVar("T")
 
 __all__ = [
     "SQL",
@@ -95,6 +99,16 @@ class SQL:
         self._marker_lock = threading.Lock()
         self._marker: int | None = None
         self._token: tuple[int, int, tuple[tuple[str, int], ...]] | None = None
+
+    def with_db(self, fn: Callable[[DB], T]) -> T:
+        """Run ``fn`` with the data core's :class:`DB` over one pooled connection (in the
+        calling thread: call it from a worker thread)."""
+        with self.engine.connect() as conn:
+            db = DB(conn.connection.dbapi_connection, sqlite=self.sqlite)
+            try:
+                return fn(db)
+            finally:
+                self.statements += db.statements
 
     def _t(self, name: str) -> str:
         return f"{self._p}{name}"

@@ -15,6 +15,7 @@ __all__ = [
     "BranchRow",
     "EventItem",
     "ForkNode",
+    "ListPage",
     "RunDetail",
     "RunOutputs",
     "StepRow",
@@ -37,6 +38,8 @@ class WorkflowRow(_Snap):
     updated_at: float | None = None
     completed_at: float | None = None
     queue: str = ""
+    #: The run's ``queue_partition_key`` on a partitioned queue.
+    partition: str = ""
     executor: str = ""
     app_version: str = ""
     parent_id: str = ""
@@ -99,6 +102,26 @@ class WorkflowRow(_Snap):
             return None
         end = self.completed_at or (None if self.active else self.updated_at)
         return max(0.0, (end or (now or time.time())) - self.created_at)
+
+
+class ListPage(_Snap):
+    """One window of the list: rows in the order asked for, and how many runs match."""
+
+    rows: tuple[WorkflowRow, ...] = ()
+    #: Each row's key in the order (what the next window is anchored on).
+    keys: tuple[tuple[Any, ...], ...] = ()
+    #: No matching run comes after the last row / before the first one.
+    at_end: bool = True
+    at_top: bool = True
+    #: How many runs match; with ``capped``, at least that many.
+    matching: int = 0
+    capped: bool = False
+    #: The order covers only the newest ``tui.data.reads.SORT_WINDOW`` matching runs.
+    windowed: bool = False
+    #: The query this page answers (``tui.data.reads.ListQuery``).
+    query: Any = None
+    #: A filter the database refused to compile (the message names the bad term).
+    error: str = ""
 
 
 class StepRow(_Snap):

@@ -46,6 +46,8 @@ from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ..fastls import not_dbos, sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
+from .bulk import BulkActions
+from .listing import ListReads
 from .models import (
     ActionResult,
     ApprovalItem,
@@ -150,7 +152,7 @@ def _summarize(value: Any, limit: int = 160) -> str:
     return redact(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-class Supervisor:
+class Supervisor(ListReads, BulkActions):
     """Reads and acts on a DBOS system database. All methods are async and never block the loop."""
 
     def __init__(self, db_url: str, *, read_only: bool = False) -> None:
@@ -262,22 +264,6 @@ class Supervisor:
 
     async def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
         return await self._call("refresh", asyncio.to_thread(self.sql.change_token))  # type: ignore[no-any-return]
-
-    async def list_workflows(
-        self, *, limit: int = 500, top_level_only: bool = False
-    ) -> list[WorkflowRow]:
-        statuses = await self._call(
-            "list workflows",
-            self.client.list_workflows_async(
-                limit=limit, sort_desc=True, load_input=False, load_output=False,
-                has_parent=False if top_level_only else None,
-            ),
-        )  # fmt: skip
-        # Not gathered with the list: if the database is not a DBOS one, both fail, and the
-        # second failure must not outlive the first as an unretrieved task exception.
-        presence = await self.executors()
-        rows = await self._rows([s for s in statuses if s.name != PRESENCE_WORKFLOW])
-        return [self._flag_stranded(r, presence) for r in rows]
 
     async def executors(self) -> dict[str, tuple[float, str, bool]]:
         """Executors that announced themselves: id → (last heartbeat, app version, alive)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rich.text import Text
+from textual.message import Message
 
 from ..formatting import clock_time, countdown, duration, row_status, short_id, status_text
 from ..supervisor import WorkflowRow
@@ -94,13 +96,66 @@ def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[st
 
 
 class WorkflowTable(RowTable):
-    """Rows keyed by workflow id; ``sync`` shows a new list, re-rendering only changed rows."""
+    """Rows keyed by workflow id; ``sync`` shows a new list, re-rendering only changed rows.
+
+    The table holds one window of the matching runs. When the cursor comes within a page of
+    the window's edge and more runs lie beyond it (``more_above`` / ``more_below``), or on
+    ``home`` / ``end`` with runs beyond, it posts :class:`NearEdge` and the screen asks for the
+    next window; the cursor stays on its run meanwhile.
+    """
+
+    @dataclass
+    class NearEdge(Message):
+        """The cursor nears (``up`` / ``down``) or jumps past (``home`` / ``end``) the window."""
+
+        table: WorkflowTable
+        direction: Literal["up", "down", "home", "end"]
+
+        @property
+        def control(self) -> WorkflowTable:
+            return self.table
 
     def __init__(self, **kwargs: Any) -> None:
         columns = [Column(key, label, width) for key, label, width in COLUMNS]
         super().__init__(columns, zebra_stripes=True, **kwargs)
         self._row_cells: dict[str, dict[str, Any]] = {}
         self.rows_by_id: dict[str, WorkflowRow] = {}
+        self.more_above = False
+        self.more_below = False
+        self.marked: frozenset[str] = frozenset()
+
+    def _near_edge(self) -> None:
+        height = self._body_height
+        if self.more_below and self.cursor_row >= self.row_count - 1 - height:
+            self.post_message(self.NearEdge(self, "down"))
+        elif self.more_above and self.cursor_row <= height:
+            self.post_message(self.NearEdge(self, "up"))
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._near_edge()
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._near_edge()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self._near_edge()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self._near_edge()
+
+    def action_first(self) -> None:
+        if self.more_above:
+            self.post_message(self.NearEdge(self, "home"))
+        super().action_first()
+
+    def action_last(self) -> None:
+        if self.more_below:
+            self.post_message(self.NearEdge(self, "end"))
+        super().action_last()
 
     @property
     def selected_id(self) -> str | None:
@@ -120,6 +175,9 @@ class WorkflowTable(RowTable):
         self._row_cells = {
             r.workflow_id: cells(r, now, child_waits=r.workflow_id in child_waits) for r in ordered
         }
+        for wid in self.marked & self._row_cells.keys():
+            status = self._row_cells[wid]["status"]
+            self._row_cells[wid]["status"] = Text.assemble(("✓", "bold reverse"), status)
         self._show()
 
     def _show(self) -> None:

@@ -1,0 +1,1 @@
+"""Test support: seeding big databases, fixtures shared by several test files."""

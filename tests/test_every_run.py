@@ -1,0 +1,189 @@
+"""Every run in the database, not the newest 500: the filter language evaluated by the database,
+keyset paging to the oldest run, counts, bulk resume, and ``agentdeck ls --filter`` (issue 14).
+
+A real failing run is made through DBOS, then 600 newer DBOS-shaped copies of a real run are
+inserted (tests/support/seed.py), so the failed run is older than the newest 500.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import connected, wait_for
+from tests.support.seed import copy_rows
+from tests.test_dashboard import make_app, table, until
+from tests.test_research import finish
+from tui.data import reads
+from tui.data.filters import Filter, FilterError
+from tui.data.sql import DB
+from tui.modals.bulk import BulkScreen
+from tui.supervisor import Supervisor
+from workflows.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDED = 600
+
+
+def _schema() -> sqlite3.Connection:
+    from dbos._migration import sqlite_migrations
+
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    for m in sqlite_migrations:
+        conn.executescript(m)
+    return conn
+
+
+_EMPTY = DB(_schema(), sqlite=True)
+_TERMS = st.sampled_from(
+    ["status:", "name:", "id:", "is:", "since:", "until:", "queue:", "partition:", "input:",
+     "version:", "executor:", "bogus:", "\"", "'", "%", "_", "\\", "2h", "error", "waiting",
+     "2026-12-01", ",", " ", "x", "timed_out", "stranded", "[", "("]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TERMS, max_size=8).map("".join) | st.text(max_size=20))
+def test_any_filter_is_refused_with_a_reason_or_runs_on_the_database(text: str) -> None:
+    """Whatever is typed: problems() names the bad terms, or the filter compiles to SQL that
+    the database runs (a page and a count), and the two never disagree."""
+    f = Filter(text)
+    problems = f.problems()
+    if problems:
+        assert all(isinstance(p, str) and p for p in problems)
+        with pytest.raises(FilterError):
+            f.compile(_EMPTY)
+        return
+    where = f.compile(_EMPTY)
+    assert reads.page(_EMPTY, where, limit=5).rows == []
+    assert reads.count(_EMPTY, where) == (0, False)
+
+
+def test_bad_terms_are_named() -> None:
+    assert Filter("status:bogus").problems() == ["unknown status 'bogus'"]
+    msgs = Filter("colour:red since:yesterday is:sleepy 'open").problems()
+    assert msgs == ["unclosed quote in the filter"]
+    msgs = Filter("colour:red since:yesterday is:sleepy").problems()
+    assert [m.split(" (")[0] for m in msgs] == [
+        "unknown filter key 'colour'", "since: bad time 'yesterday'", "unknown 'is:sleepy'",
+    ]  # fmt: skip
+
+
+async def _failed_then_many(sup: Supervisor, db_url: str) -> str:
+    """One real run that fails once (a non-retryable auth error), then 600 newer copies."""
+    res = await sup.launch("research", {"topic": "durable paging", "questions": 1,
+                                        "fault": "plan.auth*1"})  # fmt: skip
+    assert await finish(sup, res.workflow_id) == "ERROR"
+    copy_rows(db_url, res.workflow_id, SEEDED, status="SUCCESS",
+              start_ms=int(time.time() * 1000) + 1000, prefix="copy")  # fmt: skip
+    return res.workflow_id
+
+
+async def _status(sup: Supervisor, wid: str) -> bool:
+    row = await sup.get_row(wid)
+    return row.waiting_approval
+
+
+def _ls(db_url: str, *args: str) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "ls", "--db", db_url, "--json", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows: list[dict[str, Any]] = json.loads(proc.stdout)
+    return rows
+
+
+async def _data_layer_sees_it(sup: Supervisor, db_url: str, failed: str) -> None:
+    newest = await sup.list_workflows(limit=500)
+    assert failed not in {r.workflow_id for r in newest}  # the old window would miss it
+    page = await sup.list_page(reads.ListQuery(filter="status:error,stuck,timed_out is:top"))
+    assert [r.workflow_id for r in page.rows] == [failed] and page.matching == 1
+    every = await sup.list_page(reads.ListQuery(filter="is:top", limit=200))
+    assert every.matching == SEEDED + 1 and not every.capped and not every.at_end
+    oldest = await sup.list_page(reads.ListQuery(filter="is:top", mode="oldest", limit=50))
+    assert oldest.rows[-1].workflow_id == failed and oldest.at_end and not oldest.at_top
+    assert await sup.count_matching("name:research since:1h") == SEEDED + 1
+    assert [r["workflow_id"] for r in _ls(db_url, "--filter", "status:error is:top")] == [failed]
+    assert failed not in {r["workflow_id"] for r in _ls(db_url, "--limit", "500")}
+
+
+async def test_a_failed_run_older_than_the_newest_500_is_found_everywhere(
+    sup: Supervisor, db_url: str, runtime: Runtime
+) -> None:
+    failed = await _failed_then_many(sup, db_url)
+    await _data_layer_sees_it(sup, db_url, failed)
+
+    app = make_app(sup, runtime)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count > 0)
+        assert failed not in table(app).rows_by_id
+        await pilot.press("end")  # the oldest page: keyset, no OFFSET
+        await until(pilot, lambda: table(app).cursor_key == failed)
+        await pilot.press("home")
+        await until(pilot, lambda: table(app).cursor_key not in (None, failed)
+                    and table(app).cursor_row == 0)  # fmt: skip
+        await pilot.press("4")  # the Failed tab is a filter the database evaluates
+        await until(pilot, lambda: list(table(app).rows_by_id) == [failed])
+
+        # * marks every run the filter matches; r resumes them after a confirm with a sample.
+        await pilot.press("asterisk", "r")
+        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
+                    and app.screen.state == "asking")  # fmt: skip
+        body = str(app.screen.query_one("#bulk-body").render())
+        assert "Resume 1 run(s)?" in body and failed in body
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
+                    and app.screen.state == "done")  # fmt: skip
+        assert any("resumed 1 run(s)" in text for _, text in app.audit)
+        await pilot.press("escape")
+        # Rewound to its failed step: the plan runs again and now asks for approval.
+        await wait_for(lambda: _status(sup, failed), within=60)
+
+        await until(pilot, lambda: table(app).row_count == 0)
+        await pilot.press("asterisk", "r")  # a second bulk resume: nothing left to resume
+        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
+                    and app.screen.state == "done")  # fmt: skip
+        assert "nothing to resume" in str(app.screen.query_one("#bulk-body").render())
+
+
+@pytest.mark.postgres
+async def test_postgres_pages_filters_and_bulk_resume(pg_database: str, tmp_path: Path) -> None:
+    from tests.conftest import _settings, launched
+    from workflows.model_offline.transport import reset_faults
+
+    reset_faults()
+    async with launched(_settings(tmp_path, pg_database, cli=False)), \
+            connected(pg_database) as sup:  # fmt: skip
+        failed = await _failed_then_many(sup, pg_database)
+        await _data_layer_sees_it(sup, pg_database, failed)
+        rows = await sup.bulk_rows(filter_text="status:error is:top")
+        from tui.supervisor.bulk import plan
+
+        result = await sup.bulk_apply(plan("resume", rows))
+        assert result.done == [failed] and not result.failed
+        await wait_for(lambda: _status(sup, failed), within=60)
+        again = plan("resume", await sup.bulk_rows(filter_text="status:error is:top"))
+        assert again.act_on == ()
+
+
+async def test_read_only_refuses_bulk_actions_in_the_data_layer(
+    sup: Supervisor, db_url: str
+) -> None:
+    from tui.supervisor import ReadOnlyError
+    from tui.supervisor.bulk import BulkPlan
+
+    async with connected(db_url) as plain:
+        plain.read_only = True
+        with pytest.raises(ReadOnlyError):
+            await plain.bulk_apply(BulkPlan("cancel", (), ()))
+    await wait_for(lambda: True)

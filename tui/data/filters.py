@@ -1,0 +1,320 @@
+"""The filter language of the list, ``agentdeck ls --filter`` and the bulk actions.
+
+``words status:error,timed_out name:research id:abc queue:q partition:tenant-a executor:w1
+version:v3 input:raft since:2h until:2026-12-01
+is:waiting|child|top|fork|active|stranded|timed_out``
+
+Every term must match. A free word matches the name, the id or the input summary; ``name:``,
+``queue:``, ``partition:``, ``executor:``, ``version:`` and ``input:`` match a part of their
+field (ignoring case), ``id:`` a prefix. A value with spaces goes in quotes
+(``input:"durable execution"``). The whole filter compiles to one WHERE clause over
+``workflow_status`` (alias ``s``), so it means the same in ``/``, in ``ls`` and in a bulk action.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .sql import DB
+
+__all__ = [
+    "IS_VALUES",
+    "KEYS",
+    "STATUS_ALIASES",
+    "TABS",
+    "Compiled",
+    "Filter",
+    "FilterError",
+    "Presence",
+    "parse_when",
+]
+
+PRESENCE_WORKFLOW = "agentdeck.worker"
+APPROVAL_EVENT = "agentdeck.approval"
+ACTIVE = ("PENDING", "ENQUEUED", "DELAYED")
+
+STATUS_ALIASES: dict[str, str] = {
+    "running": "PENDING",
+    "pending": "PENDING",
+    "queued": "ENQUEUED",
+    "enqueued": "ENQUEUED",
+    "delayed": "DELAYED",
+    "error": "ERROR",
+    "failed": "ERROR",
+    "success": "SUCCESS",
+    "done": "SUCCESS",
+    "ok": "SUCCESS",
+    "cancelled": "CANCELLED",
+    "canceled": "CANCELLED",
+    "stuck": "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+    "timed_out": "TIMED_OUT",
+    "timeout": "TIMED_OUT",
+}
+_STATUSES = frozenset(STATUS_ALIASES.values())
+
+#: Quick status tabs: id → (label, filter term).
+TABS: dict[str, tuple[str, str]] = {
+    "all": ("All", ""),
+    "running": ("Running", "status:running,queued"),
+    "waiting": ("Waiting", "is:waiting"),
+    "failed": ("Failed", "status:error,stuck,timed_out"),
+    "done": ("Done", "status:success,cancelled"),
+}
+
+KEYS = (
+    "status", "name", "id", "queue", "partition", "executor", "version", "input",
+    "since", "until", "is",
+)  # fmt: skip
+IS_VALUES = ("waiting", "child", "top", "fork", "active", "stranded", "timed_out")
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class FilterError(ValueError):
+    """A filter that cannot be compiled; the message names the bad term."""
+
+
+def parse_when(value: str, now: float) -> float:
+    """``2h`` / ``30m`` / ``7d`` / ``1w`` ago, or a local date or datetime, as epoch seconds."""
+    if m := _RELATIVE.match(value.lower()):
+        return now - float(m.group(1)) * _UNIT_S[m.group(2)]
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise FilterError(
+            f"bad time '{value}' (2h, 30m, 7d, 2026-12-01 or 2026-12-01T09:30)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Presence:
+    """What the executors' heartbeats say, for ``is:stranded`` (empty: nothing is judged)."""
+
+    alive: frozenset[str] = frozenset()
+    versions: frozenset[str] = frozenset()
+    any: bool = False
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A WHERE clause over ``workflow_status s`` and its parameters."""
+
+    where: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise FilterError("unclosed quote in the filter") from None
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter as typed: ``Filter("status:error since:1d raft")``."""
+
+    text: str = ""
+
+    def terms(self) -> list[tuple[str, str]]:
+        """(key, value) per term; key "" for a free word. Raises :class:`FilterError`."""
+        out: list[tuple[str, str]] = []
+        for term in _split(self.text):
+            key, sep, value = term.partition(":")
+            if not sep:
+                out.append(("", term))
+            else:
+                out.append((key.lower(), value))
+        return out
+
+    def problems(self, now: float | None = None) -> list[str]:
+        """Every bad term, one message each ([] for a good filter)."""
+        try:
+            terms = self.terms()
+        except FilterError as exc:
+            return [str(exc)]
+        bad: list[str] = []
+        for key, value in terms:
+            if key == "":
+                continue
+            if key not in KEYS:
+                bad.append(f"unknown filter key '{key}' ({', '.join(KEYS)})")
+            elif not value:
+                bad.append(f"'{key}:' needs a value")
+            elif key == "status":
+                for v in value.split(","):
+                    if v and v.lower() not in STATUS_ALIASES and v.upper() not in _STATUSES:
+                        bad.append(f"unknown status '{v}'")
+            elif key == "is" and value.lower() not in IS_VALUES:
+                bad.append(f"unknown 'is:{value}' ({', '.join(IS_VALUES)})")
+            elif key in ("since", "until"):
+                try:
+                    parse_when(value, now or time.time())
+                except FilterError as exc:
+                    bad.append(f"{key}: {exc}")
+        return bad
+
+    def needs_presence(self) -> bool:
+        try:
+            return any(k == "is" and v.lower() == "stranded" for k, v in self.terms())
+        except FilterError:
+            return False
+
+    def __and__(self, other: Filter) -> Filter:
+        return Filter(f"{self.text} {other.text}".strip())
+
+    def compile(
+        self, db: DB, *, now: float | None = None, presence: Presence | None = None
+    ) -> Compiled:
+        """The filter as one WHERE clause (presence rows are always left out).
+
+        Raises:
+            FilterError: a bad term (the message names it).
+        """
+        problems = self.problems(now)
+        if problems:
+            raise FilterError("; ".join(problems))
+        now = time.time() if now is None else now
+        c = _Compiler(db, now, presence or Presence())
+        clauses = ["s.name <> :presence_name"]
+        c.params["presence_name"] = PRESENCE_WORKFLOW
+        for key, value in self.terms():
+            clauses.append(c.term(key, value))
+        return Compiled(" AND ".join(f"({x})" for x in clauses), c.params)
+
+
+class _Compiler:
+    def __init__(self, db: DB, now: float, presence: Presence) -> None:
+        self.db = db
+        self.now = now
+        self.presence = presence
+        self.params: dict[str, Any] = {}
+
+    def p(self, value: Any) -> str:
+        name = f"f{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def contains(self, column: str, value: str) -> str:
+        pattern = self.p(f"%{_escape_like(value)}%")
+        return f"{column} {self.db.like} {pattern} ESCAPE '\\'"
+
+    def summary(self) -> str:
+        return self.db.json_field("s.attributes", "summary")
+
+    def term(self, key: str, value: str) -> str:
+        if key == "":
+            return " OR ".join(
+                [
+                    self.contains("s.name", value),
+                    self.contains("s.workflow_uuid", value),
+                    self.contains(self.summary(), value),
+                ]
+            )
+        if key == "status":
+            return self.status([v for v in value.split(",") if v])
+        if key == "id":
+            return f"s.workflow_uuid LIKE {self.p(_escape_like(value) + '%')} ESCAPE '\\'"
+        column = {
+            "name": "s.name",
+            "queue": "s.queue_name",
+            "partition": "s.queue_partition_key",
+            "executor": "s.executor_id",
+            "version": "s.application_version",
+        }.get(key)
+        if column is not None:
+            return self.contains(column, value)
+        if key == "input":
+            return self.contains(self.summary(), value)
+        if key == "since":
+            return f"s.created_at >= {self.p(int(parse_when(value, self.now) * 1000))}"
+        if key == "until":
+            return f"s.created_at < {self.p(int(parse_when(value, self.now) * 1000))}"
+        return self.is_(value.lower())
+
+    def status(self, values: list[str]) -> str:
+        wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in values}
+        parts = []
+        plain = sorted(wanted - {"TIMED_OUT"})
+        if plain:
+            parts.append(f"s.status IN {self.p(plain)}")
+        if "TIMED_OUT" in wanted:
+            parts.append(self.timed_out())
+        return " OR ".join(parts)
+
+    def approval_state(self, state: str) -> str:
+        value = self.db.json_text_field("e.value", "state")
+        return (
+            f"EXISTS (SELECT 1 FROM {{workflow_events}} e WHERE e.workflow_uuid = s.workflow_uuid "
+            f"AND e.key = {self.p(APPROVAL_EVENT)} AND e.serialization = 'portable_json' "
+            f"AND (CASE WHEN e.serialization = 'portable_json' THEN {value} END) = "
+            f"{self.p(state)})"
+        )
+
+    def timed_out(self) -> str:
+        """As ``WorkflowRow.timed_out``: cancelled at its deadline, or failed on an approval's."""
+        ended = "coalesce(s.completed_at, s.updated_at)"
+        return (
+            "(s.status = 'CANCELLED' AND s.workflow_deadline_epoch_ms IS NOT NULL "
+            f"AND {ended} >= s.workflow_deadline_epoch_ms - 1000) "
+            f"OR (s.status = 'ERROR' AND {self.approval_state('timed_out')})"
+        )
+
+    def recv_wait(self) -> str:
+        """Blocked in ``recv`` per DBOS's own rows (see ``reads.recv_waits``)."""
+        return (
+            "EXISTS (SELECT 1 FROM {operation_outputs} o WHERE o.workflow_uuid = s.workflow_uuid "
+            "AND o.function_name = 'DBOS.sleep' "
+            "AND o.completed_at_epoch_ms - o.started_at_epoch_ms < 1000 "
+            "AND o.function_id = (SELECT max(m.function_id) FROM {operation_outputs} m "
+            "WHERE m.workflow_uuid = s.workflow_uuid) "
+            "AND NOT EXISTS (SELECT 1 FROM {operation_outputs} q "
+            "WHERE q.workflow_uuid = s.workflow_uuid AND q.function_id = o.function_id - 1))"
+        )
+
+    def is_(self, value: str) -> str:
+        if value == "waiting":
+            return (
+                f"s.status = 'PENDING' AND ({self.approval_state('pending')} OR {self.recv_wait()})"
+            )
+        if value == "child":
+            return "s.parent_workflow_id IS NOT NULL"
+        if value == "top":
+            return "s.parent_workflow_id IS NULL"
+        if value == "fork":
+            return "s.forked_from IS NOT NULL"
+        if value == "active":
+            return f"s.status IN {self.p(list(ACTIVE))}"
+        if value == "timed_out":
+            return self.timed_out()
+        # stranded: as rows.stranded(), from the presence rows read just before.
+        stuck = "s.status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'"
+        pr = self.presence
+        if not pr.any:
+            return stuck
+        active = f"s.status IN {self.p(list(ACTIVE))}"
+        if not pr.alive:
+            return f"{stuck} OR {active}"
+        alive = self.p(sorted(pr.alive))
+        gone = (
+            "s.status = 'PENDING' AND coalesce(s.executor_id, '') <> '' "
+            f"AND s.executor_id NOT IN {alive}"
+        )
+        reasons = [gone]
+        if pr.versions:
+            versions = self.p(sorted(pr.versions))
+            reasons.append(
+                "coalesce(s.application_version, '') <> '' "
+                f"AND s.application_version NOT IN {versions}"
+            )
+        return f"{stuck} OR ({active} AND (({') OR ('.join(reasons)})))"

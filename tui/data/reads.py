@@ -1,0 +1,429 @@
+"""The reads of the list: a page of any filter in any supported order, counts, and what a row
+needs beside its status (events, errors, ``recv`` waits, the executors' heartbeats).
+
+Pages use keyset pagination on the order's key, ending in ``(created_at, workflow_uuid)``: no
+OFFSET scans, so the oldest page of a million costs what the newest does. ``started`` (newest
+first) and ``status`` order every matching run; ``name`` and ``duration`` have no index in DBOS,
+so they order the :data:`SORT_WINDOW` newest matching runs (the screen says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .decode import Undecodable, decode
+from .filters import PRESENCE_WORKFLOW, Compiled, Filter, Presence
+from .rows import (
+    APPROVAL_EVENT,
+    LIST_COLUMNS,
+    PROGRESS_EVENT,
+    build_row,
+    presence_rows,
+)
+from .rows import Presence as Heartbeats
+from .sql import DB
+
+__all__ = [
+    "SORTS",
+    "SORT_WINDOW",
+    "Key",
+    "Page",
+    "count",
+    "events",
+    "errors",
+    "heartbeats",
+    "page",
+    "presence_filter",
+    "recv_waits",
+    "rows_of",
+]
+
+#: What a row's key is: the order's own value (none for ``started``), created_at, id.
+Key = tuple[Any, ...]
+Sort = Literal["started", "status", "name", "duration", "cost"]
+SORTS: tuple[Sort, ...] = ("started", "status", "name", "duration", "cost")
+#: ``name``, ``duration`` and ``cost`` order this many of the newest matching runs.
+SORT_WINDOW = 10_000
+_ACTIVE = ("PENDING", "ENQUEUED", "DELAYED")
+
+
+def _sort_expr(db: DB, sort: Sort) -> tuple[str, bool] | None:
+    """The order's leading expression and whether it is ascending (None: newest first)."""
+    if sort == "status":
+        return "coalesce(s.status, '')", True
+    if sort == "name":
+        return "coalesce(s.name, '')", True
+    if sort == "duration":
+        return (
+            "(coalesce(s.completed_at, CASE WHEN s.status IN :k_active THEN :k_now "
+            "ELSE s.updated_at END) - s.created_at)",
+            False,
+        )
+    if sort == "cost":
+        cost = db.json_text_field("e.value", "cost_usd")
+        return (
+            f"coalesce((SELECT CAST({cost} AS {db.float_type}) FROM {{workflow_events}} e "
+            "WHERE e.workflow_uuid = s.workflow_uuid AND e.key = :k_progress "
+            "AND e.serialization = 'portable_json'), 0)",
+            False,
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Status rows of one page (newest-first order of the sort), and each row's key."""
+
+    rows: list[tuple[Any, ...]]
+    keys: list[Key]
+    #: The page ends where the matching runs end (nothing further in that direction).
+    at_end: bool
+    #: ``name``/``duration``: only the newest SORT_WINDOW matching runs were ordered.
+    windowed: bool = False
+
+
+def page(
+    db: DB,
+    where: Compiled,
+    *,
+    sort: Sort = "started",
+    after: Key | None = None,
+    before: Key | None = None,
+    inclusive: bool = False,
+    oldest: bool = False,
+    limit: int = 200,
+    now_ms: int = 0,
+) -> Page:
+    """One page of the matching runs, in the sort's order.
+
+    Args:
+        db: the connection.
+        where: the compiled filter.
+        sort: the order (see :data:`SORTS`).
+        after: rows that come after this key (the next page); ``inclusive`` keeps the key's
+            own row (re-reading a page in place).
+        before: rows that come before this key (the previous page), returned in order.
+        oldest: the last page of the order.
+        limit: rows per page.
+        now_ms: "now" for the duration of runs still in flight.
+    """
+    params: dict[str, Any] = dict(where.params)
+    lead = _sort_expr(db, sort)
+    parts: list[tuple[str, bool]] = []  # (expression, ascending) of the order
+    if lead is not None:
+        parts.append(lead)
+        if sort == "duration":
+            params["k_active"], params["k_now"] = list(_ACTIVE), now_ms
+        if sort == "cost":
+            params["k_progress"] = PROGRESS_EVENT
+    parts += [("s.created_at", False), ("s.workflow_uuid", False)]
+    clauses = [where.where]
+    windowed = False
+    if sort in ("name", "duration", "cost"):
+        floor = db.one(
+            f"SELECT s.created_at FROM {{workflow_status}} s WHERE {where.where} "
+            "ORDER BY s.created_at DESC LIMIT 1 OFFSET :k_skip",
+            {**where.params, "k_skip": SORT_WINDOW - 1},
+        )
+        if floor is not None:
+            windowed = True
+            clauses.append("s.created_at >= :k_floor")
+            params["k_floor"] = floor[0]
+    reverse = before is not None or oldest
+    anchor = before if before is not None else after
+    if anchor is not None:
+        clauses.append(_keyset(parts, anchor, params, backwards=before is not None,
+                               inclusive=inclusive))  # fmt: skip
+    order = ", ".join(f"{expr} {'ASC' if asc != reverse else 'DESC'}" for expr, asc in parts)
+    extra = f", {lead[0]}" if lead is not None else ""
+    params["k_limit"] = limit + 1
+    found = db.rows(
+        f"SELECT {LIST_COLUMNS}{extra} FROM {{workflow_status}} s "
+        f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT :k_limit",
+        params,
+    )
+    at_end = len(found) <= limit
+    found = found[:limit]
+    if reverse:
+        found.reverse()
+    width = len(LIST_COLUMNS.split(","))
+    keys = [((r[width],) if lead is not None else ()) + (r[6], r[0]) for r in found]
+    return Page([r[:width] for r in found], keys, at_end, windowed)
+
+
+def _keyset(
+    parts: list[tuple[str, bool]],
+    key: Key,
+    params: dict[str, Any],
+    *,
+    backwards: bool,
+    inclusive: bool,
+) -> str:
+    """Rows strictly after ``key`` in the order (before it with ``backwards``)."""
+    ors: list[str] = []
+    for i, (expr, asc) in enumerate(parts):
+        params[f"k{i}"] = key[i]
+        op = ">" if asc != backwards else "<"
+        same = [f"{parts[j][0]} = :k{j}" for j in range(i)]
+        ors.append(" AND ".join([*same, f"{expr} {op} :k{i}"]))
+    if inclusive:
+        ors.append(" AND ".join(f"{expr} = :k{j}" for j, (expr, _) in enumerate(parts)))
+    clause = "(" + " OR ".join(f"({x})" for x in ors) + ")"
+    if parts[0][0] == "s.created_at":
+        # The range on created_at alone is what the index can use.
+        op = ">=" if backwards else "<="
+        clause = f"(s.created_at {op} :k0 AND {clause})"
+    return clause
+
+
+def count(db: DB, where: Compiled, *, cap: int | None = 10_000) -> tuple[int, bool]:
+    """How many runs match: (count, whether it stopped at ``cap``); ``cap`` None is exact."""
+    if cap is None:
+        row = db.one(f"SELECT count(*) FROM {{workflow_status}} s WHERE {where.where}",
+                     where.params)  # fmt: skip
+        return (int(row[0]) if row else 0), False
+    row = db.one(
+        f"SELECT count(*) FROM (SELECT 1 FROM {{workflow_status}} s WHERE {where.where} "
+        "LIMIT :k_cap) t",
+        {**where.params, "k_cap": cap + 1},
+    )
+    n = int(row[0]) if row else 0
+    return min(n, cap), n > cap
+
+
+def heartbeats(db: DB, ttl: float) -> Heartbeats:
+    """The executors' presence rows (``status = 'PENDING'`` spelled out: DBOS's partial index)."""
+    return presence_rows(
+        [
+            (r[0], r[1])
+            for r in db.rows(
+                "SELECT executor_id, attributes FROM {workflow_status} "
+                "WHERE status = 'PENDING' AND name = :name",
+                {"name": PRESENCE_WORKFLOW},
+            )
+        ],
+        ttl,
+    )
+
+
+def presence_filter(beats: Heartbeats) -> Presence:
+    return Presence(
+        alive=frozenset(e for e, (_, _, ok) in beats.items() if ok),
+        versions=frozenset(v for _, v, ok in beats.values() if ok and v),
+        any=bool(beats),
+    )
+
+
+def events(
+    db: DB, ids: Sequence[str], keys: Sequence[str] = (PROGRESS_EVENT, APPROVAL_EVENT),
+    *, light: bool = False,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Current values of the given event keys of many workflows (one statement per batch)."""
+    out: dict[str, dict[str, Any]] = {}
+    for batch in db.batches(ids):
+        for wid, key, value, ser in db.rows(
+            "SELECT workflow_uuid, key, value, serialization FROM {workflow_events} "
+            "WHERE workflow_uuid IN :w AND key IN :k",
+            {"w": list(batch), "k": list(keys)},
+        ):
+            out.setdefault(wid, {})[key] = decode(value, ser, light=light)
+    return out
+
+
+def errors(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, Any]:
+    """Decoded errors of the given workflows."""
+    out: dict[str, Any] = {}
+    for batch in db.batches(ids):
+        for wid, err, ser in db.rows(
+            "SELECT s.workflow_uuid, coalesce(o.error, s.error), s.serialization "
+            "FROM {workflow_status} s LEFT JOIN {workflow_output} o "
+            "ON o.workflow_uuid = s.workflow_uuid WHERE s.workflow_uuid IN :w",
+            {"w": list(batch)},
+        ):
+            if err is not None:
+                out[wid] = decode(err, ser, light=light)
+    return out
+
+
+def recv_waits(db: DB, ids: Sequence[str]) -> dict[str, tuple[int, float | None]]:
+    """PENDING workflows blocked in ``recv`` / ``get_event``: id → (the recv's function id,
+    its deadline).
+
+    While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
+    function id k+1 (output: the deadline; completed as soon as started) and nothing yet at
+    k, the ``recv`` itself; a real ``DBOS.sleep`` completes at its wake-up time instead. The
+    topic is not stored anywhere while it waits.
+    """
+    out: dict[str, tuple[int, float | None]] = {}
+    for batch in db.batches(ids):
+        for wid, fid, output, ser in db.rows(
+            "SELECT o.workflow_uuid, o.function_id, o.output, o.serialization "
+            "FROM {operation_outputs} o JOIN {workflow_status} s "
+            "ON s.workflow_uuid = o.workflow_uuid AND s.status = 'PENDING' "
+            "WHERE o.workflow_uuid IN :w AND o.function_name = 'DBOS.sleep' "
+            "AND o.completed_at_epoch_ms - o.started_at_epoch_ms < 1000 "
+            "AND o.function_id = (SELECT max(m.function_id) FROM {operation_outputs} m "
+            "WHERE m.workflow_uuid = o.workflow_uuid) "
+            "AND NOT EXISTS (SELECT 1 FROM {operation_outputs} p "
+            "WHERE p.workflow_uuid = o.workflow_uuid AND p.function_id = o.function_id - 1)",
+            {"w": list(batch)},
+        ):
+            deadline: float | None
+            try:
+                value = decode(output, ser)
+                deadline = float(value) if not isinstance(value, Undecodable) else None
+            except (TypeError, ValueError):
+                deadline = None
+            out[wid] = (int(fid) - 1, deadline)
+    return out
+
+
+def rows_of(
+    db: DB,
+    statuses: Sequence[tuple[Any, ...]],
+    beats: Heartbeats,
+    redact: Callable[[str], str],
+    *,
+    light: bool = False,
+    input_summaries: Callable[[DB, Sequence[tuple[Any, ...]]], Mapping[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Full list rows for some ``workflow_status`` rows: three more statements at most."""
+    listed = [s for s in statuses if s[2] != PRESENCE_WORKFLOW]
+    ids = [s[0] for s in listed]
+    ev = events(db, ids, light=light)
+    errs = errors(db, [s[0] for s in listed if s[1] == "ERROR"], light=light)
+    waits = recv_waits(db, [s[0] for s in listed if s[1] == "PENDING"])
+    summaries = input_summaries(db, listed) if input_summaries is not None else {}
+    out = []
+    for s in listed:
+        wid = s[0]
+        wait = waits.get(wid)
+        out.append(
+            build_row(
+                s,
+                ev.get(wid, {}),
+                errs.get(wid),
+                (wait is not None, wait[1] if wait else None),
+                beats,
+                redact,
+                summaries.get(wid, ""),
+            )
+        )
+    return out
+
+
+def by_ids(db: DB, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``workflow_status`` rows of the given ids, newest first."""
+    out: list[tuple[Any, ...]] = []
+    for batch in db.batches(ids):
+        out += db.rows(
+            f"SELECT {LIST_COLUMNS} FROM {{workflow_status}} s WHERE s.workflow_uuid IN :w",
+            {"w": list(batch)},
+        )
+    out.sort(key=lambda r: (r[6] or 0, r[0]), reverse=True)
+    return out
+
+
+def live(db: DB, also: Sequence[str], *, limit: int = 1000) -> list[tuple[Any, ...]]:
+    """Every run in flight (newest ``limit``) and the given ones (which were, last time)."""
+    found = db.rows(
+        f"SELECT {LIST_COLUMNS} FROM {{workflow_status}} s WHERE s.status IN :active "
+        "AND s.name <> :presence ORDER BY s.created_at DESC LIMIT :limit",
+        {"active": list(_ACTIVE), "presence": PRESENCE_WORKFLOW, "limit": limit},
+    )
+    seen = {r[0] for r in found}
+    rest = [w for w in also if w not in seen]
+    return found + by_ids(db, rest) if rest else found
+
+
+def matching_ids(db: DB, where: Compiled, *, limit: int | None = None) -> list[str]:
+    """Ids of every run the filter matches (a bulk action's set), newest first."""
+    params = dict(where.params)
+    tail = ""
+    if limit is not None:
+        tail, params["k_limit"] = " LIMIT :k_limit", limit
+    return [
+        str(r[0])
+        for r in db.rows(
+            f"SELECT s.workflow_uuid FROM {{workflow_status}} s WHERE {where.where} "
+            f"ORDER BY s.created_at DESC{tail}",
+            params,
+        )
+    ]
+
+
+def compile_filter(db: DB, text: str, ttl: float, *, now: float) -> tuple[Compiled, Heartbeats]:
+    """The filter compiled, with the heartbeats read first when ``is:stranded`` needs them."""
+    f = Filter(text)
+    beats = heartbeats(db, ttl)
+    return f.compile(db, now=now, presence=presence_filter(beats)), beats
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the list shows: a filter, an order, and which window of the matching runs.
+
+    ``mode`` "top" is the first ``limit`` runs of the order (new runs appear there),
+    "around" ``limit // 2`` runs each side of ``anchor`` (a row's key, its row included),
+    "oldest" the last ``limit``.
+    """
+
+    filter: str = ""
+    sort: Sort = "started"
+    mode: Literal["top", "around", "oldest"] = "top"
+    anchor: Key | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of full rows (dicts) and how many runs match."""
+
+    rows: list[dict[str, Any]]
+    keys: list[Key]
+    at_end: bool
+    at_top: bool
+    matching: int
+    capped: bool
+    windowed: bool
+
+
+def list_page(
+    db: DB,
+    query: ListQuery,
+    *,
+    ttl: float,
+    redact: Callable[[str], str],
+    now: float,
+    light: bool = False,
+    count_cap: int | None = 10_000,
+) -> Listing:
+    """One window of the list, its rows built, and the count of matching runs.
+
+    Raises:
+        FilterError: a bad filter (the message names the term).
+    """
+    where, beats = compile_filter(db, query.filter, ttl, now=now)
+    now_ms = int(now * 1000)
+    if query.mode == "around" and query.anchor is not None:
+        half = max(1, query.limit // 2)
+        above = page(db, where, sort=query.sort, before=query.anchor, limit=half, now_ms=now_ms)
+        below = page(db, where, sort=query.sort, after=query.anchor, inclusive=True,
+                     limit=query.limit - half, now_ms=now_ms)  # fmt: skip
+        got = Page(above.rows + below.rows, above.keys + below.keys, below.at_end,
+                   below.windowed)  # fmt: skip
+        at_top = above.at_end
+    else:
+        oldest = query.mode == "oldest"
+        got = page(db, where, sort=query.sort, oldest=oldest, limit=query.limit, now_ms=now_ms)
+        at_top = got.at_end if oldest else True
+        if oldest:
+            got = Page(got.rows, got.keys, True, got.windowed)
+    if at_top and got.at_end:
+        matching, capped = len(got.rows), False  # the window holds every match
+    else:
+        matching, capped = count(db, where, cap=count_cap)
+    rows = rows_of(db, got.rows, beats, redact, light=light)
+    return Listing(rows, got.keys, got.at_end, at_top, matching, capped, got.windowed)
