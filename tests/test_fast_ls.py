@@ -293,9 +293,8 @@ async def test_postgres_listing_equals_the_data_layer(pg_database: str, tmp_path
 
 
 def test_copied_constants_match_the_workflows_package() -> None:
-    from workflows import presence
-
     from tui.data import filters, rows
+    from workflows import presence
 
     assert (rows.PROGRESS_EVENT, rows.APPROVAL_EVENT) == (PROGRESS_EVENT, APPROVAL_EVENT)
     assert filters.APPROVAL_EVENT == APPROVAL_EVENT
