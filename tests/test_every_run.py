@@ -93,6 +93,16 @@ async def _status(sup: Supervisor, wid: str) -> bool:
     return row.waiting_approval
 
 
+async def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """A CLI process, waited for off the event loop (the embedded DBOS keeps running)."""
+    import asyncio
+
+    return await asyncio.to_thread(
+        subprocess.run, cmd, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def _ls(db_url: str, *args: str) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "ls", "--db", db_url, "--json", *args],
@@ -166,14 +176,17 @@ async def test_postgres_pages_filters_and_bulk_resume(pg_database: str, tmp_path
             connected(pg_database) as sup:  # fmt: skip
         failed = await _failed_then_many(sup, pg_database)
         await _data_layer_sees_it(sup, pg_database, failed)
-        rows = await sup.bulk_rows(filter_text="status:error is:top")
-        from tui.supervisor.bulk import plan
-
-        result = await sup.bulk_apply(plan("resume", rows))
-        assert result.done == [failed] and not result.failed
+        # agentdeck resume --filter: the same filter, the same plan, the same bulk action.
+        cli = [sys.executable, "-m", "tui.cli", "resume", "--db", pg_database,
+               "--filter", "status:error is:top"]  # fmt: skip
+        refused = await _run(cli)
+        assert refused.returncode == 2 and "pass --yes" in refused.stderr
+        done = await _run([*cli, "--yes", "--json"])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["done"] == [failed]
         await wait_for(lambda: _status(sup, failed), within=60)
-        again = plan("resume", await sup.bulk_rows(filter_text="status:error is:top"))
-        assert again.act_on == ()
+        again = await _run([*cli, "--yes"])
+        assert again.returncode == 0 and "nothing to resume" in again.stdout
 
 
 async def test_read_only_refuses_bulk_actions_in_the_data_layer(

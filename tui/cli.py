@@ -129,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--comment", default="")
     ap.add_argument("--json", action="store_true")
 
+    for verb, what in (("cancel", "cancel runs in flight"),
+                       ("resume", "resume failed, cancelled or stuck runs")):  # fmt: skip
+        bp = command(verb, f"{what}: by id, or every run a filter matches")
+        bp.add_argument("workflow_ids", nargs="*", metavar="ID", help="ids or unique prefixes")
+        bp.add_argument(
+            "--filter", default=None, metavar="EXPR",
+            help="every run the list's filter matches, e.g. 'status:error since:1d'",
+        )  # fmt: skip
+        bp.add_argument("--yes", action="store_true", help="do it without asking")
+        bp.add_argument("--json", action="store_true")
+
     st = command("stream", "print a workflow's output stream as it arrives")
     st.add_argument("workflow_id")
     st.add_argument("--no-follow", action="store_true", help="print what is there and exit")
@@ -458,6 +469,50 @@ async def _cmd_approve(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
     res = await sup.answer(wid, answer)
     _emit(res.model_dump(), args.json, res.message)
     return 0 if res.ok else 1
+
+
+async def _bulk(sup: Any, args: argparse.Namespace) -> int:
+    """``agentdeck cancel|resume (ID… | --filter EXPR) [--yes]``: the list's bulk action."""
+    from .supervisor.bulk import plan
+
+    if bool(args.workflow_ids) == (args.filter is not None):
+        raise CLIError(f"{args.cmd}: give workflow ids or --filter EXPR (one of the two)")
+    if args.filter is not None:
+        rows = await sup.bulk_rows(filter_text=args.filter)
+    else:
+        ids = [await sup.resolve_id(w) for w in args.workflow_ids]
+        rows = await sup.bulk_rows(ids=ids)
+    todo = plan(args.cmd, rows)
+    if not todo.act_on:
+        left = f" ({todo.refused_summary()})" if todo.refused else ""
+        _emit({"done": [], "refused": todo.refused}, args.json,
+              f"nothing to {args.cmd}: {len(rows)} run(s) matched{left}")  # fmt: skip
+        return 0
+    if not args.yes:
+        sample = ", ".join(r.workflow_id for r in todo.act_on[:5])
+        more = f" and {len(todo.act_on) - 5} more" if len(todo.act_on) > 5 else ""
+        if not sys.stdin.isatty():
+            raise CLIError(f"{args.cmd} {len(todo.act_on)} run(s) ({sample}{more})? "
+                           "pass --yes to confirm without a terminal")  # fmt: skip
+        import asyncio
+
+        prompt = f"{args.cmd} {len(todo.act_on)} run(s) ({sample}{more})? [y/N] "
+        answer = await asyncio.to_thread(input, prompt)
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing done")
+            return 1
+    result = await sup.bulk_apply(todo)
+    _emit({"done": result.done, "failed": result.failed, "refused": todo.refused}, args.json,
+          result.message(todo))  # fmt: skip
+    return 1 if result.failed else 0
+
+
+async def _cmd_cancel(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    return await _bulk(sup, args)
+
+
+async def _cmd_resume(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    return await _bulk(sup, args)
 
 
 async def _cmd_stream(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
