@@ -260,6 +260,16 @@ class AgentDeckApp(WorkerErrors, App[None]):
 
         open_view(self, SchedulesScreen)
 
+    def action_resume_failed(self) -> None:
+        """Every failed (or stuck, or timed-out) top-level run, resumed after a confirm."""
+        from .modals.bulk import BulkScreen
+
+        if self.read_only:
+            self.notify("read-only: cannot resume", severity="warning")
+            return
+        self.push_screen(BulkScreen("resume", filter_text="status:error,stuck,timed_out is:top"),
+                         lambda _: self.poller.kick())  # fmt: skip
+
     def action_launch(self) -> None:
         from .modals.launch import LaunchScreen
 
