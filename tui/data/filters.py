@@ -56,6 +56,9 @@ STATUS_ALIASES: dict[str, str] = {
     "timeout": "TIMED_OUT",
 }
 _STATUSES = frozenset(STATUS_ALIASES.values())
+_FAILED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+#: The condition of DBOS's ``idx_workflow_status_failed (status, created_at)``, as it writes it.
+_FAILED_INDEX = "s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
 
 #: Quick status tabs: id → (label, filter term).
 TABS: dict[str, tuple[str, str]] = {
@@ -107,6 +110,8 @@ class Compiled:
 
     where: str
     params: dict[str, Any] = field(default_factory=dict)
+    #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``).
+    hints: frozenset[str] = frozenset()
 
 
 def _split(text: str) -> list[str]:
@@ -190,7 +195,7 @@ class Filter:
         c.params["presence_name"] = PRESENCE_WORKFLOW
         for key, value in self.terms():
             clauses.append(c.term(key, value))
-        return Compiled(" AND ".join(f"({x})" for x in clauses), c.params)
+        return Compiled(" AND ".join(f"({x})" for x in clauses), c.params, frozenset(c.hints))
 
 
 class _Compiler:
@@ -199,6 +204,7 @@ class _Compiler:
         self.now = now
         self.presence = presence
         self.params: dict[str, Any] = {}
+        self.hints: set[str] = set()
 
     def p(self, value: Any) -> str:
         name = f"f{len(self.params)}"
@@ -243,14 +249,24 @@ class _Compiler:
         return self.is_(value.lower())
 
     def status(self, values: list[str]) -> str:
+        """``s.status IN (...)``, written so that the database can use DBOS's partial indexes:
+        a set of failed statuses repeats the failed-runs index's own condition, word for word
+        (SQLite uses a partial index only when the query states its condition), and PENDING
+        alone is a literal (the pending-runs index)."""
         wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in values}
         parts = []
         plain = sorted(wanted - {"TIMED_OUT"})
-        if plain:
+        if plain == ["PENDING"]:
+            parts.append("s.status = 'PENDING'")
+        elif plain:
             parts.append(f"s.status IN {self.p(plain)}")
         if "TIMED_OUT" in wanted:
             parts.append(self.timed_out())
-        return " OR ".join(parts)
+        clause = " OR ".join(parts)
+        if wanted <= _FAILED | {"TIMED_OUT"}:
+            self.hints.add("failed")
+            return f"{_FAILED_INDEX} AND ({clause})"
+        return clause
 
     def approval_state(self, state: str) -> str:
         value = self.db.json_text_field("e.value", "state")
