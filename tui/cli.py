@@ -144,9 +144,17 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("workflow_id")
     st.add_argument("--no-follow", action="store_true", help="print what is there and exit")
 
-    sv = command("serve", "serve the dashboard to a browser (textual-serve)")
+    sv = command(
+        "serve",
+        "serve the dashboard to a browser (textual-serve); only the URL it prints (with its "
+        "access token, random or $AGENTDECK_SERVE_TOKEN) gets in",
+    )
     sv.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback)")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--no-token", action="store_true",
+        help="serve without the access token (loopback addresses only)",
+    )  # fmt: skip
 
     wk = command("worker", "run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
@@ -210,18 +218,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Each browser tab runs its own `agentdeck --attach` (the workflows run elsewhere)."""
+    """Each browser tab runs its own `agentdeck --attach` (the workflows run elsewhere), for
+    a browser that shows the access token (tui/serve.py)."""
     import shlex
 
-    from textual_serve.server import Server
+    from .serve import TOKEN_ENV, ServeError, TokenServer, serve_token
 
+    try:
+        token = serve_token(no_token=args.no_token, host=args.host, environ=os.environ)
+    except ServeError as exc:
+        print(f"agentdeck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    os.environ.pop(TOKEN_ENV, None)  # the dashboards it starts inherit the environment
     command = [sys.executable, "-m", "tui.cli", "--attach"]
     if args.db:
         command += ["--db", args.db]
     if args.read_only:
         command.append("--read-only")
-    print(f"serving the dashboard on http://{args.host}:{args.port} (ctrl+c stops)", flush=True)
-    Server(shlex.join(command), host=args.host, port=args.port, title="AgentDeck").serve()
+    what = "the read-only dashboard" if args.read_only else "the dashboard"
+    note = " (no token: this machine only)" if token is None else ""
+
+    def announce(url: str) -> None:  # the only time the token is printed
+        print(f"serving {what} on {url}{note} (ctrl+c stops)", flush=True)
+
+    server = TokenServer(
+        shlex.join(command), host=args.host, port=args.port, token=token, title="AgentDeck",
+        announce=announce,
+    )  # fmt: skip
+    try:
+        server.serve()
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        print(f"agentdeck: error: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     return 0
 
 
