@@ -37,13 +37,33 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+#: Runs in a process of its own, which hosts another app's code (``--app-path``): it imports DBOS
+#: only to disable ``DBOS.launch`` there, and must not load ``tui.supervisor`` (nor our workflows).
+OWN_PROCESS = {"codec_worker.py"}
+
+
 def test_only_the_data_layer_imports_dbos() -> None:
     offenders = [
         str(p.relative_to(ROOT))
         for p in (ROOT / "tui").rglob("*.py")
-        if "supervisor" not in p.parts and "dbos" in _imports(p)
+        if "supervisor" not in p.parts and p.name not in OWN_PROCESS and "dbos" in _imports(p)
     ]
     assert offenders == []
+
+
+def test_the_codec_helper_loads_neither_the_data_layer_nor_our_workflows(tmp_path: Path) -> None:
+    app = tmp_path / "plain.py"
+    app.write_text("class Thing:\n    pass\n")
+    code = (
+        "import sys\nfrom tui.codec_worker import App\nApp(sys.argv[1], None)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'workflows', 'sqlalchemy') or m.startswith('tui.supervisor'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(app)], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == ""
 
 
 async def test_ls_imports_neither_dbos_nor_sqlalchemy_nor_textual(

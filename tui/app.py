@@ -103,6 +103,25 @@ class AgentDeckApp(WorkerErrors, App[None]):
 
         self.push_screen(WorkflowsScreen())
         self.start()
+        if self.source.codec is not None:
+            self.start_codec()
+
+    @work(exclusive=True, group="codec", exit_on_error=False, description="import the app")
+    async def start_codec(self) -> None:
+        """``--app-path``: say that the app's code runs, and import it now (so a module that
+        fails to import says so at once, not at the first run opened)."""
+        codec = self.source.codec
+        assert codec is not None
+        codec.on_problem = lambda text: self.notify(
+            text, title="App code", severity="error", timeout=10
+        )
+        warning = (
+            f"importing {codec.spec.label}'s code from {codec.spec.path} in a helper process "
+            "to decode its classes: its module-level code runs (DBOS is not launched there)"
+        )
+        audit_log.warning("%s", warning)
+        self.notify(warning, title="App code", severity="warning", timeout=8)
+        await codec.start()
 
     @work(exclusive=True, group="startup", exit_on_error=False, description="start DBOS")
     async def start(self) -> None:
@@ -317,7 +336,10 @@ class AgentDeckApp(WorkerErrors, App[None]):
             await asyncio.to_thread(self.runtime.shutdown)
 
 
-def run_dashboard(*, db: str | None, offline: bool | None, read_only: bool, attach: bool) -> int:
+def run_dashboard(
+    *, db: str | None, offline: bool | None, read_only: bool, attach: bool, app: Any = None
+) -> int:
+    """``app``: an ``AppSpec`` (``--app-path``), whose code decodes the app's classes."""
     from workflows.runtime import Runtime, RuntimeSettings, configure_logging, resolve_db_url
 
     settings = RuntimeSettings(db_url=resolve_db_url(db), offline=offline)
@@ -327,12 +349,17 @@ def run_dashboard(*, db: str | None, offline: bool | None, read_only: bool, atta
     label = "model: runs in the workers"
     if runtime is not None:
         label = "offline scripted model" if runtime.offline else "Claude API"
-    source = Supervisor(settings.db_url, read_only=read_only)
-    app = AgentDeckApp(
+    codec = None
+    if app is not None:
+        from .supervisor.codec import AppCodec
+
+        codec = AppCodec(app)
+    source = Supervisor(settings.db_url, read_only=read_only, codec=codec)
+    deck = AgentDeckApp(
         source,
         runtime=runtime,
         mode="embedded" if embedded else ("attach · read-only" if read_only else "attach"),
         model_label=label,
     )
-    app.run()
+    deck.run()
     return 0

@@ -52,12 +52,53 @@ def _global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
         p.add_argument(flag, action="store_true", default=default(False), help=text)
 
 
+def _app_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
+    """``--app-path`` / ``--app-module``: someone else's app's code, to show its classes (the
+    dashboard, ``serve`` and ``show``; never ``ls``)."""
+    default = argparse.SUPPRESS if in_command else None
+    p.add_argument(
+        "--app-path", default=default, metavar="PATH",
+        help="the code of the DBOS app whose database this is: its script (app.py), or a "
+        "directory with --app-module; imported (it runs!) in a helper process, without "
+        "launching DBOS, so its pickled classes show as fields and messages can be sent as them",
+    )  # fmt: skip
+    p.add_argument(
+        "--app-module", default=default, metavar="NAME",
+        help="with --app-path DIR: the module to import from DIR (e.g. mypkg.app)",
+    )  # fmt: skip
+
+
+def _app_spec(args: argparse.Namespace) -> Any:
+    """The AppSpec the app options name, or None; a clear error when they do not add up."""
+    path, module = getattr(args, "app_path", None), getattr(args, "app_module", None)
+    if not path and not module:
+        return None
+    if args.cmd not in (None, "serve", "show"):
+        raise CLIError(f"--app-path is for the dashboard, serve and show, not {args.cmd}")
+    if not path:
+        raise CLIError("--app-module needs --app-path DIR (the directory to import it from)")
+    from .supervisor.codec import AppSpec
+
+    spec = AppSpec(str(Path(path).resolve()), module or None)
+    if wrong := spec.check():
+        raise CLIError(wrong)
+    return spec
+
+
+def _app_warning(spec: Any) -> str:
+    return (
+        f"importing {spec.label}'s code from {spec.path} in a helper process, to decode its "
+        "classes: its module-level code runs (DBOS is not launched)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="agentdeck",
         description="Supervise durable Claude research agents running on DBOS.",
     )
     _global_options(p, in_command=False)
+    _app_options(p, in_command=False)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, in_command=True)
     sub = p.add_subparsers(dest="cmd")
@@ -120,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     sh = command("show", "a workflow's status, steps, events and result")
     sh.add_argument("workflow_id")
     sh.add_argument("--json", action="store_true")
+    _app_options(sh, in_command=True)
 
     ap = command("approve", "answer a workflow's pending approval")
     ap.add_argument("workflow_id")
@@ -155,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-token", action="store_true",
         help="serve without the access token (loopback addresses only)",
     )  # fmt: skip
+    _app_options(sv, in_command=True)
 
     wk = command("worker", "run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
@@ -176,6 +219,11 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        app = args.app_spec = _app_spec(args)
+    except CLIError as exc:
+        print(f"agentdeck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.cmd is None:
         from .app import run_dashboard
 
@@ -185,8 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.embedded and bool(args.db or os.environ.get("DBOS_SYSTEM_DATABASE_URL"))
         )
         return run_dashboard(
-            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=attach
-        )
+            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=attach,
+            app=app,
+        )  # fmt: skip
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "worker" and args.concurrency:
@@ -235,6 +284,9 @@ def _serve(args: argparse.Namespace) -> int:
         command += ["--db", args.db]
     if args.read_only:
         command.append("--read-only")
+    if app := args.app_spec:
+        command += ["--app-path", app.path] + (["--app-module", app.module] if app.module else [])
+        print(f"agentdeck: warning: {_app_warning(app)}", file=sys.stderr, flush=True)
     what = "the read-only dashboard" if args.read_only else "the dashboard"
     note = " (no token: this machine only)" if token is None else ""
 
@@ -289,7 +341,13 @@ async def _run(args: argparse.Namespace) -> int:
             raise CLIError(f"cannot start DBOS on {redact(db_url)}: {exc}") from None
     elif missing := _missing_sqlite(db_url):
         raise CLIError(f"no database at {missing} (start `agentdeck` once, or pass --db)")
-    sup = Supervisor(db_url, read_only=args.read_only)
+    codec = None
+    if spec := args.app_spec:
+        from .supervisor.codec import AppCodec
+
+        print(f"agentdeck: warning: {_app_warning(spec)}", file=sys.stderr, flush=True)
+        codec = AppCodec(spec)
+    sup = Supervisor(db_url, read_only=args.read_only, codec=codec)
     try:
         await sup.connect()
         handler = globals()[f"_cmd_{args.cmd}"]
@@ -445,6 +503,8 @@ def _ls(args: argparse.Namespace) -> int:
 async def _cmd_show(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
     wid = await sup.resolve_id(args.workflow_id)
     d = await sup.detail(wid)
+    if sup.codec is not None and sup.codec.problem:
+        print(f"agentdeck: warning: {sup.codec.problem}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(_detail_json(d), indent=2, default=str))
         return 0

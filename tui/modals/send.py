@@ -64,6 +64,14 @@ class SendScreen(WorkerErrors, ModalScreen[bool]):
             yield Input(placeholder="topic", id="topic")
             yield Label("Message (JSON, or plain text)")
             yield TextArea("", id="message")
+            codec = deck.source.codec
+            if codec is not None:  # --app-path: the app's own message classes
+                yield Label(f"As a class of {escape(codec.spec.label)} (blank: send it as it is)")
+                known = ", ".join(codec.classes)
+                yield Input(
+                    placeholder=f"e.g. {known}" if known else "class name, e.g. Reply",
+                    id="as-class",
+                )
             yield Label("Idempotency key (a second send with the same key is stored once)")
             yield Input(value=f"agentdeck-{uuid.uuid4().hex[:12]}", id="key")
             yield Static("", id="send-error", classes="field-error")
@@ -87,15 +95,28 @@ class SendScreen(WorkerErrors, ModalScreen[bool]):
         if not text.strip():
             self.query_one("#send-error", Static).update("[red]✖ the message is empty[/]")
             return
-        self._send(parse_message(text))
+        found = self.query("#as-class")
+        as_class = found.first(Input).value.strip() if found else ""
+        if not as_class:
+            self._send(parse_message(text))
+            return
+        try:  # a class is built from JSON (an object: its fields), never from plain text
+            message = json.loads(text.strip(), parse_constant=_no_constant)
+        except ValueError as exc:
+            why = f"to build {as_class} the message must be JSON: {exc}"
+            self.query_one("#send-error", Static).update(f"[red]✖ {escape(why)}[/]")
+            return
+        self._send(message, as_class)
 
     @work(exclusive=True, group="send", exit_on_error=False, description="send a message")
-    async def _send(self, message: Any) -> None:
+    async def _send(self, message: Any, as_class: str | None = None) -> None:
         deck = cast("AgentDeckApp", self.app)
         topic = self.query_one("#topic", Input).value.strip() or None
         key = self.query_one("#key", Input).value.strip() or None
         try:
-            res = await deck.source.send(self.row.workflow_id, message, topic, idempotency_key=key)
+            res = await deck.source.send(
+                self.row.workflow_id, message, topic, idempotency_key=key, as_class=as_class
+            )
         except SupervisorError as exc:
             self.query_one("#send-error", Static).update(f"[red]✖ {escape(str(exc))}[/]")
             return

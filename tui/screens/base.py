@@ -39,7 +39,15 @@ class StatusLine(Static):
             else f"[bold red]● disconnected[/] {escape(app.connection_detail)}"
         )
         ro = " · [bold]read-only[/]" if app.read_only else ""
-        show_text(self, f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro} · {conn}")
+        code = ""
+        if (codec := app.source.codec) is not None:  # --app-path: its code runs, say so
+            label = escape(codec.spec.label)
+            code = (
+                f" · [bold red]⚠ app code {label}: not decoding (l: log)[/]"
+                if codec.problem
+                else f" · [yellow]⚠ imports app code {label}[/]"
+            )
+        show_text(self, f"[b]AgentDeck[/] {model_markup} · {app.mode}{ro}{code} · {conn}")
 
 
 class RunActionsScreen(WorkerErrors, Screen[None]):

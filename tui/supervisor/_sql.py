@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -44,6 +44,8 @@ class Undecodable:
 
     serialization: str
     reason: str
+    #: The stored text, for the app codec (``tui.supervisor.codec``), which can decode it.
+    raw: str = field(default="", repr=False, compare=False)
 
     @property
     def type_name(self) -> str:
@@ -81,7 +83,7 @@ def decode(value: str | None, serialization: str | None) -> Any:
         return _pickle.deserialize(value)
     except Exception as exc:  # foreign classes, corrupt rows: show, don't crash
         reason = f"{type(exc).__name__}: {exc}"[:200]
-        return Undecodable(serialization or "py_pickle", reason)
+        return Undecodable(serialization or "py_pickle", reason, raw=value)
 
 
 class SQL:

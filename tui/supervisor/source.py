@@ -47,6 +47,7 @@ from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 from ..fastls import not_dbos, sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .bulk import BulkActions
+from .codec import AppCodec, CodecError
 from .listing import ListReads
 from .models import (
     ActionResult,
@@ -155,9 +156,13 @@ def _summarize(value: Any, limit: int = 160) -> str:
 class Supervisor(ListReads, BulkActions):
     """Reads and acts on a DBOS system database. All methods are async and never block the loop."""
 
-    def __init__(self, db_url: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, db_url: str, *, read_only: bool = False, codec: AppCodec | None = None
+    ) -> None:
         self.db_url = db_url
         self.read_only = read_only
+        #: The app's own code, to decode its pickled classes (``--app-path``); closed with this.
+        self.codec = codec
         self._client: DBOSClient | None = None
         self._sql: SQL | None = None
         self._wakeups: StreamWakeups | None = None
@@ -198,6 +203,8 @@ class Supervisor(ListReads, BulkActions):
         return self._sql
 
     async def close(self) -> None:
+        if self.codec is not None:
+            await self.codec.close()
         if self._wakeups is not None:
             wakeups, self._wakeups = self._wakeups, None
             await asyncio.to_thread(wakeups.stop)
@@ -475,6 +482,10 @@ class Supervisor(ListReads, BulkActions):
             if isinstance(r, BaseException):
                 raise r
         raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
+        if self.codec is not None:  # the app's classes, decoded by its own code (bounded)
+            inputs, output, error, all_events = await self.codec.resolve(
+                (inputs, output, error, all_events)
+            )
         steps = tuple(self._step(st, attempts) for st in raw_steps)
         result_md = output.markdown if isinstance(output, (ResearchReport, CompareReport)) else ""
         children_rows = tuple(await self._rows(children)) if children else ()
@@ -723,14 +734,32 @@ class Supervisor(ListReads, BulkActions):
         )  # fmt: skip
 
     async def send(
-        self, workflow_id: str, message: Any, topic: str | None, *, idempotency_key: str | None
+        self,
+        workflow_id: str,
+        message: Any,
+        topic: str | None,
+        *,
+        idempotency_key: str | None,
+        as_class: str | None = None,
     ) -> ActionResult:
+        """``as_class``: the message is built as that class of the app (``--app-path``) from
+        ``message`` (JSON), for a ``recv`` that expects the app's own type."""
         self._check_write("send a message")
+        if as_class:
+            if self.codec is None:
+                raise SupervisorError(f"cannot build {as_class}: no app code (--app-path) given")
+            try:
+                message = await self.codec.build(as_class, message)
+            except CodecError as exc:
+                raise SupervisorError(str(exc)) from None
         await self._write(
             "send",
             self.client.send_async(workflow_id, message, topic, idempotency_key=idempotency_key),
         )
-        return ActionResult(ok=True, message=f"sent to {workflow_id}", workflow_id=workflow_id)
+        what = f"{message!r} " if as_class else ""
+        return ActionResult(
+            ok=True, message=f"sent {what}to {workflow_id}", workflow_id=workflow_id
+        )
 
     async def cancel(self, workflow_id: str) -> ActionResult:
         self._check_write("cancel")
