@@ -1,5 +1,6 @@
 """The list over every run in the database: first page of each filter, page down, the oldest
-page, counts and statements, at 10,000 and 100,000 workflows (issue 14).
+page, counts and statements, at 10,000 and 100,000 workflows on SQLite, 10,000 and 1,000,000
+on PostgreSQL (``--pg``) (issue 14).
 
 The databases are a real DBOS-seeded one (bench/benchkit/seed.py, 200 runs, every 50th failed)
 grown with DBOS-shaped copies of its rows (tests/support/seed.py: the list reads only
@@ -14,6 +15,8 @@ import shutil
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +32,62 @@ from tui.data.sql import DB  # noqa: E402
 FILTERS = ("is:top", "status:error is:top", "name:bench since:1d", "is:waiting")
 
 
-def grow(src: Path, dst: Path, n: int) -> None:
-    shutil.copyfile(src, dst)
-    conn = sqlite3.connect(dst)
+def grow(db: DB, url: str, n: int) -> None:
+    """Copies of a seeded success and a seeded failure (1 in 50) up to ``n`` workflows."""
     ok, bad = (
-        conn.execute(
-            f"SELECT workflow_uuid FROM workflow_status WHERE status = '{s}' LIMIT 1"
-        ).fetchone()[0]
+        db.rows(
+            "SELECT workflow_uuid FROM {workflow_status} WHERE status = :s "
+            "AND name <> 'agentdeck.worker' LIMIT 1",
+            {"s": s},
+        )[0][0]
         for s in ("SUCCESS", "ERROR")
     )
-    have = conn.execute("SELECT count(*) FROM workflow_status").fetchone()[0]
-    conn.close()
+    have = db.rows("SELECT count(*) FROM {workflow_status}")[0][0]
+    db.conn.commit()
     start = int(time.time() * 1000) - (n + 10) * 1000
     extra = n - have
-    copy_rows(f"sqlite:///{dst}", bad, extra // 50, status="ERROR", start_ms=start,
-              step_ms=50_000, prefix="bad")  # fmt: skip
-    copy_rows(f"sqlite:///{dst}", ok, extra - extra // 50, status="SUCCESS", start_ms=start + 7,
+    copy_rows(url, bad, extra // 50, status="ERROR", start_ms=start, step_ms=50_000,
+              prefix="bad")  # fmt: skip
+    copy_rows(url, ok, extra - extra // 50, status="SUCCESS", start_ms=start + 7,
               step_ms=1000, prefix="ok")  # fmt: skip
+    if not db.sqlite:
+        db.conn.execute("ANALYZE dbos.workflow_status")
+        db.conn.commit()
+
+
+@contextmanager
+def databases(pg: bool, sizes: tuple[int, ...], tmp: Path) -> Iterator[Iterator[tuple[int, DB]]]:
+    """A grown database per size, connected (SQLite files, or PostgreSQL databases)."""
+    with ExitStack() as stack:
+        yield _databases(stack, pg, sizes, tmp)
+
+
+def _databases(stack: ExitStack, pg: bool, sizes: tuple[int, ...], tmp: Path
+               ) -> Iterator[tuple[int, DB]]:  # fmt: skip
+    if not pg:
+        src, _ = seeded_db(200)
+        for n in sizes:
+            path = tmp / f"list-{n}.sqlite"
+            shutil.copyfile(src, path)
+            db = DB(sqlite3.connect(path), sqlite=True)
+            grow(db, f"sqlite:///{path}", n)
+            yield n, db
+            db.conn.close()
+        return
+    import psycopg
+    from benchkit.pg import pg_server
+    from benchkit.seed import seeded_pg
+
+    server = stack.enter_context(pg_server())
+    for n in sizes:
+        with server.database() as pgdb:
+            seeded_pg(pgdb.url, 200, tmp / "state")
+            conn = psycopg.connect(pgdb.url)
+            conn.adapters.register_loader("jsonb", psycopg.types.string.TextLoader)
+            db = DB(conn, sqlite=False)
+            grow(db, pgdb.url, n)
+            yield n, db
+            conn.close()
 
 
 def timed(db: DB, query: reads.ListQuery, repeat: int) -> tuple[dict[str, Any], int]:
@@ -60,16 +102,13 @@ def timed(db: DB, query: reads.ListQuery, repeat: int) -> tuple[dict[str, Any], 
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__ or "", argv)
-    sizes = (1_000, 3_000) if args.quick else (10_000, 100_000)
+    args = parse_args(__doc__ or "", argv, pg=True)
+    big = 1_000_000 if args.pg else 100_000
+    sizes = (1_000, 3_000) if args.quick else (10_000, big)
     repeat = 5 if args.quick else 30
-    src, _ = seeded_db(200)
-    out: dict[str, Any] = {}
-    with temp_dir("bench-every-run") as tmp:
-        for n in sizes:
-            path = tmp / f"list-{n}.sqlite"
-            grow(src, path, n)
-            db = DB(sqlite3.connect(path), sqlite=True)
+    out: dict[str, Any] = {"database": "postgresql" if args.pg else "sqlite"}
+    with temp_dir("bench-every-run") as tmp, databases(args.pg, sizes, tmp) as grown:
+        for n, db in grown:
             figures: dict[str, Any] = {}
             print(f"{n:,} workflows")
             for text in FILTERS:
@@ -94,18 +133,19 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  exact count of status:error: {exact:,} in "
                   f"{figures['exact count status:error']['ms']} ms")  # fmt: skip
             where, _ = reads.compile_filter(db, "status:error is:top", 30, now=time.time())
+            order = "+s.created_at" if db.sqlite else "s.created_at"
             plan = db.rows(
-                "EXPLAIN QUERY PLAN SELECT s.workflow_uuid FROM {workflow_status} s "
-                f"WHERE {where.where} ORDER BY +s.created_at DESC LIMIT 201",
+                ("EXPLAIN QUERY PLAN " if db.sqlite else "EXPLAIN ")
+                + "SELECT s.workflow_uuid FROM {workflow_status} s "
+                f"WHERE {where.where} ORDER BY {order} DESC LIMIT 201",
                 where.params,
             )
-            figures["plan status:error"] = " / ".join(str(r[-1]) for r in plan)
+            figures["plan status:error"] = " / ".join(str(r[-1]).strip() for r in plan)[:300]
             print(f"  plan of status:error: {figures['plan status:error']}")
             out[str(n)] = figures
-            db.conn.close()
-    small, big = (out[str(n)] for n in sizes)
+    small, large = (out[str(n)] for n in sizes)
     out["ratio_first_page"] = {
-        k: round(big[k]["p50"] / small[k]["p50"], 2) for k in small if k.startswith("first page")
+        k: round(large[k]["p50"] / small[k]["p50"], 2) for k in small if k.startswith("first page")
     }
     print("ratio of p50 at the larger size to the smaller:", out["ratio_first_page"])
     emit(out)
