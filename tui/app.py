@@ -19,6 +19,7 @@ from .commands import AgentDeckCommands
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
 from .poller import Poller
 from .supervisor import ActionResult, Supervisor, SupervisorError
+from .supervisor.contract import Source
 from .workers import WorkerErrors
 
 __all__ = ["AgentDeckApp", "run_dashboard"]
@@ -42,7 +43,7 @@ class AgentDeckApp(WorkerErrors, App[None]):
 
     def __init__(
         self,
-        source: Supervisor,
+        source: Source,
         *,
         runtime: Any = None,
         mode: str = "embedded",

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from .data.reads import ListQuery
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken
-from .supervisor import ListPage, Supervisor, SupervisorError, WorkflowRow
+from .supervisor import ListPage, SupervisorError, WorkflowRow
+from .supervisor.contract import Source
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -34,7 +35,7 @@ Token = tuple[int, int, tuple[tuple[str, int], ...]]
 
 class Poller:
     def __init__(
-        self, app: App[None], source: Supervisor, *, interval: float = 0.25, limit: int = 200
+        self, app: App[None], source: Source, *, interval: float = 0.25, limit: int = 200
     ) -> None:
         self.app = app
         self.source = source

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from ..formatting import STATUS_STYLE, duration, status_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
-from ..supervisor._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
+from ..supervisor._queues import QueueRow, ScheduleRow
 from ..widgets.footer import Footer
 from ..widgets.tables import PlainTable, cursor_key
 from ..widgets.text import escape
@@ -320,7 +320,7 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
         )
 
     async def fetch(self) -> list[QueueRow]:
-        return await queue_rows(self.deck.source, now=self.deck.clock())
+        return await self.deck.source.queue_rows(now=self.deck.clock())
 
     def cells(self, row: QueueRow, now: float) -> dict[str, Any]:
         name = Text(row.name)
@@ -461,7 +461,7 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
         )
 
     async def fetch(self) -> list[ScheduleRow]:
-        return await schedule_rows(self.deck.source, now=self.deck.clock())
+        return await self.deck.source.schedule_rows(now=self.deck.clock())
 
     def cells(self, row: ScheduleRow, now: float) -> dict[str, Any]:
         cron = Text(row.cron)

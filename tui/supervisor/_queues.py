@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -29,7 +29,10 @@ from pydantic import BaseModel, ConfigDict
 from workflows.runtime import redact
 
 from ._sql import SQL
-from .source import Supervisor, SupervisorError
+from .errors import SupervisorError
+
+if TYPE_CHECKING:
+    from .source import Supervisor
 
 __all__ = [
     "QueueRow",

@@ -45,9 +45,17 @@ from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ..fastls import not_dbos, sqlite_path
+from ._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .bulk import BulkActions
 from .codec import AppCodec, CodecError
+from .errors import (
+    ReadOnlyError,
+    SupervisorError,
+    _one_line,
+    _read_timeout,
+    _write_timeout,
+)
 from .listing import ListReads
 from .models import (
     ActionResult,
@@ -80,41 +88,6 @@ PARKING_QUEUE = "agentdeck-parking"
 SETTINGS_WORKFLOWS = frozenset({"research"})
 #: The longest workflow timeout a launch accepts (30 days).
 MAX_TIMEOUT_S = 30 * 24 * 3600.0
-
-
-class SupervisorError(Exception):
-    """A data-layer failure with a message fit for a screen (secrets removed)."""
-
-
-class ReadOnlyError(SupervisorError):
-    pass
-
-
-def _one_line(exc: BaseException) -> str:
-    """A database error as one line: no SQLAlchemy background link or statement, no secrets."""
-    lines = [
-        ln.strip() for ln in str(exc).splitlines()
-        if ln.strip() and not ln.startswith(("(Background on this error", "[SQL:", "[parameters:"))
-    ]  # fmt: skip
-    text = " ".join(lines) or type(exc).__name__
-    for prefix in ("(psycopg.OperationalError) ", "(sqlite3.OperationalError) "):
-        text = text.replace(prefix, "")
-    return redact(text[:400])
-
-
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        return max(0.1, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
-def _write_timeout() -> float:
-    return _env_seconds("AGENTDECK_WRITE_TIMEOUT_S", 10.0)
-
-
-def _read_timeout() -> float:
-    return _env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
 
 
 def _sec(ms: int | None) -> float | None:
@@ -1017,6 +990,14 @@ class Supervisor(ListReads, BulkActions):
         )
         status = str(found[0].status) if found else "?"
         return {"PENDING": "running", "ENQUEUED": "queued"}.get(status, status.lower())
+
+    async def queue_rows(self, *, now: float | None = None) -> list[QueueRow]:
+        """Every registered queue plus any queue with work on it (``_queues.queue_rows``)."""
+        return await queue_rows(self, now=now)
+
+    async def schedule_rows(self, *, now: float | None = None) -> list[ScheduleRow]:
+        """Every schedule with its next run and latest runs (``_queues.schedule_rows``)."""
+        return await schedule_rows(self, now=now)
 
     async def trigger_schedule(self, name: str) -> ActionResult:
         """Fire a schedule now (DBOS's ``trigger_schedule``: a run like a cron firing's)."""
