@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                   step_ms=1000, prefix="bad")  # fmt: skip
         out = asyncio.run(run(path, n))
         out["other_failures_marked_done"] = done
+        out["bench"], out["quick"] = "bulk_resume", args.quick
     print(f"bulk resume of {out['resumed']} failed runs: read the set {out['read_set_s']} s, "
           f"resumed in {out['apply_s']} s, {out['statements']} statements "
           f"({out['statements_per_run']} per run); failed {out['failed']}; "

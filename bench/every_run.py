@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     big = 1_000_000 if args.pg else 100_000
     sizes = (1_000, 3_000) if args.quick else (10_000, big)
     repeat = 5 if args.quick else 30
-    out: dict[str, Any] = {"database": "postgresql" if args.pg else "sqlite"}
+    out: dict[str, Any] = {"bench": "every_run", "quick": args.quick,
+                           "database": "postgresql" if args.pg else "sqlite"}  # fmt: skip
     with temp_dir("bench-every-run") as tmp, databases(args.pg, sizes, tmp) as grown:
         for n, db in grown:
             figures: dict[str, Any] = {}

@@ -69,6 +69,9 @@ PLAN: tuple[Step, ...] = (
     Step("throughput.py"),
     Step("workers.py", ("--rounds", "1"), timeout=300.0),
     Step("crash_anywhere.py", ("--runs", "6")),
+    Step("every_run.py", timeout=1200.0),
+    Step("every_run.py", ("--pg",), key="every_run_pg", timeout=1500.0),
+    Step("bulk_resume.py", timeout=900.0),
 )
 
 Results = dict[str, dict[str, Any]]

@@ -272,3 +272,21 @@ def test_report_table() -> None:
     pg = [line for line in result["table"] if "**PostgreSQL**" in line]
     assert any("(refresh_cost_pg: not run)" in line for line in pg)
     assert any("(token_latency_pg: not run)" in line for line in pg)
+
+
+@pytest.mark.slow
+def test_every_run() -> None:
+    """The list's reads at two sizes: each size's figures, the plan of status:error."""
+    result = run_quick("every_run.py")
+    for size in ("1000", "3000"):
+        figures = result[size]
+        assert figures["first page: is:top"]["p50"] > 0
+        assert figures["exact count status:error"]["count"] > 0
+        assert "idx_workflow_status_failed" in figures["plan status:error"]
+
+
+@pytest.mark.slow
+def test_bulk_resume() -> None:
+    result = run_quick("bulk_resume.py")
+    assert result["resumed"] == result["runs"] == 50 and result["failed"] == 0
+    assert result["left_after"] == 0 and result["statements"] > 0
