@@ -27,6 +27,8 @@ __all__ = ["BATCH", "BulkPlan", "BulkResult", "BulkActions", "plan"]
 Verb = Literal["cancel", "resume"]
 #: Runs per DBOS batch call.
 BATCH = 100
+#: Rewinds in flight at once (each is its own DBOS transaction, on a thread).
+REWINDS_AT_ONCE = 8
 _RESUMABLE = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
 
@@ -191,16 +193,20 @@ class BulkActions:
             starts = await self._call("read steps", asyncio.to_thread(self.sql.with_db, read))
         await batch_call("resume", plain, lambda c: self.client.resume_workflows_async(
             c, queue_name=LAUNCH_QUEUE))  # fmt: skip
-        for r in failed:
-            wid = r.workflow_id
-            try:
-                await self._write("rewind", self.client.rewind_workflow_async(
-                    wid, start_step=starts.get(wid, 1), queue_name=LAUNCH_QUEUE))  # fmt: skip
-                result.done.append(wid)
-            except Exception as exc:
-                result.failed.append((wid, str(exc)))
-            if len(result.done) % 20 == 0:
-                tick()
+        gate = asyncio.Semaphore(REWINDS_AT_ONCE)
+
+        async def rewind(wid: str) -> None:
+            async with gate:
+                try:
+                    await self._write("rewind", self.client.rewind_workflow_async(
+                        wid, start_step=starts.get(wid, 1), queue_name=LAUNCH_QUEUE))  # fmt: skip
+                    result.done.append(wid)
+                except Exception as exc:
+                    result.failed.append((wid, str(exc)))
+                if (len(result.done) + len(result.failed)) % 20 == 0:
+                    tick()
+
+        await asyncio.gather(*(rewind(r.workflow_id) for r in failed))
         for r in asked:  # rare: the single action's own path (it finds the approval step)
             try:
                 res = await self.resume(r.workflow_id)
