@@ -58,7 +58,7 @@ class BulkScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         title = "Cancel runs" if self.verb == "cancel" else "Resume runs"
-        with Vertical(classes="dialog wide", id="bulk"):
+        with Vertical(classes="dialog", id="bulk"):
             yield Static(f"[b]{title}[/]", classes="dialog-title")
             yield Static("reading the marked runs…", id="bulk-body", classes="dialog-body",
                          markup=False)  # fmt: skip
@@ -90,6 +90,8 @@ class BulkScreen(ModalScreen[bool]):
             self._body(f"nothing to {self.verb}: none of the {len(rows)} marked run(s) is "
                        f"{noun}{left}.")  # fmt: skip
             self.state = "done"
+            self.query_one("#yes", Button).display = False
+            self.query_one("#no", Button).label = "Close (esc)"
             return
         sample = "\n".join(
             f"  {r.workflow_id}  {r.name}  {r.shown_status.lower()}  {r.summary[:40]}"
