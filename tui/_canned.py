@@ -334,6 +334,13 @@ class CannedSupervisor(Supervisor):
     async def live_rows(self, also: Sequence[str] = ()) -> list[WorkflowRow]:
         return list(self.rows)
 
+    async def bulk_rows(
+        self, *, filter_text: str | None = None, ids: Sequence[str] | None = None
+    ) -> list[WorkflowRow]:
+        if filter_text is not None:
+            return [r for r in self.rows if _matches(filter_text, r)]
+        return [r for r in self.rows if r.workflow_id in set(ids or ())]
+
     async def refresh_active(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:
         return rows
 

@@ -164,6 +164,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("launch_invalid", keys("n", "a", "b", "enter")),
     Shot("fork", open_run(FAILED.workflow_id, "f")),
     Shot("confirm_cancel", keys("2", "c")),
+    Shot("workflows_marked", keys("space", "down", "space")),
+    Shot("bulk_resume", keys("4", "asterisk", "r")),
     Shot("help", keys("question_mark")),
     Shot("palette", keys("ctrl+p", *"fork")),
     Shot("inbox_tool", with_tool_approval("i")),
