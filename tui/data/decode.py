@@ -15,7 +15,7 @@ import json
 import pickle
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["MESSAGE_ONLY_ERRORS", "Undecodable", "decode", "error_text"]
@@ -45,6 +45,8 @@ class Undecodable:
 
     serialization: str
     reason: str
+    #: The stored text, for the app codec (``tui.supervisor.codec``), which can decode it.
+    raw: str = field(default="", repr=False, compare=False)
 
     @property
     def type_name(self) -> str:
@@ -117,7 +119,7 @@ def decode(value: str | None, serialization: str | None, *, light: bool = False)
         return _unpickle(value, light=light)
     except Exception as exc:  # foreign classes, corrupt rows: show, don't crash
         reason = f"{type(exc).__name__}: {exc}"[:200]
-        return Undecodable(serialization or "py_pickle", reason)
+        return Undecodable(serialization or "py_pickle", reason, raw=value)
 
 
 def error_text(err: Any, redact: Any) -> str:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from dbos._serialization import DefaultSerializer
 
+from ..data.decode import Undecodable, decode
 from ..data.sql import DB
 
 T = TypeVar("T")
@@ -34,56 +33,12 @@ log = logging.getLogger("agentdeck.sql")
 STREAM_CLOSED = "__DBOS_STREAM_CLOSED__"
 
 
-_MISSING_CLASS = re.compile(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'")
-_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A stored value this process cannot decode (e.g. a pickled class it cannot import)."""
-
-    serialization: str
-    reason: str
-    #: The stored text, for the app codec (``tui.supervisor.codec``), which can decode it.
-    raw: str = field(default="", repr=False, compare=False)
-
-    @property
-    def type_name(self) -> str:
-        """The class (or module) the value needs, when the error names it."""
-        if m := _MISSING_CLASS.search(self.reason):
-            return f"{m.group(2)}.{m.group(1)}"
-        if m := _MISSING_MODULE.search(self.reason):
-            return f"{m.group(1)}.*"
-        return ""
-
-    def __str__(self) -> str:
-        what = self.type_name
-        if what:
-            return f"<{what}: pickled class not importable here>"
-        return f"<undecodable {self.serialization} value: {self.reason}>"
-
-
 @dataclass(frozen=True)
 class RecvWait:
     """A PENDING workflow blocked in ``recv`` (or ``get_event``), seen from the tables."""
 
     function_id: int
     deadline: float | None
-
-
-_pickle = DefaultSerializer()
-
-
-def decode(value: str | None, serialization: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        if serialization == "portable_json":
-            return json.loads(value)
-        return _pickle.deserialize(value)
-    except Exception as exc:  # foreign classes, corrupt rows: show, don't crash
-        reason = f"{type(exc).__name__}: {exc}"[:200]
-        return Undecodable(serialization or "py_pickle", reason, raw=value)
 
 
 class SQL:
