@@ -110,6 +110,7 @@ class StepRow(_Snap):
     error: str = ""
     child_id: str = ""
     attempts: int = 1
+    #: What the finished step did, in a few words (``tui.supervisor.describe``), not a repr.
     output_summary: str = ""
 
 

@@ -46,6 +46,7 @@ from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ..fastls import not_dbos, sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
+from .describe import describe_output
 from .models import (
     ActionResult,
     ApprovalItem,
@@ -525,7 +526,11 @@ class Supervisor:
             error=_error_text(error),
             child_id=st.get("child_workflow_id") or "",
             attempts=attempts.get(fid, 1),
-            output_summary=_summarize(st.get("output"), 80) if done else "",
+            output_summary=describe_output(
+                st["function_name"], st.get("output"), at=_sec(st.get("completed_at_epoch_ms"))
+            )
+            if done
+            else "",
         )
 
     async def read_streams(
