@@ -46,7 +46,7 @@ from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
 from ..fastls import not_dbos, sqlite_path
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
-from .describe import describe_output
+from .describe import describe_child, describe_output
 from .models import (
     ActionResult,
     ApprovalItem,
@@ -484,12 +484,13 @@ class Supervisor:
                 "read attempts",
                 asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
             ),
+            self._call("read inputs", asyncio.to_thread(self.sql.child_inputs, workflow_id)),
             return_exceptions=True,  # collect every failure: none left unretrieved
         )
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
+        raw_steps, all_events, children, forks, attempts, asked = cast(list[Any], results)
         steps = tuple(self._step(st, attempts) for st in raw_steps)
         result_md = output.markdown if isinstance(output, (ResearchReport, CompareReport)) else ""
         children_rows = tuple(await self._rows(children)) if children else ()
@@ -509,6 +510,7 @@ class Supervisor:
             error=_error_text(error) or row.error,
             other_streams=tuple(k for k in keys if k != STREAM_KEY),
             pending_topics=tuple(topics),
+            child_notes={wid: describe_child(name, args) for wid, (name, args) in asked.items()},
         )
 
     @staticmethod
