@@ -168,3 +168,64 @@ async def test_dashboard_attached_to_a_foreign_app(
         assert not [n for n in app._notifications if n.severity == "error"]
     assert foreign_app.stdout is not None
     assert foreign_app.stdout.readline().strip() == "got ['a', 'b=c'] for gizmo"
+
+
+async def test_foreign_step_outputs_read_as_values(attached: Supervisor, foreign_db: str) -> None:
+    """Another app's step outputs and children, summarised (no truncated repr of a nest)."""
+    from tests.test_dashboard import SIZE, select, until
+    from tests.test_detail_steps import box, put_cursor, shown_row, timeline
+    from tui.app import AgentDeckApp
+
+    sup = Supervisor(foreign_db)
+    app = AgentDeckApp(sup, mode="attach", poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, "foreign-waiter")
+        await pilot.press("enter")
+        await until(pilot, lambda: "stock" in {i.name for i in timeline(app).items.values()})
+        t = timeline(app)
+        notes = {i.name: i.note for i in t.items.values()}
+        assert notes["emit"] == "0"
+        assert notes["stock"] == "sku=gizmo, stock={warehouse, qty}, tags=[2 items]"
+        stock = next(i for i in t.items.values() if i.name == "stock")
+        assert "sku=gizmo" in shown_row(t, stock.key)
+        await put_cursor(pilot, t, stock.key)
+        assert "sku=gizmo, stock={warehouse, qty}, tags=[2 items]" in box(app)
+        await pilot.press("escape")
+        await select(pilot, app, "foreign-streamer")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: len([i for i in timeline(app).items.values() if i.child_id]) == 2,
+        )
+        children = sorted(i.note for i in timeline(app).items.values() if i.child_id)
+        assert children == ["(0)", "(1)"]  # the arguments each child was started with
+
+
+async def test_a_workflow_of_dbos_calls_only(attached: Supervisor, foreign_db: str) -> None:
+    """set_event + recv() and nothing else: the wait is a row, the hidden steps are counted."""
+    from tests.test_dashboard import SIZE, select, until
+    from tests.test_detail_steps import box, hint, put_cursor, timeline
+    from tui.app import AgentDeckApp
+
+    sup = Supervisor(foreign_db)
+    app = AgentDeckApp(sup, mode="attach", poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, "foreign-agent")
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(timeline(app).items))
+        t = timeline(app)
+        (wait,) = t.items.values()
+        assert (wait.step_id, wait.name, wait.status) == (2, "DBOS.recv", "waiting")
+        assert "waiting for a message" in wait.note and "a sends one" in wait.note
+        assert "2 DBOS steps hidden · h shows them" in hint(app)
+        await pilot.press("h")
+        assert [i.name for i in t.items.values()] == ["DBOS.setEvent", "DBOS.recv", "DBOS.sleep"]
+        await pilot.press("h")
+        await put_cursor(pilot, t, wait.key)
+        assert "DBOS.recv · step 2 · waiting" in box(app)
+        assert (await attached.send("foreign-agent", "go", None, idempotency_key="g-1")).ok
+        await until(pilot, lambda: t.items.get(wait.key, wait).status == "done")
+        done = t.items[wait.key]
+        assert (done.step_id, done.name, done.note) == (2, "DBOS.recv", "go")
+        await until(pilot, lambda: "DBOS.recv · step 2 · done" in box(app))
+        assert "3 DBOS steps hidden · h shows them" in hint(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -62,3 +63,18 @@ async def test_a_list_of_any_length_is_one_cached_statement(any_sup: Supervisor)
         }
         sql._waiting_in_recv_batch(ids[:n])
     assert len(cache) <= size + 1  # + the recv query, compiled once
+
+
+async def test_child_inputs_are_read_by_parent_without_a_warning(any_sup: Supervisor) -> None:
+    """The run detail's children: name and decoded inputs, one query on the parent index."""
+    from tests.test_research import approve_and_finish
+
+    res = await any_sup.launch("research", {"topic": "children", "questions": 2})
+    assert await approve_and_finish(any_sup, res.workflow_id) == "SUCCESS"
+    found = await asyncio.to_thread(any_sup.sql.child_inputs, res.workflow_id)
+    assert len(found) == 2 and {name for name, _ in found.values()} == {"research.question"}
+    indexes = sorted(inputs["args"][1] for _, inputs in found.values())
+    assert indexes == [0, 1]
+    assert await asyncio.to_thread(any_sup.sql.child_inputs, "no-such-run") == {}
+    notes = (await any_sup.detail(res.workflow_id)).child_notes
+    assert sorted(notes.values())[0].startswith("Q1: ")

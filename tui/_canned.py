@@ -20,6 +20,8 @@ from workflows.models import (
     ApprovalState,
     ChunkKind,
     ChunkPart,
+    ClaudeResult,
+    Plan,
     Progress,
     ResearchReport,
     StreamChunk,
@@ -43,6 +45,7 @@ from .supervisor import (
     WorkflowRow,
 )
 from .supervisor._queues import QueueRow, ScheduleRow, ScheduleRun, next_run
+from .supervisor.describe import describe_child, describe_output
 
 __all__ = ["CannedSupervisor", "NOW"]
 
@@ -83,6 +86,7 @@ REPORT_MD = scripted(
 WAITING = _row(
     "research-7b7a2c92e567", "PENDING", 48, None, summary=f"{TOPIC} · 3q",
     progress=Progress(phase="awaiting approval", done=0, total=3), approval=APPROVAL,
+    waiting_recv=True, recv_deadline=APPROVAL.deadline,
 )  # fmt: skip
 RUNNING = _row(
     "research-1f0c8e2d9a44", "PENDING", 95, None, summary="vector databases · 4q",
@@ -106,7 +110,7 @@ FORK = _row(
 QUEUED = _row("research-0d1e2f3a4b5c", "ENQUEUED", 3, None, summary="Raft vs Paxos · 5q")
 CHILDREN = tuple(
     _row(
-        f"{DONE.workflow_id}-{12 + i}",
+        f"{DONE.workflow_id}-{20 + i}",
         "SUCCESS",
         1780 - i,
         9.0 + 3 * i,
@@ -176,59 +180,118 @@ SCHEDULES = (
 )  # fmt: skip
 
 
+PLAN_TEXT = scripted("plan", f"Topic: {TOPIC}\nQuestions: 3")
+PLAN_RESULT = ClaudeResult(
+    text=PLAN_TEXT, usage=Usage(input_tokens=10_512, output_tokens=67), cost_usd=0.0327,
+    model="claude-sonnet-4-5", backend="offline scripted model",
+)  # fmt: skip
+SYNTH_RESULT = ClaudeResult(
+    text=REPORT_MD, usage=Usage(input_tokens=21_430, output_tokens=1_184), cost_usd=0.0821,
+    model="claude-sonnet-4-5", backend="offline scripted model",
+)  # fmt: skip
+APPROVED = {"decision": "approve", "questions": None, "comment": "", "by": "dashboard"}
+
+
+def _step(
+    fid: int, name: str, start: float, end: float | None, out: Any = None, **kw: Any
+) -> StepRow:
+    """A step as the data layer builds it (its output described as ``Supervisor._step`` does)."""
+    return StepRow(
+        step_id=fid, name=name, status=kw.pop("status", "done" if end is not None else "running"),
+        started_at=start, completed_at=end,
+        output_summary=describe_output(name, out, at=end) if end is not None else "", **kw,
+    )  # fmt: skip
+
+
+def _settings_read(fid: int, t: float) -> list[StepRow]:
+    """``workflows.research.step_settings``: the marker, the recv (timeout 0), its sleep."""
+    return [_step(fid, "settings", t, t + 0.01), _step(fid + 1, "DBOS.recv", t + 0.02, t + 0.04),
+            _step(fid + 2, "DBOS.sleep", t + 0.02, t + 0.02, t + 0.02)]  # fmt: skip
+
+
 def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
+    """The research workflow's steps in DBOS's numbering (``list_workflow_steps`` of a real
+    run): plan at 6, the approval's recv at 12, a child per question from 20, synthesis."""
     t0 = row.created_at or NOW
+    n = 2 if row is FAILED else len(QUESTIONS)
+    asked = t0 + 6
     steps = [
-        StepRow(step_id=1, name="DBOS.setEvent", status="done", started_at=t0, completed_at=t0),
-        StepRow(step_id=2, name="plan", status="done", started_at=t0 + 0.1,
-                completed_at=t0 + 4.2, output_summary="(Plan(questions=(…)), ClaudeResult(…))"),
-        StepRow(step_id=7, name="DBOS.recv", status="done", started_at=t0 + 4.3,
-                completed_at=t0 + 19.0),
+        *_settings_read(1, t0),
+        _step(4, "DBOS.setEvent", t0 + 0.05, t0 + 0.06),
+        _step(5, "DBOS.setEvent", t0 + 0.07, t0 + 0.08),
+        _step(6, "plan", t0 + 0.1, t0 + 4.2, (Plan(questions=QUESTIONS[:n]), PLAN_RESULT)),
+        _step(7, "DBOS.setEvent", t0 + 4.21, t0 + 4.22),
+        _step(8, "approval", t0 + 5.96, t0 + 5.97),
+        _step(9, "clock", t0 + 5.98, asked, asked),
+        _step(10, "DBOS.setEvent", asked + 0.01, asked + 0.02),
+        _step(11, "clock", asked + 0.03, asked + 0.04, asked + 0.04),
+    ]
+    deadline = _step(13, "DBOS.sleep", asked + 0.05, asked + 0.05, asked + 24 * 3600)
+    if row is WAITING:  # blocked in the recv at 12: DBOS has written only its timeout
+        return (*steps, deadline)
+    steps += [
+        _step(12, "DBOS.recv", asked + 0.05, t0 + 19.0, APPROVED), deadline,
+        _step(14, "clock", t0 + 19.0, t0 + 19.01, t0 + 19.01),
+        _step(15, "DBOS.setEvent", t0 + 19.02, t0 + 19.03),
+        *_settings_read(16, t0 + 19.04),
+        _step(19, "DBOS.setEvent", t0 + 19.08, t0 + 19.09),
     ]  # fmt: skip
-    if row is WAITING:
-        return tuple(steps[:2])
-    for i in range(3):
-        steps.append(
-            StepRow(
-                step_id=12 + i,
-                name="research.question",
-                status="done",
-                started_at=t0 + 19.1,
-                completed_at=t0 + 19.1,
-                child_id=f"{row.workflow_id}-{12 + i}",
-            )  # fmt: skip
-        )
+    for i in range(n):
+        steps.append(_step(20 + i, "research.question", t0 + 19.1, t0 + 19.1,
+                           child_id=f"{row.workflow_id}-{20 + i}"))  # fmt: skip
+    fid = 20 + n
+    for i in range(n):
+        # As the children's rows say (CHILDREN); a failed run's were quicker (it took 22 s).
+        done = t0 + (19.5 + 0.4 * i if row is FAILED else 29.0 + 4 * i)
+        child = f"{row.workflow_id}-{20 + i}"
+        steps += [
+            _step(fid, "DBOS.waitFirst", t0 + 19.2, done, child),
+            _step(fid + 1, "DBOS.getResult", done, done + 0.01, ANSWERS[i], child_id=child),
+            _step(fid + 2, "DBOS.setEvent", done + 0.02, done + 0.03),
+        ]
+        fid += 3
+    last = t0 + (20.5 if row is FAILED else 40.0)
+    steps += [
+        *_settings_read(fid, last),
+        _step(fid + 3, "DBOS.setEvent", last + 0.1, last + 0.2),
+    ]
     if row is FAILED:
         steps.append(
-            StepRow(
-                step_id=25,
-                name="synthesize",
-                status="error",
-                started_at=t0 + 20.9,
-                completed_at=t0 + 21.6,
-                error="ClaudeFatalError: invalid request "
-                "(API error 400): API Error: 400 Invalid request; not retried",
-            )  # fmt: skip
-        )
-    else:
-        steps.append(
-            StepRow(
-                step_id=25,
-                name="synthesize",
-                status="done",
-                started_at=t0 + 45.0,
-                completed_at=t0 + 63.9,
-                attempts=2,
-            )  # fmt: skip
-        )
+            _step(fid + 4, "synthesize", t0 + 20.9, t0 + 21.6, status="error",
+                  error="ClaudeFatalError: invalid request (API error 400): API Error: 400 "
+                  "Invalid request; not retried")
+        )  # fmt: skip
+        return tuple(steps)
+    steps += [
+        _step(fid + 4, "synthesize", t0 + 45.0, t0 + 63.9, SYNTH_RESULT, attempts=2),
+        _step(fid + 5, "DBOS.setEvent", t0 + 63.91, t0 + 63.92),
+    ]
     return tuple(steps)
+
+
+def _synth_id(row: WorkflowRow) -> int:
+    """The synthesis's step number: after the children's starts and three steps per child
+    (wait, result, progress), and a settings read (three) and a progress event."""
+    n = 2 if row is FAILED else len(QUESTIONS)
+    return 20 + n + 3 * n + 4
+
+
+def _child_notes(row: WorkflowRow) -> dict[str, str]:
+    """What the data layer says each research child works on (from its inputs)."""
+    n = 2 if row is FAILED else len(QUESTIONS)
+    return {
+        f"{row.workflow_id}-{20 + i}": describe_child(
+            "research.question", {"args": [TOPIC, i, QUESTIONS[i], "claude-sonnet-4-5"]}
+        )
+        for i in range(n)
+    }
 
 
 def _chunks(row: WorkflowRow) -> tuple[StreamChunk, ...]:
     plan_prompt = f"Topic: {TOPIC}\nQuestions: 3"
     t0 = row.created_at or NOW
     out = [
-        StreamChunk(step_id=2, step_name="plan", attempt=1, seq=0, ts=t0 + 0.2, parts=(
+        StreamChunk(step_id=6, step_name="plan", attempt=1, seq=0, ts=t0 + 0.2, parts=(
             ChunkPart(kind=ChunkKind.STATUS, text="attempt 1 · claude-sonnet-4-5 · offline "
                       "scripted model"),
             ChunkPart(kind=ChunkKind.THINKING, text=thinking_for("plan", plan_prompt)),
@@ -237,12 +300,13 @@ def _chunks(row: WorkflowRow) -> tuple[StreamChunk, ...]:
         )),
     ]  # fmt: skip
     if row is not WAITING:
+        synth = _synth_id(row)
         out += [
-            StreamChunk(step_id=25, step_name="synthesize", attempt=1, seq=0, ts=t0 + 45.1,
+            StreamChunk(step_id=synth, step_name="synthesize", attempt=1, seq=0, ts=t0 + 45.1,
                         parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD[:180]),
                                ChunkPart(kind=ChunkKind.ERROR, text="attempt 1 failed: API "
                                          "error 529: Overloaded (will retry)"))),
-            StreamChunk(step_id=25, step_name="synthesize", attempt=2, seq=0, ts=t0 + 47.0,
+            StreamChunk(step_id=synth, step_name="synthesize", attempt=2, seq=0, ts=t0 + 47.0,
                         parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD),)),
         ]  # fmt: skip
     return tuple(out)
@@ -378,6 +442,7 @@ class CannedSupervisor(Supervisor):
             row=row,
             input_summary=f"{row.summary.split(' · ')[0]} · 3q · claude-sonnet-4-5",
             steps=_steps(row) if row.name == "research" else (),
+            child_notes=_child_notes(row) if row.name == "research" else {},
             events=tuple(events),
             children=CHILDREN if row is DONE else (),
             forks=(FORK.workflow_id,) if row is DONE else (),

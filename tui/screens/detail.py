@@ -23,7 +23,7 @@ from ..widgets.footer import Footer
 from ..widgets.output import OutputPane
 from ..widgets.tables import PlainTable
 from ..widgets.text import escape, show_text
-from ..widgets.timeline import Timeline, build_items
+from ..widgets.timeline import Timeline, TimelineItem, build_items, hidden_steps
 from .base import RunActionsScreen
 
 __all__ = ["DetailScreen"]
@@ -67,6 +67,7 @@ class DetailScreen(RunActionsScreen):
         with Horizontal(id="detail-body"):
             with Vertical(id="timeline-box"):
                 yield Timeline(id="timeline")
+                yield Static("", id="timeline-hint", classes="-empty")
                 yield Static("", id="step-detail")
             with TabbedContent(id="detail-tabs", initial="output"):
                 with TabPane("Output", id="output"):
@@ -106,7 +107,9 @@ class DetailScreen(RunActionsScreen):
         return self.detail.row if self.detail else self.deck.snapshot.by_id().get(self.workflow_id)
 
     def fork_default_step(self) -> int | None:
-        item = self.query_one(Timeline).selected
+        # ``f`` can arrive before the screen has composed (a key right after enter).
+        found = self.query(Timeline)
+        item = found.first().selected if found else None
         if item is not None and item.key.startswith("s"):
             return item.step_id
         if self.detail:
@@ -117,7 +120,7 @@ class DetailScreen(RunActionsScreen):
     @on(WorkflowsRefreshed)
     def _refreshed(self, message: WorkflowsRefreshed) -> None:
         related = tuple(
-            (r.workflow_id, r.status, r.updated_at, r.progress, r.approval)
+            (r.workflow_id, r.status, r.updated_at, r.progress, r.approval, r.waiting_recv)
             for r in message.snapshot.rows
             if r.workflow_id == self.workflow_id or r.parent_id == self.workflow_id
             or r.forked_from == self.workflow_id
@@ -353,7 +356,28 @@ class DetailScreen(RunActionsScreen):
         t0 = d.row.created_at or now
         ends = [i.ended for i in items if i.ended] + [d.row.completed_at or 0]
         t1 = now if d.row.active else max([t0 + 0.001, *[e for e in ends if e]])
-        self.query_one(Timeline).show(items, t0, t1, self.frame)
+        timeline = self.query_one(Timeline)
+        timeline.show(items, t0, t1, self.frame)
+        self._show_hint(hidden_steps(d), shown=sum(i.internal for i in items))
+        # The box says what the row under the cursor says now: the row keeps its key while its
+        # step moves on (running → done, waiting → answered), so no highlight tells it.
+        if timeline.selected is not None:
+            self._show_step(timeline.selected)
+
+    def _show_hint(self, hidden: int, *, shown: int) -> None:
+        """How many DBOS bookkeeping steps the timeline hides, and the key that shows them."""
+        steps = f"{hidden} DBOS step{'s' if hidden != 1 else ''}"
+        if not hidden:
+            text = ""
+        elif shown and not self.show_internal:
+            text = f"only DBOS steps in this run: {steps} shown"
+        elif shown:
+            text = f"{steps} shown · h hides them"
+        else:
+            text = f"{steps} hidden · h shows them"
+        hint = self.query_one("#timeline-hint", Static)
+        hint.set_class(not text, "-empty")
+        show_text(hint, text)
 
     def _spin(self) -> None:
         self.frame = int(self.deck.clock() * 5)
@@ -382,6 +406,9 @@ class DetailScreen(RunActionsScreen):
     def action_toggle_internal(self) -> None:
         self.show_internal = not self.show_internal
         self._render_timeline()
+        items = self.query_one(Timeline).items.values()
+        if not self.show_internal and any(i.internal for i in items):
+            self.notify("this run has only DBOS steps: they stay shown", timeout=3)
 
     def action_find(self) -> None:
         """Find in the output shown (the Output tab comes to the front)."""
@@ -417,16 +444,17 @@ class DetailScreen(RunActionsScreen):
             return
         self._show_output(item.child_id or self.workflow_id)
 
-    def _show_step(self, item: Any) -> None:
+    def _show_step(self, item: TimelineItem) -> None:
         bits = [f"[b]{escape(item.name)}[/] · step {item.step_id} · {item.status}"]
         if item.attempts > 1:
             bits.append(f"[yellow]{item.attempts} attempts[/]")
         if item.child_id:
             bits.append(f"child [b]{escape(item.child_id)}[/] (enter opens)")
         text = " · ".join(bits)
-        if item.note and item.note != item.child_id:
-            style = "red" if item.status == "error" else "dim"
-            text += f"\n[{style}]{escape(item.note)}[/]"
+        if item.error:
+            text += f"\n[red]{escape(item.error)}[/]"
+        elif item.note and item.note != item.child_id:
+            text += f"\n[dim]{escape(item.note)}[/]"
         show_text(self.query_one("#step-detail", Static), text)
 
     @on(Timeline.RowSelected, "#timeline")

@@ -311,6 +311,21 @@ class SQL:
         inputs, output, error, ser = rows[0]
         return decode(inputs, ser), decode(output, ser), decode(error, ser)
 
+    def child_inputs(self, parent_id: str) -> dict[str, tuple[str, Any]]:
+        """(name, decoded inputs) of each child workflow of ``parent_id``, in one query on
+        DBOS's parent index; undecodable inputs as placeholders (``list_workflows`` with its
+        inputs would log a warning for each, on every reload of the run detail)."""
+        s, i = self._t("workflow_status"), self._t("workflow_input")
+        rows = self._run(
+            sa.text(
+                "SELECT s.workflow_uuid, s.name, coalesce(i.inputs, s.inputs), s.serialization "
+                f"FROM {s} s LEFT JOIN {i} i ON i.workflow_uuid = s.workflow_uuid "
+                "WHERE s.parent_workflow_id = :p"
+            ),
+            {"p": parent_id},
+        )
+        return {wid: (str(name), decode(inputs, ser)) for wid, name, inputs, ser in rows}
+
     def all_events(self, workflow_id: str) -> dict[str, Any]:
         rows = self._run(
             sa.text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.models import ApprovalRequest, BranchResult, Progress, StepSettings, StreamChunk
 
@@ -133,6 +133,7 @@ class StepRow(_Snap):
     error: str = ""
     child_id: str = ""
     attempts: int = 1
+    #: What the finished step did, in a few words (``tui.supervisor.describe``), not a repr.
     output_summary: str = ""
 
 
@@ -170,6 +171,8 @@ class RunDetail(_Snap):
     #: Fork-compare runs: the branches, in order (A, B, ...).
     branches: tuple[BranchRow, ...] = ()
     winner: str = ""
+    #: What each child works on (``describe_child`` of its inputs), by workflow id.
+    child_notes: dict[str, str] = Field(default_factory=dict)
 
 
 class StreamBatch(_Snap):

@@ -49,6 +49,7 @@ from ._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
 from .bulk import BulkActions
 from .codec import AppCodec, CodecError
+from .describe import describe_child, describe_output
 from .errors import (
     ReadOnlyError,
     SupervisorError,
@@ -449,12 +450,13 @@ class Supervisor(ListReads, BulkActions):
                 "read attempts",
                 asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
             ),
+            self._call("read inputs", asyncio.to_thread(self.sql.child_inputs, workflow_id)),
             return_exceptions=True,  # collect every failure: none left unretrieved
         )
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        raw_steps, all_events, children, forks, attempts = cast(list[Any], results)
+        raw_steps, all_events, children, forks, attempts, asked = cast(list[Any], results)
         if self.codec is not None:  # the app's classes, decoded by its own code (bounded)
             inputs, output, error, all_events = await self.codec.resolve(
                 (inputs, output, error, all_events)
@@ -478,6 +480,7 @@ class Supervisor(ListReads, BulkActions):
             error=_error_text(error) or row.error,
             other_streams=tuple(k for k in keys if k != STREAM_KEY),
             pending_topics=tuple(topics),
+            child_notes={wid: describe_child(name, args) for wid, (name, args) in asked.items()},
         )
 
     @staticmethod
@@ -495,7 +498,11 @@ class Supervisor(ListReads, BulkActions):
             error=_error_text(error),
             child_id=st.get("child_workflow_id") or "",
             attempts=attempts.get(fid, 1),
-            output_summary=_summarize(st.get("output"), 80) if done else "",
+            output_summary=describe_output(
+                st["function_name"], st.get("output"), at=_sec(st.get("completed_at_epoch_ms"))
+            )
+            if done
+            else "",
         )
 
     async def read_streams(
