@@ -17,7 +17,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +52,14 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def pg_database(pg_url: str) -> Iterator[str]:
     """URL of a fresh, empty database on the ``pg_url`` server, dropped afterwards."""
+    with fresh_pg_database(pg_url) as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_database(pg_url: str) -> Iterator[str]:
+    """A fresh, empty database on the ``pg_url`` server, dropped afterwards (fixtures of any
+    scope: ``pg_database`` is one per test)."""
     name = f"agentdeck_test_{secrets.token_hex(6)}"
     with psycopg.connect(pg_url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

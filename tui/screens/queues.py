@@ -272,20 +272,16 @@ def _rate(row: QueueRow, now: float) -> Text:
     return text
 
 
-def _priority_label(priority: int) -> str:
-    return "none" if priority == 0 else f"p{priority}"
+def _by_priority(row: QueueRow) -> list[tuple[int, int]]:
+    """(priority, queued runs) of the runs queued with a priority, most urgent first."""
+    return [(p, n) for p, n in row.queued_by_priority if p > 0]
 
 
 def _priorities(row: QueueRow) -> Text:
-    """Queued runs by priority, most urgent first (``p1×2 p5×1``); every queue dequeues by it."""
-    if not row.registered and not row.queued_by_priority:
-        return Text("?", style="dim")
-    if not row.queued_by_priority:
-        return Text("on", style="dim")
-    return Text(
-        " ".join(f"{_priority_label(p)}×{n}" for p, n in row.queued_by_priority),
-        style="yellow" if row.priority_in_use else "",
-    )
+    """What is queued by priority, most urgent first (``p1×3 p5×1``), or nothing: runs queued
+    without a priority count as 0 and are dequeued first (the detail below says how many)."""
+    ranked = _by_priority(row)
+    return Text(" ".join(f"p{p}×{n}" for p, n in ranked), style="yellow" if ranked else "")
 
 
 class QueuesScreen(_LiveTableScreen[QueueRow]):
@@ -398,10 +394,15 @@ def queue_detail(row: QueueRow, now: float) -> Text:
             if row.rate_frees_at is not None:
                 out.append(f", next slot in {duration(max(0.0, row.rate_frees_at - now))}")
     out.append("\n  priority: ", style="dim")
-    out.append("lower number runs first (p1 most urgent); none counts as 0, ahead of all")
-    if row.queued_by_priority:
-        queued = ", ".join(f"{_priority_label(p)} ×{n}" for p, n in row.queued_by_priority)
-        out.append(f" · queued: {queued}")
+    ranked = _by_priority(row)
+    plain = sum(n for p, n in row.queued_by_priority if p <= 0)
+    if ranked:
+        out.append("queued " + ", ".join(f"p{p} ×{n}" for p, n in ranked))
+        if plain:
+            out.append(f", and {plain} without a priority (dequeued before them)")
+    else:
+        out.append("nothing queued with a priority")
+    out.append(" · lower number runs first (p1 most urgent)", style="dim")
     out.append("\n  concurrency: ", style="dim")
     per = "no limit" if row.worker_concurrency is None else str(row.worker_concurrency)
     total = "no limit" if row.global_concurrency is None else str(row.global_concurrency)
