@@ -4,12 +4,13 @@ must show them.
 Run as a separate process: ``python tests/foreign_queues_app.py DB_URL``. It sets up
 
 - ``partitioned_queue``: one running at a time per partition (``partition_concurrency=1``) and
-  a per-partition rate limit; tenants alice (3 runs), bob (2) and carol (1), so each runs one
-  and alice has two queued, bob one;
+  a per-partition rate limit (5 a minute); tenants alice (3 runs), bob (2) and carol (1), so
+  each runs one and alice has two queued, bob one;
 - ``rate_limited_queue``: 2 starts an hour; four runs of plain ints, two done, two queued;
 - ``priority_queue``: one at a time; a blocker runs, and reports with priorities 1, 1, 1 and 5
   wait, their input a pickled class defined in ``__main__`` (no other process can import it);
-- a DBOS ``Debouncer``: ``debouncer_workflow('bob', 'only bob')`` waits DELAYED for an hour.
+- a DBOS ``Debouncer``: ``debouncer_workflow('bob', 'only bob')`` waits DELAYED for an hour;
+- two runs off any queue: one with a long URL argument, one with an input of 2,000 lines.
 
 It prints READY once all of that is in place, then keeps running (the runs stay where they are)
 until its standard input closes.
@@ -31,6 +32,8 @@ PRIORITY = "priority_queue"
 TENANTS = {"alice": 3, "bob": 2, "carol": 1}
 #: Priorities of the reports waiting on the priority queue.
 PRIORITIES = (1, 1, 1, 5)
+#: A long argument without spaces: plain data, not a raw serialized value.
+WEBHOOK = "https://hooks.example.com/services/T0000/B0000/0123456789abcdef0123456789"
 #: How long the waiting runs wait (they never get their message).
 WAIT_S = 3600
 
@@ -70,6 +73,16 @@ def debouncer_workflow(user: str, message: str) -> str:
     return f"{user}: {message}"
 
 
+@DBOS.workflow()
+def notify_webhook(url: str, attempts: int) -> str:
+    return url
+
+
+@DBOS.workflow()
+def bulk_import(lines: list[str]) -> int:
+    return len(lines)
+
+
 def _count(queue: str, status: str) -> int:
     return len(DBOS.list_workflows(queue_name=queue, status=status, load_input=False))
 
@@ -106,6 +119,10 @@ def main(db_url: str) -> None:
     for i, priority in enumerate(PRIORITIES):
         with SetWorkflowID(f"report-{i}"), SetEnqueueOptions(priority=priority):
             DBOS.enqueue_workflow(PRIORITY, priority_report, Ticket(f"customer-{i}", priority))
+    with SetWorkflowID("webhook"):
+        DBOS.start_workflow(notify_webhook, WEBHOOK, 3).get_result()
+    with SetWorkflowID("bulk"):
+        DBOS.start_workflow(bulk_import, [f"line {i}" for i in range(2000)]).get_result()
     with SetWorkflowID("debounced-bob"):
         Debouncer.create(debouncer_workflow).debounce("bob", WAIT_S, "bob", "only bob")
 

@@ -4,81 +4,21 @@ plain and pickled inputs."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
-from pathlib import Path
+import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from textual.widgets import DataTable
 
-from tests.conftest import fresh_pg_database
-from tests.test_dashboard import until
+from tests.test_dashboard import table, until
 from tui.app import AgentDeckApp
 from tui.screens.queues import QueuesScreen
 from tui.supervisor import Supervisor
 
-ROOT = Path(__file__).resolve().parent.parent
 #: A wide terminal: the width issue #13 was seen at.
 WIDE = (170, 45)
-
-
-def start_queues_app(db_url: str, cwd: Path) -> subprocess.Popen[str]:
-    """The foreign app, once it says READY (every run where it stays)."""
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "foreign_queues_app.py"), db_url],
-        cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != "READY":
-        stop(proc)
-        raise AssertionError(f"foreign queues app did not start: {line!r}, rc {proc.poll()}")
-    return proc
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.stdin is not None and not proc.stdin.closed:
-        proc.stdin.close()  # the app destroys DBOS and exits
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def queues_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The app's database, SQLite and PostgreSQL, for the data-layer tests (the runs only sit
-    there and the tests only read: one app per module and database)."""
-    tmp = tmp_path_factory.mktemp("queues")
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'queues.sqlite'}"
-        else:
-            url = stack.enter_context(fresh_pg_database(request.getfixturevalue("pg_url")))
-        proc = start_queues_app(url, tmp)
-        stack.callback(stop, proc)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def queues_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on SQLite, for the Pilot tests."""
-    tmp = tmp_path_factory.mktemp("queues-ui")
-    url = f"sqlite:///{tmp / 'queues.sqlite'}"
-    proc = start_queues_app(url, tmp)
-    try:
-        yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture
@@ -131,3 +71,44 @@ async def test_priority_column_lists_queued_priorities_or_nothing(queues_sqlite:
         await pilot.pause()
         detail = str(app.screen.query_one("#queue-detail").render())
         assert "queued p1 ×3, p5 ×1" in detail
+
+
+# -- #13 item 5: a foreign run's input is summarised in the list, as `agentdeck show` does ----
+
+#: What the list (and `agentdeck show`) says of each run's input.
+INPUTS = {
+    "debounced-bob": "'bob', 'only bob'",
+    "fair-alice-0": "'alice', 0",
+    "rate-3": "3",
+    "blocker": "'holds the only slot'",
+    "report-0": "<__main__.Ticket: pickled class not importable here>",
+    # A long string argument is data, not "<undecodable value>".
+    "webhook": "'https://hooks.example.com/services/T0000/B0000/0123456789abcdef0123456789', 3",
+}
+
+
+async def test_foreign_inputs_are_summarised_in_one_statement(attached: Supervisor) -> None:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(attached.sql.engine, "before_cursor_execute", record)
+    try:
+        rows = {r.workflow_id: r for r in await attached.list_workflows()}
+    finally:
+        sa.event.remove(attached.sql.engine, "before_cursor_execute", record)
+    assert {wid: rows[wid].summary for wid in INPUTS} == INPUTS
+    # An input past the cap is not read: its size only.
+    assert re.fullmatch(r"<large input: \d\d kB>", rows["bulk"].summary), rows["bulk"].summary
+    assert len([s for s in seen if "workflow_input" in s]) == 1  # every row, one statement
+    for wid in ("debounced-bob", "report-0"):  # the run's detail says the same
+        assert (await attached.detail(wid)).input_summary == INPUTS[wid]
+
+
+async def test_list_shows_foreign_inputs(queues_sqlite: str) -> None:
+    app = attach(queues_sqlite)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: set(INPUTS) <= set(table(app).rows_by_id))
+        shown = {wid: table(app).get_cell(wid, "summary") for wid in INPUTS}
+        assert shown == INPUTS

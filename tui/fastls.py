@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,15 @@ from workflows.settings import (
 )
 
 __all__ = [
+    "INPUT_CAP",
     "MESSAGE_ONLY_ERRORS",
     "LsError",
+    "Undecodable",
+    "input_summary",
     "list_rows",
     "redact",
     "resolve_db_url",
+    "summarize",
 ]
 
 #: As in ``workflows.models`` / ``workflows.presence`` (tests/test_fast_ls.py checks they match).
@@ -111,18 +116,27 @@ _MISSING_CLASS = re.compile(r"Can't get attribute '([\w.]+)' on <module '([\w.]+
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
-class _Undecodable:
-    """A stored value this process cannot decode (as ``tui.supervisor._sql.Undecodable``)."""
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored value this process cannot decode (e.g. a pickled class it cannot import); the
+    data layer's too (``tui.supervisor._sql`` re-exports it)."""
 
-    def __init__(self, serialization: str, reason: str) -> None:
-        self.serialization = serialization
-        self.reason = reason
+    serialization: str
+    reason: str
+
+    @property
+    def type_name(self) -> str:
+        """The class (or module) the value needs, when the error names it."""
+        if m := _MISSING_CLASS.search(self.reason):
+            return f"{m.group(2)}.{m.group(1)}"
+        if m := _MISSING_MODULE.search(self.reason):
+            return f"{m.group(1)}.*"
+        return ""
 
     def __str__(self) -> str:
-        if m := _MISSING_CLASS.search(self.reason):
-            return f"<{m.group(2)}.{m.group(1)}: pickled class not importable here>"
-        if m := _MISSING_MODULE.search(self.reason):
-            return f"<{m.group(1)}.*: pickled class not importable here>"
+        what = self.type_name
+        if what:
+            return f"<{what}: pickled class not importable here>"
         return f"<undecodable {self.serialization} value: {self.reason}>"
 
 
@@ -171,7 +185,55 @@ def _decode(value: str | None, serialization: str | None) -> Any:
             return json.loads(value)
         return _unpickle(value)
     except Exception as exc:  # foreign classes, corrupt rows: show, don't crash
-        return _Undecodable(serialization or "py_pickle", f"{type(exc).__name__}: {exc}"[:200])
+        return Undecodable(serialization or "py_pickle", f"{type(exc).__name__}: {exc}"[:200])
+
+
+def summarize(value: Any, limit: int = 160, secrets: tuple[str, ...] | None = None) -> str:
+    """A value in one line of at most ``limit`` characters, secrets hidden; the data layer's
+    too (a run's input and result in its detail, a list row's input).
+
+    A workflow's input reads as its arguments (``'bob', 'only bob'``), agentdeck's requests in
+    their own words; a value that could not be decoded names what it needs. Nothing is
+    imported: agentdeck's request classes are known by name.
+    """
+    return _summary_of(value, limit, env_secrets() if secrets is None else secrets, raw=True)
+
+
+def _summary_of(value: Any, limit: int, secrets: tuple[str, ...], *, raw: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Undecodable):
+        return str(value)
+    cls = type(value)
+    if cls.__module__ == "workflows.models" and cls.__name__ == "ResearchRequest":
+        text = f"{value.topic} · {value.questions}q · {value.model}"
+    elif cls.__module__ == "workflows.models" and cls.__name__ == "CompareRequest":
+        text = f"{value.question} · {len(value.specs)} branches"
+    elif isinstance(value, dict) and ("args" in value or "positionalArgs" in value):
+        args = value.get("args") or value.get("positionalArgs") or ()
+        kwargs = value.get("kwargs", value.get("namedArgs")) or {}
+        # Decoded arguments: a long string among them is data, never a raw serialized value.
+        parts = [_summary_of(a, limit, secrets, raw=False) for a in args]
+        parts += [f"{k}={_summary_of(v, limit, secrets, raw=False)}" for k, v in kwargs.items()]
+        text = ", ".join(p for p in parts if p)
+    elif raw and isinstance(value, str) and len(value) > 40 and " " not in value[:40]:
+        # DBOS hands back undecodable values (step outputs) as the raw serialized string.
+        text = f"<undecodable value ({len(value)} bytes)>"
+    else:
+        text = repr(value)
+    return redact_with(text if len(text) <= limit else text[: limit - 1] + "…", secrets)
+
+
+#: Stored inputs (serialized text) longer than this are not read for a list row's summary.
+INPUT_CAP = 4096
+
+
+def input_summary(size: int | None, inputs: Any, secrets: tuple[str, ...]) -> str:
+    """A list row's decoded input as :func:`summarize` puts it; past :data:`INPUT_CAP` only its
+    size (the statement leaves such inputs unread)."""
+    if size is not None and size > INPUT_CAP:
+        return f"<large input: {size / 1024:.0f} kB>"
+    return summarize(inputs, secrets=secrets)
 
 
 def _error_text(err: Any, secrets: tuple[str, ...]) -> str:
@@ -470,6 +532,24 @@ def _sec(ms: int | None) -> float | None:
     return ms / 1000.0 if ms else None
 
 
+def _inputs(db: _DB, ids: Sequence[str]) -> dict[str, tuple[int | None, Any]]:
+    """(stored size, decoded input) of the given workflows; inputs past INPUT_CAP unread (as
+    ``SQL.input_summaries``)."""
+    out: dict[str, tuple[int | None, Any]] = {}
+    s, i = db.t("workflow_status"), db.t("workflow_input")
+    size, stored = ("length" if db.sqlite else "octet_length"), "coalesce(i.inputs, s.inputs)"
+    for batch in db.batches(ids):
+        w, params = db.any_of("s.workflow_uuid", batch)
+        for wid, n, inputs, ser in db.rows(
+            f"SELECT s.workflow_uuid, {size}({stored}), CASE WHEN {size}({stored}) <= {db.ph} "
+            f"THEN {stored} END, s.serialization FROM {s} s "
+            f"LEFT JOIN {i} i ON i.workflow_uuid = s.workflow_uuid WHERE {w}",
+            [INPUT_CAP, *params],
+        ):
+            out[wid] = (n, _decode(inputs, ser))
+    return out
+
+
 def _events(db: _DB, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for batch in db.batches(ids):
@@ -523,7 +603,7 @@ def _recv_waits(db: _DB, ids: Sequence[str]) -> dict[str, float | None]:
             deadline: float | None
             try:
                 value = _decode(output, ser)
-                deadline = float(value) if not isinstance(value, _Undecodable) else None
+                deadline = float(value) if not isinstance(value, Undecodable) else None
             except (TypeError, ValueError):
                 deadline = None
             out[wid] = deadline
@@ -575,10 +655,13 @@ def list_rows(db_url: str, *, limit: int = 50) -> list[dict[str, Any]]:
         events = _events(db, [s[0] for s in listed])
         errors = _errors_of(db, [s[0] for s in listed if s[1] == "ERROR"])
         waits = _recv_waits(db, [s[0] for s in listed if s[1] == "PENDING"])
-    secrets = env_secrets()
+        secrets = env_secrets()
+        summaries = {s[0]: _summary(s[12], secrets) for s in listed}
+        # Rows without a summary of their own (other apps' runs): their input, in one statement.
+        inputs = _inputs(db, [wid for wid, text in summaries.items() if not text])
     out = []
-    for (wid, status, name, attempts, queue, executor, created, updated, version, forked,
-         parent, completed, attrs, timeout_ms, deadline_ms, delay_ms) in listed:  # fmt: skip
+    for (wid, status, name, attempts, queue, executor, created, updated, version, forked, parent,
+         completed, _attrs, timeout_ms, deadline_ms, delay_ms) in listed:  # fmt: skip
         ev = events.get(wid, {})
         progress = _event(ev.get(PROGRESS_EVENT), _progress, "Progress")
         approval = _event(ev.get(APPROVAL_EVENT), _approval, "ApprovalRequest")
@@ -594,7 +677,7 @@ def list_rows(db_url: str, *, limit: int = 50) -> list[dict[str, Any]]:
             "app_version": version or "",
             "parent_id": parent or "",
             "forked_from": forked or "",
-            "summary": _summary(attrs, secrets),
+            "summary": summaries[wid] or input_summary(*inputs.get(wid, (None, None)), secrets),
             "error": _error_text(errors.get(wid), secrets),
             "recovery_attempts": int(attempts or 0),
             "progress": progress,

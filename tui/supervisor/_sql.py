@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from dbos._serialization import DefaultSerializer
+
+from workflows.settings import env_secrets
+
+from ..fastls import INPUT_CAP, Undecodable, input_summary
 
 __all__ = [
     "SQL",
@@ -28,33 +31,6 @@ __all__ = [
 
 log = logging.getLogger("agentdeck.sql")
 STREAM_CLOSED = "__DBOS_STREAM_CLOSED__"
-
-
-_MISSING_CLASS = re.compile(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'")
-_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A stored value this process cannot decode (e.g. a pickled class it cannot import)."""
-
-    serialization: str
-    reason: str
-
-    @property
-    def type_name(self) -> str:
-        """The class (or module) the value needs, when the error names it."""
-        if m := _MISSING_CLASS.search(self.reason):
-            return f"{m.group(2)}.{m.group(1)}"
-        if m := _MISSING_MODULE.search(self.reason):
-            return f"{m.group(1)}.*"
-        return ""
-
-    def __str__(self) -> str:
-        what = self.type_name
-        if what:
-            return f"<{what}: pickled class not importable here>"
-        return f"<undecodable {self.serialization} value: {self.reason}>"
 
 
 @dataclass(frozen=True)
@@ -285,6 +261,31 @@ class SQL:
             except (TypeError, ValueError):
                 deadline = None
             out[wid] = RecvWait(function_id=int(fid) - 1, deadline=deadline)
+        return out
+
+    def input_summaries(self, workflow_ids: Sequence[str]) -> dict[str, str]:
+        """The inputs of the given workflows, decoded and summarised (``'bob', 'only bob'``):
+        for list rows that have no summary of their own (other apps' runs). One statement per
+        1,000 ids; an input stored longer than ``INPUT_CAP`` is not read, only its size shown.
+        ``agentdeck ls`` reads them the same way (``tui.fastls._inputs``)."""
+        secrets = env_secrets()
+        size = "length" if self.sqlite else "octet_length"  # PostgreSQL's needs no detoasting
+        s, i = self._t("workflow_status"), self._t("workflow_input")
+        stored = "coalesce(i.inputs, s.inputs)"
+        out: dict[str, str] = {}
+        for batch in self._batches(workflow_ids):
+            ids, params = self._in("w", batch)
+            rows = self._run(
+                sa.text(
+                    f"SELECT s.workflow_uuid, {size}({stored}), CASE WHEN {size}({stored}) "
+                    f"<= :cap THEN {stored} END, s.serialization FROM {s} s "
+                    f"LEFT JOIN {i} i ON i.workflow_uuid = s.workflow_uuid "
+                    f"WHERE s.workflow_uuid IN {ids}"
+                ),
+                {**params, "cap": INPUT_CAP},
+            )
+            for wid, n, inputs, ser in rows:
+                out[wid] = input_summary(n, decode(inputs, ser), secrets)
         return out
 
     def pending_named(self, name: str) -> list[tuple[str, dict[str, Any]]]:
