@@ -4,7 +4,7 @@ must show them.
 Run as a separate process: ``python tests/foreign_queues_app.py DB_URL``. It sets up
 
 - ``partitioned_queue``: one running at a time per partition (``partition_concurrency=1``) and
-  a per-partition rate limit (5 a minute); tenants alice (3 runs), bob (2) and carol (1), so
+  a per-partition rate limit (5 an hour); tenants alice (3 runs), bob (2) and carol (1), so
   each runs one and alice has two queued, bob one;
 - ``rate_limited_queue``: 2 starts an hour; four runs of plain ints, two done, two queued;
 - ``priority_queue``: one at a time; a blocker runs, and reports with priorities 1, 1, 1 and 5
@@ -97,7 +97,7 @@ def main(db_url: str) -> None:
     DBOS(config=config)
     DBOS.launch()
     DBOS.register_queue(
-        PARTITIONED, partition_concurrency=1, partition_limiter={"limit": 5, "period": 60.0},
+        PARTITIONED, partition_concurrency=1, partition_limiter={"limit": 5, "period": 3600.0},
         polling_interval_sec=0.1,
     )  # fmt: skip
     DBOS.register_queue(

@@ -16,7 +16,10 @@ from tests.test_dashboard import table, until
 from tui.app import AgentDeckApp
 from tui.screens.queues import QueuesScreen
 from tui.supervisor import Supervisor
+from tui.supervisor._queues import queue_rows
 
+#: tests/foreign_queues_app.py's tenants and their runs on the partitioned queue.
+TENANTS = {"alice": 3, "bob": 2, "carol": 1}
 #: A wide terminal: the width issue #13 was seen at.
 WIDE = (170, 45)
 
@@ -112,3 +115,104 @@ async def test_list_shows_foreign_inputs(queues_sqlite: str) -> None:
         await until(pilot, lambda: set(INPUTS) <= set(table(app).rows_by_id))
         shown = {wid: table(app).get_cell(wid, "summary") for wid in INPUTS}
         assert shown == INPUTS
+
+
+# -- #13 item 6: partitioned queues: partitions, their limits and counts, keys in the list ---
+
+
+async def test_partitions_limits_and_counts(attached: Supervisor) -> None:
+    seen = attached.sql.statements
+    queues = {q.name: q for q in await queue_rows(attached)}
+    assert attached.sql.statements - seen == 1  # the partitions come in the one aggregate
+    q = queues["partitioned_queue"]
+    assert q.partitioned and q.partition_concurrency == 1 and q.partition_worker_concurrency is None
+    assert (q.partition_rate_limit, q.partition_rate_period_s) == (5, 3600.0)
+    assert (q.running, q.enqueued) == (3, 3)
+    parts = {p.key: p for p in q.partitions}
+    assert [(k, p.running, p.enqueued, p.rate_used) for k, p in parts.items()] == [
+        ("alice", 1, 2, 1), ("bob", 1, 1, 1), ("carol", 1, 0, 1),
+    ]  # fmt: skip
+    assert all(q.partition_full(p) for p in q.partitions)
+    assert parts["alice"].oldest_wait_s is not None and parts["carol"].oldest_wait_s is None
+    assert not queues["rate_limited_queue"].partitioned
+    rows = {r.workflow_id: r for r in await attached.list_workflows()}
+    assert {wid: r.partition for wid, r in rows.items() if r.queue == "partitioned_queue"} == {
+        f"fair-{t}-{n}": t for t, runs in TENANTS.items() for n in range(runs)
+    }
+    assert rows["rate-0"].partition == ""
+
+
+async def test_queue_view_expands_partitions_and_the_list_filters_them(
+    queues_sqlite: str,
+) -> None:
+    from tui.screens.workflows import WorkflowsScreen
+
+    app = attach(queues_sqlite)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: "fair-alice-0" in table(app).rows_by_id)
+        # The list: a run's queue with its partition key.
+        assert table(app).get_cell("fair-alice-1", "queue") == "partitioned_queue[alice]"
+        assert table(app).get_cell("rate-3", "queue") == "rate_limited_queue"
+        await pilot.press("Q")
+        assert isinstance(app.screen, QueuesScreen)
+        view = app.screen
+        await until(pilot, lambda: cell(app, "partitioned_queue[carol]", "running") is not None)
+        keys = [str(r.key.value) for r in grid(app).ordered_rows]
+        at = keys.index("partitioned_queue")
+        assert keys[at : at + 4] == [
+            "partitioned_queue", "partitioned_queue[alice]", "partitioned_queue[bob]",
+            "partitioned_queue[carol]",
+        ]  # fmt: skip
+        assert cell(app, "partitioned_queue", "running") == "3"
+        assert cell(app, "partitioned_queue", "enqueued") == "3"
+        # Per partition: its counts, and the limits each partition has.
+        alice = {col: cell(app, "partitioned_queue[alice]", col) for col in
+                 ("name", "running", "enqueued", "global", "rate")}  # fmt: skip
+        assert alice == {
+            "name": " ├ alice", "running": "1 full", "enqueued": "2", "global": "1",
+            "rate": "1/5 per 1h",
+        }  # fmt: skip
+        assert cell(app, "partitioned_queue[carol]", "oldest") == "-"
+        assert cell(app, "partitioned_queue[bob]", "oldest") != "-"
+        grid(app).move_cursor(row=grid(app).get_row_index("partitioned_queue"))
+        await pilot.pause()
+        detail = str(view.query_one("#queue-detail").render())
+        assert "partitions: 3 with work on them; each: 1 running at once in all, 5 starts" in detail
+        grid(app).move_cursor(row=grid(app).get_row_index("partitioned_queue[alice]"))
+        await pilot.pause()
+        detail = str(view.query_one("#queue-detail").render())
+        assert "running: 1 of 1 allowed at once · full" in detail and "queued: 2" in detail
+        # space folds the queue's partitions away, and brings them back.
+        await pilot.press("space")
+        await until(pilot, lambda: cell(app, "partitioned_queue[alice]", "running") is None)
+        assert cell(app, "partitioned_queue", "name") == "partitioned_queue ▸"
+        await pilot.press("space")
+        await until(pilot, lambda: cell(app, "partitioned_queue[bob]", "running") == "1 full")
+        # enter on a partition: the list, filtered to that partition's runs.
+        grid(app).move_cursor(row=grid(app).get_row_index("partitioned_queue[bob]"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen))
+        screen = app.screen
+        assert isinstance(screen, WorkflowsScreen)
+        assert screen.filter.text == "queue:partitioned_queue partition:bob"
+        await until(pilot, lambda: set(table(app).rows_by_id) == {"fair-bob-0", "fair-bob-1"})
+        assert screen.apply_filter("queue:partitioned_queue[alice]")
+        await until(
+            pilot, lambda: set(table(app).rows_by_id) == {f"fair-alice-{n}" for n in range(3)}
+        )
+        assert not [n for n in app._notifications if n.severity == "error"]
+
+
+def test_partition_filter_terms() -> None:
+    from tui.filtering import Filter
+    from tui.supervisor import WorkflowRow
+
+    row = WorkflowRow(workflow_id="w", name="n", status="ENQUEUED", queue="tenants",
+                      partition="Alice")  # fmt: skip
+    plain = row.model_copy(update={"partition": ""})
+    assert Filter("partition:alice").problems() == []
+    assert Filter("partition:alice").matches(row) and not Filter("partition:al").matches(row)
+    assert not Filter("partition:alice").matches(plain)
+    assert Filter("queue:tenants[alice]").matches(row) and Filter("queue:ten").matches(row)
+    assert not Filter("queue:tenants[bob]").matches(row)
+    assert not Filter("queue:tenants[alice]").matches(plain)

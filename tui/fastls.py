@@ -508,7 +508,8 @@ def _errors(shown: str, kind: type[BaseException]) -> Iterator[None]:
 _LIST_COLUMNS = (
     "workflow_uuid, status, name, recovery_attempts, queue_name, executor_id, created_at, "
     "updated_at, application_version, forked_from, parent_workflow_id, completed_at, "
-    "attributes, workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms"
+    "attributes, workflow_timeout_ms, workflow_deadline_epoch_ms, delay_until_epoch_ms, "
+    "queue_partition_key"
 )
 
 
@@ -661,7 +662,7 @@ def list_rows(db_url: str, *, limit: int = 50) -> list[dict[str, Any]]:
         inputs = _inputs(db, [wid for wid, text in summaries.items() if not text])
     out = []
     for (wid, status, name, attempts, queue, executor, created, updated, version, forked, parent,
-         completed, _attrs, timeout_ms, deadline_ms, delay_ms) in listed:  # fmt: skip
+         completed, _attrs, timeout_ms, deadline_ms, delay_ms, partition) in listed:  # fmt: skip
         ev = events.get(wid, {})
         progress = _event(ev.get(PROGRESS_EVENT), _progress, "Progress")
         approval = _event(ev.get(APPROVAL_EVENT), _approval, "ApprovalRequest")
@@ -673,6 +674,7 @@ def list_rows(db_url: str, *, limit: int = 50) -> list[dict[str, Any]]:
             "updated_at": _sec(updated),
             "completed_at": _sec(completed),
             "queue": queue or "",
+            "partition": partition or "",
             "executor": executor or "",
             "app_version": version or "",
             "parent_id": parent or "",

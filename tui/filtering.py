@@ -36,9 +36,19 @@ TABS: dict[str, tuple[str, str]] = {
 }
 
 
+def _queue_matches(value: str, row: WorkflowRow) -> bool:
+    """``queue:NAME`` (part of the queue's name) or ``queue:NAME[KEY]`` (and that partition,
+    as the list shows it)."""
+    name, bracket, key = value.partition("[")
+    if not bracket:
+        return value in row.queue.lower()
+    return name in row.queue.lower() and key.removesuffix("]") == row.partition.lower()
+
+
 @dataclass(frozen=True)
 class Filter:
-    """``status:error name:research id:abc is:waiting is:child`` + free words (all must match)."""
+    """``status:error name:research id:abc queue:q[key] partition:key is:waiting is:child`` +
+    free words (all must match)."""
 
     text: str = ""
 
@@ -55,7 +65,7 @@ class Filter:
             elif key == "is":
                 if value not in ("waiting", "child", "fork", "active", "stranded"):
                     bad.append(f"unknown 'is:{value}' (waiting, child, fork, active, stranded)")
-            elif key not in ("name", "id", "queue", "executor"):
+            elif key not in ("name", "id", "queue", "partition", "executor"):
                 bad.append(f"unknown filter key '{key}'")
         return bad
 
@@ -76,7 +86,9 @@ class Filter:
                 return False
             elif key == "id" and not row.workflow_id.lower().startswith(value_l):
                 return False
-            elif key == "queue" and value_l not in row.queue.lower():
+            elif key == "queue" and not _queue_matches(value_l, row):
+                return False
+            elif key == "partition" and value_l != row.partition.lower():
                 return False
             elif key == "executor" and value_l not in row.executor.lower():
                 return False

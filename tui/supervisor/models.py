@@ -37,6 +37,8 @@ class WorkflowRow(_Snap):
     updated_at: float | None = None
     completed_at: float | None = None
     queue: str = ""
+    #: The run's partition of a partitioned queue (DBOS ``queue_partition_key``), or "".
+    partition: str = ""
     executor: str = ""
     app_version: str = ""
     parent_id: str = ""

@@ -371,6 +371,7 @@ class Supervisor:
             updated_at=_sec(s.updated_at),
             completed_at=_sec(s.completed_at),
             queue=s.queue_name or "",
+            partition=getattr(s, "queue_partition_key", None) or "",
             executor=s.executor_id or "",
             app_version=s.app_version or "",
             parent_id=s.parent_workflow_id or "",
