@@ -15,9 +15,11 @@ for _secret in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +31,8 @@ from tests.pg import PG_URL_ENV, ThrowawayPostgres
 from tui.supervisor import Supervisor
 from workflows.model_offline.transport import reset_faults, transport_factory
 from workflows.runtime import Runtime, RuntimeSettings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +56,14 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def pg_database(pg_url: str) -> Iterator[str]:
     """URL of a fresh, empty database on the ``pg_url`` server, dropped afterwards."""
+    with fresh_pg_database(pg_url) as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_database(pg_url: str) -> Iterator[str]:
+    """A fresh, empty database on the ``pg_url`` server, dropped afterwards (fixtures of any
+    scope: ``pg_database`` is one per test)."""
     name = f"agentdeck_test_{secrets.token_hex(6)}"
     with psycopg.connect(pg_url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -162,3 +174,63 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------
+# Another app's queues (tests/foreign_queues_app.py), for tests/test_foreign_queues.py and
+# tests/test_fast_ls.py
+
+
+def start_queues_app(db_url: str, cwd: Path) -> subprocess.Popen[str]:
+    """The foreign queues app, once it says READY (every run where it stays)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "foreign_queues_app.py"), db_url],
+        cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if line != "READY":
+        stop_queues_app(proc)
+        raise AssertionError(f"foreign queues app did not start: {line!r}, rc {proc.poll()}")
+    return proc
+
+
+def stop_queues_app(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None and not proc.stdin.closed:
+        proc.stdin.close()  # the app destroys DBOS and exits
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def queues_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The foreign queues app's database, SQLite and PostgreSQL (its runs only sit there and
+    the tests only read: one app per module and database)."""
+    tmp = tmp_path_factory.mktemp("queues")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'queues.sqlite'}"
+        else:
+            url = stack.enter_context(fresh_pg_database(request.getfixturevalue("pg_url")))
+        stack.callback(stop_queues_app, start_queues_app(url, tmp))
+        yield url
+
+
+@pytest.fixture(scope="module")
+def queues_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The foreign queues app on SQLite, for Pilot tests."""
+    tmp = tmp_path_factory.mktemp("queues-ui")
+    url = f"sqlite:///{tmp / 'queues.sqlite'}"
+    proc = start_queues_app(url, tmp)
+    try:
+        yield url
+    finally:
+        stop_queues_app(proc)

@@ -8,7 +8,6 @@ inserted (tests/support/seed.py), so the failed run is older than the newest 500
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import connected, wait_for
+from tests.support.schema import empty_db
 from tests.support.seed import copy_rows
 from tests.test_dashboard import make_app, table, until
 from tests.test_research import finish
 from tui.data import reads
 from tui.data.filters import Filter, FilterError
-from tui.data.sql import DB
 from tui.modals.bulk import BulkScreen
 from tui.supervisor import Supervisor
 from workflows.runtime import Runtime
@@ -34,16 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDED = 600
 
 
-def _schema() -> sqlite3.Connection:
-    from dbos._migration import sqlite_migrations
-
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
-    for m in sqlite_migrations:
-        conn.executescript(m)
-    return conn
-
-
-_EMPTY = DB(_schema(), sqlite=True)
+_EMPTY = empty_db()
 _TERMS = st.sampled_from(
     ["status:", "name:", "id:", "is:", "since:", "until:", "queue:", "partition:", "input:",
      "version:", "executor:", "bogus:", "\"", "'", "%", "_", "\\", "2h", "error", "waiting",

@@ -274,6 +274,9 @@ async def test_sqlite_listing_equals_the_data_layer(
     assert rows[ids["gone"]]["error"] == f"<{GONE_MODULE}.*: pickled class not importable here>"
     assert "hunter2" not in rows[ids["secret"]]["error"] and ":***@" in rows[ids["secret"]]["error"]
     assert any(r["error"] == "RuntimeError: stored as portable JSON" for r in rows.values())
+    # Research questions have no summary attribute: their input (topic, index, question, ...).
+    questions = [r for r in rows.values() if r["parent_id"] == ids["done"]]
+    assert questions and all(r["summary"].startswith("'finished work', ") for r in questions)
 
 
 @pytest.mark.slow
@@ -286,6 +289,18 @@ async def test_postgres_listing_equals_the_data_layer(pg_database: str, tmp_path
         assert _in_order(fastls.list_rows(pg_database, limit=2)) == _in_order(
             await data_layer_rows(sup, 2)
         )
+
+
+@pytest.mark.slow
+async def test_foreign_inputs_listing_equals_the_data_layer(queues_db: str, tmp_path: Path) -> None:
+    """Another app's runs (tests/foreign_queues_app.py) have no summary: both listings summarise
+    their inputs alike, a pickled class neither can import included, without importing DBOS."""
+    async with connected(queues_db) as sup:
+        await assert_same_listing(sup, queues_db, tmp_path)
+    rows = by_id(fastls.list_rows(queues_db, limit=0))
+    assert rows["debounced-bob"]["summary"] == "'bob', 'only bob'"
+    assert rows["report-0"]["summary"] == "<__main__.Ticket: pickled class not importable here>"
+    assert rows["bulk"]["summary"].startswith("<large input: ")
 
 
 # --------------------------------------------------------------------------------------------

@@ -249,6 +249,7 @@ async def test_queue_view_counts_live_and_enter_filters_the_list(
         assert cell(app, RESEARCH_QUEUE, "worker") == "2"
         assert cell(app, LAUNCH_QUEUE, "rate") == "1/50 per 60s"  # the limiter and its window
         assert cell(app, LAUNCH_QUEUE, "dedup") == "1"
+        assert cell(app, LAUNCH_QUEUE, "priority") == ""  # nothing queued by priority (was "on")
         # A second run: the same row updates in place (the cursor stays on it).
         grid(app).move_cursor(row=grid(app).get_row_index(LAUNCH_QUEUE))
         second = await launch(sup, questions=2)

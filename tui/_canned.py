@@ -44,7 +44,7 @@ from .supervisor import (
     SupervisorError,
     WorkflowRow,
 )
-from .supervisor._queues import QueueRow, ScheduleRow, ScheduleRun, next_run
+from .supervisor._queues import PartitionRow, QueueRow, ScheduleRow, ScheduleRun, next_run
 from .supervisor.describe import describe_child, describe_output
 
 __all__ = ["CannedSupervisor", "NOW"]
@@ -127,7 +127,15 @@ ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
 # holding its deduplication id) under the default rate limit; two of RUNNING's questions are in
 # flight on the research queue (worker concurrency 2). The backfill queue is one an operator
 # registered for scheduled catch-up runs (global limit, a rate limit whose window is full,
-# priorities); DBOS's internal queue carries the scheduled run in flight.
+# priorities); the tenants queue is partitioned by customer (one run at a time and 10 starts a
+# minute per tenant); DBOS's internal queue carries the scheduled run in flight.
+TENANTS = (
+    PartitionRow(key="acme", running=1, enqueued=3, queued_by_priority=((0, 3),),
+                 oldest_wait_s=95.0, rate_used=4),
+    PartitionRow(key="globex", running=1, enqueued=0, rate_used=1),
+    PartitionRow(key="initech", running=0, enqueued=1, queued_by_priority=((0, 1),),
+                 oldest_wait_s=12.0, rate_used=10, rate_frees_at=NOW + 8),
+)  # fmt: skip
 QUEUES = (
     QueueRow(name="agentdeck-backfill", global_concurrency=1, rate_limit=2, rate_period_s=60.0,
              rate_used=2, rate_frees_at=NOW + 17, priority_in_use=True,
@@ -136,6 +144,9 @@ QUEUES = (
              queued_by_priority=((0, 1),), enqueued=1, running=2, dedup_held=3,
              oldest_wait_s=3.0),
     QueueRow(name="agentdeck-research", worker_concurrency=2, running=2),
+    QueueRow(name="tenant-reports", global_concurrency=4, partition_concurrency=1,
+             partition_rate_limit=10, partition_rate_period_s=60.0, running=2, enqueued=4,
+             queued_by_priority=((0, 4),), oldest_wait_s=95.0, partitions=TENANTS),
     QueueRow(name="_dbos_internal_queue", registered=False, running=1),
 )  # fmt: skip
 IDLE_QUEUES = (
@@ -334,9 +345,12 @@ def _matches(text: str, row: WorkflowRow) -> bool:
                 return False
         elif key == "id" and not row.workflow_id.lower().startswith(value_l):
             return False
-        elif key in ("name", "queue", "executor", "partition"):
-            field = {"name": row.name, "queue": row.queue, "executor": row.executor,
-                     "partition": row.partition}[key]  # fmt: skip
+        elif key == "partition" or (key == "queue" and "[" in value_l):
+            name, _, part = value_l.rpartition("[") if key == "queue" else ("", "", value_l)
+            if name not in row.queue.lower() or part.rstrip("]") != row.partition.lower():
+                return False
+        elif key in ("name", "queue", "executor"):
+            field = {"name": row.name, "queue": row.queue, "executor": row.executor}[key]
             if value_l not in field.lower():
                 return False
         elif key == "input" and value_l not in row.summary.lower():

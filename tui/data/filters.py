@@ -5,8 +5,9 @@ version:v3 input:raft since:2h until:2026-12-01
 is:waiting|child|top|fork|active|stranded|timed_out``
 
 Every term must match. A free word matches the name, the id or the input summary; ``name:``,
-``queue:``, ``partition:``, ``executor:``, ``version:`` and ``input:`` match a part of their
-field (ignoring case), ``id:`` a prefix. A value with spaces goes in quotes
+``queue:``, ``executor:``, ``version:`` and ``input:`` match a part of their field (ignoring
+case), ``id:`` a prefix, ``partition:KEY`` and ``queue:NAME[KEY]`` a whole partition key. A
+value with spaces goes in quotes
 (``input:"durable execution"``). The whole filter compiles to one WHERE clause over
 ``workflow_status`` (alias ``s``), so it means the same in ``/``, in ``ls`` and in a bulk action.
 """
@@ -215,6 +216,10 @@ class _Compiler:
         pattern = self.p(f"%{_escape_like(value)}%")
         return f"{column} {self.db.like} {pattern} ESCAPE '\\'"
 
+    def partition(self, key: str) -> str:
+        """A partition key is an identifier: the whole key, ignoring case."""
+        return f"lower(s.queue_partition_key) = lower({self.p(key)})"
+
     def summary(self) -> str:
         return self.db.json_field("s.attributes", "summary")
 
@@ -231,10 +236,14 @@ class _Compiler:
             return self.status([v for v in value.split(",") if v])
         if key == "id":
             return f"s.workflow_uuid LIKE {self.p(_escape_like(value) + '%')} ESCAPE '\\'"
+        if key == "queue" and "[" in value:  # queue:NAME[KEY]: that partition, as listed
+            name, _, part = value.partition("[")
+            return f"{self.contains('s.queue_name', name)} AND {self.partition(part.rstrip(']'))}"
+        if key == "partition":
+            return self.partition(value)
         column = {
             "name": "s.name",
             "queue": "s.queue_name",
-            "partition": "s.queue_partition_key",
             "executor": "s.executor_id",
             "version": "s.application_version",
         }.get(key)

@@ -9,9 +9,11 @@ so they order the :data:`SORT_WINDOW` newest matching runs (the screen says so).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from workflows.settings import env_secrets
 
 from .decode import Undecodable, decode
 from .filters import PRESENCE_WORKFLOW, Compiled, Filter, Presence
@@ -24,6 +26,7 @@ from .rows import (
 )
 from .rows import Presence as Heartbeats
 from .sql import DB
+from .summary import INPUT_CAP, input_summary
 
 __all__ = [
     "SORTS",
@@ -284,6 +287,34 @@ def recv_waits(db: DB, ids: Sequence[str]) -> dict[str, tuple[int, float | None]
     return out
 
 
+def input_summaries(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, str]:
+    """The inputs of the given workflows, decoded and summarised (``'bob', 'only bob'``): for
+    list rows that have no summary of their own (other apps' runs). One statement per 1,000
+    ids; an input stored longer than ``INPUT_CAP`` is not read, only its size shown."""
+    secrets = env_secrets()
+    size = "length" if db.sqlite else "octet_length"  # PostgreSQL's needs no detoasting
+    stored = "coalesce(i.inputs, s.inputs)"
+    out: dict[str, str] = {}
+    for batch in db.batches(ids):
+        for wid, n, inputs, ser in db.rows(
+            f"SELECT s.workflow_uuid, {size}({stored}), CASE WHEN {size}({stored}) <= :cap "
+            f"THEN {stored} END, s.serialization FROM {{workflow_status}} s "
+            "LEFT JOIN {workflow_input} i ON i.workflow_uuid = s.workflow_uuid "
+            "WHERE s.workflow_uuid IN :w",
+            {"w": list(batch), "cap": INPUT_CAP},
+        ):
+            out[wid] = input_summary(n, decode(inputs, ser, light=light), secrets)
+    return out
+
+
+def _has_summary(attrs: Any) -> bool:
+    if attrs is None:
+        return False
+    if isinstance(attrs, str):
+        return '"summary"' in attrs
+    return bool(isinstance(attrs, dict) and attrs.get("summary"))
+
+
 def rows_of(
     db: DB,
     statuses: Sequence[tuple[Any, ...]],
@@ -291,7 +322,6 @@ def rows_of(
     redact: Callable[[str], str],
     *,
     light: bool = False,
-    input_summaries: Callable[[DB, Sequence[tuple[Any, ...]]], Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Full list rows for some ``workflow_status`` rows: three more statements at most."""
     listed = [s for s in statuses if s[2] != PRESENCE_WORKFLOW]
@@ -299,7 +329,8 @@ def rows_of(
     ev = events(db, ids, light=light)
     errs = errors(db, [s[0] for s in listed if s[1] == "ERROR"], light=light)
     waits = recv_waits(db, [s[0] for s in listed if s[1] == "PENDING"])
-    summaries = input_summaries(db, listed) if input_summaries is not None else {}
+    # Rows without a summary of their own (other apps' runs): their input, in one statement.
+    summaries = input_summaries(db, [s[0] for s in listed if not _has_summary(s[12])], light=light)
     out = []
     for s in listed:
         wid = s[0]

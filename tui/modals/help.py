@@ -12,8 +12,8 @@ __all__ = ["HelpScreen"]
 
 FILTER_HELP = (
     "[b]Filter[/] (/): words match name, id and input; terms: status:error,running · "
-    "name:research · id:<prefix> · queue:… · is:waiting|child|fork|active. Up/down recall "
-    "earlier filters; esc clears. Tabs 1-5: all, running, waiting, failed, done."
+    "name:research · id:<prefix> · queue:… · partition:<key> · is:waiting|child|fork|active. "
+    "Up/down recall earlier filters; esc clears. Tabs 1-5: all, running, waiting, failed, done."
 )
 
 

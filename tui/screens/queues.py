@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from ..formatting import STATUS_STYLE, duration, status_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
-from ..supervisor._queues import QueueRow, ScheduleRow
+from ..supervisor._queues import PartitionRow, QueueRow, ScheduleRow
 from ..widgets.footer import Footer
 from ..widgets.tables import PlainTable, cursor_key
 from ..widgets.text import escape
@@ -75,8 +75,9 @@ def _same(a: Any, b: Any) -> bool:
 def _sync(table: DataTable[Any], rows: dict[str, dict[str, Any]], cache: dict[str, Any]) -> None:
     """Show ``rows`` (key → column → cell) in that order, touching changed cells only.
 
-    Every row's first column is its key (the queue or schedule name). The cursor stays on its
-    row when rows come, go or move.
+    The cursor stays on its row when rows come, go or move. When the order changes (a row comes
+    in between, a queue's partitions fold), the rows from the first difference on are laid
+    again.
     """
     selected = _selected_key(table)
     for key in [k for k in cache if k not in rows]:
@@ -95,9 +96,13 @@ def _sync(table: DataTable[Any], rows: dict[str, dict[str, Any]], cache: dict[st
                     table.update_cell(key, col, value)
         cache[key] = cells
     order = list(rows)
-    if [str(row.key.value) for row in table.ordered_rows] != order:
-        rank = {k: i for i, k in enumerate(order)}
-        table.sort("name", key=lambda cell: rank.get(_plain(cell), len(rank)))
+    shown = [str(row.key.value) for row in table.ordered_rows]
+    if shown != order:
+        first = next(i for i, (a, b) in enumerate(zip(shown, order, strict=True)) if a != b)
+        for key in shown[first:]:
+            table.remove_row(key)
+        for key in order[first:]:
+            table.add_row(*rows[key].values(), key=key)
     if selected in rows:
         index = table.get_row_index(selected)
         if index != table.cursor_row:
@@ -105,10 +110,6 @@ def _sync(table: DataTable[Any], rows: dict[str, dict[str, Any]], cache: dict[st
 
 
 _selected_key = cursor_key
-
-
-def _plain(value: Any) -> str:
-    return value.plain if isinstance(value, Text) else str(value)
 
 
 class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
@@ -173,6 +174,10 @@ class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
     def cells(self, row: R, now: float) -> dict[str, Any]:
         raise NotImplementedError
 
+    def entries(self, now: float) -> dict[str, dict[str, Any]]:
+        """Every table row, key → column → cell, in order (a row per item by default)."""
+        return {self.key(r): self.cells(r, now) for r in self.rows}
+
     def headline(self) -> str:
         raise NotImplementedError
 
@@ -219,7 +224,7 @@ class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
     def _show_rows(self) -> None:
         now = self.deck.clock()
         with self.app.batch_update():
-            _sync(self.table, {self.key(r): self.cells(r, now) for r in self.rows}, self._cells)
+            _sync(self.table, self.entries(now), self._cells)
             self._show_title()
             self.rendered()
 
@@ -242,6 +247,11 @@ class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
         self.app.pop_screen()
 
 
+def _running(n: int, *, full: bool) -> Text:
+    style = "bold yellow" if full else "bold cyan" if n else "dim"
+    return Text(f"{n}" + (" full" if full else ""), style=style)
+
+
 def _limit(value: int | None, registered: bool) -> Text:
     if not registered:
         return Text("?", style="dim")
@@ -262,9 +272,12 @@ def _rate(row: QueueRow, now: float) -> Text:
     """``used/limit per period``: starts counted in the limit's current window."""
     if row.rate_limit is None:
         return Text("?" if not row.registered else "-", style="dim")
-    used = row.rate_used or 0
-    text = Text(f"{used}/{row.rate_limit} per {_period(row.rate_period_s)}")
-    if row.rate_full:
+    return _window(row.rate_used or 0, row.rate_limit, row.rate_period_s, full=row.rate_full)
+
+
+def _window(used: int, limit: int, period: float | None, *, full: bool) -> Text:
+    text = Text(f"{used}/{limit} per {_period(period)}")
+    if full:
         text.stylize("bold yellow")
         text.append(" full")
     elif not used:
@@ -272,20 +285,30 @@ def _rate(row: QueueRow, now: float) -> Text:
     return text
 
 
-def _priority_label(priority: int) -> str:
-    return "none" if priority == 0 else f"p{priority}"
+def _by_priority(row: QueueRow | PartitionRow) -> list[tuple[int, int]]:
+    """(priority, queued runs) of the runs queued with a priority, most urgent first."""
+    return [(p, n) for p, n in row.queued_by_priority if p > 0]
 
 
-def _priorities(row: QueueRow) -> Text:
-    """Queued runs by priority, most urgent first (``p1×2 p5×1``); every queue dequeues by it."""
-    if not row.registered and not row.queued_by_priority:
-        return Text("?", style="dim")
-    if not row.queued_by_priority:
-        return Text("on", style="dim")
-    return Text(
-        " ".join(f"{_priority_label(p)}×{n}" for p, n in row.queued_by_priority),
-        style="yellow" if row.priority_in_use else "",
-    )
+def _count(n: int) -> Text:
+    return Text(str(n), style="bold" if n else "dim")
+
+
+def _oldest(seconds: float | None) -> Text:
+    return Text(duration(seconds) if seconds is not None else "-",
+                style="" if seconds is not None else "dim")  # fmt: skip
+
+
+def partition_key(queue: str, key: str) -> str:
+    """A partition's row key, as the list shows a run's queue: ``queue[key]``."""
+    return f"{queue}[{key}]"
+
+
+def _priorities(row: QueueRow | PartitionRow) -> Text:
+    """What is queued by priority, most urgent first (``p1×3 p5×1``), or nothing: runs queued
+    without a priority count as 0 and are dequeued first (the detail below says how many)."""
+    ranked = _by_priority(row)
+    return Text(" ".join(f"p{p}×{n}" for p, n in ranked), style="yellow" if ranked else "")
 
 
 class QueuesScreen(_LiveTableScreen[QueueRow]):
@@ -297,7 +320,20 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
     """
 
     NOUN = "queues"
-    BINDINGS = [Binding("enter", "open", "Show its workflows", id="queues.open")]
+    BINDINGS = [
+        Binding("enter", "open", "Show its workflows", id="queues.open"),
+        Binding("space", "fold", "Partitions", id="queues.fold",
+                tooltip="Show or hide the selected partitioned queue's partitions"),
+    ]  # fmt: skip
+    #: Partitions shown under a queue at most (by key); the queue's detail counts the rest.
+    MAX_PARTITIONS = 50
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Partitioned queues whose partitions are hidden (space).
+        self.folded: set[str] = set()
+        #: Row key of each partition row shown → (its queue, the partition).
+        self._partitions: dict[str, tuple[QueueRow, PartitionRow]] = {}
 
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="queue-detail")
@@ -323,24 +359,67 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
         return await self.deck.source.queue_rows(now=self.deck.clock())
 
     def cells(self, row: QueueRow, now: float) -> dict[str, Any]:
-        name = Text(row.name)
-        if not row.registered:
-            name = Text(row.name, style="dim italic")
-        running_style = "bold yellow" if row.saturated else "bold cyan" if row.running else "dim"
-        running = Text(f"{row.running}" + (" full" if row.saturated else ""), style=running_style)
+        name = Text(row.name, style="" if row.registered else "dim italic")
+        if row.partitions:
+            name.append(" ▸" if row.name in self.folded else " ▾", style="dim")
         return {
             "name": name,
-            "running": running,
-            "enqueued": Text(str(row.enqueued), style="bold" if row.enqueued else "dim"),
-            "delayed": Text(str(row.delayed), style="bold" if row.delayed else "dim"),
-            "oldest": Text(duration(row.oldest_wait_s) if row.oldest_wait_s is not None else "-",
-                           style="" if row.oldest_wait_s is not None else "dim"),
+            "running": _running(row.running, full=row.saturated),
+            "enqueued": _count(row.enqueued),
+            "delayed": _count(row.delayed),
+            "oldest": _oldest(row.oldest_wait_s),
             "global": _limit(row.global_concurrency, row.registered),
             "worker": _limit(row.worker_concurrency, row.registered),
             "rate": _rate(row, now),
             "priority": _priorities(row),
             "dedup": Text(str(row.dedup_held), style="" if row.dedup_held else "dim"),
-        }  # fmt: skip
+        }
+
+    def partition_cells(self, row: QueueRow, p: PartitionRow, last: bool) -> dict[str, Any]:
+        """A partition under its queue: its own counts, and the limits each partition has."""
+        if row.partition_rate_limit is None:
+            rate = Text("?" if not row.registered else "-", style="dim")
+        else:
+            full = row.partition_rate_full(p)
+            rate = _window(
+                p.rate_used or 0, row.partition_rate_limit, row.partition_rate_period_s, full=full
+            )
+        return {
+            "name": Text.assemble((" └ " if last else " ├ ", "dim"), p.key),
+            "running": _running(p.running, full=row.partition_full(p)),
+            "enqueued": _count(p.enqueued),
+            "delayed": _count(p.delayed),
+            "oldest": _oldest(p.oldest_wait_s),
+            "global": _limit(row.partition_concurrency, row.registered),
+            "worker": _limit(row.partition_worker_concurrency, row.registered),
+            "rate": rate,
+            "priority": _priorities(p),
+            "dedup": Text("-", style="dim"),  # DBOS: no deduplication on partitioned queues
+        }
+
+    def entries(self, now: float) -> dict[str, dict[str, Any]]:
+        """Each queue, and under a partitioned one (unless folded) its partitions."""
+        out: dict[str, dict[str, Any]] = {}
+        self._partitions = {}
+        for row in self.rows:
+            out[row.name] = self.cells(row, now)
+            if row.name in self.folded:
+                continue
+            shown = row.partitions[: self.MAX_PARTITIONS]
+            for i, p in enumerate(shown):
+                key = partition_key(row.name, p.key)
+                out[key] = self.partition_cells(row, p, last=i == len(shown) - 1)
+                self._partitions[key] = (row, p)
+        return out
+
+    def selected(self) -> QueueRow | None:
+        """The selected queue, or the queue of the selected partition."""
+        found = self._partitions.get(_selected_key(self.table) or "")
+        return found[0] if found is not None else super().selected()
+
+    def selected_partition(self) -> PartitionRow | None:
+        found = self._partitions.get(_selected_key(self.table) or "")
+        return found[1] if found is not None else None
 
     def headline(self) -> str:
         if not self.rows:
@@ -362,16 +441,37 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        row = self.selected()
+        row, part = self.selected(), self.selected_partition()
         box = self.query_one("#queue-detail", Static)
-        box.update(queue_detail(row, self.deck.clock()) if row is not None else "")
+        if row is None:
+            box.update("")
+        elif part is not None:
+            box.update(partition_detail(row, part, self.deck.clock()))
+        else:
+            box.update(queue_detail(row, self.deck.clock()))
 
     def action_open(self) -> None:
-        row = self.selected()
+        row, part = self.selected(), self.selected_partition()
         if row is None:
             self.notify("no queue selected", severity="warning")
             return
-        show_workflows(self, f"queue:{row.name}")
+        if part is None:
+            show_workflows(self, f"queue:{row.name}")
+        elif any(ch.isspace() for ch in part.key):
+            self.notify(f"cannot filter by partition '{part.key}' (it has spaces)",
+                        severity="warning")  # fmt: skip
+        else:
+            show_workflows(self, f"queue:{row.name} partition:{part.key}")
+
+    def action_fold(self) -> None:
+        """Hide the selected queue's partitions, or show them again."""
+        row = self.selected()
+        if row is None or not row.partitions:
+            self.notify("not a queue with partitions", severity="warning")
+            return
+        self.folded.symmetric_difference_update({row.name})
+        self._show_rows()
+        self.table.move_cursor(row=self.table.get_row_index(row.name), animate=False)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -398,10 +498,15 @@ def queue_detail(row: QueueRow, now: float) -> Text:
             if row.rate_frees_at is not None:
                 out.append(f", next slot in {duration(max(0.0, row.rate_frees_at - now))}")
     out.append("\n  priority: ", style="dim")
-    out.append("lower number runs first (p1 most urgent); none counts as 0, ahead of all")
-    if row.queued_by_priority:
-        queued = ", ".join(f"{_priority_label(p)} ×{n}" for p, n in row.queued_by_priority)
-        out.append(f" · queued: {queued}")
+    ranked = _by_priority(row)
+    plain = sum(n for p, n in row.queued_by_priority if p <= 0)
+    if ranked:
+        out.append("queued " + ", ".join(f"p{p} ×{n}" for p, n in ranked))
+        if plain:
+            out.append(f", and {plain} without a priority (dequeued before them)")
+    else:
+        out.append("nothing queued with a priority")
+    out.append(" · lower number runs first (p1 most urgent)", style="dim")
     out.append("\n  concurrency: ", style="dim")
     per = "no limit" if row.worker_concurrency is None else str(row.worker_concurrency)
     total = "no limit" if row.global_concurrency is None else str(row.global_concurrency)
@@ -413,6 +518,63 @@ def queue_detail(row: QueueRow, now: float) -> Text:
     )
     if row.delayed:
         out.append(f" · {row.delayed} delayed (debounced launches waiting to start)")
+    if row.partitioned:
+        out.append("\n  partitions: ", style="dim")
+        n = len(row.partitions)
+        out.append(f"{n} with work on them" if n else "none with work on them")
+        if n > QueuesScreen.MAX_PARTITIONS:
+            out.append(f" ({QueuesScreen.MAX_PARTITIONS} shown, by key)")
+        out.append(f"; each: {_partition_limits(row)}")
+    return out
+
+
+def _partition_limits(row: QueueRow) -> str:
+    """The limits every partition has on its own, in words."""
+    parts = []
+    if row.partition_concurrency is not None:
+        parts.append(f"{row.partition_concurrency} running at once in all")
+    if row.partition_worker_concurrency is not None:
+        parts.append(f"{row.partition_worker_concurrency} per worker")
+    if row.partition_rate_limit is not None:
+        parts.append(
+            f"{row.partition_rate_limit} starts per {_period(row.partition_rate_period_s)}"
+        )
+    return ", ".join(parts) or "no limits of its own"
+
+
+def partition_detail(row: QueueRow, p: PartitionRow, now: float) -> Text:
+    """The selected partition's load against the limits each partition has, in words."""
+    out = Text.assemble((row.name, "bold"), (" partition ", "dim"), (p.key, "bold"))
+    out.append("\n  running: ", style="dim")
+    out.append(f"{p.running}")
+    if row.partition_concurrency is not None:
+        out.append(f" of {row.partition_concurrency} allowed at once")
+        if row.partition_full(p):
+            out.append(" · full", style="bold yellow")
+    out.append("\n  queued: ", style="dim")
+    out.append(f"{p.enqueued}")
+    if p.oldest_wait_s is not None:
+        out.append(f", the oldest waiting {duration(p.oldest_wait_s)}")
+    ranked = _by_priority(p)
+    if ranked:
+        out.append(" (" + ", ".join(f"p{k} ×{n}" for k, n in ranked) + ")")
+    if p.delayed:
+        out.append(f" · {p.delayed} delayed")
+    out.append("\n  rate limit: ", style="dim")
+    if row.partition_rate_limit is None:
+        out.append("none for the partition")
+    else:
+        out.append(
+            f"{p.rate_used or 0} of {row.partition_rate_limit} starts used in the last "
+            f"{_period(row.partition_rate_period_s)}"
+        )
+        if row.partition_rate_full(p):
+            out.append(" · full", style="bold yellow")
+            if p.rate_frees_at is not None:
+                out.append(f", next slot in {duration(max(0.0, p.rate_frees_at - now))}")
+    out.append("\n  each partition: ", style="dim")
+    out.append(_partition_limits(row))
+    out.append(" · the queue's own limits apply to all partitions together", style="dim")
     return out
 
 

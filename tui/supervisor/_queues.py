@@ -3,9 +3,10 @@
 Configuration comes from DBOS (``list_queues_async``, ``list_schedules_async``). Counts come
 from SQL, because ``DBOSClient`` has no call for "how many per queue" or "the latest N runs of
 every schedule": one aggregate statement per refresh each (the statements are in the SQL section
-at the bottom). The queue statement counts, per queue, the DELAYED, ENQUEUED (by priority) and
-PENDING runs, the deduplication ids they hold, and the starts inside each rate limit's current
-window, all in one ``UNION ALL``. A refresh of the queue view is two queries; of the schedule
+at the bottom). The queue statement counts, per queue and per partition of a partitioned queue,
+the DELAYED, ENQUEUED (by priority) and PENDING runs, the deduplication ids they hold, and the
+starts inside each rate limit's current window (a queue's and each partition's), all in one
+``UNION ALL``. A refresh of the queue view is two queries; of the schedule
 view, two.
 
 A source may serve recorded rows instead (``tui._canned`` for snapshots): anything that
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .source import Supervisor
 
 __all__ = [
+    "PartitionRow",
     "QueueRow",
     "RecordedQueues",
     "ScheduleRow",
@@ -52,6 +54,21 @@ T = TypeVar("T")
 
 class _Snap(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class PartitionRow(_Snap):
+    """One partition of a partitioned queue (a tenant, say): what is on it now."""
+
+    key: str
+    running: int = 0
+    enqueued: int = 0
+    delayed: int = 0
+    #: ENQUEUED workflows per priority, lowest first; 0 = no priority.
+    queued_by_priority: tuple[tuple[int, int], ...] = ()
+    oldest_wait_s: float | None = None
+    #: Starts in the partition rate limit's current window (None: no partition rate limit).
+    rate_used: int | None = None
+    rate_frees_at: float | None = None
 
 
 class QueueRow(_Snap):
@@ -81,6 +98,32 @@ class QueueRow(_Snap):
     dedup_held: int = 0
     #: Age of the longest-waiting ENQUEUED workflow (since it last entered the queue).
     oldest_wait_s: float | None = None
+    #: Limits that apply to each partition on its own (DBOS ``partition_*``; any of them set
+    #: makes the queue partitioned).
+    partition_concurrency: int | None = None
+    partition_worker_concurrency: int | None = None
+    partition_rate_limit: int | None = None
+    partition_rate_period_s: float | None = None
+    #: The partitions with work on them now, by key.
+    partitions: tuple[PartitionRow, ...] = ()
+
+    @property
+    def partitioned(self) -> bool:
+        """Registered with per-partition limits, or seen with partition keys on its runs."""
+        return bool(self.partitions) or any(
+            v is not None
+            for v in (self.partition_concurrency, self.partition_worker_concurrency,
+                      self.partition_rate_limit)
+        )  # fmt: skip
+
+    def partition_full(self, p: PartitionRow) -> bool:
+        """As many of the partition's runs running as its global limit allows."""
+        return self.partition_concurrency is not None and p.running >= self.partition_concurrency
+
+    def partition_rate_full(self, p: PartitionRow) -> bool:
+        return self.partition_rate_limit is not None and (p.rate_used or 0) >= (
+            self.partition_rate_limit
+        )
 
     @property
     def saturated(self) -> bool:
@@ -155,10 +198,11 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
     queues = await _call("list queues", sup.client.list_queues_async())
     rows: dict[str, QueueRow] = {}
     windows: dict[str, float] = {}
+    partition_windows: dict[str, float] = {}
     for q in queues:
         # Queue's public getters re-read the row (a blocking query each); list_queues has just
         # read it, so take the values it was built from.
-        limiter = q._limiter
+        limiter, per = q._limiter, q._partition_limiter
         rows[q.name] = QueueRow(
             name=q.name,
             global_concurrency=q._concurrency,
@@ -166,15 +210,23 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
             rate_limit=int(limiter["limit"]) if limiter else None,
             rate_period_s=float(limiter["period"]) if limiter else None,
             rate_used=0 if limiter else None,
+            partition_concurrency=q._partition_concurrency,
+            partition_worker_concurrency=q._partition_worker_concurrency,
+            partition_rate_limit=int(per["limit"]) if per else None,
+            partition_rate_period_s=float(per["period"]) if per else None,
         )
         if limiter:
             windows[q.name] = float(limiter["period"])
+        if per:
+            partition_windows[q.name] = float(per["period"])
     counts = await _call(
-        "count queued workflows", asyncio.to_thread(_in_flight, sup.sql, windows, now)
+        "count queued workflows",
+        asyncio.to_thread(_in_flight, sup.sql, windows, partition_windows, now),
     )
     for name, c in counts.items():
         base = rows.get(name) or QueueRow(name=name, registered=False)
         period = windows.get(name)
+        per_period = partition_windows.get(name)
         rows[name] = base.model_copy(
             update={
                 "enqueued": sum(c.by_priority.values()),
@@ -190,9 +242,29 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
                 "rate_frees_at": c.window_oldest_ms / 1000.0 + period
                 if period is not None and c.window_oldest_ms is not None
                 else None,
+                "partitions": tuple(
+                    _partition(key, p, per_period, now) for key, p in sorted(c.partitions.items())
+                ),
             }
         )
     return sorted(rows.values(), key=lambda r: (not r.registered, r.name))
+
+
+def _partition(key: str, c: _Counts, period: float | None, now: float) -> PartitionRow:
+    return PartitionRow(
+        key=key,
+        running=c.running,
+        enqueued=sum(c.by_priority.values()),
+        delayed=c.delayed,
+        queued_by_priority=tuple(sorted(c.by_priority.items())),
+        oldest_wait_s=None
+        if c.oldest_enqueued_ms is None
+        else max(0.0, now - c.oldest_enqueued_ms / 1000.0),
+        rate_used=c.window_starts if period is not None else None,
+        rate_frees_at=c.window_oldest_ms / 1000.0 + period
+        if period is not None and c.window_oldest_ms is not None
+        else None,
+    )
 
 
 async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[ScheduleRow]:
@@ -261,6 +333,8 @@ class _Counts:
     oldest_enqueued_ms: int | None = None
     window_starts: int = 0
     window_oldest_ms: int | None = None
+    #: A partitioned queue's counts per partition key (the same fields, per partition).
+    partitions: dict[str, _Counts] = field(default_factory=dict)
 
 
 def _table(sql: SQL, name: str) -> str:
@@ -271,51 +345,78 @@ def _rows(sql: SQL, stmt: str, params: dict[str, Any]) -> Sequence[Any]:
     return sql._run(sa.text(stmt), params)  # counted: the bench counts every statement issued
 
 
-def _in_flight(sql: SQL, windows: dict[str, float], now: float) -> dict[str, _Counts]:
-    """Per queue, in one statement: DELAYED, ENQUEUED (by priority) and PENDING workflows with
-    the deduplication ids they hold, and the starts inside each rate limit's window.
+def _in_flight(
+    sql: SQL, windows: dict[str, float], partition_windows: dict[str, float], now: float
+) -> dict[str, _Counts]:
+    """Per queue, and per partition of partitioned queues, in one statement: DELAYED, ENQUEUED
+    (by priority) and PENDING workflows with the deduplication ids they hold, and the starts
+    inside each rate limit's window (the queue's, and each partition's).
 
-    The first branch is served by DBOS's partial index on (queue_name, status, priority,
-    created_at) for ENQUEUED and PENDING rows (DELAYED ones have their own); the window
-    branches by its partial index on (queue_name, started_at_epoch_ms) WHERE rate_limited, and
-    count what DBOS's limiter counts. "Waiting since" is ``updated_at``: a resumed run re-enters
-    the queue then.
+    The first branch is served by DBOS's partial indexes on (queue_name, status, priority,
+    created_at) and, for partition keys, (queue_name, status, queue_partition_key, ...) for
+    ENQUEUED and PENDING rows (DELAYED ones have their own); the window branches by its partial
+    index on (queue_name, started_at_epoch_ms) WHERE rate_limited, and count what DBOS's
+    limiter counts. "Waiting since" is ``updated_at``: a resumed run re-enters the queue then.
     """
     ws = _table(sql, "workflow_status")
     parts = [
         "SELECT queue_name, status, COALESCE(priority, 0), count(*), "
-        "sum(CASE WHEN deduplication_id IS NOT NULL THEN 1 ELSE 0 END), min(updated_at) "
-        f"FROM {ws} WHERE status IN ('DELAYED', 'ENQUEUED', 'PENDING') "
-        "AND queue_name IS NOT NULL GROUP BY queue_name, status, COALESCE(priority, 0)"
+        "sum(CASE WHEN deduplication_id IS NOT NULL THEN 1 ELSE 0 END), min(updated_at), "
+        f"queue_partition_key FROM {ws} WHERE status IN ('DELAYED', 'ENQUEUED', 'PENDING') "
+        "AND queue_name IS NOT NULL "
+        "GROUP BY queue_name, status, COALESCE(priority, 0), queue_partition_key"
     ]
     params: dict[str, Any] = {}
+    window = (
+        "count(*), 0, min(started_at_epoch_ms), {key} FROM " + ws + " WHERE rate_limited = TRUE "
+        "AND queue_name = :{q} AND started_at_epoch_ms > :{t} "
+        "AND status NOT IN ('ENQUEUED', 'DELAYED')"
+    )
     for i, (queue, period) in enumerate(sorted(windows.items())):
         params[f"q{i}"], params[f"t{i}"] = queue, int((now - period) * 1000)
         parts.append(
-            f"SELECT queue_name, 'WINDOW', 0, count(*), 0, min(started_at_epoch_ms) FROM {ws} "
-            f"WHERE rate_limited = TRUE AND queue_name = :q{i} AND started_at_epoch_ms > :t{i} "
-            "AND status NOT IN ('ENQUEUED', 'DELAYED') GROUP BY queue_name"
+            "SELECT queue_name, 'WINDOW', 0, "
+            + window.format(key="NULL", q=f"q{i}", t=f"t{i}")
+            + " GROUP BY queue_name"
+        )
+    for i, (queue, period) in enumerate(sorted(partition_windows.items())):
+        params[f"pq{i}"], params[f"pt{i}"] = queue, int((now - period) * 1000)
+        parts.append(
+            "SELECT queue_name, 'WINDOW', 0, "
+            + window.format(key="queue_partition_key", q=f"pq{i}", t=f"pt{i}")
+            + " AND queue_partition_key IS NOT NULL GROUP BY queue_name, queue_partition_key"
         )
     out: dict[str, _Counts] = {}
-    for queue, status, priority, n, dedup, oldest in _rows(sql, " UNION ALL ".join(parts), params):
+    rows = _rows(sql, " UNION ALL ".join(parts), params)
+    for queue, status, priority, n, dedup, oldest, key in rows:
         c = out.setdefault(queue, _Counts())
-        n = int(n)
-        if status == "WINDOW":
-            c.window_starts = n
-            c.window_oldest_ms = int(oldest) if oldest is not None else None
+        if status == "WINDOW" and key is not None:
+            _count(c.partitions.setdefault(key, _Counts()), status, priority, n, dedup, oldest)
             continue
-        c.dedup_held += int(dedup or 0)
-        if status == "ENQUEUED":
-            c.by_priority[int(priority)] = c.by_priority.get(int(priority), 0) + n
-            if oldest is not None:
-                first = int(oldest)
-                if c.oldest_enqueued_ms is None or first < c.oldest_enqueued_ms:
-                    c.oldest_enqueued_ms = first
-        elif status == "PENDING":
-            c.running += n
-        else:
-            c.delayed += n
+        _count(c, status, priority, n, dedup, oldest)
+        if key is not None:
+            _count(c.partitions.setdefault(key, _Counts()), status, priority, n, dedup, oldest)
     return out
+
+
+def _count(c: _Counts, status: str, priority: Any, n: Any, dedup: Any, oldest: Any) -> None:
+    """Add one row of the in-flight statement to a queue's (or a partition's) counts."""
+    n = int(n)
+    if status == "WINDOW":
+        c.window_starts = n
+        c.window_oldest_ms = int(oldest) if oldest is not None else None
+        return
+    c.dedup_held += int(dedup or 0)
+    if status == "ENQUEUED":
+        c.by_priority[int(priority)] = c.by_priority.get(int(priority), 0) + n
+        if oldest is not None:
+            first = int(oldest)
+            if c.oldest_enqueued_ms is None or first < c.oldest_enqueued_ms:
+                c.oldest_enqueued_ms = first
+    elif status == "PENDING":
+        c.running += n
+    else:
+        c.delayed += n
 
 
 def _latest_runs(sql: SQL, names: Sequence[str], n: int) -> dict[str, list[ScheduleRun]]:

@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ..data import reads
 from ..data.decode import Undecodable, decode
 from ..data.sql import DB
 
 T = TypeVar("T")
+
 
 __all__ = [
     "SQL",
@@ -257,6 +259,10 @@ class SQL:
                 deadline = None
             out[wid] = RecvWait(function_id=int(fid) - 1, deadline=deadline)
         return out
+
+    def input_summaries(self, workflow_ids: Sequence[str]) -> dict[str, str]:
+        """Summaries of the given workflows' decoded inputs (``tui.data.reads.input_summaries``)."""
+        return self.with_db(lambda db: reads.input_summaries(db, workflow_ids))
 
     def pending_named(self, name: str) -> list[tuple[str, dict[str, Any]]]:
         """(executor id, attributes) of the PENDING workflows called ``name``.

@@ -38,7 +38,7 @@ class WorkflowRow(_Snap):
     updated_at: float | None = None
     completed_at: float | None = None
     queue: str = ""
-    #: The run's ``queue_partition_key`` on a partitioned queue.
+    #: The run's partition of a partitioned queue (DBOS ``queue_partition_key``), or "".
     partition: str = ""
     executor: str = ""
     app_version: str = ""

@@ -44,9 +44,10 @@ from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
+from ..data.summary import summarize as _summarize
 from ..fastls import not_dbos, sqlite_path
 from ._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
-from ._sql import SQL, STREAM_CLOSED, RecvWait, Undecodable
+from ._sql import SQL, STREAM_CLOSED, RecvWait
 from .bulk import BulkActions
 from .codec import AppCodec, CodecError
 from .describe import describe_child, describe_output
@@ -102,29 +103,6 @@ def _error_text(err: Any) -> str:
         text = str(err) or type(err).__name__
         return redact(f"{type(err).__name__}: {text}")
     return redact(str(err))
-
-
-def _summarize(value: Any, limit: int = 160) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Undecodable):
-        return str(value)
-    if isinstance(value, ResearchRequest):
-        return f"{value.topic} · {value.questions}q · {value.model}"
-    if isinstance(value, CompareRequest):
-        return f"{value.question} · {len(value.specs)} branches"
-    if isinstance(value, dict) and ("args" in value or "positionalArgs" in value):
-        args = value.get("args") or value.get("positionalArgs") or ()
-        kwargs = value.get("kwargs", value.get("namedArgs")) or {}
-        parts = [_summarize(a, limit) for a in args]
-        parts += [f"{k}={_summarize(v, limit)}" for k, v in kwargs.items()]
-        text = ", ".join(p for p in parts if p)
-    elif isinstance(value, str) and len(value) > 40 and " " not in value[:40]:
-        # DBOS hands back undecodable inputs as the raw serialized string.
-        text = f"<undecodable value ({len(value)} bytes)>"
-    else:
-        text = repr(value)
-    return redact(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 class Supervisor(ListReads, BulkActions):
@@ -299,12 +277,15 @@ class Supervisor(ListReads, BulkActions):
         failed_ids = [s.workflow_id for s in statuses if s.status == "ERROR" and s.error is None]
         pending_ids = [s.workflow_id for s in statuses if s.status == "PENDING"]
         events, errors, waits = self._events_and_errors(active_ids, failed_ids, pending_ids)
+        # Runs without a summary of their own (other apps'): their inputs, one statement.
+        inputs = self.sql.input_summaries([s.workflow_id for s in statuses if not _summary(s)])
         return [
             self._row(
                 s,
                 events.get(s.workflow_id, {}),
                 errors.get(s.workflow_id),
                 waits.get(s.workflow_id),
+                inputs.get(s.workflow_id, ""),
             )  # fmt: skip
             for s in statuses
         ]
@@ -344,11 +325,11 @@ class Supervisor(ListReads, BulkActions):
         )
 
     def _row(
-        self, s: Any, events: dict[str, Any], error: Any = None, wait: RecvWait | None = None
-    ) -> WorkflowRow:
+        self, s: Any, events: dict[str, Any], error: Any = None, wait: RecvWait | None = None,
+        inputs: str = "",
+    ) -> WorkflowRow:  # fmt: skip
         progress = _parse(Progress, events.get(PROGRESS_EVENT))
         approval = _parse(ApprovalRequest, events.get(APPROVAL_EVENT))
-        attrs = s.attributes if isinstance(s.attributes, dict) else {}
         return WorkflowRow(
             workflow_id=s.workflow_id,
             name=s.name,
@@ -357,11 +338,12 @@ class Supervisor(ListReads, BulkActions):
             updated_at=_sec(s.updated_at),
             completed_at=_sec(s.completed_at),
             queue=s.queue_name or "",
+            partition=getattr(s, "queue_partition_key", None) or "",
             executor=s.executor_id or "",
             app_version=s.app_version or "",
             parent_id=s.parent_workflow_id or "",
             forked_from=s.forked_from or "",
-            summary=redact(str(attrs.get("summary", ""))),
+            summary=_summary(s) or inputs,
             error=_error_text(s.error if s.error is not None else error),
             recovery_attempts=int(getattr(s, "recovery_attempts", 0) or 0),
             progress=progress,
@@ -1016,6 +998,12 @@ class Supervisor(ListReads, BulkActions):
             ok=True, message=f"triggered {name}: {handle.workflow_id}",
             workflow_id=str(handle.workflow_id),
         )  # fmt: skip
+
+
+def _summary(s: Any) -> str:
+    """A run's own summary (the ``summary`` attribute agentdeck's launches set), or ""."""
+    attrs = s.attributes if isinstance(s.attributes, dict) else {}
+    return redact(str(attrs.get("summary", "")))
 
 
 def _branches(

@@ -32,8 +32,11 @@ SORTABLE = ("started", "status", "name", "duration", "cost")
 
 
 def _where(row: WorkflowRow) -> str:
-    """Queue and, once a run is taken, the executor running it (``launch@w1``)."""
+    """Queue, its partition (``tenants[alice]``) and, once a run is taken, the executor running
+    it (``launch@w1``)."""
     queue = row.queue.removeprefix("agentdeck-")
+    if row.partition:
+        queue += f"[{row.partition}]"
     if row.executor and row.executor != "local" and row.status != "ENQUEUED":
         return f"{queue}@{row.executor}" if queue else f"@{row.executor}"
     return queue
