@@ -242,7 +242,7 @@ async def test_filter_tabs_and_history(sup: Supervisor, runtime: Runtime) -> Non
         await pilot.press("slash", *"status:error", "enter")
         await until(pilot, lambda: set(table(app).rows_by_id) == {bad})
         counts = str(app.screen.query_one("#counts", Static).render())
-        assert "1 shown" in counts and "1 errors" in counts and "1 waiting approval" in counts
+        assert "1 match" in counts and "1 errors" in counts and "1 waiting approval" in counts
         await pilot.press("escape")
         await until(pilot, lambda: set(table(app).rows_by_id) == {ok, bad})
         await pilot.press("slash", "up", "enter")

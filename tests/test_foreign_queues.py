@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from textual.widgets import DataTable
 
 from tests.test_dashboard import table, until
 from tui.app import AgentDeckApp
+from tui.data.sql import DB
 from tui.screens.queues import QueuesScreen
 from tui.supervisor import Supervisor
 from tui.supervisor._queues import queue_rows
@@ -90,17 +90,21 @@ INPUTS = {
 }
 
 
-async def test_foreign_inputs_are_summarised_in_one_statement(attached: Supervisor) -> None:
+async def test_foreign_inputs_are_summarised_in_one_statement(
+    attached: Supervisor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every read goes through the data core's DB.rows (on the pool's DBAPI connection, where
+    # SQLAlchemy's cursor events do not see it): record the statements there.
     seen: list[str] = []
+    rows_of = DB.rows
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def record(db: DB, text: str, params: Any = None) -> list[tuple[Any, ...]]:
+        seen.append(text)
+        return rows_of(db, text, params)
 
-    sa.event.listen(attached.sql.engine, "before_cursor_execute", record)
-    try:
-        rows = {r.workflow_id: r for r in await attached.list_workflows()}
-    finally:
-        sa.event.remove(attached.sql.engine, "before_cursor_execute", record)
+    monkeypatch.setattr(DB, "rows", record)
+    rows = {r.workflow_id: r for r in await attached.list_workflows()}
+    monkeypatch.undo()
     assert {wid: rows[wid].summary for wid in INPUTS} == INPUTS
     # An input past the cap is not read: its size only.
     assert re.fullmatch(r"<large input: \d\d kB>", rows["bulk"].summary), rows["bulk"].summary
