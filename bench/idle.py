@@ -264,7 +264,7 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
     try:
         async with app.run_test(size=SIZE):
             deadline = time.monotonic() + 60
-            while not (app.connected and app.snapshot.rows):
+            while not (app.connected and app.snapshot.page.rows):
                 if time.monotonic() > deadline:
                     raise RuntimeError("the app did not list the workflows within 60 s")
                 await asyncio.sleep(0.05)
