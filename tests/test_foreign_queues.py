@@ -17,6 +17,7 @@ from tui.data.sql import DB
 from tui.screens.queues import QueuesScreen
 from tui.supervisor import Supervisor
 from tui.supervisor._queues import queue_rows
+from tui.widgets.workflow_table import fit
 
 #: tests/foreign_queues_app.py's tenants and their runs on the partitioned queue.
 TENANTS = {"alice": 3, "bob": 2, "carol": 1}
@@ -119,6 +120,49 @@ async def test_list_shows_foreign_inputs(queues_sqlite: str) -> None:
         await until(pilot, lambda: set(INPUTS) <= set(table(app).rows_by_id))
         shown = {wid: table(app).get_cell(wid, "summary") for wid in INPUTS}
         assert shown == INPUTS
+
+
+# -- #13 item 4: columns size to their content and the terminal, names before inputs --------
+
+
+async def test_columns_fit_names_and_queues_before_inputs(queues_sqlite: str) -> None:
+    """At 170 columns, NAME was cut to 14 cells (``debouncer_wor…``) and QUEUE@EXEC to 10
+    (``partition…``) while INPUT stood empty: every name and queue now shows whole."""
+    app = attach(queues_sqlite)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: set(INPUTS) <= set(table(app).rows_by_id))
+        t = table(app)
+        widths = {c.key: c.width for c in t.columns}
+        for wid in t.rows_by_id:
+            for col in ("name", "queue"):
+                text = str(t.get_cell(wid, col))
+                assert len(text) <= widths[col], (col, text, widths[col])
+        # What is drawn: the header line and a partitioned run's line, uncut.
+        lines = [t.render_line(y).text for y in range(t.size.height)]
+        assert "QUEUE@EXEC" in lines[0]
+        assert any("fair_queue_consumer" in line and "partitioned_queue[" in line for line in lines)
+        # The table spans the terminal: what the content leaves over goes to INPUT.
+        assert sum(w + 2 for w in widths.values()) >= t.scrollable_content_region.width - 2
+        # A narrower terminal shrinks INPUT (and the queue) before NAME.
+        await pilot.resize_terminal(130, 45)
+        await until(pilot, lambda: table(app).columns[3].width < widths["summary"])
+        narrow = {c.key: c.width for c in t.columns}
+        assert narrow["name"] == widths["name"]
+
+
+def test_fit_gives_room_back_input_first_and_name_last() -> None:
+    natural = {"status": 11, "name": 30, "id": 15, "summary": 40, "started": 8,
+               "duration": 6, "progress": 30, "queue": 20, "cost": 6}  # fmt: skip
+    roomy = fit(natural, 300)
+    assert roomy["name"] == 30 and roomy["summary"] == 300 - sum(
+        w for k, w in natural.items() if k != "summary"
+    )
+    tight = fit(natural, 120)
+    assert sum(tight.values()) == 120
+    assert tight["name"] == 30 and tight["summary"] < 40 and tight["progress"] == 22
+    tiny = fit(natural, 10)  # no room at all: every column at its least, name included
+    assert tiny["name"] == 8 and tiny["summary"] == 10
+    assert fit({"name": 200}, 300)["name"] == 48  # a runaway name is capped
 
 
 # -- #13 item 6: partitioned queues: partitions, their limits and counts, keys in the list ---

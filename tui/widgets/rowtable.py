@@ -33,11 +33,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["Cell", "Column", "RowTable"]
+__all__ = ["PAD", "Cell", "Column", "RowTable"]
 
 #: What a cell holds: plain text or styled text.
 Cell = str | Text
-_PAD = 1
+#: Blank cells either side of every column.
+PAD = 1
 #: Line breaks and tabs inside a cell show as spaces (a row is one line).
 _FLAT = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
 
@@ -246,14 +247,27 @@ class RowTable(ScrollView, can_focus=True):
 
     def set_column_width(self, key: str, width: int) -> None:
         """Change one column's width (every row is rendered again)."""
+        self.set_column_widths({key: width})
+
+    def set_column_widths(self, widths: dict[str, int]) -> None:
+        """Change columns' widths at once; when any changed, every row is rendered again
+        (once, whatever the number of columns that changed).
+
+        Args:
+            widths: column key → content width in cells (padding comes on top).
+        """
+        changed = False
         for column in self.columns:
-            if column.key == key and column.width != width:
+            width = widths.get(column.key, column.width)
+            if column.width != width:
                 column.width = width
-                self._content.clear()
-                self._styled.clear()
-                self._header = None
-                self._update_virtual_size()
-                self.refresh()
+                changed = True
+        if changed:
+            self._content.clear()
+            self._styled.clear()
+            self._header = None
+            self._update_virtual_size()
+            self.refresh()
 
     def _forget(self, key: str) -> None:
         self._cells.pop(key, None)
@@ -266,7 +280,7 @@ class RowTable(ScrollView, can_focus=True):
 
     @property
     def _table_width(self) -> int:
-        return sum(c.width + 2 * _PAD for c in self.columns)
+        return sum(c.width + 2 * PAD for c in self.columns)
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self._table_width, len(self._keys) + 1)
@@ -363,7 +377,7 @@ class RowTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + round(self.scroll_x)
             for column in self.columns:
-                x -= column.width + 2 * _PAD
+                x -= column.width + 2 * PAD
                 if x < 0:
                     self.post_message(self.HeaderSelected(self, column.key))
                     break
@@ -420,7 +434,7 @@ class RowTable(ScrollView, can_focus=True):
         either side. A cell with one style (most are) becomes one segment without going through
         Rich's text layout; a cell with spans is rendered by Rich."""
         console = self.app.console
-        pad = Segment(" " * _PAD)
+        pad = Segment(" " * PAD)
         segments: list[Segment] = []
         for column, cell in zip(self.columns, cells, strict=False):
             segments.append(pad)

@@ -6,16 +6,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.message import Message
 
 from ..formatting import clock_time, countdown, duration, row_status, short_id, status_text
 from ..supervisor import WorkflowRow
-from .rowtable import Column, RowTable
+from .rowtable import PAD, Column, RowTable
 
-__all__ = ["COLUMNS", "WorkflowTable"]
+__all__ = ["COLUMNS", "LIMITS", "WorkflowTable", "fit"]
 
-#: (key, label, width)
+#: (key, label, width before the first rows are seen)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("status", "STATUS", 11),
     ("name", "NAME", 14),
@@ -28,7 +30,61 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("cost", "COST", 7),
 )
 
+#: Each column's least and greatest width when fitted to its content and the terminal
+#: (``None``: no limit). INPUT takes whatever room is left.
+LIMITS: dict[str, tuple[int, int | None]] = {
+    "status": (11, 14),
+    "name": (8, 48),
+    "id": (8, 15),
+    "summary": (10, None),
+    "started": (8, 8),
+    "duration": (6, 8),
+    "progress": (22, 32),
+    "queue": (5, 32),
+    "cost": (4, 8),
+}
+
+#: When the content does not fit, columns give up room in this order, each down to its least
+#: width: a long error's tail first (the detail shows it whole), then the input; the name last
+#: (a person reads a run by its name).
+SHRINK_ORDER = ("progress", "summary", "queue", "id", "cost", "status", "name")
+
 SORTABLE = ("started", "status", "name", "duration", "cost")
+
+
+def fit(natural: dict[str, int], room: int) -> dict[str, int]:
+    """Column widths for the content and the room there is.
+
+    Each column gets its content's width (``natural``, kept within :data:`LIMITS`); when that
+    is more than ``room``, columns give room back in :data:`SHRINK_ORDER`, each down to its
+    least width; when it is less, INPUT takes the rest, so the table spans the terminal.
+
+    Args:
+        natural: column key → the widest cell of the column (its label included).
+        room: cells available for the columns' content (padding already taken off).
+
+    Returns:
+        column key → content width.
+    """
+    widths = {}
+    for key, width in natural.items():
+        least, most = LIMITS.get(key, (1, None))
+        widths[key] = max(least, width if most is None else min(most, width))
+    over = sum(widths.values()) - room
+    for key in SHRINK_ORDER:
+        if over <= 0:
+            break
+        if key in widths:
+            give = min(over, widths[key] - LIMITS[key][0])
+            widths[key] -= give
+            over -= give
+    if over < 0 and "summary" in widths:
+        widths["summary"] -= over
+    return widths
+
+
+def _width(cell: Any) -> int:
+    return cell_len(cell if isinstance(cell, str) else cell.plain)
 
 
 def _where(row: WorkflowRow) -> str:
@@ -181,10 +237,26 @@ class WorkflowTable(RowTable):
         for wid in self.marked & self._row_cells.keys():
             status = self._row_cells[wid]["status"]
             self._row_cells[wid]["status"] = Text.assemble(("✓", "bold reverse"), status)
+        self._fit()
         self._show()
 
     def _show(self) -> None:
         self.set_rows([(wid, tuple(c.values())) for wid, c in self._row_cells.items()])
+
+    def _fit(self) -> None:
+        """Size the columns to the rows shown and the table's width (names before inputs)."""
+        room = self.scrollable_content_region.width - 2 * PAD * len(self.columns)
+        if room <= 0:
+            return
+        natural = {c.key: cell_len(c.label) for c in self.columns}
+        for cells_ in self._row_cells.values():
+            for key, value in cells_.items():
+                natural[key] = max(natural[key], _width(value))
+        self.set_column_widths(fit(natural, room))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+        super().on_resize(event)
 
     def tick(self, now: float) -> None:
         """Update the live duration of active rows (no database access)."""
