@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from .collector import QuietCollector
 from .commands import AgentDeckCommands
+from .deck import Deck
 from .messages import ConnectionChanged, Snapshot, SnapshotTaken, WorkflowsRefreshed
 from .poller import Poller
 from .supervisor import ActionResult, Supervisor, SupervisorError
@@ -364,3 +365,8 @@ def run_dashboard(
     )
     deck.run()
     return 0
+
+
+def _implements_deck(app: AgentDeckApp) -> Deck:
+    """mypy checks here that the app has every member the screens use (``tui.deck.Deck``)."""
+    return app

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from .app import AgentDeckApp
+    from .deck import Deck
 
 __all__ = ["AgentDeckCommands"]
 
@@ -33,8 +33,8 @@ ACTIONS = (
 
 class AgentDeckCommands(Provider):
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def _commands(self) -> list[tuple[str, object, str]]:
         out: list[tuple[str, object, str]] = []
@@ -75,7 +75,7 @@ class AgentDeckCommands(Provider):
                       help="resolve an id or unique prefix")  # fmt: skip
 
     def _goto(self, partial_id: str) -> None:
-        self.deck.run_worker(self._resolve(partial_id), group="goto", exit_on_error=False)
+        self.app.run_worker(self._resolve(partial_id), group="goto", exit_on_error=False)
 
     async def _resolve(self, partial_id: str) -> None:
         from .supervisor import SupervisorError
@@ -83,6 +83,6 @@ class AgentDeckCommands(Provider):
         try:
             wid = await self.deck.source.resolve_id(partial_id)
         except SupervisorError as exc:
-            self.deck.notify(str(exc), severity="warning")
+            self.app.notify(str(exc), severity="warning")
             return
         self.deck.open_run(wid)

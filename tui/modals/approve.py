@@ -25,7 +25,7 @@ from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["ApproveScreen", "tool_input_text"]
 
@@ -116,7 +116,7 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
         self.query_one("#approve", Button).focus()
 
     def _tick(self) -> None:
-        left = self.request.deadline - cast("AgentDeckApp", self.app).clock()
+        left = self.request.deadline - cast("Deck", self.app).clock()
         text = f"deadline in {duration(left)}" if left > 0 else "[red]deadline passed[/]"
         self.query_one("#countdown", Static).update(text)
 
@@ -155,7 +155,7 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
 
     @work(exclusive=True, group="answer", exit_on_error=False, description="send answer")
     async def _send(self, answer: ApprovalAnswer) -> None:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         try:
             res = await deck.source.answer(self.row.workflow_id, answer)
         except SupervisorError as exc:

@@ -23,7 +23,7 @@ from ..supervisor import SupervisorError
 from ..supervisor.bulk import BulkPlan, plan
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["BulkScreen"]
 
@@ -53,8 +53,8 @@ class BulkScreen(ModalScreen[bool]):
         self.state: Literal["loading", "asking", "running", "done"] = "loading"
 
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def compose(self) -> ComposeResult:
         title = "Cancel runs" if self.verb == "cancel" else "Resume runs"

@@ -23,7 +23,7 @@ from ..widgets.timeline import INTERNAL_STEPS, step_names
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["ForkScreen"]
 
@@ -61,7 +61,7 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(exclusive=True, group="fork", exit_on_error=False, description="load steps")
     async def load(self) -> None:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         try:
             detail = await deck.source.detail(self.workflow_id)
         except SupervisorError as exc:
@@ -109,7 +109,7 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(exclusive=True, group="fork-do", exit_on_error=False, description="fork")
     async def _fork(self, step: int) -> None:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         settings = self._settings()
         res: ActionResult | None
         try:

@@ -20,7 +20,7 @@ from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["LaunchScreen", "form_fields"]
 
@@ -199,7 +199,7 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(exclusive=True, group="launch", exit_on_error=False, description="launch")
     async def _launch(self, data: dict[str, Any], options: dict[str, Any]) -> None:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         wid = self.query_one("#f-workflow_id", Input).value.strip() or None
         try:
             res = await deck.source.launch(self.kind, data, workflow_id=wid, **options)

@@ -15,7 +15,7 @@ from textual.widgets import RichLog, Static, TabbedContent, TabPane
 from workflows.runtime import LOG_BUFFER, LogLine, redact
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["LogScreen"]
 
@@ -40,7 +40,7 @@ class LogScreen(ModalScreen[None]):
         for line in list(LOG_BUFFER.lines):
             log.write(self._fmt(line))
         audit = self.query_one("#audit-lines", RichLog)
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         for ts, text in deck.audit:
             audit.write(f"{time.strftime('%H:%M:%S', time.localtime(ts))}  {redact(text)}")
         if not deck.audit:

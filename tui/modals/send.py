@@ -19,7 +19,7 @@ from ..widgets.text import escape
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["SendScreen", "parse_message"]
 
@@ -50,7 +50,7 @@ class SendScreen(WorkerErrors, ModalScreen[bool]):
         self.topics = topics
 
     def compose(self) -> ComposeResult:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         left = ""
         if self.row.recv_deadline is not None:
             left = f" · its wait ends in {duration(self.row.recv_deadline - deck.clock())}"
@@ -110,7 +110,7 @@ class SendScreen(WorkerErrors, ModalScreen[bool]):
 
     @work(exclusive=True, group="send", exit_on_error=False, description="send a message")
     async def _send(self, message: Any, as_class: str | None = None) -> None:
-        deck = cast("AgentDeckApp", self.app)
+        deck = cast("Deck", self.app)
         topic = self.query_one("#topic", Input).value.strip() or None
         key = self.query_one("#key", Input).value.strip() or None
         try:

@@ -17,7 +17,7 @@ from ..widgets.text import escape, show_text
 from ..workers import WorkerErrors
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["RunActionsScreen", "StatusLine"]
 
@@ -25,7 +25,7 @@ __all__ = ["RunActionsScreen", "StatusLine"]
 class StatusLine(Static):
     """Mode, database, model and connection: always visible."""
 
-    def refresh_status(self, app: AgentDeckApp) -> None:
+    def refresh_status(self, app: Deck) -> None:
         model = app.model_label or "model: ?"
         offline = "offline" in model.lower()
         model_markup = (
@@ -64,8 +64,8 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
     ]
 
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def compose_status(self) -> ComposeResult:
         yield StatusLine(id="status-line")

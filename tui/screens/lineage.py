@@ -23,7 +23,7 @@ from ..workers import WorkerErrors
 from .base import StatusLine
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["DiffScreen", "LineageScreen", "diff_pair"]
 
@@ -65,8 +65,8 @@ class LineageScreen(WorkerErrors, Screen[None]):
         self.marked: str | None = None
 
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status-line")
@@ -192,8 +192,8 @@ class DiffScreen(WorkerErrors, Screen[None]):
         self.changed_only = True  # what a user diffs runs for; c shows every step
 
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status-line")

@@ -32,7 +32,7 @@ from ..workers import WorkerErrors
 from .base import StatusLine
 
 if TYPE_CHECKING:
-    from ..app import AgentDeckApp
+    from ..deck import Deck
 
 __all__ = ["QueuesScreen", "SchedulesScreen", "open_view", "show_workflows"]
 
@@ -131,8 +131,8 @@ class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
         self.loads = 0
 
     @property
-    def deck(self) -> AgentDeckApp:
-        return cast("AgentDeckApp", self.app)
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     @property
     def table(self) -> DataTable[Any]:
