@@ -23,8 +23,8 @@ from tui.supervisor import Supervisor
 from tui.supervisor._queues import QueueRow, ScheduleRow, next_run, queue_rows, schedule_rows
 from workflows.model_offline.transport import reset_faults, transport_factory
 from workflows.models import ResearchRequest
-from workflows.queues import RESEARCH_QUEUE, research_concurrency
-from workflows.runtime import APP_NAME, LAUNCH_QUEUE, Runtime, RuntimeSettings, launch_concurrency
+from workflows.queues import RESEARCH_QUEUE, launch_concurrency, research_concurrency
+from workflows.runtime import APP_NAME, LAUNCH_QUEUE, Runtime, RuntimeSettings
 
 HELD = "agentdeck-test-held"
 #: 2026-03-14 12:00 UTC, a Saturday (Berlin is on UTC+1 until 2026-03-29).

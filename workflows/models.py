@@ -22,6 +22,15 @@ from pydantic import (
     model_validator,
 )
 
+from .names import (
+    APPROVAL_EVENT,
+    APPROVAL_STEP,
+    PROGRESS_EVENT,
+    SETTINGS_EVENT,
+    SETTINGS_STEP,
+    SETTINGS_TOPIC,
+    STREAM_KEY,
+)
 from .tools import parse_tool_list
 
 __all__ = [
@@ -62,13 +71,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
-#: The stream every agentdeck workflow writes its Claude output to.
-STREAM_KEY = "agentdeck.output"
-#: Event keys (``DBOS.set_event``) that the dashboard reads.
-PROGRESS_EVENT = "agentdeck.progress"
-APPROVAL_EVENT = "agentdeck.approval"
-#: The step that marks the start of each approval asked (``workflows.approvals.ask``).
-APPROVAL_STEP = "approval"
 
 
 class _Frozen(BaseModel):
@@ -313,12 +315,6 @@ ApprovalRequest.model_rebuild()
 # --------------------------------------------------------------------------------------------
 # Fork-compare and step settings
 
-#: Topic of the message that carries changed step settings into a fork (``DBOS.recv``).
-SETTINGS_TOPIC = "agentdeck.settings"
-#: The step that marks each place a fork can change settings (forks with settings start there).
-SETTINGS_STEP = "settings"
-#: Event key holding the settings a run is using (published whenever they change).
-SETTINGS_EVENT = "agentdeck.settings"
 
 STYLES: dict[str, str] = {
     "balanced": "Answer in two to four paragraphs of Markdown prose, concretely, for an engineer.",

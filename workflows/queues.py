@@ -1,6 +1,6 @@
 """DBOS queues used by the workflows (declared in the system database at launch).
 
-* ``agentdeck-launch`` (``workflows.runtime.LAUNCH_QUEUE``): every launch, resume and fork. A rate
+* ``agentdeck-launch`` (``workflows.names.LAUNCH_QUEUE``): every launch, resume and fork. A rate
   limit (``AGENTDECK_LAUNCH_RATE``, default 50 starts per 60 s, across all workers), a per-worker
   concurrency (``AGENTDECK_LAUNCH_CONCURRENCY``, default none), priorities (DBOS dequeues the
   lowest number first; a run without one counts as 0, ahead of every numbered one) and
@@ -25,7 +25,7 @@ from dbos._context import MaxPriority, MinPriority
 from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
 
-from .runtime import LAUNCH_QUEUE, launch_concurrency
+from .names import LAUNCH_QUEUE, RESEARCH_QUEUE
 
 __all__ = [
     "DEFAULT_LAUNCH_RATE",
@@ -35,13 +35,13 @@ __all__ = [
     "RESEARCH_QUEUE",
     "debounce_key",
     "dedup_id",
+    "launch_concurrency",
     "launch_rate",
     "parse_rate",
     "register_queues",
     "research_concurrency",
 ]
 
-RESEARCH_QUEUE = "agentdeck-research"
 #: How often each runtime polls each queue for work: DBOS's default. Each poll is three
 #: statements and pool pings; at 0.2 s an idle embedded dashboard spent 4.3 % of a core on them,
 #: at 0.5 s 2.6 % (bench/idle.py). A launch waits up to this long for a runtime to take it.
@@ -81,6 +81,16 @@ def parse_rate(raw: str) -> QueueRateLimit | None:
     if period <= 0:
         raise ValueError(f"the period of {raw!r} must be more than 0 seconds")
     return {"limit": limit, "period": period}
+
+
+def launch_concurrency() -> int | None:
+    """Runs one process takes from the launch queue at once (unset: no limit).
+
+    A run waiting for approval holds its slot, so the default is no limit; research steps are
+    bounded separately (AGENTDECK_RESEARCH_CONCURRENCY).
+    """
+    raw = os.environ.get("AGENTDECK_LAUNCH_CONCURRENCY", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 def launch_rate() -> QueueRateLimit | None:

@@ -32,6 +32,7 @@ from .models import (
     ToolRequest,
     Usage,
 )
+from .names import APPROVAL_TOPIC, RESEARCH_QUEUE
 from .prompts import (
     fault_for_question,
     plan_call,
@@ -39,7 +40,6 @@ from .prompts import (
     synthesize_call,
     with_instructions,
 )
-from .queues import RESEARCH_QUEUE
 from .tools import ToolApprovalNeeded, approval_prompt
 
 __all__ = [
@@ -50,8 +50,6 @@ __all__ = [
     "research",
     "research_question",
 ]
-
-APPROVAL_TOPIC = "approve-plan"
 
 
 class InvalidPlanError(Exception):

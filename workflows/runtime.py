@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSConfig
 
+from .names import APP_NAME, LAUNCH_QUEUE
 from .settings import CONFIG_FILE, DEFAULT_DB_URL, SECRET_ENV, redact, resolve_db_url
 
 if TYPE_CHECKING:
@@ -42,10 +43,6 @@ __all__ = [
     "resolve_db_url",
 ]
 
-APP_NAME = "agentdeck"
-#: Every runtime (embedded dashboard, worker) serves this queue: launches are enqueued on it.
-LAUNCH_QUEUE = "agentdeck-launch"
-
 log = logging.getLogger("agentdeck.runtime")
 
 
@@ -58,16 +55,6 @@ def app_version() -> str:
         return f"agentdeck-{metadata.version('agentdeck')}"
     except metadata.PackageNotFoundError:
         return "agentdeck-dev"
-
-
-def launch_concurrency() -> int | None:
-    """Runs one process takes from the launch queue at once (unset: no limit).
-
-    A run waiting for approval holds its slot, so the default is no limit; research steps are
-    bounded separately (AGENTDECK_RESEARCH_CONCURRENCY).
-    """
-    raw = os.environ.get("AGENTDECK_LAUNCH_CONCURRENCY", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 class _QuietHeartbeats(logging.Filter):

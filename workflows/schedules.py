@@ -41,9 +41,8 @@ from .models import (
     ResearchRequest,
     Topic,
 )
+from .names import APP_NAME, APPROVAL_TOPIC, LAUNCH_QUEUE
 from .queues import dedup_id
-from .research import APPROVAL_TOPIC
-from .runtime import APP_NAME, LAUNCH_QUEUE
 
 __all__ = [
     "SCHEDULED_WORKFLOW",
