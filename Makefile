@@ -13,7 +13,7 @@ MYPY_PATHS   = $(foreach d,$(MYPY_DIRS),$(if $(shell find $(d) -name '*.py' -pri
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench screenshots clean pg
+.PHONY: help venv run test lint bench screenshots docs clean pg
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,13 +31,17 @@ run: $(STAMP) ## open the dashboard
 test: $(STAMP) ## run the test suite on 2 processes, a file each (starts a throwaway PostgreSQL); PYTEST_ARGS='...' passes through
 	$(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict, lint-imports (the declared layers)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict $(MYPY_PATHS)
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## run every bench script, then a table of every figure (bench/report.py)
 	$(BIN)/python bench/report.py
+
+docs: $(STAMP) ## build the documentation site (docs/ → site/, strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
 	$(BIN)/python -m tui.screenshots
@@ -46,6 +50,6 @@ pg: $(STAMP) ## start a throwaway PostgreSQL, print its URL (ctrl+c stops it and
 	$(BIN)/python -m tests.pg
 
 clean: ## remove .venv, caches and the app's *.sqlite files
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	rm -f *.sqlite *.sqlite-wal *.sqlite-shm *.sqlite-journal
