@@ -101,7 +101,11 @@ def test_launch_rate_setting(env: dict[str, str]) -> None:
     os.environ.pop("AGENTDECK_LAUNCH_RATE", None)
     assert launch_rate() == DEFAULT_LAUNCH_RATE == {"limit": 50, "period": 60.0}
     os.environ["AGENTDECK_LAUNCH_RATE"] = "nonsense"
-    assert launch_rate() == DEFAULT_LAUNCH_RATE  # a bad value keeps the default (and logs)
+    try:  # a bad value is refused, naming the setting and where it came from
+        with pytest.raises(ConfigError, match=r"launch_rate \(\$AGENTDECK_LAUNCH_RATE\)"):
+            launch_rate()
+    finally:
+        del os.environ["AGENTDECK_LAUNCH_RATE"]
 
 
 def test_dedup_and_debounce_keys() -> None:

@@ -199,6 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _app_options(sv, in_command=True)
 
+    cf = command("config", "print the settings in effect, each with its source (secrets redacted)")
+    cf.add_argument("--json", action="store_true")
+
     wk = command("worker", "run workflows from the DBOS queues (no UI)")
     wk.add_argument("--concurrency", type=int, default=None, help="research steps in parallel")
     wk.add_argument(
@@ -217,6 +220,35 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
         print(text)
 
 
+def _settings_problem() -> str | None:
+    """A bad setting, in one line naming it and its source (None when all are good).
+
+    ``agentdeck ls`` skips this: it reads its two settings without loading the model.
+    """
+    from workflows.config import ConfigError, settings
+
+    try:
+        settings()
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _config(as_json: bool) -> int:
+    from workflows.config import config_path, describe
+
+    rows = describe()
+    if as_json:
+        print(json.dumps({n: {"value": v, "source": s} for n, v, s, _ in rows}, indent=2))
+        return 0
+    print(f"# agentdeck settings (file: {config_path()}; environment: AGENTDECK_<NAME>)")
+    width = max(len(n) for n, *_ in rows)
+    for name, value, source, what in rows:
+        shown = value or "''"
+        print(f"{name:<{width}}  {shown}  [{source}]  # {what}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -224,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"agentdeck: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.cmd != "ls" and (problem := _settings_problem()):
+        print(f"agentdeck: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.cmd == "config":
+        return _config(args.json)
     if args.cmd is None:
         from .app import run_dashboard
 

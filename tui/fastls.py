@@ -10,7 +10,6 @@ one read transaction (one snapshot).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.settings import (
+    env_seconds,
     env_secrets,
     presence_ttl,
     redact,
@@ -48,15 +48,8 @@ class LsError(Exception):
 # Configuration and secrets: workflows.settings, which imports nothing heavy
 
 
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        return max(0.1, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 def _read_timeout() -> float:
-    return _env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
+    return env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 from dbos._serialization import WorkflowSerializationFormat
 
+from .config import settings
 from .models import (
     STREAM_KEY,
     ChunkKind,
@@ -83,19 +83,18 @@ FLUSH_INTERVAL_S = 0.1
 FLUSH_BYTES = 4096
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+def _retry_policy() -> dict[str, Any]:
+    s = settings()
+    return {
+        "max_attempts": s.step_max_attempts,
+        "interval_seconds": s.step_retry_interval,
+        "backoff_rate": s.step_backoff,
+    }
 
 
-#: Step retry policy (DBOS retries). Shrinkable through the environment for fast tests.
-RETRY_POLICY: dict[str, Any] = {
-    "max_attempts": int(_env_float("AGENTDECK_STEP_MAX_ATTEMPTS", 4)),
-    "interval_seconds": _env_float("AGENTDECK_STEP_RETRY_INTERVAL", 1.0),
-    "backoff_rate": _env_float("AGENTDECK_STEP_BACKOFF", 2.0),
-}
+#: Step retry policy (DBOS retries), read when the workflows are imported; the ``step_*``
+#: settings shrink it for fast tests.
+RETRY_POLICY: dict[str, Any] = _retry_policy()
 
 
 # --------------------------------------------------------------------------------------------

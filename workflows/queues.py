@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
 from typing import Any
 
 from dbos import DBOS
@@ -25,6 +23,7 @@ from dbos._context import MaxPriority, MinPriority
 from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
 
+from .config import rate_of, settings, source_of
 from .names import LAUNCH_QUEUE, RESEARCH_QUEUE
 
 __all__ = [
@@ -52,16 +51,13 @@ DEFAULT_LAUNCH_RATE: QueueRateLimit = {"limit": 50, "period": 60.0}
 #: DBOS's priority range: 1 is dequeued first, 2,147,483,647 last (no priority counts as 0).
 MIN_PRIORITY: int = MinPriority
 MAX_PRIORITY: int = MaxPriority
-_OFF = {"", "0", "off", "none", "no"}
 
 log = logging.getLogger("agentdeck.queues")
 
 
 def research_concurrency() -> int:
-    try:
-        return max(1, int(os.environ.get("AGENTDECK_RESEARCH_CONCURRENCY", "2")))
-    except ValueError:
-        return 2
+    """Research questions one worker runs at once (the ``research_concurrency`` setting)."""
+    return settings().research_concurrency
 
 
 def parse_rate(raw: str) -> QueueRateLimit | None:
@@ -69,40 +65,22 @@ def parse_rate(raw: str) -> QueueRateLimit | None:
 
     Raises ValueError with a one-line message for anything else.
     """
-    text = raw.strip().lower()
-    if text in _OFF:
-        return None
-    m = re.fullmatch(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?", text)
-    if not m:
-        raise ValueError(f"expected LIMIT/SECONDS such as 50/60 or 'off', not {raw!r}")
-    limit, period = int(m.group(1)), float(m.group(2))
-    if limit == 0:
-        return None
-    if period <= 0:
-        raise ValueError(f"the period of {raw!r} must be more than 0 seconds")
-    return {"limit": limit, "period": period}
+    rate = rate_of(raw)
+    return None if rate is None else {"limit": rate[0], "period": rate[1]}
 
 
 def launch_concurrency() -> int | None:
     """Runs one process takes from the launch queue at once (unset: no limit).
 
     A run waiting for approval holds its slot, so the default is no limit; research steps are
-    bounded separately (AGENTDECK_RESEARCH_CONCURRENCY).
+    bounded separately (``research_concurrency``).
     """
-    raw = os.environ.get("AGENTDECK_LAUNCH_CONCURRENCY", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+    return settings().launch_concurrency
 
 
 def launch_rate() -> QueueRateLimit | None:
-    """The launch queue's rate limit from ``AGENTDECK_LAUNCH_RATE`` (a bad value: the default)."""
-    raw = os.environ.get(LAUNCH_RATE_ENV)
-    if raw is None:
-        return DEFAULT_LAUNCH_RATE.copy()
-    try:
-        return parse_rate(raw)
-    except ValueError as exc:
-        log.warning("ignoring %s: %s; using 50/60", LAUNCH_RATE_ENV, exc)
-        return DEFAULT_LAUNCH_RATE.copy()
+    """The launch queue's rate limit (the ``launch_rate`` setting, validated when read)."""
+    return parse_rate(settings().launch_rate)
 
 
 def register_queues() -> None:
@@ -116,7 +94,6 @@ def register_queues() -> None:
     reset what the workers were given. The polling interval is this code's, not a setting: it is
     brought up to date in every runtime.
     """
-    env = os.environ.get
     research = DBOS.register_queue(
         RESEARCH_QUEUE, polling_interval_sec=QUEUE_POLL_S, on_conflict="never_update",
         worker_concurrency=research_concurrency(),
@@ -128,11 +105,11 @@ def register_queues() -> None:
     for queue in (research, launch):
         if queue.polling_interval_sec != QUEUE_POLL_S:
             queue.set_polling_interval_sec(QUEUE_POLL_S)
-    if env("AGENTDECK_RESEARCH_CONCURRENCY"):
+    if source_of("research_concurrency") != "default":
         research.set_worker_concurrency(research_concurrency())
-    if env("AGENTDECK_LAUNCH_CONCURRENCY"):
+    if source_of("launch_concurrency") != "default":
         launch.set_worker_concurrency(launch_concurrency())
-    if env(LAUNCH_RATE_ENV):
+    if source_of("launch_rate") != "default":
         launch.set_limiter(launch_rate())
 
 

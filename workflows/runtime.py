@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSConfig
 
+from .config import settings
 from .names import APP_NAME, LAUNCH_QUEUE
 from .settings import CONFIG_FILE, DEFAULT_DB_URL, SECRET_ENV, redact, resolve_db_url
 
@@ -48,9 +49,9 @@ log = logging.getLogger("agentdeck.runtime")
 
 def app_version() -> str:
     """The pinned application version: workflows are recovered only by the same version."""
-    env = os.environ.get("AGENTDECK_APP_VERSION")
-    if env:
-        return env
+    pinned = settings().app_version
+    if pinned:
+        return pinned
     try:
         return f"agentdeck-{metadata.version('agentdeck')}"
     except metadata.PackageNotFoundError:
@@ -172,15 +173,9 @@ def has_claude_credentials(env: dict[str, str] | None = None, home: Path | None 
 class RuntimeSettings:
     db_url: str = field(default_factory=resolve_db_url)
     offline: bool | None = None  # None: offline unless credentials exist
-    offline_tps: float = field(
-        default_factory=lambda: float(os.environ.get("AGENTDECK_OFFLINE_TPS", "80"))
-    )
-    offline_faults: str = field(
-        default_factory=lambda: os.environ.get("AGENTDECK_OFFLINE_FAULTS", "")
-    )
-    state_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("AGENTDECK_STATE_DIR", ".agentdeck"))
-    )
+    offline_tps: float = field(default_factory=lambda: settings().offline_tps)
+    offline_faults: str = field(default_factory=lambda: settings().offline_faults)
+    state_dir: Path = field(default_factory=lambda: settings().state_dir)
     executor_id: str | None = None
     polling_interval_s: float = 0.05
     #: Tests: build an SDK transport instead of the CLI (see workflows.claude.Endpoint).
@@ -236,7 +231,7 @@ class Runtime:
         elif self.offline:
             from .model_offline import OFFLINE_MODEL_LABEL, OfflineModelServer, offline_env
 
-            external = os.environ.get("AGENTDECK_OFFLINE_URL", "").strip()
+            external = settings().offline_url.strip()
             if external:
                 # A shared offline server (`python -m workflows.model_offline`), e.g. one that
                 # outlives crashing processes and counts every request they made.

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_DB_URL",
     "SECRET_ENV",
     "config_file",
+    "env_seconds",
     "env_secrets",
     "heartbeat_interval",
     "presence_ttl",
@@ -92,10 +93,22 @@ def redact_with(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds from the environment, for the light paths that cannot load the
+    settings model (``agentdeck ls``, the data core): the model (``workflows.config``) has the
+    same names and defaults and refuses a bad value at start; here a bad value is the default.
+    """
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 def heartbeat_interval() -> float:
-    return float(os.environ.get("AGENTDECK_HEARTBEAT_S", "10"))
+    return env_seconds("AGENTDECK_HEARTBEAT_S", 10.0)
 
 
 def presence_ttl() -> float:
     """How old a heartbeat may be before its executor counts as gone (3 missed beats)."""
-    return float(os.environ.get("AGENTDECK_PRESENCE_TTL_S", str(3 * heartbeat_interval())))
+    return env_seconds("AGENTDECK_PRESENCE_TTL_S", 3 * heartbeat_interval())

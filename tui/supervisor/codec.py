@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workflows.config import settings
 from workflows.settings import redact
 
 from ._sql import Undecodable
@@ -44,13 +45,6 @@ LINE_LIMIT = 64 * 1024 * 1024
 CACHE_SIZE = 512
 #: Where ``tui`` is importable from (the helper is ``python -m tui.codec_worker``).
 _ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        return max(0.1, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 class CodecError(Exception):
@@ -202,11 +196,11 @@ class AppCodec:
 
     @property
     def timeout(self) -> float:
-        return _env_seconds("AGENTDECK_CODEC_TIMEOUT_S", 5.0)
+        return settings().codec_timeout_s
 
     @property
     def start_timeout(self) -> float:
-        return _env_seconds("AGENTDECK_CODEC_START_TIMEOUT_S", 30.0)
+        return settings().codec_start_timeout_s
 
     @property
     def pid(self) -> int | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from workflows.config import settings
 from workflows.settings import redact
 
 __all__ = ["ReadOnlyError", "SupervisorError"]
@@ -29,16 +28,9 @@ def _one_line(exc: BaseException) -> str:
     return redact(text[:400])
 
 
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        return max(0.1, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 def _write_timeout() -> float:
-    return _env_seconds("AGENTDECK_WRITE_TIMEOUT_S", 10.0)
+    return settings().write_timeout_s
 
 
 def _read_timeout() -> float:
-    return _env_seconds("AGENTDECK_READ_TIMEOUT_S", 15.0)
+    return settings().read_timeout_s
