@@ -160,9 +160,11 @@ def test_fit_gives_room_back_input_first_and_name_last() -> None:
     tight = fit(natural, 120)
     assert sum(tight.values()) == 120
     assert tight["name"] == 30 and tight["summary"] < 40 and tight["progress"] == 22
-    tiny = fit(natural, 10)  # no room at all: every column at its least, name included
-    assert tiny["name"] == 8 and tiny["summary"] == 10
+    tiny = fit(natural, 10)  # no room at all: every column at its floor, the name last
+    assert tiny["name"] == 8 and tiny["summary"] == 10 and tiny["progress"] == 12
     assert fit({"name": 200}, 300)["name"] == 48  # a runaway name is capped
+    # A narrow column stays narrow: PROGRESS saying "done" does not take 22 cells.
+    assert fit({"progress": 8, "summary": 60}, 70) == {"progress": 8, "summary": 62}
 
 
 # -- #13 item 6: partitioned queues: partitions, their limits and counts, keys in the list ---

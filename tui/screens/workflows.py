@@ -229,14 +229,20 @@ class WorkflowsScreen(RunActionsScreen):
         waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
         running = sum(1 for r in live_top if r.active)
         errors = snap.status_count("ERROR")
+        # Unfiltered, the list holds runs (top-level workflows; t shows their children too).
+        noun = "match" if self.filter.text or self.tab != "all" else (
+            "workflows" if self.show_children else "runs"
+        )  # fmt: skip
         if self._exact is not None and self._exact[0] == self.list_filter():
-            matching = f"{self._exact[1]:,} match"
+            matching = f"{self._exact[1]:,} {noun}"
         elif page.capped:
-            matching = f"{page.matching:,}+ match (# counts)"
+            matching = f"{page.matching:,}+ {noun} (# counts)"
         else:
-            matching = f"{page.matching:,} match"
+            matching = f"{page.matching:,} {noun}"
         parts = [matching if current else "…"]
-        if snap.total:
+        if not snap.total and not page.rows and current:
+            parts = []
+        if snap.total and noun != "workflows":
             parts.append(f"{snap.total:,} workflows")
         parts.append(f"{running} running")
         parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")

@@ -15,7 +15,7 @@ from ..formatting import clock_time, countdown, duration, row_status, short_id, 
 from ..supervisor import WorkflowRow
 from .rowtable import PAD, Column, RowTable
 
-__all__ = ["COLUMNS", "LIMITS", "WorkflowTable", "fit"]
+__all__ = ["COLUMNS", "MOST", "SHRINK", "WorkflowTable", "fit"]
 
 #: (key, label, width before the first rows are seen)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -30,34 +30,44 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("cost", "COST", 7),
 )
 
-#: Each column's least and greatest width when fitted to its content and the terminal
-#: (``None``: no limit). INPUT takes whatever room is left.
-LIMITS: dict[str, tuple[int, int | None]] = {
-    "status": (11, 14),
-    "name": (8, 48),
-    "id": (8, 15),
-    "summary": (10, None),
-    "started": (8, 8),
-    "duration": (6, 8),
-    "progress": (22, 32),
-    "queue": (5, 32),
-    "cost": (4, 8),
+SORTABLE = ("started", "status", "name", "duration", "cost")
+
+#: Each column's greatest width (``None``: no limit): a column is as wide as its widest cell
+#: (its label included), up to this.
+MOST: dict[str, int | None] = {
+    "status": 14,
+    "name": 48,
+    "id": 15,
+    "summary": None,
+    "started": 8,
+    "duration": 8,
+    "progress": 32,
+    "queue": 32,
+    "cost": 8,
 }
 
-#: When the content does not fit, columns give up room in this order, each down to its least
-#: width: a long error's tail first (the detail shows it whole), then the input; the name last
-#: (a person reads a run by its name).
-SHRINK_ORDER = ("progress", "summary", "queue", "id", "cost", "status", "name")
-
-SORTABLE = ("started", "status", "name", "duration", "cost")
+#: When the content does not fit, columns give room back in these steps, each down to the width
+#: given (never below its content's): a long error's tail first (the detail shows it whole), then
+#: the input, the queue, the id, then the progress down to its bar; the name last (a person reads
+#: a run by its name). Past them the table scrolls sideways.
+SHRINK: tuple[tuple[str, int], ...] = (
+    ("progress", 22),
+    ("summary", 10),
+    ("queue", 5),
+    ("id", 8),
+    ("progress", 12),
+    ("cost", 4),
+    ("status", 11),
+    ("name", 8),
+)
 
 
 def fit(natural: dict[str, int], room: int) -> dict[str, int]:
     """Column widths for the content and the room there is.
 
-    Each column gets its content's width (``natural``, kept within :data:`LIMITS`); when that
-    is more than ``room``, columns give room back in :data:`SHRINK_ORDER`, each down to its
-    least width; when it is less, INPUT takes the rest, so the table spans the terminal.
+    Each column gets its content's width (``natural``, at most :data:`MOST`); when that is more
+    than ``room``, columns give room back in :data:`SHRINK`'s steps; when it is less, INPUT takes
+    the rest, so the table spans the terminal.
 
     Args:
         natural: column key → the widest cell of the column (its label included).
@@ -68,14 +78,14 @@ def fit(natural: dict[str, int], room: int) -> dict[str, int]:
     """
     widths = {}
     for key, width in natural.items():
-        least, most = LIMITS.get(key, (1, None))
-        widths[key] = max(least, width if most is None else min(most, width))
+        most = MOST.get(key)
+        widths[key] = width if most is None else min(most, width)
     over = sum(widths.values()) - room
-    for key in SHRINK_ORDER:
+    for key, floor in SHRINK:
         if over <= 0:
             break
-        if key in widths:
-            give = min(over, widths[key] - LIMITS[key][0])
+        if key in widths and widths[key] > floor:
+            give = min(over, widths[key] - floor)
             widths[key] -= give
             over -= give
     if over < 0 and "summary" in widths:
