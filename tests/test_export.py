@@ -282,6 +282,29 @@ async def test_foreign_app_runs_export(
     assert doc["output"] == {"__class__": "__main__.Order", "sku": "widget", "qty": 11}
 
 
+async def test_foreign_queued_runs_export(queues_db: str) -> None:
+    """Another app's queued run on a partition, and a finished one with plain arguments."""
+    async with connected(queues_db) as sup:
+        # Alice runs one at a time: two of her three runs wait on her partition.
+        rows = [await sup.get_row(f"fair-alice-{n}") for n in range(3)]
+        waiting = [r.workflow_id for r in rows if r.status == "ENQUEUED"]
+        assert len(waiting) == 2
+        queued = await gather(sup, waiting[-1])
+        doc = json.loads(to_json(queued))
+        assert doc["status"] == "ENQUEUED" and doc["steps"] == []
+        assert doc["row"]["queue"] == "partitioned_queue" and doc["row"]["partition"] == "alice"
+        assert doc["input"]["args"] == ["alice", int(waiting[-1][-1])]
+        md = to_markdown(queued)
+        assert "| Status | ENQUEUED |" in md and "| Queue | partitioned_queue[alice] |" in md
+        assert "_No steps recorded._" in md
+
+        done = json.loads(to_json(await gather(sup, "webhook")))
+        assert done["status"] == "SUCCESS"
+        assert done["input"]["args"] == [
+            "https://hooks.example.com/services/T0000/B0000/0123456789abcdef0123456789", 3,
+        ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------
 # The CLI
 
