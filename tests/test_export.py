@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import Input, RadioButton
 
 from tests.conftest import _settings, connected, launched
@@ -388,8 +389,19 @@ async def test_x_exports_from_the_run_detail(
         await until(pilot, lambda: app.screen is detail)
         assert (tmp_path / "run.md").read_text().startswith(f"# research run `{wid}`")
 
-        # A directory that is not there: one line in the dialog, no traceback, no file.
-        await pilot.press("x")
+        # A directory that is not there: one line in the dialog, no traceback, no file. (The
+        # dialog from the command palette this time.)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"export the run")
+
+        def offered() -> bool:
+            found = app.screen.query(CommandList)
+            hits = found.first() if found else None
+            return bool(hits and hits.option_count and "Export the run" in str(
+                hits.get_option_at_index(0).prompt))  # fmt: skip
+
+        await until(pilot, offered)
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ExportScreen))
         dialog = app.screen
         dialog.query_one("#path", Input).value = "nowhere/run.md"
