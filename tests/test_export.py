@@ -24,6 +24,7 @@ from tui.modals.confirm import ConfirmScreen
 from tui.modals.export import ExportScreen
 from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor, SupervisorError
+from tui.supervisor import export as export_module
 from tui.supervisor.export import (
     RunExport,
     RunValues,
@@ -244,6 +245,7 @@ async def test_foreign_app_runs_export(
     foreign_db: str,  # noqa: F811
     foreign_app: object,  # noqa: F811
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with connected(foreign_db) as sup:
         export = await gather(sup, "foreign-streamer")
@@ -266,6 +268,15 @@ async def test_foreign_app_runs_export(
         assert "| Status | SUCCESS |" in md and "`tokens`: 3 entries (closed)" in md
         assert "| emit | done |" in md
         assert "## Plan" not in md and "## Approvals" not in md
+
+        # A stream longer than the export takes is cut, and says so; one as long is not.
+        monkeypatch.setattr(export_module, "MAX_STREAM_ENTRIES", 2)
+        (cut,) = (await gather(sup, "foreign-streamer")).streams
+        assert cut.cut and [e["value"] for e in cut.entries] == ["from-body-0", "from-step-1"]
+        monkeypatch.setattr(export_module, "MAX_STREAM_ENTRIES", 3)
+        (whole,) = (await gather(sup, "foreign-streamer")).streams
+        assert not whole.cut and len(whole.entries) == 3
+        monkeypatch.undo()
 
         waiter = json.loads(to_json(await gather(sup, "foreign-waiter")))
         assert waiter["status"] == "PENDING"

@@ -191,7 +191,7 @@ async def _read_stream(source: Source, workflow_id: str, key: str) -> StreamDump
     """Every entry of one stream, page by page (``read_streams`` returns a bounded page)."""
     entries: list[Any] = []
     offset, closed = 0, False
-    while len(entries) < MAX_STREAM_ENTRIES:
+    while len(entries) <= MAX_STREAM_ENTRIES:  # one past the limit: whether there is more
         batches = [
             b
             for b in await source.read_streams({workflow_id: offset}, key=key)
@@ -204,7 +204,7 @@ async def _read_stream(source: Source, workflow_id: str, key: str) -> StreamDump
         entries += [{"offset": off, "value": jsonable(v)} for off, v in batch.values]
         closed = closed or batch.closed
         offset = batch.next_offset
-    cut = len(entries) >= MAX_STREAM_ENTRIES
+    cut = len(entries) > MAX_STREAM_ENTRIES
     return StreamDump(key=key, entries=tuple(entries[:MAX_STREAM_ENTRIES]), closed=closed, cut=cut)
 
 
