@@ -350,7 +350,7 @@ def test_cli_show_with_app_path(typed_db: str, typed_app: object, tmp_path: Path
     assert "error: Rejected: no stock for nothing" in refused.stdout
     for args, why in [
         (["ls", "--app-path", str(APP)], "unrecognized arguments"),
-        (["--app-path", str(APP), "ls"], "--app-path is for the dashboard, serve and show"),
+        (["--app-path", str(APP), "ls"], "--app-path is for the dashboard, serve, show and export"),
         (["show", "x", "--app-module", "m"], "--app-module needs --app-path DIR"),
         (["show", "x", "--app-path", str(tmp_path)], "is a directory: add --app-module NAME"),
         (["show", "x", "--app-path", str(tmp_path / "nope.py")], "no such file or directory"),

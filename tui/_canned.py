@@ -24,6 +24,7 @@ from workflows.models import (
     Plan,
     Progress,
     ResearchReport,
+    ResearchRequest,
     StreamChunk,
     Usage,
 )
@@ -46,6 +47,7 @@ from .supervisor import (
 )
 from .supervisor._queues import PartitionRow, QueueRow, ScheduleRow, ScheduleRun, next_run
 from .supervisor.describe import describe_child, describe_output
+from .supervisor.export import RunValues
 
 __all__ = ["CannedSupervisor", "NOW"]
 
@@ -494,6 +496,15 @@ class CannedSupervisor(Supervisor):
         from ._canned_catalogue import canned_lineage
 
         return canned_lineage(workflow_id)
+
+    async def run_values(self, workflow_id: str) -> RunValues:
+        """The decoded inputs (a research run's request); step outputs are not recorded."""
+        row = await self.get_row(workflow_id)
+        inputs: dict[str, Any] = {"args": [], "kwargs": {}}
+        if row.name == "research":
+            topic = row.summary.split(" · ")[0]
+            inputs["args"] = [ResearchRequest(topic=topic, questions=3)]
+        return RunValues(workflow_id=workflow_id, inputs=inputs)
 
     async def outputs(self, workflow_id: str) -> RunOutputs:
         from ._canned_catalogue import canned_outputs

@@ -73,8 +73,8 @@ def _app_spec(args: argparse.Namespace) -> Any:
     path, module = getattr(args, "app_path", None), getattr(args, "app_module", None)
     if not path and not module:
         return None
-    if args.cmd not in (None, "serve", "show"):
-        raise CLIError(f"--app-path is for the dashboard, serve and show, not {args.cmd}")
+    if args.cmd not in (None, "serve", "show", "export"):
+        raise CLIError(f"--app-path is for the dashboard, serve, show and export, not {args.cmd}")
     if not path:
         raise CLIError("--app-module needs --app-path DIR (the directory to import it from)")
     from .supervisor.codec import AppSpec
@@ -162,6 +162,20 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("workflow_id")
     sh.add_argument("--json", action="store_true")
     _app_options(sh, in_command=True)
+
+    ex = command("export", "write a run as Markdown or JSON, secrets redacted")
+    ex.add_argument("workflow_id")
+    ex.add_argument(
+        "--format", choices=["md", "json"], default=None,
+        help="md: the report, plan, steps with usage and cost, approvals, errors; json: status, "
+        "input and output as decoded, every step, events, streams, children (default: from "
+        "the -o file's extension, else md)",
+    )  # fmt: skip
+    ex.add_argument(
+        "-o", "--output", default="-", metavar="FILE",
+        help="write to FILE, replacing it (default, or -: standard output)",
+    )  # fmt: skip
+    _app_options(ex, in_command=True)
 
     ap = command("approve", "answer a workflow's pending approval")
     ap.add_argument("workflow_id")
@@ -570,6 +584,30 @@ async def _cmd_show(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
         print(f"  result: {d.result!r}"[:2000])
     if d.error:
         print(f"  error: {d.error}")
+    return 0
+
+
+async def _cmd_export(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
+    import asyncio
+
+    from .supervisor.export import ExportFileError, format_of, gather, render, write_file
+
+    wid = await sup.resolve_id(args.workflow_id)
+    to_stdout = args.output in ("-", "")
+    fmt = args.format or ("md" if to_stdout else format_of(args.output))
+    export = await gather(sup, wid)
+    if sup.codec is not None and sup.codec.problem:
+        print(f"agentdeck: warning: {sup.codec.problem}", file=sys.stderr, flush=True)
+    text = await asyncio.to_thread(render, export, fmt)
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    try:
+        path = await asyncio.to_thread(write_file, args.output, text, overwrite=True)
+    except ExportFileError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"exported {wid} to {path} ({fmt}, {len(text.encode()):,} bytes)", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ ACTIONS = (
     ("Fork lineage of the selected run", "screen.action_lineage", "L"),
     ("Diff the selected fork with its origin", "screen.action_diff", "d"),
     ("Copy the selected run's id", "screen.action_copy_id", "y"),
+    ("Export the run to a file (Markdown or JSON)", "screen.action_export", "x"),
     ("Resume every failed run (in the whole database)", "app.action_resume_failed", "*, r"),
     ("Count the matching runs exactly", "screen.action_count", "#"),
 )

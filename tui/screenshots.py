@@ -178,6 +178,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("diff_all", open_run("research-c3d2a1b0f9e8~fork", "d", "c")),
     Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
     Shot("launch_compare", launch_kind("compare")),
+    Shot("export", open_run("research-c3d2a1b0f9e8", "x")),
 )
 
 

@@ -43,6 +43,7 @@ class DetailScreen(RunActionsScreen):
         Binding("b", "tab('branches')", "Branches", show=False, id="detail.branches"),
         Binding("p", "open_parent", "Parent", show=False, id="detail.parent"),
         Binding("slash", "find", "Find", key_display="/", id="detail.find"),
+        Binding("x", "export", "Export (md/json)", show=False, id="detail.export"),
     ]
 
     def __init__(self, workflow_id: str) -> None:
@@ -402,6 +403,12 @@ class DetailScreen(RunActionsScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_export(self) -> None:
+        """The run to a Markdown or JSON file (a read: read-only dashboards export too)."""
+        from ..modals.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.workflow_id))
 
     def action_toggle_internal(self) -> None:
         self.show_internal = not self.show_internal

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._queues import QueueRow, ScheduleRow
     from .bulk import BulkPlan, BulkResult
     from .codec import AppCodec
+    from .export import RunValues
 
 __all__ = ["ChangeToken", "Source"]
 
@@ -65,6 +66,7 @@ class Source(Protocol):
     async def wait_streams(self, workflow_ids: Iterable[str], poll: float) -> None: ...
     async def lineage(self, workflow_id: str) -> ForkNode: ...
     async def outputs(self, workflow_id: str) -> RunOutputs: ...
+    async def run_values(self, workflow_id: str) -> RunValues: ...
 
     # -- actions (refused when read-only) ----------------------------------------------------
     async def launch(

@@ -58,6 +58,7 @@ from .errors import (
     _read_timeout,
     _write_timeout,
 )
+from .export import ExportReads
 from .listing import ListReads
 from .models import (
     ActionResult,
@@ -105,7 +106,7 @@ def _error_text(err: Any) -> str:
     return redact(str(err))
 
 
-class Supervisor(ListReads, BulkActions):
+class Supervisor(ListReads, BulkActions, ExportReads):
     """Reads and acts on a DBOS system database. All methods are async and never block the loop."""
 
     def __init__(
