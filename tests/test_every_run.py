@@ -8,9 +8,11 @@ inserted (tests/support/seed.py), so the failed run is older than the newest 500
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from tests.test_dashboard import make_app, table, until
 from tests.test_research import finish
 from tui.data import reads
 from tui.data.filters import Filter, FilterError
+from tui.data.sql import DB
 from tui.modals.bulk import BulkScreen
 from tui.supervisor import Supervisor
 from workflows.runtime import Runtime
@@ -190,3 +193,46 @@ async def test_read_only_refuses_bulk_actions_in_the_data_layer(
         with pytest.raises(ReadOnlyError):
             await plain.bulk_apply(BulkPlan("cancel", (), ()))
     await wait_for(lambda: True)
+
+
+class _Planned(DB):
+    """A connection that keeps SQLite's plan of each page statement it runs."""
+
+    plans: list[str]
+
+    def rows(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        if "LIMIT :k_limit" in text:
+            sql, bound = self.render(text, params or {})
+            steps = self.conn.execute("EXPLAIN QUERY PLAN " + sql, bound).fetchall()
+            self.plans.append(" / ".join(str(s[-1]) for s in steps))
+        return super().rows(text, params)
+
+
+@pytest.mark.parametrize(
+    ("text", "sorts_every_match"),
+    [("status:error", False), ("status:error is:top", False), ("status:stuck name:x", False),
+     ("status:error,cancelled", True), ("status:error,stuck,timed_out", True)],
+)  # fmt: skip
+def test_one_failed_status_is_read_in_order_from_dbos_failed_index(
+    tmp_path: Path, text: str, sorts_every_match: bool
+) -> None:
+    """On a SQLite file with DBOS's own schema: every page of a failed-status filter (first,
+    next, oldest) reads DBOS's partial index of failed runs; one status reads it in the list's
+    order and stops at the page's end, so its cost does not grow with the failed runs; a set
+    of statuses sorts its matches (SQLite cannot merge the index's ranges)."""
+    from dbos._migration import sqlite_migrations
+
+    conn = sqlite3.connect(tmp_path / "plans.sqlite")
+    for m in sqlite_migrations:
+        conn.executescript(m)
+    db = _Planned(conn, sqlite=True)
+    db.plans = []
+    where = Filter(text).compile(db)
+    reads.page(db, where, limit=50)
+    reads.page(db, where, after=(1_000, "w"), limit=50)
+    reads.page(db, where, oldest=True, limit=50)
+    assert len(db.plans) == 3
+    for plan in db.plans:
+        assert "idx_workflow_status_failed" in plan, plan
+        assert ("TEMP B-TREE FOR ORDER BY" in plan) == sorts_every_match, plan
+    conn.close()

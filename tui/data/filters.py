@@ -111,7 +111,9 @@ class Compiled:
 
     where: str
     params: dict[str, Any] = field(default_factory=dict)
-    #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``).
+    #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``);
+    #: "failed_in_order": and one status of it, a literal, so that index reads the matches in
+    #: ``created_at`` order.
     hints: frozenset[str] = frozenset()
 
 
@@ -276,6 +278,9 @@ class _Compiler:
         clause = " OR ".join(parts)
         if wanted <= _FAILED | {"TIMED_OUT"}:
             self.hints.add("failed")
+            if len(wanted) == 1 and len(plain) == 1:
+                # (status, created_at) with status fixed: the index's order is the list's.
+                self.hints.add("failed_in_order")
             return f"{_FAILED_INDEX} AND ({clause})"
         return clause
 
