@@ -60,6 +60,9 @@ _STATUSES = frozenset(STATUS_ALIASES.values())
 _FAILED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 #: The condition of DBOS's ``idx_workflow_status_failed (status, created_at)``, as it writes it.
 _FAILED_INDEX = "s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
+_IN_FLIGHT = frozenset({"ENQUEUED", "PENDING"})
+#: The condition of DBOS's ``idx_workflow_status_in_flight_v2`` (its runs queued or running).
+_IN_FLIGHT_INDEX = "s.status IN ('ENQUEUED', 'PENDING')"
 
 #: Quick status tabs: id → (label, filter term).
 TABS: dict[str, tuple[str, str]] = {
@@ -113,7 +116,8 @@ class Compiled:
     params: dict[str, Any] = field(default_factory=dict)
     #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``);
     #: "failed_in_order": and one status of it, a literal, so that index reads the matches in
-    #: ``created_at`` order.
+    #: ``created_at`` order; "in_flight": every row matches DBOS's partial index of queued and
+    #: running runs (not in ``created_at`` order).
     hints: frozenset[str] = frozenset()
 
 
@@ -261,9 +265,10 @@ class _Compiler:
 
     def status(self, values: list[str]) -> str:
         """``s.status IN (...)``, written so that the database can use DBOS's partial indexes:
-        a set of failed statuses repeats the failed-runs index's own condition, word for word
-        (SQLite uses a partial index only when the query states its condition), and PENDING
-        alone is a literal (the pending-runs index)."""
+        a set of failed statuses, or of queued and running ones, repeats the condition of the
+        failed-runs or the in-flight index word for word (SQLite uses a partial index only
+        when the query states its condition), and PENDING alone is a literal (the
+        pending-runs index)."""
         wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in values}
         parts = []
         plain = sorted(wanted - {"TIMED_OUT"})
@@ -276,6 +281,11 @@ class _Compiler:
         if "TIMED_OUT" in wanted:
             parts.append(self.timed_out())
         clause = " OR ".join(parts)
+        if wanted <= _IN_FLIGHT and wanted != {"PENDING"}:
+            # DBOS 3.4 has no index on status alone: its index of queued and running runs
+            # finds them (PENDING alone has an index of its own, in created_at order).
+            self.hints.add("in_flight")
+            return f"{_IN_FLIGHT_INDEX} AND ({clause})"
         if wanted <= _FAILED | {"TIMED_OUT"}:
             self.hints.add("failed")
             if len(wanted) == 1 and len(plain) == 1:
