@@ -217,7 +217,9 @@ _FAILED_IDX, _IN_FLIGHT_IDX = "idx_workflow_status_failed", "idx_workflow_status
      ("status:stuck name:x", _FAILED_IDX, False), ("status:error,cancelled", _FAILED_IDX, True),
      ("status:error,stuck,timed_out", _FAILED_IDX, True),
      ("status:running,queued", _IN_FLIGHT_IDX, True), ("status:queued", _IN_FLIGHT_IDX, True),
-     ("status:running", "idx_workflow_status_pending", False)],
+     ("status:running", "idx_workflow_status_pending", False),
+     ("is:active", "idx_workflow_status_delayed", True),
+     ("status:running,delayed since:1d", "idx_workflow_status_delayed", True)],
 )  # fmt: skip
 def test_status_filters_are_read_from_dbos_partial_indexes(
     tmp_path: Path, text: str, index: str, sorts_every_match: bool
@@ -289,16 +291,24 @@ async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
                 "ORDER BY created_at DESC, workflow_uuid DESC",
                 {"a": ["PENDING", "ENQUEUED"], "p": "agentdeck.worker"},
             )]  # fmt: skip
-            where = Filter("status:running,queued").compile(db)
-            paged: list[str] = []
-            after: reads.Key | None = None
-            while True:
-                got = reads.page(db, where, after=after, limit=30)
-                paged += [r[0] for r in got.rows]
-                if got.at_end:
-                    break
-                after = got.keys[-1]
-            assert len(running) == 81 and paged == running
+            active = [r[0] for r in db.rows(
+                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                "ORDER BY created_at DESC, workflow_uuid DESC",
+                {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
+            )]  # fmt: skip
+            for text, want in (("status:running,queued", running), ("is:active", active)):
+                where = Filter(text).compile(db)
+                paged: list[str] = []
+                after: reads.Key | None = None
+                while True:
+                    got = reads.page(db, where, after=after, limit=30)
+                    paged += [r[0] for r in got.rows]
+                    if got.at_end:
+                        break
+                    after = got.keys[-1]
+                assert paged == want, text
+                assert reads.count(db, where, cap=None) == (len(want), False)
+            assert len(running) == 81 and len(active) == 121
             # A run that was in flight last time is read again by id.
             assert [r[0] for r in reads.live(db, ["success-00000001"], limit=100)] == [
                 *plain, "success-00000001"]  # fmt: skip
