@@ -272,6 +272,71 @@ def _crash(r: dict[str, Any]) -> tuple[str, bool | None]:
     )
 
 
+def _size(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1_000}k"
+
+
+def _sizes(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """every_run's figures at the small and the large size, and the large size's name."""
+    small, large = (r[str(n)] for n in r["sizes"])
+    return small, large, _size(r["sizes"][1])
+
+
+def _every_paint(r: dict[str, Any]) -> tuple[str, bool | None]:
+    small, large, big = _sizes(r)
+    a, b = large["first paint"], small["first paint"]
+    ratio = r["ratio"]["first paint"]
+    return (
+        f"{big}: median {a['p50']} ms (min {a['min']}, max {a['max']}); "
+        f"{_size(r['sizes'][0])}: {b['p50']} ms; "
+        f"ratio {ratio}",
+        a["p50"] <= 300 and ratio is not None and ratio <= 1.2,
+    )
+
+
+def _every_first_pages(r: dict[str, Any]) -> tuple[str, bool | None]:
+    _, large, big = _sizes(r)
+    keys = ("first page: status:error is:top", "first page: name:bench since:1d",
+            "first page: is:waiting")  # fmt: skip
+    parts = [f"{k.split(': ', 1)[1].split()[0]} {large[k]['p50']} ms (x{r['ratio'][k]})"
+             for k in keys]  # fmt: skip
+    met = all(large[k]["p50"] <= 300 and (r["ratio"][k] or 0) <= 1.2 for k in keys)
+    return f"{big}, p50 (ratio to {_size(r['sizes'][0])}): " + ", ".join(parts), met
+
+
+def _every_paging(r: dict[str, Any]) -> tuple[str, bool | None]:
+    _, large, big = _sizes(r)
+    down, end = large["page down (around)"], large["end (oldest page)"]
+    return (
+        f"{big}: page down p50 {down['p50']} ms (p99 {down['p99']}); end p50 {end['p50']} ms "
+        f"(p99 {end['p99']})",
+        max(down["p50"], end["p50"]) <= 100,
+    )
+
+
+def _every_tick(r: dict[str, Any]) -> tuple[str, bool | None]:
+    small, large, big = _sizes(r)
+    q, qs = large["idle tick"]["quiet"], small["idle tick"]["quiet"]
+    ratio = r["ratio"]["idle tick"]
+    return (
+        f"{big}: {'/'.join(map(str, q['statements']))} statement(s), p50 {q['p50']} ms, p99 "
+        f"{q['p99']} ms; {_size(r['sizes'][0])} p50 {qs['p50']} ms; ratio {ratio}",
+        q["statements"] == [1] and q["p50"] <= 2 and ratio is not None and ratio <= 1.2,
+    )
+
+
+def _every_ls(r: dict[str, Any]) -> tuple[str, bool | None]:
+    _, large, big = _sizes(r)
+    ls = large["ls --filter vs dbos workflow list"]
+    w = ls["wall"]
+    return (
+        f"{big}: {w['agentdeck_ls']['median_s']} s vs {w['dbos_workflow_list']['median_s']} s: "
+        f"ratio {ls['ratio_of_medians']} (pairs {ls['ratio_pairs']['min']}-"
+        f"{ls['ratio_pairs']['max']})",
+        ls["ratio_of_medians"] <= 0.5,
+    )
+
+
 FIGURES: tuple[Figure, ...] = (
     Figure("stream writes per second per stream (80 tokens/s)", "≤ 10/s", "stream_writes",
            _stream_writes),
@@ -319,6 +384,24 @@ FIGURES: tuple[Figure, ...] = (
            "cli_ls_pg", _cli_ls),
     Figure("research runs/min on PostgreSQL, 2 workers vs 1", "≥ 1.6x", "workers", _workers),
     Figure("crash anywhere", "all finish, identical", "crash_anywhere", _crash),
+    Figure("list first paint, 100k vs 10k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run",
+           _every_paint),
+    Figure("list first paint, 1M vs 10k (**PostgreSQL**)", "≤ 300 ms, ratio ≤ 1.2",
+           "every_run_pg", _every_paint),
+    Figure("first page of a filter, 100k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run",
+           _every_first_pages),
+    Figure("first page of a filter, 1M (**PostgreSQL**)", "≤ 300 ms, ratio ≤ 1.2",
+           "every_run_pg", _every_first_pages),
+    Figure("page down / `end`, 100k (SQLite)", "≤ 100 ms", "every_run", _every_paging),
+    Figure("page down / `end`, 1M (**PostgreSQL**)", "≤ 100 ms", "every_run_pg", _every_paging),
+    Figure("idle tick, 100k vs 10k (SQLite)", "1 statement, ≤ 2 ms, ratio ≤ 1.2", "every_run",
+           _every_tick),
+    Figure("idle tick, 1M vs 10k (**PostgreSQL**)", "1 statement, ≤ 2 ms, ratio ≤ 1.2",
+           "every_run_pg", _every_tick),
+    Figure("`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 100k",
+           "≤ 0.5", "every_run", _every_ls),
+    Figure("`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 1M, "
+           "**PostgreSQL**", "≤ 0.5", "every_run_pg", _every_ls),
 )  # fmt: skip
 
 

@@ -275,14 +275,26 @@ def test_report_table() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(200)
 def test_every_run() -> None:
-    """The list's reads at two sizes: each size's figures, the plan of status:error."""
-    result = run_quick("every_run.py")
+    """The list's reads at two sizes: each size's figures, the plan of status:error, the idle
+    tick, the app's first paint, and ls --filter against dbos workflow list."""
+    result = run_quick("every_run.py", timeout=170)
     for size in ("1000", "3000"):
         figures = result[size]
         assert figures["first page: is:top"]["p50"] > 0
         assert figures["exact count status:error"]["count"] > 0
         assert "idx_workflow_status_failed" in figures["plan status:error"]
+        assert "idx_workflow_status_pending" in figures["plans"]["is:waiting"]
+        # The idle tick is one statement; after another connection's commit, two.
+        assert figures["idle tick"]["quiet"]["statements"] == [1]
+        assert figures["idle tick"]["after_commit"]["statements"] == [2]
+        paint = figures["first paint"]
+        assert paint["n"] == 2 and paint["min"] > 0 and paint["rows_shown"] > 0
+        ls = figures["ls --filter vs dbos workflow list"]
+        assert ls["rows"] == figures["exact count status:error"]["count"]  # under 100 here
+        assert ls["wall"]["agentdeck_ls"]["min_s"] > 0 and ls["ratio_of_medians"] > 0
+    assert set(result["ratio"]) >= {"first paint", "idle tick", "agentdeck ls --filter"}
 
 
 @pytest.mark.slow

@@ -8,9 +8,11 @@ inserted (tests/support/seed.py), so the failed run is older than the newest 500
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from tests.test_dashboard import make_app, table, until
 from tests.test_research import finish
 from tui.data import reads
 from tui.data.filters import Filter, FilterError
+from tui.data.sql import DB
 from tui.modals.bulk import BulkScreen
 from tui.supervisor import Supervisor
 from workflows.runtime import Runtime
@@ -190,3 +193,143 @@ async def test_read_only_refuses_bulk_actions_in_the_data_layer(
         with pytest.raises(ReadOnlyError):
             await plain.bulk_apply(BulkPlan("cancel", (), ()))
     await wait_for(lambda: True)
+
+
+class _Planned(DB):
+    """A connection that keeps SQLite's plan of each page statement it runs."""
+
+    plans: list[str]
+
+    def rows(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        if "LIMIT :k_limit" in text:
+            sql, bound = self.render(text, params or {})
+            steps = self.conn.execute("EXPLAIN QUERY PLAN " + sql, bound).fetchall()
+            self.plans.append(" / ".join(str(s[-1]) for s in steps))
+        return super().rows(text, params)
+
+
+_FAILED_IDX, _IN_FLIGHT_IDX = "idx_workflow_status_failed", "idx_workflow_status_in_flight_v2"
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "sorts_every_match"),
+    [("status:error", _FAILED_IDX, False), ("status:error is:top", _FAILED_IDX, False),
+     ("status:stuck name:x", _FAILED_IDX, False), ("status:error,cancelled", _FAILED_IDX, True),
+     ("status:error,stuck,timed_out", _FAILED_IDX, True),
+     ("status:running,queued", _IN_FLIGHT_IDX, True), ("status:queued", _IN_FLIGHT_IDX, True),
+     ("status:running", "idx_workflow_status_pending", False),
+     ("is:active", "idx_workflow_status_delayed", True),
+     ("status:running,delayed since:1d", "idx_workflow_status_delayed", True)],
+)  # fmt: skip
+def test_status_filters_are_read_from_dbos_partial_indexes(
+    tmp_path: Path, text: str, index: str, sorts_every_match: bool
+) -> None:
+    """On a SQLite file with DBOS's own schema: every page of a status filter (first, next,
+    oldest) reads the DBOS partial index of those statuses (DBOS 3.4 has none on status alone:
+    walking created_at read every run to fill a page of rare ones). One failed status, or
+    PENDING, reads its index in the list's order and stops at the page's end, so its cost does
+    not grow with the matches; a set of statuses sorts its matches (SQLite cannot merge an
+    index's ranges)."""
+    from dbos._migration import sqlite_migrations
+
+    conn = sqlite3.connect(tmp_path / "plans.sqlite")
+    for m in sqlite_migrations:
+        conn.executescript(m)
+    db = _Planned(conn, sqlite=True)
+    db.plans = []
+    where = Filter(text).compile(db)
+    reads.page(db, where, limit=50)
+    reads.page(db, where, after=(1_000, "w"), limit=50)
+    reads.page(db, where, oldest=True, limit=50)
+    assert len(db.plans) == 3
+    for plan in db.plans:
+        assert index in plan and "created_at_index" not in plan, plan
+        assert ("TEMP B-TREE FOR ORDER BY" in plan) == sorts_every_match, plan
+    conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'live.sqlite'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    """The runs in flight (the list's live rows) are those a plain ``status IN`` read finds,
+    newest first, but read through DBOS's partial indexes of PENDING, ENQUEUED and DELAYED
+    runs: DBOS 3.4 has no index on ``status``, so ``status IN`` read every run."""
+    from tests.conftest import offline_deck
+
+    async with offline_deck(any_db_url, tmp_path / "state") as sup:
+        res = await sup.launch("research", {"topic": "in flight", "questions": 1}, dedupe=False)
+        await wait_for(lambda: _status(sup, res.workflow_id), within=60)  # a PENDING row
+        start = int(time.time() * 1000) - 10_000_000
+        for i, status in enumerate(("SUCCESS", "ERROR", "PENDING", "ENQUEUED", "DELAYED")):
+            copy_rows(any_db_url, res.workflow_id, 40, status=status, start_ms=start + i,
+                      step_ms=5000, prefix=status.lower())  # fmt: skip
+        sqlite = any_db_url.startswith("sqlite")
+        if sqlite:
+            db = DB(sqlite3.connect(any_db_url.removeprefix("sqlite:///")), sqlite=True)
+        else:
+            import psycopg
+
+            db = DB(psycopg.connect(any_db_url), sqlite=False)
+        try:
+            plain = [r[0] for r in db.rows(
+                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                "ORDER BY created_at DESC LIMIT 100",
+                {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
+            )]  # fmt: skip
+            assert len(plain) == 100 and res.workflow_id in plain
+            assert [r[0] for r in reads.live(db, [], limit=100)] == plain
+            # The Running tab, page by page (keyset pages off the created_at index on SQLite).
+            running = [r[0] for r in db.rows(
+                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                "ORDER BY created_at DESC, workflow_uuid DESC",
+                {"a": ["PENDING", "ENQUEUED"], "p": "agentdeck.worker"},
+            )]  # fmt: skip
+            active = [r[0] for r in db.rows(
+                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                "ORDER BY created_at DESC, workflow_uuid DESC",
+                {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
+            )]  # fmt: skip
+            for text, want in (("status:running,queued", running), ("is:active", active)):
+                where = Filter(text).compile(db)
+                paged: list[str] = []
+                after: reads.Key | None = None
+                while True:
+                    got = reads.page(db, where, after=after, limit=30)
+                    paged += [r[0] for r in got.rows]
+                    if got.at_end:
+                        break
+                    after = got.keys[-1]
+                assert paged == want, text
+                assert reads.count(db, where, cap=None) == (len(want), False)
+            assert len(running) == 81 and len(active) == 121
+            # A run that was in flight last time is read again by id.
+            assert [r[0] for r in reads.live(db, ["success-00000001"], limit=100)] == [
+                *plain, "success-00000001"]  # fmt: skip
+
+            class Planned(DB):
+                plan = ""
+
+                def rows(self, text: str, params: Mapping[str, Any] | None = None
+                         ) -> list[tuple[Any, ...]]:  # fmt: skip
+                    if "UNION ALL" in text:
+                        sql, bound = self.render(text, params or {})
+                        how = "EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN "
+                        steps = self.conn.execute(how + sql, bound).fetchall()
+                        self.plan = " / ".join(str(s[-1]) for s in steps)
+                    return super().rows(text, params)
+
+            planned = Planned(db.conn, sqlite=sqlite)
+            reads.live(planned, [])
+            for index in ("idx_workflow_status_pending", "idx_workflow_status_in_flight_v2",
+                          "idx_workflow_status_delayed"):  # fmt: skip
+                assert index in planned.plan, planned.plan
+            assert "created_at_index" not in planned.plan and "Seq Scan" not in planned.plan
+        finally:
+            db.conn.close()

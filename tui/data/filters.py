@@ -60,6 +60,9 @@ _STATUSES = frozenset(STATUS_ALIASES.values())
 _FAILED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 #: The condition of DBOS's ``idx_workflow_status_failed (status, created_at)``, as it writes it.
 _FAILED_INDEX = "s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
+_IN_FLIGHT = frozenset({"ENQUEUED", "PENDING"})
+#: The condition of DBOS's ``idx_workflow_status_in_flight_v2`` (its runs queued or running).
+_IN_FLIGHT_INDEX = "s.status IN ('ENQUEUED', 'PENDING')"
 
 #: Quick status tabs: id → (label, filter term).
 TABS: dict[str, tuple[str, str]] = {
@@ -111,7 +114,10 @@ class Compiled:
 
     where: str
     params: dict[str, Any] = field(default_factory=dict)
-    #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``).
+    #: "failed": every row matches DBOS's partial index of failed runs (see ``_Compiler.status``);
+    #: "failed_in_order": and one status of it, a literal, so that index reads the matches in
+    #: ``created_at`` order; "in_flight": the rows are found through DBOS's partial indexes of
+    #: runs in flight (queued, running, delayed), not in ``created_at`` order.
     hints: frozenset[str] = frozenset()
 
 
@@ -259,9 +265,10 @@ class _Compiler:
 
     def status(self, values: list[str]) -> str:
         """``s.status IN (...)``, written so that the database can use DBOS's partial indexes:
-        a set of failed statuses repeats the failed-runs index's own condition, word for word
-        (SQLite uses a partial index only when the query states its condition), and PENDING
-        alone is a literal (the pending-runs index)."""
+        a set of failed statuses, or of queued and running ones, repeats the condition of the
+        failed-runs or the in-flight index word for word (SQLite uses a partial index only
+        when the query states its condition), and PENDING alone is a literal (the
+        pending-runs index)."""
         wanted = {STATUS_ALIASES.get(v.lower(), v.upper()) for v in values}
         parts = []
         plain = sorted(wanted - {"TIMED_OUT"})
@@ -274,10 +281,40 @@ class _Compiler:
         if "TIMED_OUT" in wanted:
             parts.append(self.timed_out())
         clause = " OR ".join(parts)
+        if "DELAYED" in wanted and len(wanted) > 1 and wanted <= frozenset(ACTIVE):
+            return self.active(wanted)
+        if wanted <= _IN_FLIGHT and wanted != {"PENDING"}:
+            # DBOS 3.4 has no index on status alone: its index of queued and running runs
+            # finds them (PENDING alone has an index of its own, in created_at order).
+            self.hints.add("in_flight")
+            return f"{_IN_FLIGHT_INDEX} AND ({clause})"
         if wanted <= _FAILED | {"TIMED_OUT"}:
             self.hints.add("failed")
+            if len(wanted) == 1 and len(plain) == 1:
+                # (status, created_at) with status fixed: the index's order is the list's.
+                self.hints.add("failed_in_order")
             return f"{_FAILED_INDEX} AND ({clause})"
         return clause
+
+    def active(self, statuses: set[str] | frozenset[str]) -> str:
+        """Runs of these statuses, DELAYED among them. No DBOS index covers queued, running and
+        delayed runs at once, so each part states one partial index's condition (runs in
+        flight; delayed runs): SQLite reads the ids through both in a subquery, PostgreSQL ORs
+        two bitmap scans. ``s.status IN (...)`` read every run (at 1M on PostgreSQL 240 ms, at
+        100k on SQLite 57 ms; now under 1 ms)."""
+        self.hints.add("in_flight")
+        moving = sorted(set(statuses) & _IN_FLIGHT)
+        if self.db.sqlite:
+            parts = ["SELECT w.workflow_uuid FROM {workflow_status} w WHERE w.status = 'DELAYED'"]
+            if moving:
+                flight = _IN_FLIGHT_INDEX.replace("s.", "w.")
+                parts.insert(0, "SELECT w.workflow_uuid FROM {workflow_status} w "
+                                f"WHERE {flight} AND w.status IN {self.p(moving)}")  # fmt: skip
+            return f"s.workflow_uuid IN ({' UNION ALL '.join(parts)})"
+        ors = ["s.status = 'DELAYED'"]
+        if moving:
+            ors.insert(0, f"({_IN_FLIGHT_INDEX} AND s.status IN {self.p(moving)})")
+        return " OR ".join(ors)
 
     def approval_state(self, state: str) -> str:
         value = self.db.json_text_field("e.value", "state")
@@ -321,7 +358,7 @@ class _Compiler:
         if value == "fork":
             return "s.forked_from IS NOT NULL"
         if value == "active":
-            return f"s.status IN {self.p(list(ACTIVE))}"
+            return self.active(frozenset(ACTIVE))
         if value == "timed_out":
             return self.timed_out()
         # stranded: as rows.stranded(), from the presence rows read just before.

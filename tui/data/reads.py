@@ -124,8 +124,16 @@ def page(
     parts += [("s.created_at", False), ("s.workflow_uuid", False)]
     # SQLite walks the created_at index for the order unless told not to (+x is not an index
     # column): for failed runs, the partial index of failed runs finds them and they are few.
-    ordered = [(("+" if db.sqlite and "failed" in where.hints and e == "s.created_at" else "")
-                + e, asc) for e, asc in parts]  # fmt: skip
+    # One failed status (a literal) is left alone: SQLite then reads that index, (status,
+    # created_at), in the list's order and stops at the page's end instead of sorting every
+    # match (at 100k workflows, 2,000 failed: 2.3 -> 0.5 ms; the sort grows with the matches).
+    # Likewise for queued and running runs, through DBOS's index of runs in flight (the
+    # Running tab at 100k: 51 -> 0.1 ms; walking created_at read every run to fill a page).
+    hints = where.hints
+    off_index = db.sqlite and (
+        ("failed" in hints and "failed_in_order" not in hints) or "in_flight" in hints
+    )
+    ordered = [(("+" if off_index and e == "s.created_at" else "") + e, asc) for e, asc in parts]
     clauses = [where.where]
     windowed = False
     if sort in ("name", "duration", "cost"):
@@ -141,7 +149,10 @@ def page(
     reverse = before is not None or oldest
     anchor = before if before is not None else after
     if anchor is not None:
-        clauses.append(_keyset(parts, anchor, params, backwards=before is not None,
+        # The next page's bound on created_at would also lead SQLite to that index; for runs in
+        # flight, it is written off the index too (the failed-runs index has created_at).
+        bound = ordered if db.sqlite and "in_flight" in hints else parts
+        clauses.append(_keyset(bound, anchor, params, backwards=before is not None,
                                inclusive=inclusive))  # fmt: skip
     order = ", ".join(f"{expr} {'ASC' if asc != reverse else 'DESC'}" for expr, asc in ordered)
     extra = f", {lead[0]}" if lead is not None else ""
@@ -361,13 +372,35 @@ def by_ids(db: DB, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     return out
 
 
+#: The runs in flight, one part per status, each stating the condition of one of DBOS's partial
+#: indexes word for word (DBOS 3.4 has no index on ``status`` alone): PENDING runs
+#: (``idx_workflow_status_pending``), ENQUEUED ones (``idx_workflow_status_in_flight_v2``, of
+#: ENQUEUED and PENDING runs), DELAYED ones (``idx_workflow_status_delayed``). Each reads only
+#: the runs in flight; ``s.status IN (...)`` read every run (a full scan on PostgreSQL, the
+#: whole ``created_at`` index on SQLite: 230 ms at 1M workflows, 60 ms at 100k; now < 1 ms).
+_IN_FLIGHT = (
+    "s.status = 'PENDING'",
+    "s.status IN ('ENQUEUED', 'PENDING') AND s.status = 'ENQUEUED'",
+    "s.status = 'DELAYED'",
+)
+
+
 def live(db: DB, also: Sequence[str], *, limit: int = 1000) -> list[tuple[Any, ...]]:
     """Every run in flight (newest ``limit``) and the given ones (which were, last time)."""
-    found = db.rows(
-        f"SELECT {LIST_COLUMNS} FROM {{workflow_status}} s WHERE s.status IN :active "
-        "AND s.name <> :presence ORDER BY s.created_at DESC LIMIT :limit",
-        {"active": list(_ACTIVE), "presence": PRESENCE_WORKFLOW, "limit": limit},
+    # Ordered on created_at + 0, outside the parts: ordered on the column itself, SQLite would
+    # walk the created_at index in each part instead of its partial index.
+    parts = " UNION ALL ".join(
+        f"SELECT {LIST_COLUMNS}, s.created_at + 0 AS k_order FROM {{workflow_status}} s "
+        f"WHERE {cond} AND s.name <> :presence"
+        for cond in _IN_FLIGHT
     )
+    found = [
+        r[:-1]
+        for r in db.rows(
+            f"SELECT * FROM ({parts}) t ORDER BY k_order DESC LIMIT :limit",
+            {"presence": PRESENCE_WORKFLOW, "limit": limit},
+        )
+    ]
     seen = {r[0] for r in found}
     rest = [w for w in also if w not in seen]
     return found + by_ids(db, rest) if rest else found
