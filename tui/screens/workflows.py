@@ -227,7 +227,12 @@ class WorkflowsScreen(RunActionsScreen):
         snap = self.deck.snapshot
         live_top = [r for r in snap.rows if not r.parent_id]
         waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
-        running = sum(1 for r in live_top if r.active)
+        running = sum(
+            1
+            for r in live_top
+            if r.status == "PENDING" and not (r.waiting_approval or r.waiting_message)
+        )
+        queued = sum(1 for r in live_top if r.status in ("ENQUEUED", "DELAYED"))
         errors = snap.status_count("ERROR")
         # Unfiltered, the list holds runs (top-level workflows; t shows their children too).
         noun = "match" if self.filter.text or self.tab != "all" else (
@@ -245,6 +250,8 @@ class WorkflowsScreen(RunActionsScreen):
         if snap.total and noun != "workflows":
             parts.append(f"{snap.total:,} workflows")
         parts.append(f"{running} running")
+        if queued:
+            parts.append(f"{queued} queued")
         parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
         parts.append(f"[b red]{errors:,} errors[/]" if errors else "0 errors")
         stranded = sum(1 for r in snap.rows if r.stranded)
