@@ -243,6 +243,7 @@ class DetailScreen(RunActionsScreen):
             f"[b]{escape(r.name)}[/]  {row_status(r).markup}  [dim]{escape(r.workflow_id)}[/]",
         ]
         if not short:
+            queue = (r.queue or "-") + (f"[{r.partition}]" if r.partition else "")
             lines.append(f"input: {escape(d.input_summary or r.summary or '-')}")
             lines.append(
                 f"started {clock_time(r.created_at, now)} · "
@@ -252,7 +253,7 @@ class DetailScreen(RunActionsScreen):
                     else ""
                 )
                 + f"took {duration(r.duration(now))} · version {escape(r.app_version or '-')}"
-                f" · executor {escape(r.executor or '-')} · queue {escape(r.queue or '-')}"
+                f" · executor {escape(r.executor or '-')} · queue {escape(queue)}"
             )
         lineage = []
         if r.parent_id:
