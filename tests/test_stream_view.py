@@ -156,3 +156,35 @@ async def test_a_branch_that_streams_before_its_run_is_named_loses_nothing() -> 
         assert "early words later words" in pane.columns["A"].pane.view_for("run-A").plain
         # Every branch named: runs with no column (the compare run's own) are not kept.
         assert not pane.feed(batch("the-run", "x", 0)) and pane._pending is None
+
+
+async def test_a_long_stream_keeps_memory_bounded_and_the_reader_in_place() -> None:
+    """Issue #18 item 3: a document keeps at most ``max_lines`` lines (the stream in the
+    database keeps them all); trimming wraps nothing again, the tail is still followed, and a
+    reader scrolled up keeps the same line under their eyes."""
+    app = PaneApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(Counting)
+        pane.max_lines = 2_000
+        run = pane.view_for("run")
+        total = 0
+        for _ in range(100):  # 100,000 lines in batches of 1,000
+            run.append_many(lines(f"b{total // 1000}", 1000))
+            total += 1000
+        await pilot.pause()
+        assert run.line_count <= 2_000
+        assert run.dropped + run.line_count == total + 1  # the empty line being written
+        # Each line was wrapped once, trims included: the cost does not grow with the stream.
+        assert pane.wrapped <= total + 200
+        shown = "".join(pane.render_line(y).text for y in range(12))
+        assert "b99 line 999" in shown  # following the tail
+        # Scroll up and note the line at the top; trims keep it there.
+        pane.auto_follow = False
+        pane.scroll_to(y=1_500, animate=False)
+        await pilot.pause()
+        top, dropped = pane.render_line(0).text, run.dropped
+        for _ in range(2):
+            run.append_many(lines("later", 300))
+        await pilot.pause()
+        assert run.line_count <= 2_000 and run.dropped > dropped  # trimmed meanwhile
+        assert pane.render_line(0).text == top

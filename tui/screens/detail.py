@@ -58,6 +58,9 @@ class DetailScreen(RunActionsScreen):
         #: The output shows a source chosen by the user, the failed step or the first child
         #: that streamed: no longer switched to a child that starts streaming.
         self._output_chosen = False
+        #: The source whose output the pane shows, and its lines not kept when the title said.
+        self._output_source = workflow_id
+        self._dropped_shown = 0
         self._report_shown = False
         self._stamp: tuple[Any, ...] | None = None
         self._shown: dict[str, object] = {}
@@ -208,6 +211,8 @@ class DetailScreen(RunActionsScreen):
                     if batch.values:  # entries that are not agentdeck chunks: show them raw
                         pane.feed_values(batch)
                     self._note_live(batch)
+                if batches and pane.doc.dropped != self._dropped_shown:
+                    self._set_output_title(self._output_source)
             done = (
                 self.detail is not None
                 and not self.detail.row.active
@@ -394,9 +399,19 @@ class DetailScreen(RunActionsScreen):
 
     def _set_output_title(self, source: str) -> None:
         label = "this run" if source == self.workflow_id else f"child {source}"
+        self._output_source = source
+        dropped = self._dropped_shown = (
+            self.query_one(OutputPane).views.get(source, self.query_one(OutputPane).doc).dropped
+        )
+        kept = (
+            f" · [yellow]{dropped:,} earlier lines not kept here[/] [dim](agentdeck stream "
+            f"{escape(source)} prints them all)[/]"
+            if dropped
+            else ""
+        )
         show_text(
             self.query_one("#output-title", Static),
-            f"[b]Output[/] · {escape(label)} · [dim]enter on a step row switches; "
+            f"[b]Output[/] · {escape(label)}{kept} · [dim]enter on a step row switches; "
             "scroll up to pause following[/]",
         )
 

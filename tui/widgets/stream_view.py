@@ -41,6 +41,11 @@ class StreamDoc:
         self._stale = 0
         #: Where the view was scrolled when it last showed this document (None: the end).
         self.scroll_y: float | None = None
+        #: Lines forgotten from the top to keep at most ``StreamView.max_lines`` (the stream in
+        #: the database keeps them all: ``agentdeck stream ID`` and export print them).
+        self.dropped = 0
+        #: Visual rows forgotten since the view last looked (it moves its scroll by them).
+        self.trimmed_rows = 0
 
     # -- content ------------------------------------------------------------------------------
 
@@ -59,6 +64,7 @@ class StreamDoc:
     def clear(self) -> None:
         self._lines.clear()
         self._stale = 0
+        self.dropped = 0
         self._view.changed(self)
 
     def append(self, text: str, style: str | Style = "") -> None:
@@ -83,9 +89,27 @@ class StreamDoc:
                 self._lines.append(line)
         excess = len(self._lines) - self._view.max_lines
         if excess > 0:
-            del self._lines[:excess]
-            self._stale = 0
+            # A tenth more than the excess goes at once, so a document at its cap trims once
+            # per tenth of it, not at every batch; what was wrapped is kept, shifted up.
+            self._trim(excess + self._view.max_lines // 10)
         self._view.changed(self)
+
+    def _trim(self, n: int) -> None:
+        """Forget the first ``n`` lines (memory stays bounded however long the stream)."""
+        n = min(n, len(self._lines) - 1)
+        if n <= 0:
+            return
+        del self._lines[:n]
+        self.dropped += n
+        wrapped = min(n, len(self._wrapped))
+        rows = self._starts[wrapped] if wrapped < len(self._starts) else self._height
+        del self._wrapped[:wrapped]
+        self._starts = [y - rows for y in self._starts[wrapped:]]
+        self._height -= rows
+        self._stale = max(0, self._stale - n)
+        self.trimmed_rows += rows
+        if self.scroll_y is not None:
+            self.scroll_y = max(0.0, self.scroll_y - rows)
 
     def new_line(self) -> None:
         if self._lines and self._lines[-1].plain:
@@ -237,9 +261,14 @@ class StreamView(ScrollView, can_focus=True):
             self._behind.add(doc)
             return
         follow = self._at_tail
+        trimmed, doc.trimmed_rows = doc.trimmed_rows, 0
         self._layout()
         if follow:
             self._follow()
+        elif trimmed:  # the lines under the reader's eyes stay there
+            self._scroll_now(max(0.0, self.scroll_y - trimmed))
+        if trimmed:
+            self.mark = None  # a find's line numbers moved
         self.refresh()
 
     @property
