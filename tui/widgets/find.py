@@ -16,7 +16,14 @@ __all__ = ["FindBar"]
 
 class FindBar(Horizontal):
     """Incremental find in a :class:`StreamView`: typing marks the first match from the top of
-    the view; enter or down the next, up the previous (both wrap round); escape closes."""
+    the view; enter or down the next, up the previous (both wrap round); escape closes.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter, down | The next match (wraps round). |
+    | up | The previous match (wraps round). |
+    | escape | Close the bar (the mark goes; the view stays where it is). |
+    """
 
     DEFAULT_CSS = """
     FindBar {

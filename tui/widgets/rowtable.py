@@ -61,7 +61,23 @@ class Column:
 
 
 class RowTable(ScrollView, can_focus=True):
-    """Rows keyed by a string; a fixed header line; a row cursor."""
+    """Rows keyed by a string; a fixed header line; a row cursor.
+
+    Built on Textual's Line API: each row is rendered once into a strip and kept until its
+    cells change, so updating one row repaints one line (DataTable drops its whole render cache
+    on any ``update_cell``).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Select the row under the cursor (posts ``RowSelected``). |
+    | up, k | Move the cursor up. |
+    | down, j | Move the cursor down. |
+    | pageup | Move the cursor up a page. |
+    | pagedown | Move the cursor down a page. |
+    | home, g | Move the cursor to the first row. |
+    | end, G | Move the cursor to the last row. |
+    | left, right | Scroll sideways. |
+    """
 
     DEFAULT_CSS = """
     RowTable {
@@ -203,19 +219,31 @@ class RowTable(ScrollView, can_focus=True):
         return list(self._cells[self._keys[index]])
 
     def get_cell(self, key: str, column: str) -> Cell:
-        """The cell of row ``key`` in column ``column``."""
+        """The cell of a row in a column.
+
+        Args:
+            key: the row's key.
+            column: the column's key.
+
+        Returns:
+            What the cell holds (plain or styled text).
+        """
         index = next(i for i, c in enumerate(self.columns) if c.key == column)
         return self._cells[key][index]
 
     def get_row_index(self, key: str) -> int:
+        """The index of the row with key ``key`` (``KeyError`` when it is not shown)."""
         return self._index[key]
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
-        """Show exactly ``rows`` (key, cells), in this order.
+        """Show exactly ``rows``, in this order.
 
         A row whose cells are equal to what it showed keeps its rendered strip; only the lines of
         rows that changed, moved, came or went are repainted. The cursor stays on its row's key
         while that row is shown.
+
+        Args:
+            rows: (row key, cells in column order) for every row to show.
         """
         keep = self.cursor_key
         old_index = self._index
