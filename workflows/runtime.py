@@ -209,13 +209,13 @@ def _shorten_notification_fallback() -> None:
     up to a minute; ``AGENTDECK_NOTIFY_FALLBACK_S`` (default 5) shortens that poll. Each waiting
     workflow then reads once per interval.
     """
-    from dbos._sys_db import SystemDatabase
+    from .dbos_private import set_notification_fallback_poll
 
     try:
         seconds = float(os.environ.get("AGENTDECK_NOTIFY_FALLBACK_S", "5"))
     except ValueError:
         seconds = 5.0
-    SystemDatabase._notification_fallback_polling_interval = max(0.5, seconds)
+    set_notification_fallback_poll(max(0.5, seconds))
 
 
 class Runtime:

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict
 
+from workflows.dbos_private import queue_limits
 from workflows.runtime import redact
 
 from ._sql import SQL
@@ -201,17 +202,18 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
     partition_windows: dict[str, float] = {}
     for q in queues:
         # Queue's public getters re-read the row (a blocking query each); list_queues has just
-        # read it, so take the values it was built from.
-        limiter, per = q._limiter, q._partition_limiter
+        # read it, so take the values it was built from (workflows.dbos_private).
+        limits = queue_limits(q)
+        limiter, per = limits.limiter, limits.partition_limiter
         rows[q.name] = QueueRow(
             name=q.name,
-            global_concurrency=q._concurrency,
-            worker_concurrency=q._worker_concurrency,
+            global_concurrency=limits.concurrency,
+            worker_concurrency=limits.worker_concurrency,
             rate_limit=int(limiter["limit"]) if limiter else None,
             rate_period_s=float(limiter["period"]) if limiter else None,
             rate_used=0 if limiter else None,
-            partition_concurrency=q._partition_concurrency,
-            partition_worker_concurrency=q._partition_worker_concurrency,
+            partition_concurrency=limits.partition_concurrency,
+            partition_worker_concurrency=limits.partition_worker_concurrency,
             partition_rate_limit=int(per["limit"]) if per else None,
             partition_rate_period_s=float(per["period"]) if per else None,
         )

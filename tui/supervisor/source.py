@@ -20,6 +20,7 @@ from typing import Any, cast
 from dbos import DBOSClient, EnqueueOptions
 from pydantic import BaseModel, ValidationError
 
+from workflows.dbos_private import client_engine
 from workflows.models import (
     APPROVAL_EVENT,
     APPROVAL_STEP,
@@ -140,7 +141,7 @@ class Supervisor(ListReads, BulkActions):
             )
         except Exception as exc:
             raise SupervisorError(f"cannot open {self.display_url}: {_one_line(exc)}") from None
-        self._sql = SQL(self._client._sys_db.engine)
+        self._sql = SQL(client_engine(self._client))
 
     @property
     def client(self) -> DBOSClient:
