@@ -39,8 +39,8 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
 bench: $(STAMP) ## run every bench script, then a table of every figure (bench/report.py)
 	$(BIN)/python bench/report.py
 
-screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
-	$(BIN)/python -m tui.screenshots
+screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tests.support.screenshots)
+	$(BIN)/python -m tests.support.screenshots
 
 pg: $(STAMP) ## start a throwaway PostgreSQL, print its URL (ctrl+c stops it and deletes it)
 	$(BIN)/python -m tests.pg

@@ -9,7 +9,7 @@ starts inside each rate limit's current window (a queue's and each partition's),
 ``UNION ALL``. A refresh of the queue view is two queries; of the schedule
 view, two.
 
-A source may serve recorded rows instead (``tui._canned`` for snapshots): anything that
+A source may serve recorded rows instead (``tests.support.canned`` for snapshots): anything that
 implements :class:`RecordedQueues` is asked for its rows and DBOS is not touched.
 """
 
