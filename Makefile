@@ -43,8 +43,8 @@ bench: $(STAMP) ## run every bench script, then a table of every figure (bench/r
 docs: $(STAMP) ## build the documentation site (docs/ → site/, strict: a broken link fails)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tui.screenshots)
-	$(BIN)/python -m tui.screenshots
+screenshots: $(STAMP) ## regenerate the dashboard screenshots (python -m tests.support.screenshots)
+	$(BIN)/python -m tests.support.screenshots
 
 pg: $(STAMP) ## start a throwaway PostgreSQL, print its URL (ctrl+c stops it and deletes it)
 	$(BIN)/python -m tests.pg

@@ -93,7 +93,7 @@ TOKEN_QUERIES = {
 
 def _token_queries(engine: sa.Engine, times: int) -> dict[str, dict[str, Any]]:
     """Milliseconds per token query, run synchronously on the Supervisor's engine."""
-    from tui.supervisor._sql import SQL
+    from tui.supervisor.engine import SQL
 
     sql = SQL(engine)
     table = "workflow_status" if sql.sqlite else 'dbos."workflow_status"'

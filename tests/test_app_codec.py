@@ -23,11 +23,11 @@ from textual.widgets import DataTable, Input, Static, TextArea
 from tests.conftest import wait_for
 from tests.test_dashboard import SIZE, notices, open_detail, select, table, until
 from tui.app import AgentDeckApp
+from tui.data.decode import Undecodable
 from tui.modals.send import SendScreen
 from tui.screens.base import StatusLine
 from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor
-from tui.supervisor._sql import Undecodable
 from tui.supervisor.codec import AppCodec, AppSpec, AppValue, CodecError
 
 ROOT = Path(__file__).resolve().parent.parent

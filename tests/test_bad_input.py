@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import wait_for
 from tests.test_research import launch, wait_approval
+from tui.data.decode import Undecodable, decode
 from tui.data.filters import Filter
 from tui.modals.send import parse_message
 from tui.supervisor import Supervisor, SupervisorError
-from tui.supervisor._sql import Undecodable, decode
 from workflows.approvals import parse_answer
 from workflows.models import ApprovalAnswer
 from workflows.runtime import redact

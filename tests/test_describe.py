@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from pydantic import BaseModel
 
-from tui.supervisor._sql import Undecodable
+from tui.data.decode import Undecodable
 from tui.supervisor.describe import (
     describe_child,
     describe_error,

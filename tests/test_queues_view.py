@@ -21,6 +21,7 @@ from tui.screens.queues import QueuesScreen, SchedulesScreen
 from tui.screens.workflows import WorkflowsScreen
 from tui.supervisor import Supervisor
 from tui.supervisor._queues import QueueRow, ScheduleRow, next_run, queue_rows, schedule_rows
+from tui.supervisor.engine import SQL
 from workflows.model_offline.transport import reset_faults, transport_factory
 from workflows.models import ResearchRequest
 from workflows.queues import RESEARCH_QUEUE, launch_concurrency, research_concurrency
@@ -36,15 +37,27 @@ def by_name(rows: list[QueueRow] | list[ScheduleRow]) -> dict[str, Any]:
 
 
 class StatementCounter:
-    """Every SQL statement an engine sends (DBOS's own and ours)."""
+    """Every SQL statement a data layer's engine sends: DBOS's own (SQLAlchemy's cursor events)
+    and the data core's (counted by its ``DB``: they run on the pool's raw connections, which
+    those events do not see)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.count = 0
-        sa.event.listen(engine, "before_cursor_execute", self._seen)
+    def __init__(self, sql: SQL) -> None:
+        self.sql = sql
+        self.engine = sql.engine
+        self._dbos = 0
+        self._ours = sql.statements
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *args: Any) -> None:
-        self.count += 1
+        self._dbos += 1
+
+    @property
+    def count(self) -> int:
+        return self._dbos + self.sql.statements - self._ours
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._dbos, self._ours = value, self.sql.statements
 
     def close(self) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._seen)
@@ -52,7 +65,7 @@ class StatementCounter:
 
 @pytest.fixture
 def statements(sup: Supervisor) -> Iterator[StatementCounter]:
-    counter = StatementCounter(sup.sql.engine)
+    counter = StatementCounter(sup.sql)
     try:
         yield counter
     finally:
@@ -191,7 +204,7 @@ async def test_queues_and_schedules_on_postgres(pg_database: str, tmp_path: Path
     sup = Supervisor(pg_database)
     try:
         await sup.connect()
-        counter = StatementCounter(sup.sql.engine)
+        counter = StatementCounter(sup.sql)
         wid = await launch(sup, questions=1)
         await wait_approval(sup, wid)
         await hold(sup, 2)

@@ -1,4 +1,5 @@
-"""SVG snapshots of every screen and dialog (canned data, fixed clock; see tui/screenshots.py).
+"""SVG snapshots of every screen and dialog (canned data, fixed clock; see
+tests/support/screenshots.py).
 
 Update on purpose, after looking at the pictures:
 `pytest tests/test_snapshots.py --snapshot-update`.
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tui.screenshots import SHOTS, Shot, canned_app
+from tests.support.screenshots import SHOTS, Shot, canned_app
 
 
 @pytest.mark.parametrize("shot", SHOTS, ids=[s.name for s in SHOTS])

@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dbos import DBOS
-from dbos._serialization import WorkflowSerializationFormat
+from dbos import DBOS, WorkflowSerializationFormat
 from pydantic import ValidationError
 
 from .models import (

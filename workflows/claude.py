@@ -45,9 +45,8 @@ from claude_agent_sdk import (
     query,
 )
 from claude_agent_sdk import Transport as SDKTransport
-from dbos import DBOS
-from dbos._error import DBOSMaxStepRetriesExceeded
-from dbos._serialization import WorkflowSerializationFormat
+from dbos import DBOS, WorkflowSerializationFormat
+from dbos import error as dbos_error
 
 from .config import settings
 from .models import (
@@ -158,7 +157,7 @@ def classify(exc: BaseException) -> ClaudeError:
 
 def failure_text(exc: BaseException) -> str:
     """A failed step in one line; after DBOS's retries, the last attempt's error and the count."""
-    if isinstance(exc, DBOSMaxStepRetriesExceeded):
+    if isinstance(exc, dbos_error.DBOSMaxStepRetriesExceeded):
         last = exc.errors[-1] if exc.errors else exc
         return f"{last} (after {exc.max_retries} attempts)"
     return str(exc) or type(exc).__name__

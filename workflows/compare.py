@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from dbos import DBOS
-from dbos._error import DBOSMaxStepRetriesExceeded
+from dbos import error as dbos_error
 
 from .approvals import publish_progress
 from .claude import RETRY_POLICY, ClaudeError, failure_text, is_retryable, run_claude
@@ -128,7 +128,7 @@ async def compare(req: CompareRequest) -> CompareReport:
     await publish_progress("judging", total, total, cost=spent)
     try:
         judged = await judge_step(req, branches)
-    except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
+    except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
         await publish_progress("failed", total, total, "the judge failed", cost=spent)
         raise CompareFailed(f"judging failed: {failure_text(exc)}") from None
     spent += judged.cost_usd

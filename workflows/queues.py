@@ -19,11 +19,12 @@ import logging
 from typing import Any
 
 from dbos import DBOS
-from dbos._context import MaxPriority, MinPriority
-from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
 
 from .config import rate_of, settings, source_of
+
+# DBOS's priority range: 1 is dequeued first, 2,147,483,647 last (none counts as 0).
+from .dbos_private import MAX_PRIORITY, MIN_PRIORITY, QueueRateLimit
 from .names import LAUNCH_QUEUE, RESEARCH_QUEUE
 
 __all__ = [
@@ -48,9 +49,6 @@ QUEUE_POLL_S = 1.0
 LAUNCH_RATE_ENV = "AGENTDECK_LAUNCH_RATE"
 #: The seed default: at most 50 launches start per 60 s, whatever the number of workers.
 DEFAULT_LAUNCH_RATE: QueueRateLimit = {"limit": 50, "period": 60.0}
-#: DBOS's priority range: 1 is dequeued first, 2,147,483,647 last (no priority counts as 0).
-MIN_PRIORITY: int = MinPriority
-MAX_PRIORITY: int = MaxPriority
 
 log = logging.getLogger("agentdeck.queues")
 

@@ -12,7 +12,7 @@ import json
 import re
 
 from dbos import DBOS
-from dbos._error import DBOSMaxStepRetriesExceeded
+from dbos import error as dbos_error
 from pydantic import ValidationError
 
 from .approvals import ApprovalTimeout, ask, publish_event, publish_progress
@@ -237,7 +237,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
     await publish_progress("planning", 0, req.questions)
     try:
         plan, plan_result = await plan_step(req, settings)
-    except (DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
+    except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
         await publish_progress("failed", detail="no valid plan")
         raise ResearchFailed(f"planning failed: {failure_text(exc)}") from None
     account("plan", plan_result)
@@ -317,7 +317,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
     await publish_progress("synthesizing", total, total, cost=spent())
     try:
         synthesis = await synthesize_step(req, ordered, settings)
-    except (DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
+    except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
         await publish_progress("failed", total, total, "synthesis failed")
         raise ResearchFailed(f"synthesis failed: {failure_text(exc)}") from None
     account("synthesize", synthesis)

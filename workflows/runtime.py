@@ -188,16 +188,12 @@ def _shorten_notification_fallback() -> None:
     On PostgreSQL a ``recv``/``get_event`` wait is woken by LISTEN/NOTIFY; a notification sent
     while the listener was reconnecting (after a database outage) is caught only by DBOS's
     fallback poll, every 60 s by default. A run answered right after an outage would sit idle for
-    up to a minute; ``AGENTDECK_NOTIFY_FALLBACK_S`` (default 5) shortens that poll. Each waiting
+    up to a minute; the ``notify_fallback_s`` setting (default 5) shortens that poll. Each waiting
     workflow then reads once per interval.
     """
-    from dbos._sys_db import SystemDatabase
+    from .dbos_private import set_notification_fallback_poll
 
-    try:
-        seconds = float(os.environ.get("AGENTDECK_NOTIFY_FALLBACK_S", "5"))
-    except ValueError:
-        seconds = 5.0
-    SystemDatabase._notification_fallback_polling_interval = max(0.5, seconds)
+    set_notification_fallback_poll(max(0.5, settings().notify_fallback_s))
 
 
 class Runtime:

@@ -5,11 +5,14 @@ engine opens (a ``connect`` listener; the pool is emptied first so every connect
 sees every statement, including those on a raw connection kept outside the pool (agentdeck's
 ``PRAGMA data_version`` commit marker) and SQLAlchemy's pool pings, which the
 ``before_cursor_execute`` event does not. A connection already checked out when the meter starts
-is not seen, so start it before the first query. Elsewhere (PostgreSQL) SQLAlchemy's
-``before_cursor_execute`` event counts (it does not see pool pings).
+is not seen, so start it before the first query. On PostgreSQL the same is done with a cursor
+class of psycopg's that records each statement, set on every connection the engine opens: the
+data core's statements run on the pool's raw connections, which SQLAlchemy's
+``before_cursor_execute`` event does not see.
 
-Pool pings (``SELECT 1`` before each checkout: DBOS's engines use ``pool_pre_ping``) are counted
-apart, in ``pings``: ``count`` and ``texts`` are the statements the code asked for.
+Pool pings (``SELECT 1``, or ``;`` on psycopg, before each checkout: DBOS's engines use
+``pool_pre_ping``) are counted apart, in ``pings``: ``count`` and ``texts`` are the statements
+the code asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import sqlalchemy as sa
 
 __all__ = ["StatementMeter", "normalize"]
 
+#: Pool pings as each driver's dialect sends them (SQLite: ``SELECT 1``; psycopg: ``;``).
+_PINGS = frozenset({"SELECT ?", ";"})
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
@@ -42,18 +47,16 @@ class StatementMeter:
         self._lock = threading.Lock()
         self._closed = False
         self.trace = engine.dialect.name == "sqlite"
-        if self.trace:
-            sa.event.listen(engine, "connect", self._on_connect)
-            engine.dispose()  # every connection from now on is a new, traced one
-        else:
-            sa.event.listen(engine, "before_cursor_execute", self._before)
+        self._cursor = None if self.trace else _counting_cursor(self)
+        sa.event.listen(engine, "connect", self._on_connect)
+        engine.dispose()  # every connection from now on is a new, traced one
 
     def _record(self, sql: str) -> None:
         if self._closed:
             return
         text = normalize(sql)
         with self._lock:
-            if text == "SELECT ?":
+            if text in _PINGS:
                 self.pings += 1
                 return
             self.count += 1
@@ -62,15 +65,33 @@ class StatementMeter:
                 self.texts.append(text)
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(self._record)
-
-    def _before(self, *args: Any) -> None:
-        self._record(str(args[2]))
+        if self.trace:
+            dbapi_connection.set_trace_callback(self._record)
+        else:
+            dbapi_connection.cursor_factory = self._cursor
 
     def close(self) -> None:
         """Stop counting (traced connections stay traced, but are no longer counted)."""
         self._closed = True
-        if self.trace:
-            sa.event.remove(self.engine, "connect", self._on_connect)
-        else:
-            sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        sa.event.remove(self.engine, "connect", self._on_connect)
+
+
+def _counting_cursor(meter: StatementMeter) -> Any:
+    """A psycopg cursor class that records each statement it executes with ``meter``."""
+    import psycopg
+
+    def text(query: Any) -> str:
+        if isinstance(query, bytes):
+            return query.decode(errors="replace")
+        return query if isinstance(query, str) else repr(query)
+
+    class Counting(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+            meter._record(text(query))
+            return super().execute(query, params, **kw)
+
+        def executemany(self, query: Any, params_seq: Any, **kw: Any) -> None:
+            meter._record(text(query))
+            super().executemany(query, params_seq, **kw)
+
+    return Counting

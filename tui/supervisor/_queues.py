@@ -2,14 +2,14 @@
 
 Configuration comes from DBOS (``list_queues_async``, ``list_schedules_async``). Counts come
 from SQL, because ``DBOSClient`` has no call for "how many per queue" or "the latest N runs of
-every schedule": one aggregate statement per refresh each (the statements are in the SQL section
-at the bottom). The queue statement counts, per queue and per partition of a partitioned queue,
-the DELAYED, ENQUEUED (by priority) and PENDING runs, the deduplication ids they hold, and the
-starts inside each rate limit's current window (a queue's and each partition's), all in one
-``UNION ALL``. A refresh of the queue view is two queries; of the schedule
-view, two.
+every schedule": one aggregate statement per refresh each (``tui.data.queues``; the texts are
+in ``tui.data.statements``). The queue statement counts, per queue and per partition of a
+partitioned queue, the DELAYED, ENQUEUED (by priority) and PENDING runs, the deduplication ids
+they hold, and the starts inside each rate limit's current window (a queue's and each
+partition's), all in one ``UNION ALL``. A refresh of the queue view is two queries; of the
+schedule view, two.
 
-A source may serve recorded rows instead (``tui._canned`` for snapshots): anything that
+A source may serve recorded rows instead (``tests.support.canned`` for snapshots): anything that
 implements :class:`RecordedQueues` is asked for its rows and DBOS is not touched.
 """
 
@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict
 
+from workflows.dbos_private import queue_limits
 from workflows.runtime import redact
 
-from ._sql import SQL
+from ..data.queues import Counts, in_flight, latest_runs
 from .errors import SupervisorError
 
 if TYPE_CHECKING:
@@ -201,17 +200,18 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
     partition_windows: dict[str, float] = {}
     for q in queues:
         # Queue's public getters re-read the row (a blocking query each); list_queues has just
-        # read it, so take the values it was built from.
-        limiter, per = q._limiter, q._partition_limiter
+        # read it, so take the values it was built from (workflows.dbos_private).
+        limits = queue_limits(q)
+        limiter, per = limits.limiter, limits.partition_limiter
         rows[q.name] = QueueRow(
             name=q.name,
-            global_concurrency=q._concurrency,
-            worker_concurrency=q._worker_concurrency,
+            global_concurrency=limits.concurrency,
+            worker_concurrency=limits.worker_concurrency,
             rate_limit=int(limiter["limit"]) if limiter else None,
             rate_period_s=float(limiter["period"]) if limiter else None,
             rate_used=0 if limiter else None,
-            partition_concurrency=q._partition_concurrency,
-            partition_worker_concurrency=q._partition_worker_concurrency,
+            partition_concurrency=limits.partition_concurrency,
+            partition_worker_concurrency=limits.partition_worker_concurrency,
             partition_rate_limit=int(per["limit"]) if per else None,
             partition_rate_period_s=float(per["period"]) if per else None,
         )
@@ -221,7 +221,9 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
             partition_windows[q.name] = float(per["period"])
     counts = await _call(
         "count queued workflows",
-        asyncio.to_thread(_in_flight, sup.sql, windows, partition_windows, now),
+        asyncio.to_thread(
+            sup.sql.with_db, lambda db: in_flight(db, windows, partition_windows, now)
+        ),
     )
     for name, c in counts.items():
         base = rows.get(name) or QueueRow(name=name, registered=False)
@@ -250,7 +252,7 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
     return sorted(rows.values(), key=lambda r: (not r.registered, r.name))
 
 
-def _partition(key: str, c: _Counts, period: float | None, now: float) -> PartitionRow:
+def _partition(key: str, c: Counts, period: float | None, now: float) -> PartitionRow:
     return PartitionRow(
         key=key,
         running=c.running,
@@ -275,7 +277,8 @@ async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[Sc
     schedules = await _call("list schedules", sup.client.list_schedules_async())
     names = [s["schedule_name"] for s in schedules]
     runs = await _call(
-        "read schedule runs", asyncio.to_thread(_latest_runs, sup.sql, names, LAST_RUNS)
+        "read schedule runs",
+        asyncio.to_thread(sup.sql.with_db, lambda db: latest_runs(db, names, LAST_RUNS)),
     )
     out = []
     for s in schedules:
@@ -291,7 +294,10 @@ async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[Sc
                 status="active" if active else "paused",
                 next_run_at=next_run(s["schedule"], after=now, tz=tz) if active else None,
                 last_fired_at=_iso_to_epoch(s.get("last_fired_at")),
-                last_runs=tuple(runs.get(s["schedule_name"], ())),
+                last_runs=tuple(
+                    ScheduleRun(workflow_id=wid, status=status, created_at=created)
+                    for wid, status, created in runs.get(s["schedule_name"], ())
+                ),
                 detail=_schedule_detail(s.get("context")),
             )
         )
@@ -316,131 +322,3 @@ def _iso_to_epoch(value: Any) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
-
-
-# ---------------------------------------------------------------------------------------------
-# SQL: the aggregates the DBOS API lacks. Table names are quoted as ``_sql.SQL`` does (no schema
-# on SQLite, "dbos". on PostgreSQL). Both statements run in a worker thread (asyncio.to_thread).
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Counts:
-    running: int = 0
-    delayed: int = 0
-    dedup_held: int = 0
-    by_priority: dict[int, int] = field(default_factory=dict)
-    oldest_enqueued_ms: int | None = None
-    window_starts: int = 0
-    window_oldest_ms: int | None = None
-    #: A partitioned queue's counts per partition key (the same fields, per partition).
-    partitions: dict[str, _Counts] = field(default_factory=dict)
-
-
-def _table(sql: SQL, name: str) -> str:
-    return name if sql.sqlite else f'"dbos".{name}'
-
-
-def _rows(sql: SQL, stmt: str, params: dict[str, Any]) -> Sequence[Any]:
-    return sql._run(sa.text(stmt), params)  # counted: the bench counts every statement issued
-
-
-def _in_flight(
-    sql: SQL, windows: dict[str, float], partition_windows: dict[str, float], now: float
-) -> dict[str, _Counts]:
-    """Per queue, and per partition of partitioned queues, in one statement: DELAYED, ENQUEUED
-    (by priority) and PENDING workflows with the deduplication ids they hold, and the starts
-    inside each rate limit's window (the queue's, and each partition's).
-
-    The first branch is served by DBOS's partial indexes on (queue_name, status, priority,
-    created_at) and, for partition keys, (queue_name, status, queue_partition_key, ...) for
-    ENQUEUED and PENDING rows (DELAYED ones have their own); the window branches by its partial
-    index on (queue_name, started_at_epoch_ms) WHERE rate_limited, and count what DBOS's
-    limiter counts. "Waiting since" is ``updated_at``: a resumed run re-enters the queue then.
-    """
-    ws = _table(sql, "workflow_status")
-    parts = [
-        "SELECT queue_name, status, COALESCE(priority, 0), count(*), "
-        "sum(CASE WHEN deduplication_id IS NOT NULL THEN 1 ELSE 0 END), min(updated_at), "
-        f"queue_partition_key FROM {ws} WHERE status IN ('DELAYED', 'ENQUEUED', 'PENDING') "
-        "AND queue_name IS NOT NULL "
-        "GROUP BY queue_name, status, COALESCE(priority, 0), queue_partition_key"
-    ]
-    params: dict[str, Any] = {}
-    window = (
-        "count(*), 0, min(started_at_epoch_ms), {key} FROM " + ws + " WHERE rate_limited = TRUE "
-        "AND queue_name = :{q} AND started_at_epoch_ms > :{t} "
-        "AND status NOT IN ('ENQUEUED', 'DELAYED')"
-    )
-    for i, (queue, period) in enumerate(sorted(windows.items())):
-        params[f"q{i}"], params[f"t{i}"] = queue, int((now - period) * 1000)
-        parts.append(
-            "SELECT queue_name, 'WINDOW', 0, "
-            + window.format(key="NULL", q=f"q{i}", t=f"t{i}")
-            + " GROUP BY queue_name"
-        )
-    for i, (queue, period) in enumerate(sorted(partition_windows.items())):
-        params[f"pq{i}"], params[f"pt{i}"] = queue, int((now - period) * 1000)
-        parts.append(
-            "SELECT queue_name, 'WINDOW', 0, "
-            + window.format(key="queue_partition_key", q=f"pq{i}", t=f"pt{i}")
-            + " AND queue_partition_key IS NOT NULL GROUP BY queue_name, queue_partition_key"
-        )
-    out: dict[str, _Counts] = {}
-    rows = _rows(sql, " UNION ALL ".join(parts), params)
-    for queue, status, priority, n, dedup, oldest, key in rows:
-        c = out.setdefault(queue, _Counts())
-        if status == "WINDOW" and key is not None:
-            _count(c.partitions.setdefault(key, _Counts()), status, priority, n, dedup, oldest)
-            continue
-        _count(c, status, priority, n, dedup, oldest)
-        if key is not None:
-            _count(c.partitions.setdefault(key, _Counts()), status, priority, n, dedup, oldest)
-    return out
-
-
-def _count(c: _Counts, status: str, priority: Any, n: Any, dedup: Any, oldest: Any) -> None:
-    """Add one row of the in-flight statement to a queue's (or a partition's) counts."""
-    n = int(n)
-    if status == "WINDOW":
-        c.window_starts = n
-        c.window_oldest_ms = int(oldest) if oldest is not None else None
-        return
-    c.dedup_held += int(dedup or 0)
-    if status == "ENQUEUED":
-        c.by_priority[int(priority)] = c.by_priority.get(int(priority), 0) + n
-        if oldest is not None:
-            first = int(oldest)
-            if c.oldest_enqueued_ms is None or first < c.oldest_enqueued_ms:
-                c.oldest_enqueued_ms = first
-    elif status == "PENDING":
-        c.running += n
-    else:
-        c.delayed += n
-
-
-def _latest_runs(sql: SQL, names: Sequence[str], n: int) -> dict[str, list[ScheduleRun]]:
-    """The ``n`` newest workflows of each schedule, newest first, in one query."""
-    if not names:
-        return {}
-    marks, params = sql._in("s", names)
-    params["n"] = n
-    rows = _rows(
-        sql,
-        "SELECT schedule_name, workflow_uuid, status, created_at FROM ("
-        "SELECT schedule_name, workflow_uuid, status, created_at, ROW_NUMBER() OVER ("
-        "PARTITION BY schedule_name ORDER BY created_at DESC, workflow_uuid DESC) AS rn "
-        f"FROM {_table(sql, 'workflow_status')} WHERE schedule_name IN {marks}"
-        ") latest WHERE rn <= :n ORDER BY schedule_name, rn",
-        params,
-    )
-    out: dict[str, list[ScheduleRun]] = {}
-    for name, wid, status, created in rows:
-        out.setdefault(name, []).append(
-            ScheduleRun(
-                workflow_id=wid,
-                status=str(status),
-                created_at=created / 1000.0 if created else None,
-            )
-        )
-    return out

@@ -17,9 +17,9 @@ from dbos import DBOSClient
 
 from workflows.runtime import LAUNCH_QUEUE
 
-from ..data import reads
+from ..data import reads, runs
 from ..data.sql import DB
-from ._sql import SQL
+from .engine import SQL
 from .models import ActionResult, WorkflowRow
 
 __all__ = ["BATCH", "BulkPlan", "BulkResult", "BulkActions", "plan"]
@@ -103,30 +103,6 @@ class _Host(Protocol):
     async def matching_rows(self, text: str, *, limit: int | None = None) -> list[WorkflowRow]: ...
 
 
-def _failed_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for batch in db.batches(ids):
-        for wid, fid in db.rows(
-            "SELECT workflow_uuid, min(function_id) FROM {operation_outputs} "
-            "WHERE workflow_uuid IN :w AND error IS NOT NULL GROUP BY workflow_uuid",
-            {"w": list(batch)},
-        ):
-            out[str(wid)] = int(fid)
-    return out
-
-
-def _last_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for batch in db.batches(ids):
-        for wid, fid in db.rows(
-            "SELECT workflow_uuid, max(function_id) FROM {operation_outputs} "
-            "WHERE workflow_uuid IN :w GROUP BY workflow_uuid",
-            {"w": list(batch)},
-        ):
-            out[str(wid)] = int(fid)
-    return out
-
-
 class BulkActions:
     """Bulk actions (mixed into ``Supervisor``); read-only dashboards refuse them here."""
 
@@ -188,7 +164,7 @@ class BulkActions:
         if ids:
 
             def read(db: DB) -> dict[str, int]:
-                return {**_last_steps(db, ids), **_failed_steps(db, ids)}
+                return {**runs.last_steps(db, ids), **runs.failed_steps(db, ids)}
 
             starts = await self._call("read steps", asyncio.to_thread(self.sql.with_db, read))
         await batch_call("resume", plain, lambda c: self.client.resume_workflows_async(

@@ -1,8 +1,8 @@
 """What the screens and the CLI call: the data layer as a typed contract.
 
 ``Supervisor`` (DBOS through ``DBOSClient`` and the data core's SQL) implements it; so does the
-recorded source behind the screenshots and snapshot tests. Screens depend on this, not on a
-concrete class.
+recorded source behind the screenshots and snapshot tests (``tests/support/canned.py``).
+Screens depend on this, not on a concrete class.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from workflows.models import (
 )
 from workflows.settings import redact
 
-from ._sql import Undecodable
+from ..data.decode import Undecodable
 
 __all__ = ["describe_child", "describe_error", "describe_output", "describe_value"]
 

@@ -45,16 +45,16 @@ from workflows.models import (
 )
 from workflows.settings import env_secrets, redact_with
 
-from ..data.decode import Undecodable, decode
+from ..data import runs
+from ..data.decode import Undecodable
 from .codec import AppValue
 from .describe import describe_error, describe_value
 from .models import RunDetail, StepRow, WorkflowRow
 
 if TYPE_CHECKING:
-    from ..data.sql import DB
-    from ._sql import SQL
     from .codec import AppCodec
     from .contract import Source
+    from .engine import SQL
 
 __all__ = [
     "FORMATS",
@@ -88,13 +88,9 @@ _SECRET_KEY = re.compile(
     r"private[_\-]?key)$",
     re.IGNORECASE,
 )
+
+
 #: Each step's decoded output, by function id (``operation_outputs``; one statement).
-_STEP_OUTPUTS = (
-    "SELECT function_id, output, serialization FROM {operation_outputs} "
-    "WHERE workflow_uuid = :w ORDER BY function_id"
-)
-
-
 class _Snap(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -151,13 +147,9 @@ class ExportReads:
         """The run's decoded inputs and every step's decoded output, in a worker thread."""
         sql = self.sql
 
-        def outputs(db: DB) -> dict[int, Any]:
-            rows = db.rows(_STEP_OUTPUTS, {"w": workflow_id})
-            return {int(fid): decode(out, ser) for fid, out, ser in rows}
-
         def read() -> tuple[Any, dict[int, Any]]:
             inputs, _output, _error = sql.payload(workflow_id)
-            return inputs, sql.with_db(outputs)
+            return inputs, sql.with_db(lambda db: runs.run_step_outputs(db, workflow_id))
 
         inputs, steps = await self._call("read inputs and step outputs", asyncio.to_thread(read))
         if self.codec is not None:  # the app's classes, decoded by its own code (bounded)

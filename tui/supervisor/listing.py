@@ -18,7 +18,7 @@ from ..data import reads
 from ..data.filters import Filter, FilterError
 from ..data.reads import ListQuery
 from ..data.sql import DB
-from ._sql import SQL
+from .engine import SQL
 from .models import ListPage, WorkflowRow
 
 __all__ = ["ListReads"]

@@ -1,4 +1,4 @@
-"""Canned fork-compare, fork-lineage and diff data for the pictures (see ``tui._canned``).
+"""Canned fork-compare, fork-lineage and diff data for the pictures (see ``tests.support.canned``).
 
 A compare run caught mid-way (branch A done, B and C streaming), and a second-generation fork
 of the canned research run, made with changed settings, for the lineage tree and the diff.
@@ -6,6 +6,7 @@ of the canned research run, made with changed settings, for the lineage tree and
 
 from __future__ import annotations
 
+from tui.supervisor import BranchRow, ForkNode, RunDetail, RunOutputs, StepRow, WorkflowRow
 from workflows.model_offline.script import answer as scripted
 from workflows.models import (
     BranchResult,
@@ -20,8 +21,7 @@ from workflows.models import (
 )
 from workflows.prompts import branch_call
 
-from ._canned import ANSWERS, DONE, FORK, NOW, QUESTIONS, REPORT_MD, TOPIC, _row
-from .supervisor import BranchRow, ForkNode, RunDetail, RunOutputs, StepRow, WorkflowRow
+from .canned import ANSWERS, DONE, FORK, NOW, QUESTIONS, REPORT_MD, TOPIC, _row
 
 __all__ = ["COMPARE", "COMPARE_ROWS", "FORK2", "catalogue_detail", "catalogue_streams"]
 

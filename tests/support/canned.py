@@ -11,6 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tui.data.filters import STATUS_ALIASES, Filter
+from tui.data.reads import ListQuery
+from tui.supervisor import (
+    ActionResult,
+    EventItem,
+    ForkNode,
+    ListPage,
+    RunDetail,
+    RunOutputs,
+    StepRow,
+    StreamBatch,
+    Supervisor,
+    SupervisorError,
+    WorkflowRow,
+)
+from tui.supervisor._queues import PartitionRow, QueueRow, ScheduleRow, ScheduleRun, next_run
+from tui.supervisor.describe import describe_child, describe_output
+from tui.supervisor.export import RunValues
 from workflows.model_offline.script import answer as scripted
 from workflows.model_offline.script import plan_questions, thinking_for
 from workflows.models import (
@@ -29,25 +47,6 @@ from workflows.models import (
     Usage,
 )
 from workflows.tools import approval_prompt
-
-from .data.filters import STATUS_ALIASES, Filter
-from .data.reads import ListQuery
-from .supervisor import (
-    ActionResult,
-    EventItem,
-    ForkNode,
-    ListPage,
-    RunDetail,
-    RunOutputs,
-    StepRow,
-    StreamBatch,
-    Supervisor,
-    SupervisorError,
-    WorkflowRow,
-)
-from .supervisor._queues import PartitionRow, QueueRow, ScheduleRow, ScheduleRun, next_run
-from .supervisor.describe import describe_child, describe_output
-from .supervisor.export import RunValues
 
 __all__ = ["CannedSupervisor", "NOW"]
 
@@ -377,7 +376,7 @@ class CannedSupervisor(Supervisor):
 
     def __init__(self, *, empty: bool = False) -> None:
         super().__init__("sqlite:///canned.sqlite", read_only=False)
-        from ._canned_catalogue import COMPARE_ROWS
+        from .canned_catalogue import COMPARE_ROWS
 
         self.rows = () if empty else (*ROWS, *COMPARE_ROWS)
 
@@ -434,7 +433,7 @@ class CannedSupervisor(Supervisor):
         return (await self.get_row(partial)).workflow_id
 
     async def detail(self, workflow_id: str) -> RunDetail:
-        from ._canned_catalogue import catalogue_detail
+        from .canned_catalogue import catalogue_detail
 
         row = await self.get_row(workflow_id)
         special = catalogue_detail(row)
@@ -476,7 +475,7 @@ class CannedSupervisor(Supervisor):
                 continue
             row = next((r for r in self.rows if r.workflow_id == wid), None)
             if row is not None and row.name == "compare.branch":
-                from ._canned_catalogue import catalogue_streams
+                from .canned_catalogue import catalogue_streams
 
                 branch = catalogue_streams(wid)
                 out.append(StreamBatch(workflow_id=wid, chunks=branch, next_offset=len(branch)))
@@ -493,7 +492,7 @@ class CannedSupervisor(Supervisor):
     launch = answer = cancel = resume = fork = send = _refuse
 
     async def lineage(self, workflow_id: str) -> ForkNode:
-        from ._canned_catalogue import canned_lineage
+        from .canned_catalogue import canned_lineage
 
         return canned_lineage(workflow_id)
 
@@ -507,7 +506,7 @@ class CannedSupervisor(Supervisor):
         return RunValues(workflow_id=workflow_id, inputs=inputs)
 
     async def outputs(self, workflow_id: str) -> RunOutputs:
-        from ._canned_catalogue import canned_outputs
+        from .canned_catalogue import canned_outputs
 
         found = canned_outputs(workflow_id)
         if found is None:

@@ -16,8 +16,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ._canned import FAILED, NOW, TOOL_WAITING, WAITING, CannedSupervisor
-from .app import AgentDeckApp
+from tui.app import AgentDeckApp
+
+from .canned import FAILED, NOW, TOOL_WAITING, WAITING, CannedSupervisor
 
 __all__ = ["SHOTS", "Shot", "canned_app", "main"]
 

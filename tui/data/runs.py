@@ -1,0 +1,145 @@
+"""Reads of one run (and of a few at once) beside the list's: its payload, events, children,
+steps and streams, the change token, and the steps a bulk resume starts from.
+
+Each function takes a :class:`~tui.data.sql.DB` and runs statements of ``statements``; values
+are decoded per their ``serialization`` column, and one that cannot be decoded here becomes an
+:class:`~tui.data.decode.Undecodable` placeholder, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import statements as st
+from .decode import decode
+from .sql import DB
+
+__all__ = [
+    "STREAM_CLOSED",
+    "all_events",
+    "change_token",
+    "child_inputs",
+    "failed_steps",
+    "last_steps",
+    "payload",
+    "pending_topics",
+    "run_step_outputs",
+    "step_attempts",
+    "step_outputs",
+    "stream_keys",
+    "stream_since",
+]
+
+#: The value DBOS writes to close a stream.
+STREAM_CLOSED = "__DBOS_STREAM_CLOSED__"
+#: The executors' heartbeat workflow, left out of the change token.
+_PRESENCE = "agentdeck.worker"
+
+ChangeToken = tuple[int, int, tuple[tuple[str, int], ...]]
+
+
+def commit_marker(db: DB) -> int | None:
+    """A number that changes whenever anyone commits a write, read without scanning a table."""
+    row = db.one(st.MARKER_SQLITE if db.sqlite else st.MARKER_PG)
+    return int(row[0]) if row is not None else None
+
+
+def change_token(db: DB) -> ChangeToken:
+    """(row count, latest updated_at, rows per status) of workflow_status."""
+    rows = db.rows(st.CHANGE_TOKEN, {"presence": _PRESENCE})
+    per_status = tuple((str(status), int(n)) for status, n, _ in rows)
+    latest = max((int(m) for _, _, m in rows), default=0)
+    return sum(n for _, n in per_status), latest, per_status
+
+
+def payload(db: DB, workflow_id: str) -> tuple[Any, Any, Any]:
+    """A run's decoded (inputs, output, error); undecodable ones as placeholders."""
+    row = db.one(st.PAYLOAD, {"w": workflow_id})
+    if row is None:
+        return None, None, None
+    inputs, output, error, ser = row
+    return decode(inputs, ser), decode(output, ser), decode(error, ser)
+
+
+def child_inputs(db: DB, parent_id: str) -> dict[str, tuple[str, Any]]:
+    """(name, decoded inputs) of each child workflow of ``parent_id``, in one statement on
+    DBOS's parent index (``list_workflows`` with its inputs would log a warning for each
+    undecodable one, on every reload of the run detail)."""
+    return {
+        wid: (str(name), decode(inputs, ser))
+        for wid, name, inputs, ser in db.rows(st.CHILD_INPUTS, {"p": parent_id})
+    }
+
+
+def all_events(db: DB, workflow_id: str) -> dict[str, Any]:
+    return {
+        key: decode(value, ser) for key, value, ser in db.rows(st.ALL_EVENTS, {"w": workflow_id})
+    }
+
+
+def pending_topics(db: DB, workflow_id: str) -> list[str]:
+    """Topics of messages sent to a workflow and not consumed yet."""
+    return [str(r[0]) for r in db.rows(st.PENDING_TOPICS, {"w": workflow_id})]
+
+
+def run_step_outputs(db: DB, workflow_id: str) -> dict[int, Any]:
+    """Every step's decoded output of one run, by step number (placeholders where undecodable)."""
+    rows = db.rows(st.RUN_STEP_OUTPUTS, {"w": workflow_id})
+    return {int(fid): decode(out, ser) for fid, out, ser in rows}
+
+
+def step_outputs(db: DB, ids: Sequence[str]) -> dict[str, list[tuple[str, Any, str]]]:
+    """Each run's steps in order, as (function name, decoded output, child workflow id or ""),
+    for many runs at once (one statement per batch)."""
+    out: dict[str, list[tuple[str, Any, str]]] = {}
+    for batch in db.batches(ids):
+        for wid, name, output, ser, child in db.rows(st.STEP_OUTPUTS, {"w": list(batch)}):
+            out.setdefault(wid, []).append((str(name), decode(output, ser), child or ""))
+    return out
+
+
+def stream_since(
+    db: DB, offsets: Mapping[str, int], key: str, *, limit: int = 2000
+) -> dict[str, list[tuple[int, Any]]]:
+    """Stream entries at or past each run's offset, for many runs in one statement; the
+    closing sentinel comes back as :data:`STREAM_CLOSED`."""
+    if not offsets:
+        return {}
+    out: dict[str, list[tuple[int, Any]]] = {}
+    for wid, off, value, ser in db.rows(*st.stream_since(offsets, key, limit)):
+        out.setdefault(wid, []).append((int(off), decode(value, ser)))
+    return out
+
+
+def stream_keys(db: DB, workflow_id: str) -> list[str]:
+    """Every stream key a run wrote."""
+    return [r[0] for r in db.rows(st.STREAM_KEYS, {"w": workflow_id})]
+
+
+def step_attempts(db: DB, workflow_id: str, key: str) -> dict[int, int]:
+    """Highest attempt number seen per step, from agentdeck's stream's chunk tags."""
+    out: dict[int, int] = {}
+    for _off, value in stream_since(db, {workflow_id: 0}, key, limit=100_000).get(workflow_id, []):
+        if isinstance(value, dict) and "step_id" in value:
+            sid, att = int(value.get("step_id", 0)), int(value.get("attempt", 1))
+            out[sid] = max(out.get(sid, 1), att)
+    return out
+
+
+def _per_run(db: DB, text: str, ids: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for batch in db.batches(ids):
+        for wid, fid in db.rows(text, {"w": list(batch)}):
+            out[str(wid)] = int(fid)
+    return out
+
+
+def failed_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
+    """The first failed step of each run that has one."""
+    return _per_run(db, st.FAILED_STEPS, ids)
+
+
+def last_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
+    """The last step of each run that has steps."""
+    return _per_run(db, st.LAST_STEPS, ids)
