@@ -8,7 +8,9 @@ are decoded per their ``serialization`` column, and one that cannot be decoded h
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import statements as st
@@ -16,7 +18,9 @@ from .decode import decode
 from .sql import DB
 
 __all__ = [
+    "RECOUNT_S",
     "STREAM_CLOSED",
+    "TokenMemo",
     "all_events",
     "change_token",
     "child_inputs",
@@ -45,12 +49,53 @@ def commit_marker(db: DB) -> int | None:
     return int(row[0]) if row is not None else None
 
 
-def change_token(db: DB) -> ChangeToken:
-    """(row count, latest updated_at, rows per status) of workflow_status."""
-    rows = db.rows(st.CHANGE_TOKEN, {"presence": _PRESENCE})
-    per_status = tuple((str(status), int(n)) for status, n, _ in rows)
-    latest = max((int(m) for _, _, m in rows), default=0)
-    return sum(n for _, n in per_status), latest, per_status
+#: Count every run again after this many seconds (deletions show then); in between, the runs
+#: created since the newest one counted are added.
+RECOUNT_S = 60.0
+
+
+@dataclass
+class TokenMemo:
+    """What the change token remembers between reads: the count of every run, when it was
+    made, and the newest creation time it covered."""
+
+    total: int = 0
+    newest: int = 0
+    counted_at: float | None = None
+
+
+def change_token(db: DB, memo: TokenMemo | None = None, now: float | None = None) -> ChangeToken:
+    """(runs, latest change, runs per status in flight or failed) of workflow_status.
+
+    The token moves when a run is created (the newest ``created_at``), when a run in flight
+    changes or leaves flight (their counts and latest ``updated_at``), and when the failed runs
+    change: each read from an index of DBOS's, so its cost does not grow with the database
+    (the aggregate over every row it replaced took 277 ms at 1M workflows on PostgreSQL). The
+    count of every run is made once per :data:`RECOUNT_S` and kept up to date in between by the
+    runs created since.
+
+    Args:
+        db: the connection to read with.
+        memo: what the previous read remembered (None: count everything now).
+        now: the time (``time.monotonic()``), for the recount.
+
+    Returns:
+        (runs, latest change in ms, ((status, runs), ...) for the statuses in flight or failed).
+    """
+    memo = memo if memo is not None else TokenMemo()
+    now = time.monotonic() if now is None else now
+    rows = db.rows(st.TOKEN_STATUS, {"presence": _PRESENCE})
+    if memo.counted_at is None or now - memo.counted_at >= RECOUNT_S:
+        total, newest = db.one(st.TOKEN_TOTAL, {"presence": _PRESENCE}) or (0, 0)
+        memo.total, memo.newest, memo.counted_at = int(total), int(newest), now
+    else:
+        new, newest = db.one(st.TOKEN_NEW, {"since": memo.newest, "presence": _PRESENCE}) or (0, 0)
+        if new:
+            memo.total += int(new)
+            memo.newest = max(memo.newest, int(newest))
+    per_status = tuple(sorted((str(status), int(n)) for status, n, _ in rows))
+    latest = max([memo.newest, *(int(m) for _, _, m in rows)])
+    return memo.total, latest, per_status
 
 
 def payload(db: DB, workflow_id: str) -> tuple[Any, Any, Any]:

@@ -47,6 +47,7 @@ class SQL:
         self._marker_lock = threading.Lock()
         self._marker: int | None = None
         self._token: tuple[int, int, tuple[tuple[str, int], ...]] | None = None
+        self._token_memo = runs.TokenMemo()
 
     def with_db(self, fn: Callable[[DB], T]) -> T:
         """Run ``fn`` with the data core's :class:`DB` over one pooled connection (in the
@@ -91,10 +92,11 @@ class SQL:
                     self._marker_conn = None
 
     def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
-        """(row count, latest updated_at, rows per status) of workflow_status.
+        """(runs, latest change, runs per status in flight or failed) of workflow_status.
 
         One cheap statement when nothing was committed since the last call (the commit
-        marker), else one aggregate over workflow_status.
+        marker), else two reads of DBOS's indexes (``tui.data.runs.change_token``), whose cost
+        follows the runs in flight and the failed ones, not the size of the database.
 
         ``updated_at`` has whole-second resolution on SQLite, so a run that fails and is
         resumed to success within one second leaves count and max unchanged: the per-status
@@ -104,7 +106,7 @@ class SQL:
         marker = self.commit_marker()
         if marker is not None and marker == self._marker and self._token is not None:
             return self._token
-        self._token = self.with_db(runs.change_token)
+        self._token = self.with_db(lambda db: runs.change_token(db, self._token_memo))
         self._marker = marker
         return self._token
 
