@@ -183,7 +183,8 @@ async def test_compare_launched_from_the_form_shows_branches_side_by_side(
         assert isinstance(screen, DetailScreen)
         tabs = screen.query_one(TabbedContent)
         await until(pilot, lambda: tabs.active == "branches")
-        assert screen.has_class("-branches")  # the timeline steps aside
+        # The timeline steps aside (once the tab's activation message is handled).
+        await until(pilot, lambda: screen.has_class("-branches"))
         pane = screen.query_one(BranchesPane)
         await until(pilot, lambda: len(pane.columns) == 2)
         cols = pane.columns
