@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 
-def run_quick(script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
+def run_quick(script: str, *args: str, timeout: float = 100) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(BENCH / script), "--quick", *args],
         cwd=ROOT,
