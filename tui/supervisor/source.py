@@ -44,8 +44,10 @@ from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
+from ..data.insights import Histogram, Insights, InsightsQuery
 from ..data.summary import summarize as _summarize
 from ..fastls import not_dbos, sqlite_path
+from . import _insights
 from ._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from ._sql import SQL, STREAM_CLOSED, RecvWait
 from .bulk import BulkActions
@@ -987,6 +989,13 @@ class Supervisor(ListReads, BulkActions):
     async def schedule_rows(self, *, now: float | None = None) -> list[ScheduleRow]:
         """Every schedule with its next run and latest runs (``_queues.schedule_rows``)."""
         return await schedule_rows(self, now=now)
+
+    async def insights(self, query: InsightsQuery) -> Insights:
+        """The insights screen's figures (``_insights.insights``)."""
+        return await _insights.insights(self, query)
+
+    async def insights_histogram(self, query: InsightsQuery) -> Histogram | None:
+        return await _insights.insights_histogram(self, query)
 
     async def trigger_schedule(self, name: str) -> ActionResult:
         """Fire a schedule now (DBOS's ``trigger_schedule``: a run like a cron firing's)."""

@@ -1,0 +1,187 @@
+"""Insights: the aggregate statements (tui/data/insights.py) and `agentdeck stats`, checked
+against real runs (tests/insight_runs.py) on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import connected, fresh_pg_database
+from tests.insight_runs import MODELS, Launched, claude_totals, make_runs
+from tui.cli import main
+from tui.data.insights import InsightsQuery, window_of
+from tui.supervisor import SupervisorError
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Launched:
+    """The runs, made once for the module (about 8 s)."""
+    return make_runs(tmp_path_factory.mktemp("insights"))
+
+
+def stats(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["stats", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def stats_json(capsys: pytest.CaptureFixture[str], db_url: str, *args: str) -> dict[str, Any]:
+    code, out, err = stats(capsys, "--db", db_url, "--json", *args)
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+async def check_against_runs(data: dict[str, Any], made: Launched, db_url: str) -> None:
+    """Every figure of ``stats --json`` against what the builder launched and DBOS's own API."""
+    top = Counter(made.runs.values())
+    research = data["by_name"]["research"]
+    assert research["statuses"] == dict(top)
+    assert research["count"] == len(made.runs)
+    assert data["by_name"]["research.question"]["statuses"] == {"SUCCESS": made.children}
+    # Durations: every finished research run took a moment, p50 <= p95 <= max.
+    assert 0 <= research["p50_s"] <= research["p95_s"] <= research["max_s"]
+    assert {"plan", "research", "synthesize"} <= set(data["by_step"])
+    assert data["by_step"]["plan"]["count"] >= len(made.runs) - 1  # plan.auth never returned
+
+    # Buckets add up to the runs, by outcome.
+    runs = len(made.runs) + made.children
+    assert sum(b["started"] for b in data["buckets"]) == runs == data["runs"]
+    assert sum(b["failed"] for b in data["buckets"]) == top["ERROR"]
+    assert sum(b["cancelled"] for b in data["buckets"]) == top["CANCELLED"]
+    assert sum(b["succeeded"] for b in data["buckets"]) == top["SUCCESS"] + made.children
+
+    # Cost and tokens by model: what DBOS decodes from every Claude step, two models.
+    async with connected(db_url) as sup:
+        expected = await claude_totals(sup)
+    assert set(expected) == set(MODELS) == set(data["cost_by_model"])
+    for model, (calls, cost) in expected.items():
+        got = data["cost_by_model"][model]
+        assert got["calls"] == calls
+        assert got["cost_usd"] == pytest.approx(cost, abs=1e-6)
+        assert got["output_tokens"] > 0
+        in_buckets = sum(b["cost"].get(model, 0.0) for b in data["buckets"])
+        assert in_buckets == pytest.approx(cost, abs=1e-5)
+
+    # The most expensive runs: costliest first, the two-question run at the top.
+    costs = [r["cost_usd"] for r in data["top_cost"]]
+    assert costs == sorted(costs, reverse=True) and len(costs) <= 10
+    assert data["top_cost"][0]["workflow_id"] == made.roles["a"]
+
+    # Human wait: plan approvals answered (the cancelled one never was), one still open.
+    waits = data["approval_wait"]
+    assert waits["plan"]["answered"] == made.answered["plan"]
+    assert waits["tool"]["answered"] == made.answered["tool"]
+    assert waits["plan"]["open"] == made.open and waits["plan"]["longest_open_s"] > 0
+    assert 0 <= waits["plan"]["p50_s"] <= waits["plan"]["p95_s"]
+
+    # Errors grouped by their first line, each with its run.
+    errors = {e["newest_id"]: e for e in data["errors"]}
+    assert set(errors) == {made.roles["failed"], made.roles["plan_failed"]}
+    assert "synthesis failed" in errors[made.roles["failed"]]["first_line"]
+    assert "planning failed" in errors[made.roles["plan_failed"]]["first_line"]
+    assert all(e["count"] == 1 for e in data["errors"])
+
+    # Queues: both of ours seen, a depth per bucket.
+    assert {"agentdeck-launch", "agentdeck-research"} <= set(data["queues"])
+    assert all(len(q["depth"]) == len(data["buckets"]) for q in data["queues"].values())
+    assert data["statements"] == 8 and data["capped"] is False
+
+
+async def test_stats_json_matches_the_runs(
+    made: Launched, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = stats_json(capsys, made.db_url, "--since", "1h")
+    assert data["bucket_s"] == 300 and len(data["buckets"]) == 12
+    await check_against_runs(data, made, made.db_url)
+
+
+def test_stats_filter_is_the_lists(made: Launched, capsys: pytest.CaptureFixture[str]) -> None:
+    failed = stats_json(capsys, made.db_url, "--filter", "status:error")
+    assert failed["runs"] == 2 and set(failed["by_name"]) == {"research"}
+    assert len(failed["errors"]) == 2
+    one = made.roles["b"]
+    only = stats_json(capsys, made.db_url, "--filter", f"id:{one}")
+    assert only["runs"] == 2  # id: is a prefix: the run and its one question (id-20)
+    assert set(only["by_name"]) == {"research", "research.question"}
+    assert set(only["cost_by_model"]) == {made.models[one]}
+    assert only["approval_wait"]["plan"]["answered"] == 1
+
+
+def test_stats_text(made: Launched, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = stats(capsys, "--db", made.db_url, "--since", "7d")
+    assert code == 0
+    assert out.startswith(f"{len(made.runs) + made.children} runs from ")
+    for header in ("WORKFLOW", "STEP", "MODEL", "APPROVALS", "QUEUE", "ERRORS"):
+        assert header in out
+    assert MODELS[0] in out and MODELS[1] in out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--since", "7x"), "bad window '7x'"),
+        (("--since", "0h"), "bad window"),
+        (("--filter", "bogus:1"), "unknown filter key 'bogus'"),
+        (("--filter", 'input:"open'), "unclosed quote"),
+    ],
+)
+def test_stats_bad_input(
+    made: Launched, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], says: str
+) -> None:
+    code, out, err = stats(capsys, "--db", made.db_url, *args)
+    assert code == 2 and out == ""
+    assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_stats_without_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = stats(capsys, "--db", f"sqlite:///{tmp_path / 'none.sqlite'}")
+    assert code == 2 and "no database at" in err
+
+
+def test_windows() -> None:
+    assert window_of("24h") == (86400, 3600)
+    assert window_of("30d") == (30 * 86400, 86400)
+    span, bucket = window_of("90m")
+    assert span == 5400 and span / bucket <= 48
+    assert window_of("2w")[0] == 14 * 86400
+
+
+async def test_supervisor_insights_and_histogram(made: Launched) -> None:
+    """The dashboard's path: the same figures through the data layer, on a worker thread."""
+    async with connected(made.db_url) as sup:
+        found = await sup.insights(InsightsQuery(window="1h", selected=("name", "research")))
+        assert found.runs == len(made.runs) + made.children
+        hist = found.histogram
+        assert hist is not None and hist.name == "research"
+        finished = sum(n for st, n in Counter(made.runs.values()).items() if st != "PENDING")
+        assert sum(hist.counts) == finished and hist.lo_s <= hist.hi_s
+        step = await sup.insights_histogram(InsightsQuery(window="1h", selected=("step", "plan")))
+        assert (
+            step is not None
+            and sum(step.counts)
+            == found.by_step[[s.name for s in found.by_step].index("plan")].count
+        )
+        with pytest.raises(SupervisorError, match="unknown filter key"):
+            await sup.insights(InsightsQuery(filter="nope:1"))
+
+
+@pytest.mark.postgres
+async def test_stats_on_postgres(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same statements rendered for PostgreSQL, against the same kind of runs there."""
+    with fresh_pg_database(pg_url) as url:
+        pg_made = await _in_thread(tmp_path, url)
+        data = stats_json(capsys, url, "--since", "1h")
+        await check_against_runs(data, pg_made, url)
+
+
+async def _in_thread(tmp_path: Path, url: str) -> Launched:
+    import asyncio
+
+    return await asyncio.to_thread(make_runs, tmp_path, url)
