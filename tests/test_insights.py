@@ -9,12 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable, Static
 
 from tests.conftest import connected, fresh_pg_database
 from tests.insight_runs import MODELS, Launched, claude_totals, make_runs
+from tests.test_dashboard import until
+from tui.app import AgentDeckApp
 from tui.cli import main
 from tui.data.insights import InsightsQuery, window_of
+from tui.screens.detail import DetailScreen
+from tui.screens.insights import InsightsScreen
+from tui.screens.workflows import WorkflowsScreen
 from tui.supervisor import SupervisorError
+from tui.widgets.charts import HistogramChart
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +103,9 @@ async def test_stats_json_matches_the_runs(
     made: Launched, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = stats_json(capsys, made.db_url, "--since", "1h")
-    assert data["bucket_s"] == 300 and len(data["buckets"]) == 12
+    # 5-minute buckets from the start of the one that holds an hour ago: 12 or 13.
+    assert data["bucket_s"] == 300 and len(data["buckets"]) in (12, 13)
+    assert data["buckets"][0]["start"] % 300 == 0
     await check_against_runs(data, made, made.db_url)
 
 
@@ -185,3 +194,108 @@ async def _in_thread(tmp_path: Path, url: str) -> Launched:
     import asyncio
 
     return await asyncio.to_thread(make_runs, tmp_path, url)
+
+
+# --------------------------------------------------------------------------------------------
+# The screen (Pilot), on the same real runs
+
+
+def _screen_app(db_url: str) -> AgentDeckApp:
+    from tui.supervisor import Supervisor
+
+    return AgentDeckApp(Supervisor(db_url), mode="attach", poll_interval=0.05)
+
+
+def _keys(table: DataTable[Any]) -> list[str]:
+    return [str(r.key.value) for r in table.ordered_rows]
+
+
+async def test_insights_screen_on_real_runs(made: Launched) -> None:
+    app = _screen_app(made.db_url)
+    async with app.run_test(size=(140, 60)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen) and app.connected)
+        # The list's filter comes along.
+        assert isinstance(app.screen, WorkflowsScreen)
+        app.screen.apply_filter("name:research")
+        await pilot.press("I")
+        await until(pilot, lambda: isinstance(app.screen, InsightsScreen) and app.screen.loads)
+        screen = app.screen
+        assert isinstance(screen, InsightsScreen)
+        assert screen.filter_text == "name:research" and screen.window == "24h"
+        found = screen.found
+        assert found is not None and found.statements == 8
+        runs = len(made.runs) + made.children
+        assert found.runs == runs  # name:research matches research.question too
+        title = str(screen.query_one("#insights-title", Static).render())
+        assert f"{runs} runs" in title and "failed" in title
+
+        durations = screen.query_one("#durations", DataTable)
+        assert {"name:research", "name:research.question", "step:plan"} <= set(_keys(durations))
+        assert set(_keys(screen.query_one("#models", DataTable))) == set(MODELS)
+        top = screen.query_one("#top-cost", DataTable)
+        assert _keys(top)[0] == made.roles["a"]
+        assert set(_keys(screen.query_one("#waits", DataTable))) == {"plan", "tool"}
+        assert screen.query_one("#errors", DataTable).row_count == 2
+        assert len(screen.query(".queue-row")) == len(found.queues) >= 2
+
+        # The histogram follows the selected row.
+        await until(pilot, lambda: screen.query_one(HistogramChart).histogram is not None)
+        first = screen.query_one(HistogramChart).histogram
+        assert first is not None and (first.kind, first.name) == ("name", _keys(durations)[0][5:])
+        durations.focus()
+        await pilot.press("down")
+        second_key = _keys(durations)[1]
+        await until(
+            pilot,
+            lambda: (
+                (h := screen.query_one(HistogramChart).histogram) is not None
+                and f"{h.kind}:{h.name}" == second_key
+            ),
+        )
+
+        # Another window: read again at once.
+        loads = screen.loads
+        await pilot.press("4")
+        await until(pilot, lambda: screen.loads > loads and screen.found is not None
+                    and screen.found.window == "30d")  # fmt: skip
+        assert screen.found is not None and screen.found.bucket_s == 86400
+
+        # A refresh asked for within MIN_REFRESH_S of the last waits for a timer.
+        loads = screen.loads
+        screen.request_refresh()
+        assert screen._timer is not None and screen.loads == loads
+
+        # A bad filter is refused with a message, the figures stay.
+        await pilot.press("slash", *"bogus:1", "enter")
+        await pilot.pause()
+        assert "unknown filter key 'bogus'" in " | ".join(n.message for n in app._notifications)
+        assert screen.filter_text == "name:research"
+        await pilot.press("escape")  # closes the filter box, not the screen
+        assert isinstance(app.screen, InsightsScreen)
+
+        # The list's filter language: only the failed runs.
+        await pilot.press("slash", *(["backspace"] * 20), *"status:error", "enter")
+        await until(pilot, lambda: screen.found is not None and screen.found.filter
+                    == "status:error")  # fmt: skip
+        assert screen.found is not None and screen.found.runs == 2
+
+        # Enter on an error group opens its newest run.
+        errors = screen.query_one("#errors", DataTable)
+        errors.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.workflow_id in {made.roles["failed"], made.roles["plan_failed"]}
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, InsightsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen))
+
+
+async def test_insights_from_the_palette(made: Launched) -> None:
+    app = _screen_app(made.db_url)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.connected)
+        await pilot.press("ctrl+p", *"insights", "enter")
+        await until(pilot, lambda: isinstance(app.screen, InsightsScreen) and app.screen.loads)
+        assert isinstance(app.screen, InsightsScreen) and app.screen.error == ""

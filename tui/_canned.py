@@ -30,6 +30,7 @@ from workflows.models import (
 from workflows.tools import approval_prompt
 
 from .data.filters import STATUS_ALIASES, Filter
+from .data.insights import Insights, InsightsQuery
 from .data.reads import ListQuery
 from .supervisor import (
     ActionResult,
@@ -509,6 +510,11 @@ class CannedSupervisor(Supervisor):
 
     def recorded_queues(self, now: float) -> list[QueueRow]:
         return list(QUEUES if self.rows else IDLE_QUEUES)
+
+    def recorded_insights(self, query: InsightsQuery) -> Insights:
+        from ._canned_insights import canned_insights
+
+        return canned_insights(query, query.now if query.now is not None else NOW)
 
     def recorded_schedules(self, now: float) -> list[ScheduleRow]:
         if not self.rows:

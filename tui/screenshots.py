@@ -178,6 +178,9 @@ SHOTS: tuple[Shot, ...] = (
     Shot("diff_all", open_run("research-c3d2a1b0f9e8~fork", "d", "c")),
     Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
     Shot("launch_compare", launch_kind("compare")),
+    Shot("insights", keys("I"), size=(140, 60)),
+    Shot("insights_light", keys("I"), theme="textual-light"),
+    Shot("insights_small", keys("I"), size=(60, 20)),
 )
 
 

@@ -282,8 +282,11 @@ class _Run:
         now = time.time() if q.now is None else q.now
         span, self.bucket_s = window_of(q.window)
         self.until_ms = int(now * 1000)
-        self.since_ms = self.until_ms - span * 1000
-        self.n = -(-span // self.bucket_s)
+        # Buckets start on whole multiples of their size (10:00, not 09:46): the window
+        # reaches back to the start of the bucket that holds ``now - span``.
+        bucket_ms = self.bucket_s * 1000
+        self.since_ms = (self.until_ms - span * 1000) // bucket_ms * bucket_ms
+        self.n = -(-(self.until_ms - self.since_ms) // bucket_ms)
         compiled = Filter(q.filter).compile(db, now=now)
         self.params: dict[str, Any] = {
             **compiled.params,
