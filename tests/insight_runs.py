@@ -32,6 +32,18 @@ class Launched:
     children: int = 0
     answered: dict[str, int] = field(default_factory=dict)
     open: int = 0
+    #: The compare run (two branches, one per model; the judge on the second model).
+    compare: str = ""
+    branches: int = 2
+
+    @property
+    def research_runs(self) -> int:
+        """research and research.question runs."""
+        return len(self.runs) + self.children
+
+    @property
+    def total(self) -> int:
+        return self.research_runs + 1 + self.branches
 
 
 async def _launch(sup: Supervisor, out: Launched, model: str, **data: object) -> str:
@@ -86,6 +98,13 @@ async def _build(tmp: Path, db_url: str) -> Launched:
         cancelled = await _launch(sup, out, MODELS[0], questions=1)
         tool = await _launch(sup, out, MODELS[1], questions=1, tools="Bash")
         open_ = await _launch(sup, out, MODELS[0], questions=1)
+        compare = await sup.launch(
+            "compare",
+            {"question": "insights compare", "judge_model": MODELS[1],
+             "branches": f"{MODELS[0]}:concise, {MODELS[1]}:detailed"},
+        )  # fmt: skip
+        assert compare.ok, compare.message
+        out.compare = compare.workflow_id
         for wid in (a, b, retried, failed, tool):
             await _approval(sup, wid)
             assert (await sup.answer(wid, APPROVE)).ok
@@ -99,6 +118,11 @@ async def _build(tmp: Path, db_url: str) -> Launched:
         for wid in (a, b, retried, failed, plan_failed, rejected, cancelled, tool):
             await _finish(sup, out, wid)
         out.runs[open_] = "PENDING"
+
+        async def compared() -> bool:
+            return (await sup.get_row(out.compare)).status == "SUCCESS"
+
+        await wait_for(compared, within=90)
     out.roles = {
         "a": a, "b": b, "retried": retried, "failed": failed, "plan_failed": plan_failed,
         "rejected": rejected, "cancelled": cancelled, "tool": tool, "open": open_,

@@ -22,6 +22,7 @@ from tui.screens.insights import InsightsScreen
 from tui.screens.workflows import WorkflowsScreen
 from tui.supervisor import SupervisorError
 from tui.widgets.charts import HistogramChart
+from tui.widgets.step_costs import StepCosts
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +51,19 @@ async def check_against_runs(data: dict[str, Any], made: Launched, db_url: str) 
     assert research["statuses"] == dict(top)
     assert research["count"] == len(made.runs)
     assert data["by_name"]["research.question"]["statuses"] == {"SUCCESS": made.children}
+    assert data["by_name"]["compare"]["statuses"] == {"SUCCESS": 1}
+    assert data["by_name"]["compare.branch"]["statuses"] == {"SUCCESS": made.branches}
     # Durations: every finished research run took a moment, p50 <= p95 <= max.
     assert 0 <= research["p50_s"] <= research["p95_s"] <= research["max_s"]
-    assert {"plan", "research", "synthesize"} <= set(data["by_step"])
+    assert {"plan", "research", "synthesize", "answer", "judge"} <= set(data["by_step"])
     assert data["by_step"]["plan"]["count"] >= len(made.runs) - 1  # plan.auth never returned
 
     # Buckets add up to the runs, by outcome.
-    runs = len(made.runs) + made.children
-    assert sum(b["started"] for b in data["buckets"]) == runs == data["runs"]
+    assert sum(b["started"] for b in data["buckets"]) == made.total == data["runs"]
     assert sum(b["failed"] for b in data["buckets"]) == top["ERROR"]
     assert sum(b["cancelled"] for b in data["buckets"]) == top["CANCELLED"]
-    assert sum(b["succeeded"] for b in data["buckets"]) == top["SUCCESS"] + made.children
+    succeeded = top["SUCCESS"] + made.children + 1 + made.branches
+    assert sum(b["succeeded"] for b in data["buckets"]) == succeeded
 
     # Cost and tokens by model: what DBOS decodes from every Claude step, two models.
     async with connected(db_url) as sup:
@@ -74,10 +77,18 @@ async def check_against_runs(data: dict[str, Any], made: Launched, db_url: str) 
         in_buckets = sum(b["cost"].get(model, 0.0) for b in data["buckets"])
         assert in_buckets == pytest.approx(cost, abs=1e-5)
 
-    # The most expensive runs: costliest first, the two-question run at the top.
+    # The most expensive runs: costliest first, the top one as its own report says.
     costs = [r["cost_usd"] for r in data["top_cost"]]
     assert costs == sorted(costs, reverse=True) and len(costs) <= 10
-    assert data["top_cost"][0]["workflow_id"] == made.roles["a"]
+    async with connected(db_url) as sup:
+        reported = {
+            wid: (await sup.detail(wid)).result.cost_usd
+            for wid in [*made.runs, made.compare]
+            if made.runs.get(wid, "SUCCESS") == "SUCCESS"
+        }
+    costliest = max(reported, key=lambda w: reported[w])
+    assert data["top_cost"][0]["workflow_id"] == costliest
+    assert data["top_cost"][0]["cost_usd"] == pytest.approx(reported[costliest], abs=1e-6)
 
     # Human wait: plan approvals answered (the cancelled one never was), one still open.
     waits = data["approval_wait"]
@@ -124,7 +135,7 @@ def test_stats_filter_is_the_lists(made: Launched, capsys: pytest.CaptureFixture
 def test_stats_text(made: Launched, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = stats(capsys, "--db", made.db_url, "--since", "7d")
     assert code == 0
-    assert out.startswith(f"{len(made.runs) + made.children} runs from ")
+    assert out.startswith(f"{made.total} runs from ")
     for header in ("WORKFLOW", "STEP", "MODEL", "APPROVALS", "QUEUE", "ERRORS"):
         assert header in out
     assert MODELS[0] in out and MODELS[1] in out
@@ -164,7 +175,7 @@ async def test_supervisor_insights_and_histogram(made: Launched) -> None:
     """The dashboard's path: the same figures through the data layer, on a worker thread."""
     async with connected(made.db_url) as sup:
         found = await sup.insights(InsightsQuery(window="1h", selected=("name", "research")))
-        assert found.runs == len(made.runs) + made.children
+        assert found.runs == made.total
         hist = found.histogram
         assert hist is not None and hist.name == "research"
         finished = sum(n for st, n in Counter(made.runs.values()).items() if st != "PENDING")
@@ -224,7 +235,7 @@ async def test_insights_screen_on_real_runs(made: Launched) -> None:
         assert screen.filter_text == "name:research" and screen.window == "24h"
         found = screen.found
         assert found is not None and found.statements == 8
-        runs = len(made.runs) + made.children
+        runs = made.research_runs
         assert found.runs == runs  # name:research matches research.question too
         title = str(screen.query_one("#insights-title", Static).render())
         assert f"{runs} runs" in title and "failed" in title
@@ -299,3 +310,36 @@ async def test_insights_from_the_palette(made: Launched) -> None:
         await pilot.press("ctrl+p", *"insights", "enter")
         await until(pilot, lambda: isinstance(app.screen, InsightsScreen) and app.screen.loads)
         assert isinstance(app.screen, InsightsScreen) and app.screen.error == ""
+
+
+async def _cost_tab(pilot: Any, app: AgentDeckApp, wid: str, names: list[str]) -> StepCosts:
+    app.open_run(wid)
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    await until(pilot, lambda: screen.detail is not None)
+    await pilot.press("dollar")
+    table = screen.query_one(StepCosts)
+    await until(pilot, lambda: table.row_count == len(names))
+    shown = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    assert sorted(shown) == sorted(names)
+    assert screen.detail is not None
+    report = screen.detail.result
+    assert sum(s.cost_usd for s in table.steps) == pytest.approx(report.cost_usd, abs=1e-6)
+    assert all(s.tokens > 0 and s.completed_at for s in table.steps)
+    return table
+
+
+async def test_detail_cost_per_step(made: Launched) -> None:
+    """The run detail's Cost tab ($): a row per Claude step, the run's children's too; the
+    costs add up to what the run's own report says it spent."""
+    app = _screen_app(made.db_url)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: app.connected)
+        a = made.roles["a"]
+        table = await _cost_tab(pilot, app, a, ["plan", "research 1", "research 2", "synthesize"])
+        assert {s.model for s in table.steps} == {made.models[a]}
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen))
+        table = await _cost_tab(pilot, app, made.compare, ["answer 1", "answer 2", "judge"])
+        assert {s.model for s in table.steps} == set(MODELS)

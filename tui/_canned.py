@@ -30,7 +30,7 @@ from workflows.models import (
 from workflows.tools import approval_prompt
 
 from .data.filters import STATUS_ALIASES, Filter
-from .data.insights import Insights, InsightsQuery
+from .data.insights import Insights, InsightsQuery, StepCost
 from .data.reads import ListQuery
 from .supervisor import (
     ActionResult,
@@ -515,6 +515,11 @@ class CannedSupervisor(Supervisor):
         from ._canned_insights import canned_insights
 
         return canned_insights(query, query.now if query.now is not None else NOW)
+
+    def recorded_step_costs(self, workflow_id: str) -> list[StepCost]:
+        from ._canned_insights import canned_step_costs
+
+        return canned_step_costs(workflow_id, NOW)
 
     def recorded_schedules(self, now: float) -> list[ScheduleRow]:
         if not self.rows:

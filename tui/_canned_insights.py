@@ -15,11 +15,12 @@ from .data.insights import (
     ModelUsage,
     QueueLoad,
     Spread,
+    StepCost,
     Wait,
     window_of,
 )
 
-__all__ = ["canned_insights"]
+__all__ = ["canned_insights", "canned_step_costs"]
 
 MODELS = ("claude-sonnet-4-5", "claude-opus-4-1")
 
@@ -131,3 +132,19 @@ def canned_insights(query: InsightsQuery, now: float) -> Insights:
         top_cost=top, waits=waits, queues=queues, errors=errors, histogram=hist,
         statements=8,
     )  # fmt: skip
+
+
+def canned_step_costs(workflow_id: str, now: float) -> list[StepCost]:
+    """A three-question research run that finished half an hour ago (the canned DONE run)."""
+    t = now - 1800
+    rows = [
+        ("", 6, "plan", 0.0, 4.1, 410, 190, 0.0031),
+        ("-20", 1, "research", 17.2, 25.9, 1900, 820, 0.0126),
+        ("-21", 1, "research", 17.3, 28.6, 1700, 610, 0.0094),
+        ("-22", 1, "research", 17.3, 31.8, 2100, 1150, 0.0175),
+        ("", 36, "synthesize", 45.1, 64.2, 3900, 980, 0.0186),
+    ]
+    return [
+        StepCost(f"{workflow_id}{child}", fid, name, t + a, t + b, MODELS[0], i, o, c)
+        for child, fid, name, a, b, i, o, c in rows
+    ]

@@ -179,6 +179,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
     Shot("launch_compare", launch_kind("compare")),
     Shot("insights", keys("I"), size=(140, 60)),
+    Shot("detail_costs", open_run("research-c3d2a1b0f9e8", "dollar")),
     Shot("insights_light", keys("I"), theme="textual-light"),
     Shot("insights_small", keys("I"), size=(60, 20)),
 )

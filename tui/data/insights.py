@@ -41,9 +41,11 @@ __all__ = [
     "ModelUsage",
     "QueueLoad",
     "Spread",
+    "StepCost",
     "Wait",
     "compute",
     "histogram",
+    "step_costs",
     "window_of",
 ]
 
@@ -659,3 +661,64 @@ def histogram(db: DB, q: InsightsQuery) -> Histogram | None:
     if q.selected is None:
         return None
     return _Run(db, q).histogram(*q.selected)
+
+
+# -- one run's steps ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """What one Claude step of a run (or of one of its children) took: time, tokens, cost."""
+
+    workflow_id: str
+    step_id: int
+    name: str
+    started_at: float | None
+    completed_at: float | None
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    failed: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def seconds(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.completed_at or now) - self.started_at)
+
+
+def step_costs(db: DB, workflow_id: str) -> list[StepCost]:
+    """The Claude steps of a run and of its children (a research run's questions, a compare
+    run's branches) in the order they started: one statement, outputs decoded here."""
+    rows = db.rows(
+        "SELECT o.workflow_uuid, o.function_id, o.function_name, o.started_at_epoch_ms, "
+        "o.completed_at_epoch_ms, o.output, o.error, o.serialization "
+        "FROM {workflow_status} s JOIN {operation_outputs} o ON o.workflow_uuid = s.workflow_uuid "
+        "WHERE (s.workflow_uuid = :w OR s.parent_workflow_id = :w) "
+        "AND o.function_name IN :claude "
+        "ORDER BY o.started_at_epoch_ms, o.workflow_uuid, o.function_id",
+        {"w": workflow_id, "claude": list(CLAUDE_STEPS)},
+    )
+    out: list[StepCost] = []
+    for wid, fid, name, started, completed, output, error, ser in rows:
+        found = _claude_results(decode(output, ser, light=True)) if output else []
+        r = found[0] if found else None
+        out.append(
+            StepCost(
+                workflow_id=str(wid),
+                step_id=int(fid),
+                name=str(name),
+                started_at=None if started is None else int(started) / 1000.0,
+                completed_at=None if completed is None else int(completed) / 1000.0,
+                model=r["model"] if r else "",
+                input_tokens=(r["input"] + r["cache"]) if r else 0,
+                output_tokens=r["output"] if r else 0,
+                cost_usd=r["cost"] if r else 0.0,
+                failed=error is not None,
+            )
+        )
+    return out

@@ -31,6 +31,7 @@ from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..widgets.charts import CostChart, HistogramChart, RunsChart
 from ..widgets.footer import Footer
+from ..widgets.step_costs import bar
 from ..widgets.tables import PlainTable, cursor_key
 from ..widgets.text import escape
 from ..workers import WorkerErrors
@@ -40,19 +41,10 @@ from .queues import _sync
 if TYPE_CHECKING:
     from ..app import AgentDeckApp
 
-__all__ = ["MIN_REFRESH_S", "InsightsScreen", "bar"]
+__all__ = ["MIN_REFRESH_S", "InsightsScreen"]
 
 #: At most one read of the figures per this many seconds, however often the token moves.
 MIN_REFRESH_S = 3.0
-_BLOCKS = " ▏▎▍▌▋▊▉█"
-
-
-def bar(value: float | None, top: float, width: int = 12) -> str:
-    """A horizontal bar of ``value`` out of ``top`` in ``width`` cells (eighths of a cell)."""
-    if not value or top <= 0:
-        return ""
-    eighths = round(min(value / top, 1.0) * width * 8)
-    return "█" * (eighths // 8) + (_BLOCKS[eighths % 8] if eighths % 8 else "")
 
 
 class InsightsScreen(WorkerErrors, Screen[None]):
@@ -398,7 +390,7 @@ def _durations(found: Insights) -> dict[str, dict[str, Any]]:
             "n": str(s.count),
             "p50": duration(s.p50_s),
             "p95": duration(s.p95_s),
-            "bar": Text(bar(s.p95_s, top), style="cyan" if kind == "name" else "magenta"),
+            "bar": Text(bar(s.p95_s, top, 12), style="cyan" if kind == "name" else "magenta"),
             "failed": Text(str(failed), style="red") if failed else Text("", style="dim"),
         }
 

@@ -16,8 +16,10 @@ from ..data.insights import (
     Histogram,
     Insights,
     InsightsQuery,
+    StepCost,
     compute,
     histogram,
+    step_costs,
     window_of,
 )
 from .errors import SupervisorError
@@ -25,7 +27,7 @@ from .errors import SupervisorError
 if TYPE_CHECKING:
     from .source import Supervisor
 
-__all__ = ["RecordedInsights", "check", "insights", "insights_histogram"]
+__all__ = ["RecordedInsights", "check", "insights", "insights_histogram", "run_step_costs"]
 
 
 @runtime_checkable
@@ -33,6 +35,8 @@ class RecordedInsights(Protocol):
     """A source that serves recorded insights instead of reading DBOS."""
 
     def recorded_insights(self, query: InsightsQuery) -> Insights: ...
+
+    def recorded_step_costs(self, workflow_id: str) -> list[StepCost]: ...
 
 
 def check(query: InsightsQuery) -> None:
@@ -63,4 +67,14 @@ async def insights_histogram(sup: Supervisor, query: InsightsQuery) -> Histogram
         return sup.recorded_insights(query).histogram
     return await sup._call(  # type: ignore[no-any-return]
         "read histogram", asyncio.to_thread(sup.sql.with_db, partial(histogram, q=query))
+    )
+
+
+async def run_step_costs(sup: Supervisor, workflow_id: str) -> list[StepCost]:
+    """The Claude steps of one run and its children: time, tokens, cost (one statement)."""
+    if isinstance(sup, RecordedInsights):
+        return sup.recorded_step_costs(workflow_id)
+    return await sup._call(  # type: ignore[no-any-return]
+        "read step costs",
+        asyncio.to_thread(sup.sql.with_db, partial(step_costs, workflow_id=workflow_id)),
     )

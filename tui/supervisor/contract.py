@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from workflows.models import ApprovalAnswer, StepSettings
 
-from ..data.insights import Histogram, Insights, InsightsQuery
+from ..data.insights import Histogram, Insights, InsightsQuery, StepCost
 from ..data.reads import ListQuery
 from .models import (
     ActionResult,
@@ -115,3 +115,4 @@ class Source(Protocol):
     # -- insights (tui.data.insights) ----------------------------------------------------------
     async def insights(self, query: InsightsQuery) -> Insights: ...
     async def insights_histogram(self, query: InsightsQuery) -> Histogram | None: ...
+    async def step_costs(self, workflow_id: str) -> list[StepCost]: ...

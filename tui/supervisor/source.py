@@ -44,7 +44,7 @@ from workflows.presence import PRESENCE_WORKFLOW, presence_ttl
 from workflows.queues import MAX_PRIORITY, MIN_PRIORITY, debounce_key, dedup_id
 from workflows.runtime import APP_NAME, LAUNCH_QUEUE, redact
 
-from ..data.insights import Histogram, Insights, InsightsQuery
+from ..data.insights import Histogram, Insights, InsightsQuery, StepCost
 from ..data.summary import summarize as _summarize
 from ..fastls import not_dbos, sqlite_path
 from . import _insights
@@ -996,6 +996,10 @@ class Supervisor(ListReads, BulkActions):
 
     async def insights_histogram(self, query: InsightsQuery) -> Histogram | None:
         return await _insights.insights_histogram(self, query)
+
+    async def step_costs(self, workflow_id: str) -> list[StepCost]:
+        """The run detail's per-step breakdown (``_insights.run_step_costs``)."""
+        return await _insights.run_step_costs(self, workflow_id)
 
     async def trigger_schedule(self, name: str) -> ActionResult:
         """Fire a schedule now (DBOS's ``trigger_schedule``: a run like a cron firing's)."""
