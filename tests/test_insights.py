@@ -234,7 +234,8 @@ async def test_insights_screen_on_real_runs(made: Launched) -> None:
         assert isinstance(screen, InsightsScreen)
         assert screen.filter_text == "name:research" and screen.window == "24h"
         found = screen.found
-        assert found is not None and found.statements == 8
+        # The runs chart first (1 statement, painted alone), then the other 7.
+        assert screen.painted == 1 and found is not None and found.statements == 8
         runs = made.research_runs
         assert found.runs == runs  # name:research matches research.question too
         title = str(screen.query_one("#insights-title", Static).render())
@@ -343,3 +344,47 @@ async def test_detail_cost_per_step(made: Launched) -> None:
         await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen))
         table = await _cost_tab(pilot, app, made.compare, ["answer 1", "answer 2", "judge"])
         assert {s.model for s in table.steps} == set(MODELS)
+
+
+def _rounded_ms(x: int) -> int:
+    """tui.data.insights._rounded, in Python."""
+    for limit, step in ((1000, 1), (10_000, 10), (100_000, 100), (1_000_000, 1000),
+                        (10_000_000, 10_000)):  # fmt: skip
+        if x < limit:
+            return x // step * step
+    return x // 100_000 * 100_000
+
+
+def _nearest_rank(values: list[int], p: int) -> int:
+    ordered = sorted(values)
+    return ordered[-(-p * len(ordered) // 100) - 1]
+
+
+def test_percentiles_are_nearest_rank(made: Launched, capsys: pytest.CaptureFixture[str]) -> None:
+    """p50 / p95 of runs and steps as computed in SQL equal nearest-rank percentiles computed
+    here from the raw rows (durations rounded as the statement rounds them: within 1 %)."""
+    import sqlite3
+
+    data = stats_json(capsys, made.db_url, "--since", "1h")
+    path = made.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        runs = [
+            int(x)
+            for (x,) in conn.execute(
+                "SELECT coalesce(completed_at, updated_at) - created_at FROM workflow_status "
+                "WHERE name = 'research' AND status IN ('SUCCESS', 'ERROR', 'CANCELLED')"
+            )
+        ]
+        steps = [
+            int(x)
+            for (x,) in conn.execute(
+                "SELECT completed_at_epoch_ms - started_at_epoch_ms FROM operation_outputs "
+                "WHERE function_name = 'research' AND completed_at_epoch_ms IS NOT NULL"
+            )
+        ]
+    for values, got in ((runs, data["by_name"]["research"]), (steps, data["by_step"]["research"])):
+        rounded = [_rounded_ms(v) for v in values]
+        assert got["p50_s"] == pytest.approx(_nearest_rank(rounded, 50) / 1000)
+        assert got["p95_s"] == pytest.approx(_nearest_rank(rounded, 95) / 1000)
+        assert got["max_s"] == pytest.approx(max(rounded) / 1000)
+        assert abs(got["p95_s"] - _nearest_rank(values, 95) / 1000) <= 0.01 * got["p95_s"]

@@ -44,6 +44,10 @@ async def settle(pilot: Pilot[None]) -> None:
             break
         await pilot.pause(0.02)
     await pilot.pause(0.2)
+    for _ in range(200):  # a screen that reads in steps says when it is done (insights)
+        if getattr(app.screen, "settled", True):
+            break
+        await pilot.pause(0.02)
     for box in app.screen.query(Input):
         box.cursor_blink = False
     # Deferred scrolls (a stream view following its end) land after a refresh; their scrollbars

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from workflows.settings import redact
@@ -45,6 +45,7 @@ __all__ = [
     "Wait",
     "compute",
     "histogram",
+    "merge",
     "step_costs",
     "window_of",
 ]
@@ -98,6 +99,9 @@ class InsightsQuery:
     filter: str = ""
     now: float | None = None
     selected: tuple[str, str] | None = None
+    #: "all"; or "runs" (the runs per bucket alone: one statement, what a screen paints first)
+    #: and then "rest" (everything else), which :func:`merge` puts together.
+    parts: str = "all"
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,8 @@ class Insights:
     statements: int = 0
     #: The decoded reads (usage, errors) stopped at :data:`DECODE_CAP` rows.
     capped: bool = False
+    #: Every figure is here (not only one part of them: ``InsightsQuery.parts``).
+    complete: bool = True
 
     @property
     def runs(self) -> int:
@@ -257,17 +263,34 @@ class Insights:
 # -- SQL helpers ---------------------------------------------------------------------------
 
 
-def _percentiles(values: str) -> str:
-    """Count, nearest-rank p50 / p95 and max of ``x`` per ``g`` over ``values`` (a SELECT of
-    ``g, x``; ``x`` may be NULL: counted in n_all, not ranked), as one statement's tail."""
+def _rounded(x: str) -> str:
+    """A duration in ms rounded to at most 1 % (exact below 1 s), so that a window of runs
+    groups into a few thousand distinct values per name whatever its size."""
     return (
-        f"v AS ({values}), "
-        "r AS (SELECT g, x, count(x) OVER (PARTITION BY g) AS n, "
-        "row_number() OVER (PARTITION BY g ORDER BY CASE WHEN x IS NULL THEN 1 ELSE 0 END, x) "
-        "AS rn FROM v) "
-        "SELECT g, count(*), max(CASE WHEN x IS NOT NULL AND rn = (50 * n + 99) / 100 THEN x END), "
-        "max(CASE WHEN x IS NOT NULL AND rn = (95 * n + 99) / 100 THEN x END), max(x) "
-        "FROM r GROUP BY g"
+        f"CASE WHEN {x} < 1000 THEN {x} WHEN {x} < 10000 THEN {x} / 10 * 10 "
+        f"WHEN {x} < 100000 THEN {x} / 100 * 100 WHEN {x} < 1000000 THEN {x} / 1000 * 1000 "
+        f"WHEN {x} < 10000000 THEN {x} / 10000 * 10000 ELSE {x} / 100000 * 100000 END"
+    )
+
+
+def _ranked(grouped: str) -> str:
+    """Nearest-rank p50 / p95 and the max per ``g`` of ``grouped`` (a SELECT of ``g, x, c``:
+    ``c`` values ``x``), as a SELECT of ``g, n, p50, p95, max``: a running sum over the distinct
+    values instead of a sort of every row."""
+    return (
+        "SELECT g, n, min(CASE WHEN cum >= (50 * n + 99) / 100 THEN x END) AS p50, "
+        "min(CASE WHEN cum >= (95 * n + 99) / 100 THEN x END) AS p95, max(x) AS top FROM ("
+        "SELECT g, x, CAST(sum(c) OVER (PARTITION BY g ORDER BY x "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS cum, "
+        f"CAST(sum(c) OVER (PARTITION BY g) AS BIGINT) AS n FROM ({grouped}) q) r GROUP BY g, n"
+    )
+
+
+def _percentiles(values: str) -> str:
+    """Count, p50, p95, max of ``x`` per ``g`` over ``values`` (a SELECT of ``g, x``, no NULLs)
+    as a whole statement."""
+    return _ranked(
+        f"SELECT v.g AS g, {_rounded('v.x')} AS x, count(*) AS c FROM ({values}) v GROUP BY 1, 2"
     )
 
 
@@ -326,25 +349,28 @@ class _Run:
         )
 
     def by_name(self) -> list[Spread]:
+        """Runs per name and status, and the percentiles of the finished ones: one scan of the
+        window grouped by (name, status, rounded duration), then both from that."""
+        x = self.run_duration()
+        grouped = (
+            f"SELECT s.name AS g, s.status AS st, {_rounded(x)} AS x, count(*) AS c "
+            f"FROM {{workflow_status}} s WHERE {self.where} GROUP BY 1, 2, 3"
+        )
         rows = self.rows(
-            "WITH v AS (SELECT s.name AS g, s.status AS st, "
-            f"{self.run_duration()} AS x FROM {{workflow_status}} s WHERE {self.where}), "
-            "r AS (SELECT g, st, x, count(x) OVER (PARTITION BY g) AS n, "
-            "row_number() OVER (PARTITION BY g ORDER BY CASE WHEN x IS NULL THEN 1 ELSE 0 END, "
-            "x) AS rn FROM v) "
-            "SELECT g, st, count(*), "
-            "max(CASE WHEN x IS NOT NULL AND rn = (50 * n + 99) / 100 THEN x END), "
-            "max(CASE WHEN x IS NOT NULL AND rn = (95 * n + 99) / 100 THEN x END), max(x) "
-            "FROM r GROUP BY g, st",
+            f"WITH b AS ({grouped}) "
+            "SELECT g, st, CAST(sum(c) AS BIGINT), NULL, NULL, NULL FROM b GROUP BY g, st "
+            "UNION ALL SELECT p.g, NULL, p.n, p.p50, p.p95, p.top FROM ("
+            f"{_ranked('SELECT g, x, sum(c) AS c FROM b WHERE x IS NOT NULL GROUP BY g, x')}"
+            ") p",
             i_terminal=list(_TERMINAL),
         )
         acc: dict[str, dict[str, Any]] = {}
         for g, st, n, p50, p95, top in rows:
             a = acc.setdefault(str(g), {"statuses": {}, "p50": None, "p95": None, "max": None})
-            a["statuses"][str(st)] = int(n)
-            for key, v in (("p50", p50), ("p95", p95), ("max", top)):
-                if v is not None and (a[key] is None or v > a[key]):
-                    a[key] = v
+            if st is not None:
+                a["statuses"][str(st)] = int(n)
+            else:
+                a.update(p50=p50, p95=p95, max=top)
         return sorted(
             (
                 Spread(
@@ -371,9 +397,7 @@ class _Run:
         )
 
     def by_step(self) -> list[Spread]:
-        rows = self.rows(
-            f"WITH {_percentiles(self.step_values())}", i_bookkeeping=list(_BOOKKEEPING)
-        )
+        rows = self.rows(_percentiles(self.step_values()), i_bookkeeping=list(_BOOKKEEPING))
         return sorted(
             (Spread(str(g), int(n), _s(p50), _s(p95), _s(top)) for g, n, p50, p95, top in rows),
             key=lambda s: (-(s.p95_s or 0), s.name),
@@ -610,15 +634,17 @@ def _claude_results(value: Any) -> list[dict[str, Any]]:
 
 
 def compute(db: DB, q: InsightsQuery) -> Insights:
-    """Every figure of the window (in the calling thread: call it from a worker thread).
+    """Every figure of the window, or the part ``q.parts`` says (in the calling thread: call it
+    from a worker thread).
 
     Raises:
         FilterError: a bad filter or window (the message names it).
     """
     before = db.statements
     run = _Run(db, q)
-    counts = run.buckets()
-    per_bucket, models, capped_usage = run.usage()
+    runs, rest = q.parts in ("all", "runs"), q.parts in ("all", "rest")
+    counts = run.buckets() if runs else {}
+    per_bucket, models, capped_usage = run.usage() if rest else ({}, [], False)
     buckets = []
     for k in range(run.n):
         c = counts.get(k, [0, 0, 0, 0])
@@ -634,15 +660,19 @@ def compute(db: DB, q: InsightsQuery) -> Insights:
                 cost={m: round(v[1], 6) for m, v in sorted(cells.items())},
             )  # fmt: skip
         )
-    errors, capped_errors = run.errors()
-    hist = run.histogram(*q.selected) if q.selected else None
-    return Insights(
+    found = Insights(
         window=q.window,
         filter=q.filter,
         since=run.since_ms / 1000.0,
         until=run.until_ms / 1000.0,
         bucket_s=run.bucket_s,
         buckets=tuple(buckets),
+    )
+    if not rest:
+        return replace(found, statements=db.statements - before, complete=False)
+    errors, capped_errors = run.errors()
+    return replace(
+        found,
         by_name=tuple(run.by_name()),
         by_step=tuple(run.by_step()),
         models=tuple(models),
@@ -650,9 +680,23 @@ def compute(db: DB, q: InsightsQuery) -> Insights:
         waits=tuple(run.waits()),
         queues=tuple(run.queues()),
         errors=tuple(errors),
-        histogram=hist,
+        histogram=run.histogram(*q.selected) if q.selected else None,
         statements=db.statements - before,
         capped=capped_usage or capped_errors,
+        complete=runs,
+    )
+
+
+def merge(runs: Insights, rest: Insights) -> Insights:
+    """The ``parts="runs"`` and ``parts="rest"`` results of one query as one."""
+    buckets = tuple(
+        replace(
+            b, started=r.started, succeeded=r.succeeded, failed=r.failed, cancelled=r.cancelled
+        )  # fmt: skip
+        for b, r in zip(rest.buckets, runs.buckets, strict=True)
+    )
+    return replace(
+        rest, buckets=buckets, statements=runs.statements + rest.statements, complete=True
     )
 
 

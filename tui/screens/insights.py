@@ -12,6 +12,7 @@ language (the list's own filter applies when the screen opens). Enter on a run o
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -24,7 +25,7 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from ..data.filters import Filter
-from ..data.insights import WINDOWS, Insights, InsightsQuery, Spread
+from ..data.insights import WINDOWS, Insights, InsightsQuery, Spread, merge
 from ..formatting import duration, short_id, status_text
 from ..insights_text import cost_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
@@ -67,14 +68,18 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         self.filter_text = filter_text
         self.found: Insights | None = None
         self.error = ""
-        #: Reads of the figures so far (tests wait on it).
+        #: Reads of the figures so far, and first paints (the runs chart alone) so far.
         self.loads = 0
+        self.painted = 0
+        #: The next read is the first of a window or filter: the runs chart goes first.
+        self._fresh = True
         self._last = 0.0
         self._stale = False
         self._loading = False
         self._timer: Any = None
         self._cells: dict[str, dict[str, Any]] = {t: {} for t in _TABLES}
         self._selected: tuple[str, str] | None = None
+        self._hist_loading = False
 
     @property
     def deck(self) -> AgentDeckApp:
@@ -167,7 +172,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
                 self._stale = False
                 self._last = time.monotonic()
                 try:
-                    found = await self.deck.source.insights(self.insights_query())
+                    found = await self._read()
                 except SupervisorError as exc:
                     self.error = str(exc)  # keep the last figures on screen
                 else:
@@ -177,14 +182,41 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         finally:
             self._loading = False
 
+    async def _read(self) -> Insights:
+        """The figures; after a change of window or filter, the runs per bucket first (one
+        statement, drawn at once: the first paint), then the rest."""
+        query = self.insights_query()
+        if not self._fresh:
+            return await self.deck.source.insights(query)
+        self._fresh = False
+        runs = await self.deck.source.insights(replace(query, parts="runs"))
+        self._show_runs(runs)
+        rest = await self.deck.source.insights(replace(query, parts="rest"))
+        return merge(runs, rest)
+
+    def _show_runs(self, runs: Insights) -> None:
+        """The title and the runs chart of a first, partial read."""
+        with self.app.batch_update():
+            self._show_title(runs)
+            self.query_one(RunsChart).show(runs.buckets, runs.bucket_s)
+        self.painted += 1
+
     @work(exclusive=True, group="insights-hist", exit_on_error=False, description="histogram")
     async def _load_histogram(self) -> None:
+        self._hist_loading = True
         try:
             hist = await self.deck.source.insights_histogram(self.insights_query())
         except SupervisorError as exc:
             self.notify(str(exc), severity="error", timeout=6)
             return
+        finally:
+            self._hist_loading = False
         self.query_one(HistogramChart).show(hist)
+
+    @property
+    def settled(self) -> bool:
+        """Every figure read and drawn, nothing in flight (screenshots wait for it)."""
+        return self.loads > 0 and not self._loading and not self._hist_loading
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -225,8 +257,8 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         table = self.query_one(f"#{table_id}", DataTable)
         _sync(table, rows, self._cells[table_id])
 
-    def _show_title(self) -> None:
-        found = self.found
+    def _show_title(self, partial: Insights | None = None) -> None:
+        found = partial or self.found
         windows = " ".join(
             f"[reverse] {w} [/]" if w == self.window else f"[dim]{i}[/] {w}"
             for i, w in enumerate(WINDOWS, 1)
@@ -244,7 +276,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
                 parts.append(f"{cost_text(spent)} spent")
             if found.capped:
                 parts.append("[yellow]cost/errors: newest runs only[/]")
-        elif not self.error:
+        if (found is None or not found.complete) and not self.error:
             parts.append("[dim]loading…[/]")
         if self.error:
             parts.append(f"[red]{escape(self.error)}[/]")
@@ -311,6 +343,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
     def action_window(self, window: str) -> None:
         if window != self.window:
             self.window = window
+            self._fresh = True
             self._show_title()
             self.request_refresh(now=True)
 
@@ -330,6 +363,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         self.query_one("#durations", DataTable).focus()
         if text != self.filter_text:
             self.filter_text = text
+            self._fresh = True
             self._show_title()
             self.request_refresh(now=True)
 

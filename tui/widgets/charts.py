@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
-from textual.app import RenderResult
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
@@ -49,27 +48,23 @@ class _Chart(PlotextPlot):
     def redraw(self) -> None:
         plt = self.plt
         plt.clear_figure()
-        self.labels = []
         self.draw()
         self.refresh()
 
     def draw(self) -> None:
         raise NotImplementedError
 
-    #: The x labels of the last draw, thinned to the width at each render.
-    labels: list[str] = []
+    #: At most this many x labels, whatever the width (so that 60 columns hold them and the
+    #: labels do not depend on a width that moves while the screen lays out).
+    LABELS = 6
 
     def ticks(self, labels: list[str]) -> None:
-        self.labels = labels
-
-    def render(self) -> RenderResult:
-        n = len(self.labels)
-        if n:
-            width = max(len(label) for label in self.labels) + 2
-            every = max(1, -(-n * width // max(self.size.width - 8, width)))
-            shown = list(range(0, n, every))
-            self.plt.xticks([i + 1 for i in shown], [self.labels[i] for i in shown])
-        return super().render()
+        n = len(labels)
+        if not n:
+            return
+        every = -(-n // self.LABELS)
+        shown = list(range(0, n, every))
+        self.plt.xticks([i + 1 for i in shown], [labels[i] for i in shown])
 
 
 class RunsChart(_Chart):
