@@ -92,6 +92,10 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         app.push_screen(InsightsScreen(window=window))
         while not (isinstance(app.screen, InsightsScreen) and app.screen.painted):
+            if isinstance(app.screen, InsightsScreen) and app.screen.error:
+                raise SystemExit(f"insights: {app.screen.error}")
+            if time.perf_counter() - t0 > 120:
+                raise SystemExit("insights: no figures within 120 s")
             await pilot.pause(0.002)
         await pilot.pause(0)  # the frame with the runs chart
         first = time.perf_counter() - t0
@@ -124,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     with temp_dir("bench-insights") as tmp, databases(args.pg, sizes, tmp) as grown:
         for n, db in grown:
             url = _url(db, tmp, n)
+            if not db.sqlite:  # as autovacuum would have: statistics of every table
+                db.conn.execute("ANALYZE")
+                db.conn.commit()
             figures: dict[str, Any] = {}
             print(f"{n:,} workflows")
             for window in WINDOWS:
@@ -143,8 +150,11 @@ def main(argv: list[str] | None = None) -> None:
 def _url(db: DB, tmp: Path, n: int) -> str:
     if db.sqlite:
         return f"sqlite:///{tmp / f'list-{n}.sqlite'}"
+    from urllib.parse import quote
+
     info = db.conn.info
-    return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    secret = quote(info.password or "", safe="")
+    return f"postgresql://{info.user}:{secret}@{info.host}:{info.port}/{info.dbname}"
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """The insights: aggregates of the runs created in a time window, computed by the database.
 
-Every chart is one statement over ``workflow_status`` rows created in ``[since, until)`` (DBOS's
-``created_at`` index) that match the list's filter (``filters.Filter``, compiled to the same
-WHERE clause): buckets, percentiles and histograms are computed in SQL (percentiles by nearest
-rank with window functions, which SQLite and PostgreSQL both have). Two figures cannot be: a
-Claude step's tokens, cost and model are inside its pickled output, and a run's error is a
-pickled exception. For those, one statement reads the needed column of the window's rows (at
-most :data:`DECODE_CAP` of them, newest first) and Python decodes and adds them up; the result
-says when the cap cut it short.
+Every chart is one statement over the ``workflow_status`` rows created in ``[since, until)``
+(DBOS's ``created_at`` index) that match the list's filter (``filters.Filter``, compiled to the
+same WHERE clause); step rows are also bounded by ``completed_at_epoch_ms >= since`` (indexed by
+DBOS, and met by every step of a run created in the window). Buckets, percentiles and histograms
+are computed in SQL (nearest-rank percentiles over durations rounded to 1 %, with window
+functions, which SQLite and PostgreSQL both have). Two figures cannot be: a Claude step's
+tokens, cost and model are inside its pickled output, and a run's error is a pickled exception.
+For those, one statement reads the needed column of the window's rows (at most
+:data:`DECODE_CAP` of them, newest first) and Python decodes and adds them up; the result says
+when the cap cut it short.
 
 Standard library only (the data core): ``agentdeck stats`` runs it over plain ``sqlite3`` /
 ``psycopg`` connections, the dashboard on its engine's raw connections, on a worker thread.
@@ -72,6 +74,10 @@ _BOOKKEEPING = ("clock", "settings", "approval")
 DECODE_CAP = 20_000
 _FAILED = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 _TERMINAL = ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+#: As literals in a statement: checked per row, a constant list is cheaper than a parameter
+#: array on PostgreSQL (and it is DBOS's own names, never input).
+_FAILED_SQL = "(" + ", ".join(f"'{v}'" for v in _FAILED) + ")"
+_TERMINAL_SQL = "(" + ", ".join(f"'{v}'" for v in _TERMINAL) + ")"
 
 
 def window_of(text: str) -> tuple[int, int]:
@@ -332,10 +338,9 @@ class _Run:
         for k, started, ok, failed, cancelled in self.rows(
             "SELECT (s.created_at - :i_since) / :i_bucket AS k, count(*), "
             "sum(CASE WHEN s.status = 'SUCCESS' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN s.status IN :i_failed THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN s.status IN {_FAILED_SQL} THEN 1 ELSE 0 END), "
             "sum(CASE WHEN s.status = 'CANCELLED' THEN 1 ELSE 0 END) "
-            f"FROM {{workflow_status}} s WHERE {self.where} GROUP BY k",
-            i_failed=list(_FAILED),
+            f"FROM {{workflow_status}} s WHERE {self.where} GROUP BY k"
         ):
             out[int(k)] = [int(started), int(ok or 0), int(failed or 0), int(cancelled or 0)]
         return out
@@ -344,7 +349,7 @@ class _Run:
 
     def run_duration(self) -> str:
         return (
-            "CASE WHEN s.status IN :i_terminal "
+            f"CASE WHEN s.status IN {_TERMINAL_SQL} "
             "THEN coalesce(s.completed_at, s.updated_at) - s.created_at END"
         )
 
@@ -352,9 +357,13 @@ class _Run:
         """Runs per name and status, and the percentiles of the finished ones: one scan of the
         window grouped by (name, status, rounded duration), then both from that."""
         x = self.run_duration()
+        # PostgreSQL would inline the duration into each of the rounding's eleven uses of it
+        # (per row): OFFSET 0 keeps the inner query whole, so it is computed once.
+        fence = "" if self.db.sqlite else " OFFSET 0"
         grouped = (
-            f"SELECT s.name AS g, s.status AS st, {_rounded(x)} AS x, count(*) AS c "
-            f"FROM {{workflow_status}} s WHERE {self.where} GROUP BY 1, 2, 3"
+            f"SELECT d.g, d.st, {_rounded('d.x')} AS x, count(*) AS c FROM ("
+            f"SELECT s.name AS g, s.status AS st, {x} AS x FROM {{workflow_status}} s "
+            f"WHERE {self.where}{fence}) d GROUP BY 1, 2, 3"
         )
         rows = self.rows(
             f"WITH b AS ({grouped}) "
@@ -362,7 +371,6 @@ class _Run:
             "UNION ALL SELECT p.g, NULL, p.n, p.p50, p.p95, p.top FROM ("
             f"{_ranked('SELECT g, x, sum(c) AS c FROM b WHERE x IS NOT NULL GROUP BY g, x')}"
             ") p",
-            i_terminal=list(_TERMINAL),
         )
         acc: dict[str, dict[str, Any]] = {}
         for g, st, n, p50, p95, top in rows:
@@ -391,7 +399,7 @@ class _Run:
             "SELECT o.function_name AS g, o.completed_at_epoch_ms - o.started_at_epoch_ms AS x "
             f"FROM {{workflow_status}} s JOIN {{operation_outputs}} o "
             "ON o.workflow_uuid = s.workflow_uuid "
-            f"WHERE {self.where} AND o.completed_at_epoch_ms IS NOT NULL "
+            f"WHERE {self.where} AND o.completed_at_epoch_ms >= :i_since "
             "AND o.started_at_epoch_ms IS NOT NULL AND o.child_workflow_id IS NULL "
             "AND o.function_name NOT LIKE 'DBOS.%' AND o.function_name NOT IN :i_bookkeeping"
         )
@@ -412,7 +420,7 @@ class _Run:
                 f"SELECT {self.run_duration()} AS x FROM {{workflow_status}} s "
                 f"WHERE {self.where} AND s.name = :i_name"
             )
-            extra = {"i_terminal": list(_TERMINAL)}
+            extra = {}
         rows = self.rows(
             f"WITH v AS ({values}), b AS (SELECT min(x) AS lo, max(x) AS hi FROM v) "
             "SELECT b.lo, b.hi, CASE WHEN b.hi = b.lo THEN 0 "
@@ -441,6 +449,7 @@ class _Run:
             f"FROM {{workflow_status}} s JOIN {{operation_outputs}} o "
             "ON o.workflow_uuid = s.workflow_uuid "
             f"WHERE {self.where} AND o.function_name IN :i_claude AND o.output IS NOT NULL "
+            "AND o.completed_at_epoch_ms >= :i_since "
             "ORDER BY s.created_at DESC LIMIT :i_cap",
             i_claude=list(CLAUDE_STEPS),
             i_cap=DECODE_CAP,
@@ -497,7 +506,7 @@ class _Run:
             "AND r.function_id > a.function_id AND r.function_name = 'DBOS.recv') AS rid "
             "FROM {workflow_status} s JOIN {operation_outputs} a "
             f"ON a.workflow_uuid = s.workflow_uuid WHERE {self.where} "
-            "AND a.function_name = 'approval'"
+            "AND a.function_name = 'approval' AND a.completed_at_epoch_ms >= :i_since"
         )
         foreign_wf = (
             "NOT EXISTS (SELECT 1 FROM {operation_outputs} m "
@@ -516,12 +525,13 @@ class _Run:
             "SELECT 'recv', o.completed_at_epoch_ms - o.started_at_epoch_ms, 0 "
             "FROM {workflow_status} s JOIN {operation_outputs} o "
             f"ON o.workflow_uuid = s.workflow_uuid WHERE {self.where} "
-            f"AND o.function_name = 'DBOS.recv' AND {foreign_wf} "
+            "AND o.function_name = 'DBOS.recv' AND o.completed_at_epoch_ms >= :i_since "
+            f"AND {foreign_wf} "
             "UNION ALL "
             "SELECT 'recv', :i_now - o.started_at_epoch_ms, 1 "
             "FROM {workflow_status} s JOIN {operation_outputs} o "
             f"ON o.workflow_uuid = s.workflow_uuid WHERE {self.where} AND s.status = 'PENDING' "
-            "AND o.function_name = 'DBOS.sleep' "
+            "AND o.function_name = 'DBOS.sleep' AND o.completed_at_epoch_ms >= :i_since "
             "AND o.completed_at_epoch_ms - o.started_at_epoch_ms < 1000 "
             "AND o.function_id = (SELECT max(m.function_id) FROM {operation_outputs} m "
             "WHERE m.workflow_uuid = s.workflow_uuid) "
