@@ -30,7 +30,7 @@ from ..formatting import duration, short_id, status_text
 from ..insights_text import cost_text
 from ..messages import ConnectionChanged, WorkflowsRefreshed
 from ..supervisor import SupervisorError
-from ..widgets.charts import CostChart, HistogramChart, RunsChart
+from ..widgets.charts import Chart, CostChart, HistogramChart, RunsChart
 from ..widgets.footer import Footer
 from ..widgets.step_costs import bar
 from ..widgets.tables import PlainTable, cursor_key
@@ -216,7 +216,9 @@ class InsightsScreen(WorkerErrors, Screen[None]):
     @property
     def settled(self) -> bool:
         """Every figure read and drawn, nothing in flight (screenshots wait for it)."""
-        return self.loads > 0 and not self._loading and not self._hist_loading
+        if self.loads == 0 or self._loading or self._hist_loading:
+            return False
+        return not any(c.building for c in self.query(Chart))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -7,17 +7,21 @@ axes are the theme's (textual-plotext's "auto" theme).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, cast
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from ..data.insights import Bucket, Histogram
 from ..formatting import duration
 
-__all__ = ["CostChart", "HistogramChart", "RunsChart", "bucket_labels"]
+__all__ = ["Chart", "CostChart", "HistogramChart", "RunsChart", "bucket_labels"]
 
 RGB = tuple[int, int, int]
 
@@ -34,21 +38,82 @@ def bucket_labels(buckets: Sequence[Bucket], bucket_s: int) -> list[str]:
     return [time.strftime(fmt, time.localtime(b.start)) for b in buckets]
 
 
-class _Chart(PlotextPlot):
-    """A plot that redraws itself (with the theme's colours) when the theme changes."""
+class Chart(PlotextPlot):
+    """A plot built on a worker thread (plotext takes tens of milliseconds for a wide chart:
+    not on the UI thread), drawn again when its data, its size or the theme changes.
+
+    ``redraw`` takes the theme's colours on the UI thread and marks the drawing stale; the next
+    render starts a build of that version at that size and shows the last one meanwhile.
+    """
+
+    #: The theme colours a chart may use, read on the UI thread for the builder.
+    COLOURS = ("success", "error", "warning", "primary", "accent", "secondary", "foreground")
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self._lock = threading.Lock()
+        self._palette: dict[str, RGB] = {}
+        self._version = 0
+        self._built: tuple[tuple[Any, ...], Text] | None = None
+        self._pending: tuple[Any, ...] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
+    @property
+    def building(self) -> bool:
+        """A build is under way or due (screenshots wait for it)."""
+        return self._pending is not None or self._built is None or self._built[0] != self._key()
+
     def colour(self, name: str) -> RGB:
-        value = self.app.theme_variables.get(name) or self.app.theme_variables["foreground"]
-        return Color.parse(value).rgb
+        return self._palette.get(name) or self._palette.get("foreground") or (128, 128, 128)
 
     def redraw(self) -> None:
-        plt = self.plt
-        plt.clear_figure()
-        self.draw()
+        variables = self.app.theme_variables
+        self._palette = {
+            n: Color.parse(variables.get(n) or variables["foreground"]).rgb for n in self.COLOURS
+        }
+        self._version += 1
+        self.refresh()
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._version, self.size.width, self.size.height, self.app.theme)
+
+    def render(self) -> RenderResult:
+        key = self._key()
+        if self._built is not None and self._built[0] == key:
+            return self._built[1]
+        if self.size.width > 0 and self.size.height > 0 and self._pending != key:
+            self._pending = key
+            theme = self._get_plotext_theme_name(self.app.theme)
+            self.run_worker(
+                partial(self._build, key, theme), thread=True, group="charts",
+                exit_on_error=False, description="draw a chart",
+            )  # fmt: skip
+        return self._built[1] if self._built is not None else Text("")
+
+    def _build(self, key: tuple[Any, ...], theme: str) -> None:
+        """In a worker thread: the whole figure of ``key``'s version at its size."""
+        _, width, height, _ = key
+        with self._lock:
+            plt = self.plt
+            plt.clear_figure()
+            self.draw()
+            plt.plotsize(width, height)
+            plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext #5)
+            plt.theme(theme)
+            text = Text.from_ansi(plt.build())
+        try:
+            self.app.call_from_thread(self._built_one, key, text)
+        except RuntimeError:  # the app has closed meanwhile
+            pass
+
+    def _built_one(self, key: tuple[Any, ...], text: Text) -> None:
+        if self._built is None or self._built[0][0] <= key[0]:
+            self._built = (key, text)
+        if self._pending == key:
+            self._pending = None
         self.refresh()
 
     def draw(self) -> None:
@@ -67,7 +132,7 @@ class _Chart(PlotextPlot):
         self.plt.xticks([i + 1 for i in shown], [labels[i] for i in shown])
 
 
-class RunsChart(_Chart):
+class RunsChart(Chart):
     """Runs started per bucket, stacked by outcome (succeeded, failed, cancelled, in flight)."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
@@ -106,7 +171,7 @@ class RunsChart(_Chart):
         self.ticks(bucket_labels(b, self.bucket_s))
 
 
-class CostChart(_Chart):
+class CostChart(Chart):
     """Cost per bucket, stacked by model."""
 
     PALETTE = ("primary", "accent", "secondary", "warning", "success")
@@ -147,7 +212,7 @@ class CostChart(_Chart):
         self.ticks(bucket_labels(self.buckets, self.bucket_s))
 
 
-class HistogramChart(_Chart):
+class HistogramChart(Chart):
     """How the durations of the selected workflow or step name spread."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
