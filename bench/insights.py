@@ -14,10 +14,10 @@ Figures:
 * ``compute``: ``tui.data.insights.compute`` (every figure: the statements of one refresh) on one
   connection, repeated; its statements, and the p50 time of each statement;
 * ``first paint``: the dashboard attached to the database (``Supervisor``), the insights screen
-  pushed, until it has drawn its title and runs chart (one statement, read first), and until it
-  has drawn every figure (Pilot; the app's own worker thread);
+  pushed, until its title and runs chart are drawn (one statement, read first; the chart built
+  on its thread), and until every figure is (Pilot; the app's own worker threads);
 * ``refresh``: the screen's next read of the figures after a change (``request_refresh(now=True)``
-  until the figures are on screen again).
+  until every figure and chart is on screen again).
 
 The last line is JSON.
 """
@@ -82,6 +82,7 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
     from tui.app import AgentDeckApp
     from tui.screens.insights import InsightsScreen
     from tui.supervisor import Supervisor
+    from tui.widgets.charts import RunsChart
 
     app = AgentDeckApp(Supervisor(url), mode="attach", poll_interval=5.0)
     async with app.run_test(size=(140, 50)) as pilot:
@@ -91,7 +92,11 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
             await pilot.pause(0.05)
         t0 = time.perf_counter()
         app.push_screen(InsightsScreen(window=window))
-        while not (isinstance(app.screen, InsightsScreen) and app.screen.painted):
+        while not (
+            isinstance(app.screen, InsightsScreen)
+            and app.screen.painted
+            and not app.screen.query_one(RunsChart).building
+        ):
             if isinstance(app.screen, InsightsScreen) and app.screen.error:
                 raise SystemExit(f"insights: {app.screen.error}")
             if time.perf_counter() - t0 > 120:
@@ -99,7 +104,7 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
             await pilot.pause(0.002)
         await pilot.pause(0)  # the frame with the runs chart
         first = time.perf_counter() - t0
-        while not app.screen.loads:
+        while not (isinstance(app.screen, InsightsScreen) and app.screen.settled):
             await pilot.pause(0.002)
         await pilot.pause(0)  # the frame with every figure
         everything = time.perf_counter() - t0
@@ -110,7 +115,7 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
             loads = s.loads
             t1 = time.perf_counter()
             s.request_refresh(now=True)
-            while s.loads == loads:
+            while s.loads == loads or not s.settled:
                 await pilot.pause(0.002)
             await pilot.pause(0)
             refreshes.append(time.perf_counter() - t1)

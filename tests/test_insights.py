@@ -17,6 +17,7 @@ from tests.test_dashboard import until
 from tui.app import AgentDeckApp
 from tui.cli import main
 from tui.data.insights import InsightsQuery, window_of
+from tui.messages import WorkflowsRefreshed
 from tui.screens.detail import DetailScreen
 from tui.screens.insights import InsightsScreen
 from tui.screens.workflows import WorkflowsScreen
@@ -271,6 +272,14 @@ async def test_insights_screen_on_real_runs(made: Launched) -> None:
         await until(pilot, lambda: screen.loads > loads and screen.found is not None
                     and screen.found.window == "30d")  # fmt: skip
         assert screen.found is not None and screen.found.bucket_s == 86400
+
+        # A snapshot whose change token has not moved reads nothing (once the refresh the
+        # poller's first token asked for has been made).
+        await until(pilot, lambda: screen._timer is None and not screen._loading)
+        loads = screen.loads
+        screen.post_message(WorkflowsRefreshed(app.snapshot))
+        await pilot.pause()
+        assert screen._timer is None and not screen._loading and screen.loads == loads
 
         # A refresh asked for within MIN_REFRESH_S of the last waits for a timer.
         loads = screen.loads

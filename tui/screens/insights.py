@@ -28,7 +28,7 @@ from ..data.filters import Filter
 from ..data.insights import WINDOWS, Insights, InsightsQuery, Spread, merge
 from ..formatting import duration, short_id, status_text
 from ..insights_text import cost_text
-from ..messages import ConnectionChanged, WorkflowsRefreshed
+from ..messages import ConnectionChanged, Snapshot, WorkflowsRefreshed
 from ..supervisor import SupervisorError
 from ..widgets.charts import Chart, CostChart, HistogramChart, RunsChart
 from ..widgets.footer import Footer
@@ -80,6 +80,8 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         self._cells: dict[str, dict[str, Any]] = {t: {} for t in _TABLES}
         self._selected: tuple[str, str] | None = None
         self._hist_loading = False
+        #: The app's change token as its snapshots carry it (workflows per status, latest update).
+        self._token: tuple[Any, ...] | None = None
 
     @property
     def deck(self) -> AgentDeckApp:
@@ -127,6 +129,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
                 table.add_column(label, key=key, width=width)
         self.query_one("#durations", DataTable).focus()
         self._show_title()
+        self._token = _token(self.deck.snapshot)
         self.request_refresh(now=True)
 
     def on_screen_resume(self) -> None:
@@ -227,8 +230,13 @@ class InsightsScreen(WorkerErrors, Screen[None]):
 
     @on(WorkflowsRefreshed)
     def _refreshed(self, message: WorkflowsRefreshed) -> None:
+        """Read again when the change token moved (not for a snapshot of in-flight progress
+        only), at most every :data:`MIN_REFRESH_S`."""
         self.query_one(StatusLine).refresh_status(self.deck)
-        self.request_refresh()
+        token = _token(message.snapshot)
+        if token != self._token:
+            self._token = token
+            self.request_refresh()
 
     @on(ConnectionChanged)
     def _conn(self, message: ConnectionChanged) -> None:
@@ -400,6 +408,13 @@ _TABLES: dict[str, tuple[tuple[str, str, int | None], ...]] = {
     ),
     "errors": (("count", "N", 4), ("id", "NEWEST RUN", 22), ("line", "FIRST LINE", None)),
 }  # fmt: skip
+
+
+def _token(snap: Snapshot) -> tuple[Any, ...]:
+    """The change token as a snapshot carries it: workflows per status and the latest update of
+    the runs in flight (not of the list's page, which moves with the list's query)."""
+    latest = max((r.updated_at or 0.0 for r in snap.rows), default=0.0)
+    return (snap.total, snap.per_status, latest)
 
 
 def _selection(key: str | None) -> tuple[str, str] | None:
