@@ -302,3 +302,19 @@ def test_bulk_resume() -> None:
     result = run_quick("bulk_resume.py")
     assert result["resumed"] == result["runs"] == 50 and result["failed"] == 0
     assert result["left_after"] == 0 and result["statements"] > 0
+
+
+@pytest.mark.slow
+def test_insights() -> None:
+    """The insights figures at two sizes and both windows: statements, compute time, paint."""
+    result = run_quick("insights.py", timeout=180)
+    for size in ("1000", "3000"):
+        for window in ("24h", "30d"):
+            figures = result[size][window]
+            assert figures["compute"]["statements"] == 8
+            assert figures["compute"]["runs"] == int(size) - 1  # the presence row is left out
+            assert 0 < figures["first_paint_ms"] <= figures["all_figures_ms"]
+            assert figures["refresh"]["p50"] > 0
+            assert set(figures["compute"]["per_statement_p50_ms"]) == {
+                "buckets", "usage", "errors", "by_name", "by_step", "top_cost", "waits", "queues",
+            }  # fmt: skip

@@ -40,6 +40,7 @@ class AgentDeckApp(WorkerErrors, App[None]):
         Binding("n", "launch", "New run", id="app.launch"),
         Binding("Q", "queues", "Queues", show=False, id="app.queues"),
         Binding("S", "schedules", "Schedules", show=False, id="app.schedules"),
+        Binding("I", "insights", "Insights", show=False, id="app.insights"),
     ]
 
     def __init__(
@@ -280,6 +281,16 @@ class AgentDeckApp(WorkerErrors, App[None]):
         from .screens.queues import SchedulesScreen, open_view
 
         open_view(self, SchedulesScreen)
+
+    def action_insights(self) -> None:
+        """The insights screen, with the list's filter when opened from the list."""
+        from .screens.insights import InsightsScreen
+
+        if isinstance(self.screen, InsightsScreen):
+            return
+        listed = getattr(self.screen, "filter", None)
+        text = getattr(listed, "text", "")
+        self.push_screen(InsightsScreen(filter_text=text if isinstance(text, str) else ""))
 
     def action_resume_failed(self) -> None:
         """Every failed (or stuck, or timed-out) top-level run, resumed after a confirm."""

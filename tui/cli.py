@@ -158,6 +158,17 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ls.add_argument("--json", action="store_true")
 
+    sp = command("stats", "what the insights screen shows: runs, durations, cost, waits, errors")
+    sp.add_argument(
+        "--since", default="24h", metavar="SPAN",
+        help="the window, ending now: 1h, 24h, 7d, 30d or e.g. 90m, 12h, 3d (default 24h)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--filter", default="", metavar="EXPR",
+        help="the list's filter language, e.g. 'name:research status:error'",
+    )  # fmt: skip
+    sp.add_argument("--json", action="store_true")
+
     sh = command("show", "a workflow's status, steps, events and result")
     sh.add_argument("workflow_id")
     sh.add_argument("--json", action="store_true")
@@ -237,7 +248,7 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 def _settings_problem() -> str | None:
     """A bad setting, in one line naming it and its source (None when all are good).
 
-    ``agentdeck ls`` skips this: it reads its two settings without loading the model.
+    ``agentdeck ls`` and ``stats`` skip this: they read their settings without loading the model.
     """
     from workflows.config import ConfigError, settings
 
@@ -270,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"agentdeck: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.cmd != "ls" and (problem := _settings_problem()):
+    if args.cmd not in ("ls", "stats") and (problem := _settings_problem()):
         print(f"agentdeck: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.cmd == "config":
@@ -294,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.cmd == "ls":
             return _ls(args)
+        if args.cmd == "stats":
+            return _stats(args)
         import asyncio
 
         return asyncio.run(_run(args))
@@ -310,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from workflows.runtime import configure_logging, redact
 
-        if args.cmd == "ls":  # ls does not set up logging (it would import DBOS)
+        if args.cmd in ("ls", "stats"):  # they do not set up logging (it would import DBOS)
             configure_logging(Path(os.environ.get("AGENTDECK_STATE_DIR", ".agentdeck")))
         logging.getLogger("agentdeck.cli").exception("unexpected error")
         print(f"agentdeck: error: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
@@ -548,6 +561,28 @@ def _ls(args: argparse.Namespace) -> int:
             f"{_fmt_time(r['created_at']):<19} {r['summary']}{badge}"
         )
     print("\n".join(lines))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    """``agentdeck stats``: the insights screen's figures (``tui.data.insights``), read without
+    DBOS like ``ls``."""
+    from .data.filters import FilterError
+    from .data.insights import InsightsQuery, compute
+    from .fastls import LsError, open_db, resolve_db_url
+    from .insights_text import stats_text
+
+    try:
+        with open_db(resolve_db_url(args.db)) as db:
+            found = compute(db, InsightsQuery(window=args.since, filter=args.filter))
+    except FilterError as exc:
+        raise CLIError(f"bad --since or --filter: {exc}") from None
+    except LsError as exc:
+        raise CLIError(str(exc)) from None
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print(stats_text(found))
     return 0
 
 

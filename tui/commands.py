@@ -17,6 +17,7 @@ ACTIONS = (
     ("Approval inbox", "app.action_inbox", "i"),
     ("Queues", "app.action_queues", "Q"),
     ("Schedules", "app.action_schedules", "S"),
+    ("Insights: runs, durations, cost, approval waits, errors", "app.action_insights", "I"),
     ("Show log and audit", "app.action_log", "l"),
     ("Help: every key", "app.action_help", "?"),
     ("Answer the selected run's approval", "screen.action_answer", "a"),

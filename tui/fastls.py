@@ -35,6 +35,7 @@ __all__ = [
     "MESSAGE_ONLY_ERRORS",
     "LsError",
     "list_rows",
+    "open_db",
     "redact",
     "resolve_db_url",
 ]
@@ -122,6 +123,10 @@ def _open(db_url: str) -> Iterator[DB]:
             pg.rollback()
     finally:
         pg.close()
+
+
+#: A read-only snapshot connection as the data core's DB (``agentdeck stats`` too).
+open_db = _open
 
 
 @contextmanager

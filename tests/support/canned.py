@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui.data.filters import STATUS_ALIASES, Filter
+from tui.data.insights import Insights, InsightsQuery, StepCost
 from tui.data.reads import ListQuery
 from tui.supervisor import (
     ActionResult,
@@ -519,6 +520,16 @@ class CannedSupervisor(Supervisor):
 
     def recorded_queues(self, now: float) -> list[QueueRow]:
         return list(QUEUES if self.rows else IDLE_QUEUES)
+
+    def recorded_insights(self, query: InsightsQuery) -> Insights:
+        from .canned_insights import canned_insights
+
+        return canned_insights(query, query.now if query.now is not None else NOW)
+
+    def recorded_step_costs(self, workflow_id: str) -> list[StepCost]:
+        from .canned_insights import canned_step_costs
+
+        return canned_step_costs(workflow_id, NOW)
 
     def recorded_schedules(self, now: float) -> list[ScheduleRow]:
         if not self.rows:

@@ -45,6 +45,10 @@ async def settle(pilot: Pilot[None]) -> None:
             break
         await pilot.pause(0.02)
     await pilot.pause(0.2)
+    for _ in range(200):  # a screen that reads in steps says when it is done (insights)
+        if getattr(app.screen, "settled", True):
+            break
+        await pilot.pause(0.02)
     for box in app.screen.query(Input):
         box.cursor_blink = False
     # Deferred scrolls (a stream view following its end) land after a refresh; their scrollbars
@@ -180,6 +184,10 @@ SHOTS: tuple[Shot, ...] = (
     Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
     Shot("launch_compare", launch_kind("compare")),
     Shot("export", open_run("research-c3d2a1b0f9e8", "x")),
+    Shot("insights", keys("I"), size=(140, 60)),
+    Shot("detail_costs", open_run("research-c3d2a1b0f9e8", "dollar")),
+    Shot("insights_light", keys("I"), theme="textual-light"),
+    Shot("insights_small", keys("I"), size=(60, 20)),
 )
 
 

@@ -64,8 +64,7 @@ TOKEN_STATUS = " UNION ALL ".join(
 )
 #: Every run, and the newest creation time (the whole created_at index: now and then only).
 TOKEN_TOTAL = (
-    "SELECT count(*), coalesce(max(created_at), 0) FROM {workflow_status} "
-    "WHERE name <> :presence"
+    "SELECT count(*), coalesce(max(created_at), 0) FROM {workflow_status} WHERE name <> :presence"
 )
 #: Runs created since the newest one counted (the created_at index, from its end).
 TOKEN_NEW = (

@@ -21,6 +21,7 @@ from ..widgets.branches import BranchesPane
 from ..widgets.find import FindBar
 from ..widgets.footer import Footer
 from ..widgets.output import OutputPane
+from ..widgets.step_costs import StepCosts
 from ..widgets.tables import PlainTable
 from ..widgets.text import escape, show_text
 from ..widgets.timeline import Timeline, TimelineItem, build_items, hidden_steps
@@ -28,6 +29,8 @@ from .base import RunActionsScreen
 
 __all__ = ["DetailScreen"]
 
+#: Workflows whose detail has a Cost tab (their steps call Claude).
+COST_TAB_WORKFLOWS = frozenset({"research", "research.question", "compare", "compare.branch"})
 #: How often the detail screen reads its streams while the run is active.
 STREAM_POLL_S = 0.02
 
@@ -44,6 +47,14 @@ class DetailScreen(RunActionsScreen):
         Binding("p", "open_parent", "Parent", show=False, id="detail.parent"),
         Binding("slash", "find", "Find", key_display="/", id="detail.find"),
         Binding("x", "export", "Export (md/json)", show=False, id="detail.export"),
+        Binding(
+            "dollar",
+            "tab('costs')",
+            "Cost per step",
+            key_display="$",
+            show=False,
+            id="detail.costs",
+        ),  # fmt: skip
     ]
 
     def __init__(self, workflow_id: str) -> None:
@@ -87,6 +98,8 @@ class DetailScreen(RunActionsScreen):
                     yield PlainTable(id="events-table", cursor_type="row")
                 with TabPane("Result", id="result"):
                     yield Static("", id="result-text")
+                with TabPane("Cost", id="costs"):
+                    yield StepCosts(id="step-costs")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -96,6 +109,7 @@ class DetailScreen(RunActionsScreen):
         events.add_column("VALUE", key="value")
         self.query_one(OutputPane).view_for(self.workflow_id)
         self.query_one(TabbedContent).hide_tab("branches")
+        self.query_one(TabbedContent).hide_tab("costs")  # shown for our workflows (load)
         self._set_output_title(self.workflow_id)
         self.query_one(Timeline).focus()
         self.load()
@@ -146,10 +160,14 @@ class DetailScreen(RunActionsScreen):
         was_active = self.detail.row.active if self.detail else True
         first_load = self.detail is None
         self.detail = detail
+        if self.query_one(TabbedContent).active == "costs":
+            self.load_costs()
         for child in detail.children:
             self.offsets.setdefault(child.workflow_id, 0)
         self._render_detail()
         if first_load:
+            if detail.row.name in COST_TAB_WORKFLOWS:
+                self.query_one(TabbedContent).show_tab("costs")
             self._focus_failed_step()
             if detail.branches:
                 tabs = self.query_one(TabbedContent)
@@ -163,6 +181,23 @@ class DetailScreen(RunActionsScreen):
                     self.notify("the report is ready: m shows it", timeout=5)
                 else:
                     self.query_one(TabbedContent).active = "report"
+
+    @work(exclusive=True, group="costs", exit_on_error=False, description="load step costs")
+    async def load_costs(self) -> None:
+        """The Cost tab: time, tokens and cost of each Claude step (of the run's children too),
+        read when the tab shows and again with each reload of the run while it shows."""
+        try:
+            steps = await self.deck.source.step_costs(self.workflow_id)
+        except SupervisorError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        if self.is_attached:
+            self.query_one(StepCosts).show(steps, self.deck.clock())
+
+    @on(TabbedContent.TabActivated)
+    def _costs_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "costs":
+            self.load_costs()
 
     def _reading_output(self) -> bool:
         """Whether the user is reading the output (finding in it, or scrolled up in it): the
@@ -440,6 +475,9 @@ class DetailScreen(RunActionsScreen):
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
+        if tab == "costs" and not (self.detail and self.detail.row.name in COST_TAB_WORKFLOWS):
+            self.notify("cost per step: research and compare runs", timeout=3)
+            return
         if tab == "branches" and not (self.detail and self.detail.branches):
             self.notify("only fork-compare runs have branches", timeout=3)
             return

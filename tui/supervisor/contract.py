@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from workflows.models import ApprovalAnswer, StepSettings
 
+from ..data.insights import Histogram, Insights, InsightsQuery, StepCost
 from ..data.reads import ListQuery
 from .models import (
     ActionResult,
@@ -112,3 +113,8 @@ class Source(Protocol):
     # -- queues and schedules ------------------------------------------------------------------
     async def queue_rows(self, *, now: float | None = None) -> list[QueueRow]: ...
     async def schedule_rows(self, *, now: float | None = None) -> list[ScheduleRow]: ...
+
+    # -- insights (tui.data.insights) ----------------------------------------------------------
+    async def insights(self, query: InsightsQuery) -> Insights: ...
+    async def insights_histogram(self, query: InsightsQuery) -> Histogram | None: ...
+    async def step_costs(self, workflow_id: str) -> list[StepCost]: ...

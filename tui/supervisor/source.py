@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..data.insights import Histogram, Insights, InsightsQuery, StepCost
+from . import _insights
 from ._queues import QueueRow, ScheduleRow, queue_rows, schedule_rows
 from .actions import MAX_TIMEOUT_S, WORKFLOW_TYPES, Actions
 from .bulk import BulkActions
@@ -50,3 +52,14 @@ class Supervisor(Actions, Lineage, StreamReads, ListReads, BulkActions, ExportRe
     async def schedule_rows(self, *, now: float | None = None) -> list[ScheduleRow]:
         """Every schedule with its next run and latest runs (``_queues.schedule_rows``)."""
         return await schedule_rows(self, now=now)
+
+    async def insights(self, query: InsightsQuery) -> Insights:
+        """The insights screen's figures (``_insights.insights``)."""
+        return await _insights.insights(self, query)
+
+    async def insights_histogram(self, query: InsightsQuery) -> Histogram | None:
+        return await _insights.insights_histogram(self, query)
+
+    async def step_costs(self, workflow_id: str) -> list[StepCost]:
+        """The run detail's per-step breakdown (``_insights.run_step_costs``)."""
+        return await _insights.run_step_costs(self, workflow_id)

@@ -1,0 +1,238 @@
+"""Charts of the insights screen, drawn by plotext through ``textual-plotext``.
+
+Each chart keeps the data it was given and draws it again when the app's theme changes: the
+series take the theme's colours (``$success``, ``$error``, ``$warning``…), the background and
+axes are the theme's (textual-plotext's "auto" theme).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, cast
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual.color import Color
+from textual_plotext import PlotextPlot
+
+from ..data.insights import Bucket, Histogram
+from ..formatting import duration
+
+__all__ = ["Chart", "CostChart", "HistogramChart", "RunsChart", "bucket_labels"]
+
+RGB = tuple[int, int, int]
+
+
+def bucket_labels(buckets: Sequence[Bucket], bucket_s: int) -> list[str]:
+    """A short label per bucket: ``14:00`` for hour buckets and below, ``12-03`` for days,
+    ``12-03 06h`` in between."""
+    if bucket_s >= 86400:
+        fmt = "%m-%d"
+    elif bucket_s >= 6 * 3600:
+        fmt = "%d %Hh"
+    else:
+        fmt = "%H:%M"
+    return [time.strftime(fmt, time.localtime(b.start)) for b in buckets]
+
+
+class Chart(PlotextPlot):
+    """A plot built on a worker thread (plotext takes tens of milliseconds for a wide chart:
+    not on the UI thread), drawn again when its data, its size or the theme changes.
+
+    ``redraw`` takes the theme's colours on the UI thread and marks the drawing stale; the next
+    render starts a build of that version at that size and shows the last one meanwhile.
+    """
+
+    #: The theme colours a chart may use, read on the UI thread for the builder.
+    COLOURS = ("success", "error", "warning", "primary", "accent", "secondary", "foreground")
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self._lock = threading.Lock()
+        self._palette: dict[str, RGB] = {}
+        self._version = 0
+        self._built: tuple[tuple[Any, ...], Text] | None = None
+        self._pending: tuple[Any, ...] | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    @property
+    def building(self) -> bool:
+        """A build is under way or due (screenshots wait for it)."""
+        return self._pending is not None or self._built is None or self._built[0] != self._key()
+
+    def colour(self, name: str) -> RGB:
+        return self._palette.get(name) or self._palette.get("foreground") or (128, 128, 128)
+
+    def redraw(self) -> None:
+        variables = self.app.theme_variables
+        self._palette = {
+            n: Color.parse(variables.get(n) or variables["foreground"]).rgb for n in self.COLOURS
+        }
+        self._version += 1
+        self.refresh()
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._version, self.size.width, self.size.height, self.app.theme)
+
+    def render(self) -> RenderResult:
+        key = self._key()
+        if self._built is not None and self._built[0] == key:
+            return self._built[1]
+        if self.size.width > 0 and self.size.height > 0 and self._pending != key:
+            self._pending = key
+            theme = self._get_plotext_theme_name(self.app.theme)
+            self.run_worker(
+                partial(self._build, key, theme), thread=True, group="charts",
+                exit_on_error=False, description="draw a chart",
+            )  # fmt: skip
+        return self._built[1] if self._built is not None else Text("")
+
+    def _build(self, key: tuple[Any, ...], theme: str) -> None:
+        """In a worker thread: the whole figure of ``key``'s version at its size."""
+        _, width, height, _ = key
+        with self._lock:
+            plt = self.plt
+            plt.clear_figure()
+            self.draw()
+            plt.plotsize(width, height)
+            plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext #5)
+            plt.theme(theme)
+            text = Text.from_ansi(plt.build())
+        try:
+            self.app.call_from_thread(self._built_one, key, text)
+        except RuntimeError:  # the app has closed meanwhile
+            pass
+
+    def _built_one(self, key: tuple[Any, ...], text: Text) -> None:
+        if self._built is None or self._built[0][0] <= key[0]:
+            self._built = (key, text)
+        if self._pending == key:
+            self._pending = None
+        self.refresh()
+
+    def draw(self) -> None:
+        raise NotImplementedError
+
+    #: At most this many x labels, whatever the width (so that 60 columns hold them and the
+    #: labels do not depend on a width that moves while the screen lays out).
+    LABELS = 6
+
+    def ticks(self, labels: list[str]) -> None:
+        n = len(labels)
+        if not n:
+            return
+        every = -(-n // self.LABELS)
+        shown = list(range(0, n, every))
+        self.plt.xticks([i + 1 for i in shown], [labels[i] for i in shown])
+
+
+class RunsChart(Chart):
+    """Runs started per bucket, stacked by outcome (succeeded, failed, cancelled, in flight)."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self.buckets: tuple[Bucket, ...] = ()
+        self.bucket_s = 3600
+
+    def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        self.buckets, self.bucket_s = tuple(buckets), bucket_s
+        self.redraw()
+
+    def draw(self) -> None:
+        plt = self.plt
+        b = self.buckets
+        if not b:
+            plt.title("no runs")
+            return
+        xs = list(range(1, len(b) + 1))
+        ok = [x.succeeded for x in b]
+        failed = [x.failed for x in b]
+        cancelled = [x.cancelled for x in b]
+        other = [x.started - x.succeeded - x.failed - x.cancelled for x in b]
+        # textual-plotext's typed copy of plotext says ``label`` and one colour; plotext 5.3
+        # itself, which draws, takes ``labels`` and a colour per series.
+        cast(Any, plt).stacked_bar(
+            xs,
+            [ok, failed, cancelled, other],
+            labels=["succeeded", "failed", "cancelled", "in flight"],
+            color=[
+                self.colour("success"),
+                self.colour("error"),
+                self.colour("warning"),
+                self.colour("primary"),
+            ],
+        )
+        self.ticks(bucket_labels(b, self.bucket_s))
+
+
+class CostChart(Chart):
+    """Cost per bucket, stacked by model."""
+
+    PALETTE = ("primary", "accent", "secondary", "warning", "success")
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.buckets: tuple[Bucket, ...] = ()
+        self.bucket_s = 3600
+
+    def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        self.buckets, self.bucket_s = tuple(buckets), bucket_s
+        self.redraw()
+
+    def models(self) -> list[str]:
+        totals: dict[str, float] = {}
+        for b in self.buckets:
+            for m, c in b.cost.items():
+                totals[m] = totals.get(m, 0.0) + c
+        return sorted(totals, key=lambda m: -totals[m])
+
+    def draw(self) -> None:
+        plt = self.plt
+        models = self.models()
+        if not models:
+            plt.title("no Claude calls")
+            return
+        xs = list(range(1, len(self.buckets) + 1))
+        series = [[b.cost.get(m, 0.0) for b in self.buckets] for m in models]
+        # textual-plotext's typed copy of plotext says ``label`` and one colour; plotext 5.3
+        # itself, which draws, takes ``labels`` and a colour per series.
+        cast(Any, plt).stacked_bar(
+            xs,
+            series,
+            labels=models,
+            color=[self.colour(self.PALETTE[i % len(self.PALETTE)]) for i in range(len(models))],
+        )
+        plt.ylabel("USD")
+        self.ticks(bucket_labels(self.buckets, self.bucket_s))
+
+
+class HistogramChart(Chart):
+    """How the durations of the selected workflow or step name spread."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.histogram: Histogram | None = None
+
+    def show(self, histogram: Histogram | None) -> None:
+        self.histogram = histogram
+        self.redraw()
+
+    def draw(self) -> None:
+        plt = self.plt
+        h = self.histogram
+        if h is None or not sum(h.counts):
+            plt.title("select a row: its durations")
+            return
+        n = len(h.counts)
+        width = (h.hi_s - h.lo_s) / n if n else 0.0
+        xs = list(range(1, n + 1))
+        plt.bar(xs, list(h.counts), color=self.colour("accent"))
+        plt.title(f"{h.kind} {h.name}: durations")
+        labels = [duration(h.lo_s + i * width) for i in range(n)]
+        self.ticks(labels)
