@@ -22,10 +22,12 @@ from .models import (
     PROGRESS_EVENT,
     ApprovalAnswer,
     ApprovalDecision,
+    ApprovalKind,
     ApprovalRequest,
     ApprovalState,
     Progress,
 )
+from .notify import notify_approval
 
 __all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event", "publish_progress"]
 
@@ -63,6 +65,7 @@ async def ask(
     timeout_s: float,
     proposal: dict[str, Any] | None = None,
     options: tuple[ApprovalDecision, ...] | None = None,
+    kind: ApprovalKind = "plan",
 ) -> ApprovalAnswer:
     """Publish an approval request, wait for a valid answer, publish the resolution.
 
@@ -81,11 +84,20 @@ async def ask(
         prompt=prompt,
         proposal=proposal or {},
         **({"options": options} if options else {}),
+        kind=kind,
         answer_schema=ApprovalAnswer.model_json_schema(),
         created_at=now,
         deadline=now + timeout_s,
     )
     await publish_event(APPROVAL_EVENT, request.model_dump(mode="json"))
+    await notify_approval(
+        approval_kind=kind,
+        request_id=request.request_id,
+        prompt=prompt,
+        options=[o.value for o in request.options],
+        deadline=request.deadline,
+        created_at=request.created_at,
+    )
     while True:
         remaining = request.deadline - await _now()
         raw = await DBOS.recv_async(topic, timeout_seconds=max(remaining, 0.0))

@@ -52,6 +52,7 @@ __all__ = [
     "StepSettings",
     "parse_branches",
     "ApprovalDecision",
+    "ApprovalKind",
     "ApprovalRequest",
     "ApprovalState",
     "ChunkKind",
@@ -259,12 +260,17 @@ class ApprovalState(enum.StrEnum):
     TIMED_OUT = "timed_out"
 
 
+#: What an approval is about: a research plan, a tool call, a budget or a tool loop.
+ApprovalKind = Literal["plan", "tool", "budget", "loop"]
+
+
 class ApprovalRequest(_Frozen):
     """Published as the ``agentdeck.approval`` event before the workflow blocks in ``recv``."""
 
     request_id: str
     topic: str
     prompt: str
+    kind: ApprovalKind = "plan"
     options: tuple[ApprovalDecision, ...] = (
         ApprovalDecision.APPROVE,
         ApprovalDecision.REJECT,

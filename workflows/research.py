@@ -174,6 +174,7 @@ async def _tool_decision(req: ToolRequest, timeout_s: float) -> tuple[bool, str]
             timeout_s=timeout_s,
             proposal={"tool": req.tool, "input": req.input},
             options=(ApprovalDecision.APPROVE, ApprovalDecision.REJECT),
+            kind="tool",
         )
     except ApprovalTimeout:
         return False, f"nobody answered within {timeout_s:g} s"

@@ -110,10 +110,11 @@ def _plain_json(v: Any) -> Any:
 _PROGRESS_KEYS = frozenset({"phase", "done", "total", "detail", "cost_usd"})
 _DECISIONS = ("approve", "reject", "edit")
 _STATES = frozenset({"pending", "answered", "timed_out"})
+_KINDS = frozenset({"plan", "tool", "budget", "loop"})
 _APPROVAL_KEYS = frozenset(
     {
         "request_id", "topic", "prompt", "options", "proposal", "answer_schema",
-        "created_at", "deadline", "state", "answer", "resolved_at",
+        "created_at", "deadline", "state", "answer", "resolved_at", "kind",
     }
 )  # fmt: skip
 _ANSWER_KEYS = frozenset({"decision", "questions", "comment", "by"})
@@ -163,12 +164,13 @@ def _approval(v: dict[str, Any]) -> dict[str, Any]:
     if type(proposal) is not dict or type(schema) is not dict:
         raise _Odd
     state = v.get("state", "pending")
-    if state not in _STATES:
+    if state not in _STATES or v.get("kind", "plan") not in _KINDS:
         raise _Odd
     return {
         "request_id": _str(v["request_id"]),
         "topic": _str(v["topic"]),
         "prompt": _str(v["prompt"]),
+        "kind": v.get("kind", "plan"),
         "options": list(options),
         "proposal": _plain_json(proposal),
         "answer_schema": _plain_json(schema),
