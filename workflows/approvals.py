@@ -27,7 +27,7 @@ from .models import (
     ApprovalState,
     Progress,
 )
-from .notify import notify_approval
+from .notify import notify_approval, notify_context
 
 __all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event", "publish_progress"]
 
@@ -43,10 +43,21 @@ async def publish_event(key: str, value: dict[str, Any]) -> None:
 
 
 async def publish_progress(
-    phase: str, done: int = 0, total: int = 0, detail: str = "", *, cost: float = 0.0
+    phase: str,
+    done: int = 0,
+    total: int = 0,
+    detail: str = "",
+    *,
+    cost: float = 0.0,
+    budget_usd: float = 0.0,
+    budget_tokens: int = 0,
+    tokens: int = 0,
 ) -> None:
     """The run's ``agentdeck.progress`` event: what the list shows without loading outputs."""
-    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
+    p = Progress(
+        phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6),
+        budget_usd=round(budget_usd, 6), budget_tokens=budget_tokens, tokens=tokens,
+    )  # fmt: skip
     await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
 
 
@@ -75,7 +86,7 @@ async def ask(
     deadline.
     """
     wid = DBOS.workflow_id or "?"
-    await approval_point()
+    notify = await approval_point(kind)
     # The deadline is computed once and checkpointed, so a recovered workflow keeps it.
     now = await _now()
     request = ApprovalRequest(
@@ -91,6 +102,7 @@ async def ask(
     )
     await publish_event(APPROVAL_EVENT, request.model_dump(mode="json"))
     await notify_approval(
+        notify,
         approval_kind=kind,
         request_id=request.request_id,
         prompt=prompt,
@@ -131,8 +143,13 @@ async def ask(
 
 
 @DBOS.step(name=APPROVAL_STEP)
-async def approval_point() -> None:
-    """Marks where an approval starts: a rewind from here asks again with a fresh deadline."""
+async def approval_point(kind: str = "plan") -> dict[str, str] | None:
+    """Marks where an approval starts: a rewind from here asks again with a fresh deadline.
+
+    Returns whether (and with what) the approval is notified (:func:`notify_context`), so the
+    decision is recorded here rather than in a step of its own.
+    """
+    return await notify_context(kind)
 
 
 @DBOS.step(name="clock")

@@ -67,6 +67,7 @@ __all__ = [
     "approve_command",
     "load_notify",
     "notify_approval",
+    "notify_context",
     "scan_events",
     "send_notification",
 ]
@@ -309,18 +310,18 @@ async def send_notification(event: NotifyEvent) -> dict[str, str]:
     return out
 
 
-@DBOS.step(name="notify.context")
-async def notify_context(kind: NotifyEventKind) -> dict[str, str] | None:
-    """None when this event kind is not to be sent; else the run's name and summary.
+async def notify_context(approval_kind: str) -> dict[str, str] | None:
+    """None when an approval of this kind is not to be notified; else the run's name and summary.
 
-    A step, so a replay takes the same branch whatever the configuration says by then.
+    Called inside the ``approval`` marker step (:func:`workflows.approvals.approval_point`), so
+    a replay takes the same branch whatever the configuration says by then, at no extra step.
     """
     try:
         cfg = load_notify()
     except ConfigError as exc:
         log.warning("notifications off: %s", exc)
         return None
-    if not cfg.wants(kind):
+    if not cfg.wants(_event_kind(approval_kind)):
         return None
     wid = DBOS.workflow_id or ""
     status = await DBOS.get_workflow_status_async(wid)
@@ -330,7 +331,14 @@ async def notify_context(kind: NotifyEventKind) -> dict[str, str] | None:
     return {"name": status.name if status is not None else "", "summary": summary}
 
 
+def _event_kind(approval_kind: str) -> NotifyEventKind:
+    if approval_kind == "budget":
+        return NotifyEventKind.BUDGET_REACHED
+    return NotifyEventKind.APPROVAL_NEEDED
+
+
 async def notify_approval(
+    ctx: dict[str, str] | None,
     *,
     approval_kind: str,
     request_id: str,
@@ -340,19 +348,15 @@ async def notify_approval(
     created_at: float,
     detail: str = "",
 ) -> None:
-    """From inside a workflow that is about to wait for an approval: start its notification.
+    """From inside a workflow that is about to wait for an approval: start its notification
+    (``ctx``: what :func:`notify_context` recorded; None = not notified).
 
     Not awaited to the end: the send runs as its own workflow (the event key is its id), so a slow
     or failing target never delays the approval.
     """
-    kind = (
-        NotifyEventKind.BUDGET_REACHED
-        if approval_kind == "budget"
-        else NotifyEventKind.APPROVAL_NEEDED
-    )
-    ctx = await notify_context(kind)
     if ctx is None:
         return
+    kind = _event_kind(approval_kind)
     wid = DBOS.workflow_id or ""
     opts = tuple(options)
     event = NotifyEvent(

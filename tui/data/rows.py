@@ -107,8 +107,10 @@ def _plain_json(v: Any) -> Any:
     raise _Odd
 
 
-_PROGRESS_KEYS = frozenset({"phase", "done", "total", "detail", "cost_usd"})
-_DECISIONS = ("approve", "reject", "edit")
+_PROGRESS_KEYS = frozenset(
+    {"phase", "done", "total", "detail", "cost_usd", "budget_usd", "budget_tokens", "tokens"}
+)
+_DECISIONS = ("approve", "reject", "edit", "raise", "continue", "switch", "stop")
 _STATES = frozenset({"pending", "answered", "timed_out"})
 _KINDS = frozenset({"plan", "tool", "budget", "loop"})
 _APPROVAL_KEYS = frozenset(
@@ -118,6 +120,8 @@ _APPROVAL_KEYS = frozenset(
     }
 )  # fmt: skip
 _ANSWER_KEYS = frozenset({"decision", "questions", "comment", "by"})
+#: Budget answers' fields: an answer that sets one (raise, switch: rare) goes to the model.
+_BUDGET_ANSWER_KEYS = ("budget_usd", "budget_tokens", "model")
 
 
 def _progress(v: dict[str, Any]) -> dict[str, Any]:
@@ -129,13 +133,20 @@ def _progress(v: dict[str, Any]) -> dict[str, Any]:
         "total": _int(v.get("total", 0)),
         "detail": _str(v.get("detail", "")),
         "cost_usd": _float(v.get("cost_usd", 0.0)),
+        "budget_usd": _float(v.get("budget_usd", 0.0)),
+        "budget_tokens": _int(v.get("budget_tokens", 0)),
+        "tokens": _int(v.get("tokens", 0)),
     }
 
 
 def _answer(v: Any) -> dict[str, Any] | None:
     if v is None:
         return None
-    if type(v) is not dict or not v.keys() <= _ANSWER_KEYS or v.get("decision") not in _DECISIONS:
+    if type(v) is not dict or v.get("decision") not in _DECISIONS:
+        raise _Odd
+    if any(v.get(k) is not None for k in _BUDGET_ANSWER_KEYS):
+        raise _Odd
+    if not v.keys() - set(_BUDGET_ANSWER_KEYS) <= _ANSWER_KEYS:
         raise _Odd
     questions = v.get("questions")
     if questions is not None:
@@ -149,7 +160,10 @@ def _answer(v: Any) -> dict[str, Any] | None:
     comment, by = _str(v.get("comment", "")), _str(v.get("by", ""))
     if len(comment) > 2000 or len(by) > 200:
         raise _Odd
-    return {"decision": v["decision"], "questions": questions, "comment": comment, "by": by}
+    return {
+        "decision": v["decision"], "questions": questions, "comment": comment, "by": by,
+        **dict.fromkeys(_BUDGET_ANSWER_KEYS),
+    }  # fmt: skip
 
 
 def _approval(v: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +171,7 @@ def _approval(v: dict[str, Any]) -> dict[str, Any]:
     required = ("request_id", "topic", "prompt", "deadline", "created_at")
     if not v.keys() <= _APPROVAL_KEYS or any(k not in v for k in required):
         raise _Odd
-    options = v.get("options", list(_DECISIONS))
+    options = v.get("options", ["approve", "reject", "edit"])
     if type(options) is not list or any(o not in _DECISIONS for o in options):
         raise _Odd
     proposal, schema = v.get("proposal", {}), v.get("answer_schema", {})
