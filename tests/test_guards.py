@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, DataTable, Input, Static
 
 from tests.conftest import connected, launched, wait_for
 from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
+from tests.test_dashboard import SIZE, make_app, until
+from tui.modals.approve import ApproveScreen
+from tui.screens.inbox import InboxScreen
 from tui.supervisor import ApprovalItem, Supervisor, SupervisorError
+from tui.widgets.workflow_table import WorkflowTable
 from workflows.claude import ClaudeBudgetStop, run_claude
 from workflows.config import ConfigError
 from workflows.guards import Budget, call_cap, estimate, load_guards, spent
@@ -36,7 +42,7 @@ from workflows.models import (
     StepUsage,
     Usage,
 )
-from workflows.runtime import RuntimeSettings
+from workflows.runtime import Runtime, RuntimeSettings
 
 REPO = Path(__file__).resolve().parent.parent
 TOPIC = "durable execution"
@@ -450,3 +456,79 @@ async def test_the_loop_guard_through_the_real_cli(cli_sup: Supervisor) -> None:
     assert await finish(cli_sup, wid) == "SUCCESS"
     r = await report(cli_sup, wid)
     assert [a.ok for a in r.answers] == [False, True]
+
+
+# --------------------------------------------------------------------------------------------
+# The dashboard: the inbox and the list show the guards; their forms answer them
+
+
+async def press_button(pilot: Pilot[None], screen: ApproveScreen, button: str) -> None:
+    """Focus a button and press enter (a click could land on a toast over it)."""
+    screen.query_one(f"#{button}", Button).focus()
+    await pilot.press("enter")
+
+
+async def test_inbox_raise_form_and_the_budget_column(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, budget_usd=0.02)
+    await approve_plan(sup, wid)
+    await budget_approval(sup, wid)
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
+        runs = app.screen.query_one(WorkflowTable)
+        await until(pilot, lambda: wid in runs.rows_by_id
+                    and "budget" in str(runs.get_cell(wid, "progress")))  # fmt: skip
+        assert str(runs.get_cell(wid, "cost")) == "$0.000/$0.02"  # spent / budget
+        await pilot.press("i")
+        assert isinstance(app.screen, InboxScreen)
+        grid = app.screen.query_one(DataTable)
+        await until(pilot, lambda: grid.row_count == 1)
+        asks = str(grid.get_cell(wid, "asks"))
+        assert asks == "budget · $0.0002 + ~$0.0240 > $0.0200 before research"
+        assert str(grid.get_cell(wid, "options")) == "raise / continue / switch / stop"
+        await pilot.press("enter")
+        modal = app.screen
+        assert isinstance(modal, ApproveScreen)
+        assert "budget        $0.0200 · no token limit" in str(
+            modal.query_one("#budget-figures", Static).render()
+        )
+        # A bad number is said, not sent.
+        usd = modal.query_one("#budget-usd", Input)
+        usd.value = "lots"
+        await press_button(pilot, modal, "raise")
+        await until(pilot, lambda: "must be a number of USD, not 'lots'" in str(
+            modal.query_one("#answer-error", Static).render()))  # fmt: skip
+        assert isinstance(app.screen, ApproveScreen)
+        usd.value = "1.00"
+        await press_button(pilot, modal, "raise")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        assert any("raise sent" in t for _, t in app.audit)
+        assert await finish(sup, wid) == "SUCCESS"  # (the app closes the data layer on exit)
+        assert (await report(sup, wid)).outcome == "completed"
+        progress = (await sup.get_row(wid)).progress
+        assert progress is not None and progress.budget_usd == 1.0
+
+
+async def test_inbox_loop_form_continues_with_ctrl_a(sup: Supervisor, runtime: Runtime) -> None:
+    wid = await launch(sup, tools="Read", fault="research.loop")
+    await approve_plan(sup, wid)
+    child = (await loop_approval(sup, 0)).row.workflow_id
+    app = make_app(sup, runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
+        await pilot.press("i")
+        grid = app.screen.query_one(DataTable)
+        await until(pilot, lambda: grid.row_count == 1)
+        assert str(grid.get_cell(child, "asks")).startswith(
+            "tool loop · the same call again after it ran (Read: "
+        )
+        await pilot.press("enter")
+        modal = app.screen
+        assert isinstance(modal, ApproveScreen)
+        assert '"file_path"' in str(modal.query_one("#tool-input", Static).render())
+        await pilot.press("ctrl+a")  # continue
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        assert any("continue sent" in t for _, t in app.audit)
+        item = await loop_approval(sup, 1)  # the streak of 8 calls without text, next
+        assert (await sup.answer(item.row.workflow_id, answer(ApprovalDecision.STOP))).ok
+        assert await finish(sup, wid) == "ERROR"  # its only question stopped: nothing to report

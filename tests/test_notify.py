@@ -392,3 +392,30 @@ async def _succeeded(sup: Supervisor, wid: str) -> bool:
         return (await sup.get_row(wid)).status == "SUCCESS"
     except SupervisorError:
         return False
+
+
+def test_the_desktop_notifier_in_the_docs_works(tmp_path: Path) -> None:
+    """The script docs/guards.md offers, run with a stand-in notify-send on PATH."""
+    import re
+    import subprocess
+
+    page = (REPO / "docs" / "guards.md").read_text()
+    script = re.search(r"```python\n(#!/usr/bin/env python3\n.*?)```", page, re.S)
+    assert script is not None
+    (tmp_path / "agentdeck-notify").write_text(script.group(1))
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "bin" / "notify-send"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
+    fake.chmod(0o755)
+    event = NotifyEvent(
+        key="approval_needed:r1:approve-plan", event=NotifyEventKind.APPROVAL_NEEDED,
+        run_id="r1", name="research", summary="durable execution · 3q",
+        approve_command="agentdeck approve r1",
+    )  # fmt: skip
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    subprocess.run([sys.executable, str(tmp_path / "agentdeck-notify")], input=event.body(),
+                   env=env, check=True, timeout=30)  # fmt: skip
+    args = seen.read_text().splitlines()
+    assert args[:3] == ["-u", "critical", "agentdeck: approval needed"]
+    assert args[3:] == ["research r1", "durable execution · 3q", "agentdeck approve r1"]

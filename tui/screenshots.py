@@ -16,7 +16,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ._canned import FAILED, NOW, TOOL_WAITING, WAITING, CannedSupervisor
+from ._canned import FAILED, GUARD_ROWS, NOW, TOOL_WAITING, WAITING, CannedSupervisor
 from .app import AgentDeckApp
 
 __all__ = ["SHOTS", "Shot", "canned_app", "main"]
@@ -116,6 +116,22 @@ def with_tool_approval(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     return run
 
 
+def with_guards(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The canned rows plus a run paused at its budget and a question stopped at a tool loop."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, AgentDeckApp) and isinstance(app.source, CannedSupervisor)
+        app.source.rows = (*app.source.rows, *GUARD_ROWS)
+        await settle(pilot)
+        for name in names:
+            await pilot.press(name)
+            await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
 def launch_kind(kind: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """The launch form switched to another workflow type."""
 
@@ -178,6 +194,10 @@ SHOTS: tuple[Shot, ...] = (
     Shot("diff_all", open_run("research-c3d2a1b0f9e8~fork", "d", "c")),
     Shot("fork_settings", open_run("research-c3d2a1b0f9e8", "f", "tab", *"claude-opus-4-1")),
     Shot("launch_compare", launch_kind("compare")),
+    Shot("workflows_guards", with_guards()),
+    Shot("inbox_guards", with_guards("i")),
+    Shot("approve_budget", with_guards("i", "down", "enter")),
+    Shot("approve_loop", with_guards("i", "down", "down", "enter")),
 )
 
 

@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -263,6 +265,15 @@ class Progress(_Frozen):
     budget_usd: float = 0.0
     budget_tokens: int = 0
     tokens: int = 0
+
+    @model_serializer(mode="wrap")
+    def _without_unset_budget(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A run without a budget publishes the event it always did (no zero budget fields)."""
+        out: dict[str, Any] = handler(self)
+        if not self.budget_usd and not self.budget_tokens:
+            for key in ("budget_usd", "budget_tokens", "tokens"):
+                out.pop(key, None)
+        return out
 
 
 class ApprovalDecision(enum.StrEnum):

@@ -127,16 +127,18 @@ _BUDGET_ANSWER_KEYS = ("budget_usd", "budget_tokens", "model")
 def _progress(v: dict[str, Any]) -> dict[str, Any]:
     if not v.keys() <= _PROGRESS_KEYS or "phase" not in v:
         raise _Odd
-    return {
+    out = {
         "phase": _str(v["phase"]),
         "done": _int(v.get("done", 0)),
         "total": _int(v.get("total", 0)),
         "detail": _str(v.get("detail", "")),
         "cost_usd": _float(v.get("cost_usd", 0.0)),
-        "budget_usd": _float(v.get("budget_usd", 0.0)),
-        "budget_tokens": _int(v.get("budget_tokens", 0)),
-        "tokens": _int(v.get("tokens", 0)),
     }
+    budget_usd, budget_tokens = _float(v.get("budget_usd", 0.0)), _int(v.get("budget_tokens", 0))
+    if budget_usd or budget_tokens:  # as workflows.models.Progress dumps itself
+        out.update(budget_usd=budget_usd, budget_tokens=budget_tokens,
+                   tokens=_int(v.get("tokens", 0)))  # fmt: skip
+    return out
 
 
 def _answer(v: Any) -> dict[str, Any] | None:
