@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -532,3 +533,54 @@ async def test_inbox_loop_form_continues_with_ctrl_a(sup: Supervisor, runtime: R
         item = await loop_approval(sup, 1)  # the streak of 8 calls without text, next
         assert (await sup.answer(item.row.workflow_id, answer(ApprovalDecision.STOP))).ok
         assert await finish(sup, wid) == "ERROR"  # its only question stopped: nothing to report
+
+
+# --------------------------------------------------------------------------------------------
+# The CLI: launch with a budget, answer the budget approval from another shell
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_cli_budget_flags_and_the_approve_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    env = dict(os.environ, AGENTDECK_OFFLINE_TPS="0", AGENTDECK_STATE_DIR=str(tmp_path / "s"))
+    cli = [sys.executable, "-m", "tui.cli", "--db", url, "--offline"]
+    run = await asyncio.to_thread(
+        subprocess.Popen,
+        [*cli, "launch", "research", "--topic", TOPIC, "--questions", "1", "--budget-usd", "0.02",
+         "--id", "budget-cli", "--auto-approve", "--wait", "--timeout", "120", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        await wait_for(lambda: (tmp_path / "cli.sqlite").exists(), within=60)
+        async with connected(url) as sup:
+
+            async def paused() -> bool:
+                assert run.poll() is None, run.communicate()
+                try:
+                    row = await sup.get_row("budget-cli")
+                except SupervisorError:
+                    return False
+                return row.approval is not None and row.approval.kind == "budget"
+
+            await wait_for(paused, within=90, interval=0.1)
+        bad = await asyncio.to_thread(
+            subprocess.run, [*cli, "launch", "research", "--topic", "fine topic",
+                             "--budget-usd", "-1"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert bad.returncode == 2 and "greater than 0" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+        answered = await asyncio.to_thread(
+            subprocess.run,
+            [*cli, "approve", "budget-cli", "--answer", '{"decision": "stop"}'],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert answered.returncode == 0, answered.stderr
+        out, err = await asyncio.to_thread(run.communicate, timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, err
+    assert "stopped at budget" in out
