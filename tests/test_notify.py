@@ -35,6 +35,7 @@ from workflows.notify import (
     NotifyEventKind,
     approve_command,
     load_notify,
+    scan_events,
 )
 from workflows.runtime import LOG_BUFFER, RuntimeSettings
 
@@ -419,3 +420,53 @@ def test_the_desktop_notifier_in_the_docs_works(tmp_path: Path) -> None:
     args = seen.read_text().splitlines()
     assert args[:3] == ["-u", "critical", "agentdeck: approval needed"]
     assert args[3:] == ["research r1", "durable execution · 3q", "agentdeck approve r1"]
+
+
+async def test_a_budget_pause_posts_budget_reached(sup: Supervisor, hook: Hook) -> None:
+    wid = await launch(sup, budget_usd=0.02)
+    await waiting(sup, wid)
+    assert (await sup.answer(wid, APPROVE)).ok
+    key = f"budget_reached:{wid}:budget:research"
+    assert await settled(sup, key) == "SUCCESS"
+    [body] = hook.bodies(key)
+    assert body["event"] == "budget_reached" and body["approval_kind"] == "budget"
+    assert body["options"] == ["raise", "continue", "switch", "stop"]
+    assert body["approve_command"] == (
+        f"""agentdeck approve {wid} --answer '{{"decision": "raise"}}'"""
+    )
+    assert body["prompt"].startswith("Budget reached before research")
+    stop = ApprovalAnswer(decision=ApprovalDecision.STOP, by="test")
+    assert (await sup.answer(wid, stop)).ok
+    assert await settled(sup, wid) == "SUCCESS"
+
+
+async def test_timed_out_runs_are_told(sup: Supervisor, hook: Hook) -> None:
+    """DBOS cancels a run at its workflow deadline; a run nobody approved in time fails: the
+    watcher tells both as run_timed_out (a person's cancel is not told)."""
+    cancelled = await sup.launch("research", {"topic": "a run out of time", "questions": 1},
+                                 timeout_s=1.0)  # fmt: skip
+    unanswered = await launch(sup, approval_timeout_s=0.5)
+    by_hand = await launch(sup, topic="a run cancelled by hand")
+    await waiting(sup, by_hand)
+    assert (await sup.cancel(by_hand)).ok
+    for wid in (cancelled.workflow_id, unanswered):
+        assert await settled(sup, wid) in ("CANCELLED", "ERROR")
+        assert await settled(sup, f"run_timed_out:{wid}") == "SUCCESS"
+        [body] = hook.bodies(f"run_timed_out:{wid}")
+        assert body["event"] == "run_timed_out" and body["run_id"] == wid
+    assert hook.bodies(f"run_timed_out:{unanswered}")[0]["detail"].startswith("approval ")
+    assert not [k for k in hook.keys() if by_hand in k and not k.startswith("approval_needed")]
+
+
+async def test_a_pending_run_on_a_dead_executor_is_stranded(sup: Supervisor) -> None:
+    """As seen an hour from now, every heartbeat is stale: the waiting run is stranded."""
+    wid = await launch(sup)
+    await waiting(sup, wid)
+    later = time.time() + 3600
+    events = await asyncio.to_thread(scan_events, since_ms=0, now=later)
+    stranded = [e for e in events if e.event is NotifyEventKind.STRANDED_RUN]
+    assert [e.run_id for e in stranded] == [wid]
+    assert stranded[0].key.startswith(f"stranded_run:{wid}:")
+    assert "is gone (no heartbeat)" in stranded[0].detail
+    now = await asyncio.to_thread(scan_events, since_ms=0)
+    assert not [e for e in now if e.event is NotifyEventKind.STRANDED_RUN]
