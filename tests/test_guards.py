@@ -21,7 +21,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static
 
-from tests.conftest import connected, launched, wait_for
+from tests.conftest import connected, launched, offline_deck, wait_for
 from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
 from tests.test_dashboard import SIZE, make_app, until
 from tui.modals.approve import ApproveScreen
@@ -584,3 +584,12 @@ async def test_cli_budget_flags_and_the_approve_command(tmp_path: Path) -> None:
             run.wait()
     assert run.returncode == 0, err
     assert "stopped at budget" in out
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+async def test_budget_and_loop_on_postgres(pg_database: str, tmp_path: Path) -> None:
+    """The budget pause (switch) and the loop guard (stop) against PostgreSQL."""
+    async with offline_deck(pg_database, tmp_path / "state") as sup:
+        await test_budget_pauses_before_the_step_that_would_pass_it(sup, "switch")
+        await test_stop_this_question_keeps_the_others(sup)

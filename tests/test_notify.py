@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import connected, launched, wait_for
+from tests.conftest import connected, launched, offline_deck, wait_for
 from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.config import ConfigError
@@ -470,3 +470,19 @@ async def test_a_pending_run_on_a_dead_executor_is_stranded(sup: Supervisor) -> 
     assert "is gone (no heartbeat)" in stranded[0].detail
     now = await asyncio.to_thread(scan_events, since_ms=0)
     assert not [e for e in now if e.event is NotifyEventKind.STRANDED_RUN]
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+async def test_notifications_on_postgres(pg_database: str, tmp_path: Path, hook: Hook) -> None:
+    """The same sends and the watcher's queries on PostgreSQL."""
+    async with offline_deck(pg_database, tmp_path / "state") as sup:
+        failing = await launch(sup, topic="a failing run", fault="plan.auth")
+        wid = await launch(sup)
+        await waiting(sup, wid)
+        for key in (plan_key(wid), f"run_failed:{failing}"):
+            assert await settled(sup, key) == "SUCCESS"
+            assert len(hook.bodies(key)) == 1
+        assert (await sup.answer(wid, APPROVE)).ok
+        assert await settled(sup, wid) == "SUCCESS"
+    assert sorted(hook.keys()) == sorted([plan_key(wid), f"run_failed:{failing}"])
