@@ -27,7 +27,7 @@ from tests.conftest import connected, launched, offline_deck, wait_for
 from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.config import ConfigError
-from workflows.models import ApprovalAnswer, ApprovalDecision
+from workflows.models import ApprovalAnswer, ApprovalDecision, ApprovalRequest
 from workflows.notify import (
     EVENTS,
     NotifyConfig,
@@ -210,14 +210,22 @@ async def waiting(sup: Supervisor, wid: str) -> None:
     await wait_for(held, within=60)
 
 
-def plan_key(wid: str) -> str:
-    return f"approval_needed:{wid}:approve-plan"
+def plan_prefix(wid: str) -> str:
+    return f"approval_needed:{wid}:approve-plan@"
+
+
+async def plan_key(sup: Supervisor, wid: str) -> str:
+    """The key of the run's pending plan approval's notification (its creation time, in ms,
+    makes a re-asked approval a new event)."""
+    req = (await sup.get_row(wid)).approval
+    assert req is not None and req.topic == "approve-plan"
+    return f"{plan_prefix(wid)}{int(req.created_at * 1000)}"
 
 
 async def test_plan_approval_posts_once_with_the_payload(sup: Supervisor, hook: Hook) -> None:
     wid = await launch(sup)
     await waiting(sup, wid)
-    key = plan_key(wid)
+    key = await plan_key(sup, wid)
     assert await settled(sup, key) == "SUCCESS"
     [body] = hook.bodies(key)
     assert body["key"] == key and body["event"] == "approval_needed"
@@ -256,7 +264,7 @@ async def test_a_failing_webhook_retries_then_gives_up_without_failing_the_run(
     seen = len(LOG_BUFFER.lines)
     wid = await launch(sup)
     await waiting(sup, wid)
-    key = plan_key(wid)
+    key = await plan_key(sup, wid)
     assert await settled(sup, key) == "SUCCESS"
     attempts = int(os.environ["AGENTDECK_NOTIFY_MAX_ATTEMPTS"])
     assert len(hook.bodies(key)) == (0 if mode == "refused" else attempts)
@@ -279,10 +287,10 @@ def command_out(tmp_path: Path, config: Path) -> Path:
 async def test_the_command_gets_the_json_on_stdin(sup: Supervisor, command_out: Path) -> None:
     wid = await launch(sup)
     await waiting(sup, wid)
-    assert await settled(sup, plan_key(wid)) == "SUCCESS"
+    assert await settled(sup, await plan_key(sup, wid)) == "SUCCESS"
     [line] = (await asyncio.to_thread(command_out.read_text)).splitlines()
     body = json.loads(line)
-    assert body["key"] == plan_key(wid) and body["approval_kind"] == "plan"
+    assert body["key"] == await plan_key(sup, wid) and body["approval_kind"] == "plan"
     assert body["approve_command"] == f"agentdeck approve {wid}"
     assert (await sup.answer(wid, APPROVE)).ok
     assert await settled(sup, wid) == "SUCCESS"
@@ -295,7 +303,7 @@ async def test_nothing_configured_sends_nothing(sup: Supervisor, config: Path) -
     assert (await sup.answer(wid, APPROVE)).ok
     assert await settled(sup, wid) == "SUCCESS"
     with pytest.raises(SupervisorError):
-        await sup.get_row(plan_key(wid))
+        await sup.get_row(await plan_key(sup, wid))
 
 
 def test_config_model_is_frozen() -> None:
@@ -348,11 +356,18 @@ async def test_one_post_per_event_across_sigkill_and_restart(
     env = {**os.environ, "PYTHONPATH": str(REPO), "AGENTDECK_STATE_DIR": str(state_dir)}
     proc = spawn([sys.executable, "-c", CHILD, db_url, str(state_dir), run_id],
                  cwd=tmp_path, env=env, out_path=out_path)  # fmt: skip
-    keys = [plan_key(run_id), f"run_failed:{run_id}-fails"]
+    failed_key = f"run_failed:{run_id}-fails"
     if when == "during a POST":
         hook.hold_prefix = "approval_needed:"
+
+    def posted() -> list[str]:
+        """The plan approval's key and the failed run's, once both were POSTed."""
+        plan = [k for k in hook.keys() if k.startswith(plan_prefix(run_id))]
+        return [plan[0], failed_key] if plan and hook.bodies(failed_key) else []
+
     try:
-        await wait_for(lambda: all(hook.bodies(k) for k in keys), within=90, interval=0.05)
+        await wait_for(posted, within=90, interval=0.05)
+        keys = posted()
         assert proc.poll() is None, out_path.read_text(errors="replace")
         async with connected(db_url) as probe:
             for key in keys if when == "after the send" else keys[1:]:
@@ -422,11 +437,24 @@ def test_the_desktop_notifier_in_the_docs_works(tmp_path: Path) -> None:
     assert args[3:] == ["research r1", "durable execution · 3q", "agentdeck approve r1"]
 
 
+async def budget_request(sup: Supervisor, wid: str) -> ApprovalRequest:
+    found: list[ApprovalRequest] = []
+
+    async def asked() -> bool:
+        req = (await sup.get_row(wid)).approval
+        found[:] = [req] if req is not None and req.kind == "budget" else []
+        return bool(found)
+
+    await wait_for(asked, within=60)
+    return found[0]
+
+
 async def test_a_budget_pause_posts_budget_reached(sup: Supervisor, hook: Hook) -> None:
     wid = await launch(sup, budget_usd=0.02)
     await waiting(sup, wid)
     assert (await sup.answer(wid, APPROVE)).ok
-    key = f"budget_reached:{wid}:budget:research"
+    req = await budget_request(sup, wid)
+    key = f"budget_reached:{wid}:budget:research@{int(req.created_at * 1000)}"
     assert await settled(sup, key) == "SUCCESS"
     [body] = hook.bodies(key)
     assert body["event"] == "budget_reached" and body["approval_kind"] == "budget"
@@ -480,9 +508,33 @@ async def test_notifications_on_postgres(pg_database: str, tmp_path: Path, hook:
         failing = await launch(sup, topic="a failing run", fault="plan.auth")
         wid = await launch(sup)
         await waiting(sup, wid)
-        for key in (plan_key(wid), f"run_failed:{failing}"):
+        keys = [await plan_key(sup, wid), f"run_failed:{failing}"]
+        for key in keys:
             assert await settled(sup, key) == "SUCCESS"
             assert len(hook.bodies(key)) == 1
         assert (await sup.answer(wid, APPROVE)).ok
         assert await settled(sup, wid) == "SUCCESS"
-    assert sorted(hook.keys()) == sorted([plan_key(wid), f"run_failed:{failing}"])
+    assert sorted(hook.keys()) == sorted(keys)
+
+
+async def test_an_approval_asked_again_after_a_rewind_is_a_new_event(
+    sup: Supervisor, hook: Hook
+) -> None:
+    """`r` on a run whose approval timed out asks again with a fresh deadline: told again."""
+    wid = await launch(sup, approval_timeout_s=1.0)
+    await waiting(sup, wid)
+    first = await plan_key(sup, wid)
+    assert await settled(sup, wid) == "ERROR"  # nobody answered in time
+    assert await settled(sup, f"run_timed_out:{wid}") == "SUCCESS"
+    assert (await sup.resume(wid)).ok
+
+    async def asked_again() -> bool:
+        row = await sup.get_row(wid)
+        return row.waiting_approval and await plan_key(sup, wid) != first
+
+    await wait_for(asked_again, within=60)
+    second = await plan_key(sup, wid)
+    assert await settled(sup, second) == "SUCCESS"
+    assert (await sup.answer(wid, APPROVE)).ok
+    assert await settled(sup, wid) == "SUCCESS"
+    assert [k for k in hook.keys() if k.startswith("approval_needed:")] == [first, second]

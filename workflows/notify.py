@@ -360,7 +360,9 @@ async def notify_approval(
     wid = DBOS.workflow_id or ""
     opts = tuple(options)
     event = NotifyEvent(
-        key=f"{kind.value}:{request_id}",
+        # The request's creation time (a recorded clock reading) makes an approval asked again
+        # after a rewind a new event, while a replay of the same asking stays the same one.
+        key=f"{kind.value}:{request_id}@{int(created_at * 1000)}",
         event=kind,
         run_id=wid,
         name=ctx["name"],
