@@ -593,3 +593,19 @@ async def test_budget_and_loop_on_postgres(pg_database: str, tmp_path: Path) -> 
     async with offline_deck(pg_database, tmp_path / "state") as sup:
         await test_budget_pauses_before_the_step_that_would_pass_it(sup, "switch")
         await test_stop_this_question_keeps_the_others(sup)
+
+
+def test_the_timeline_says_what_a_guard_answer_did() -> None:
+    from tui.supervisor.describe import describe_answer
+
+    def said(decision: ApprovalDecision, **extra: Any) -> str:
+        return describe_answer(ApprovalAnswer(decision=decision, by="ana", **extra))
+
+    assert said(ApprovalDecision.RAISE, budget_usd=1.5) == "raised to $1.5 by ana"
+    assert said(ApprovalDecision.RAISE, budget_usd=1, budget_tokens=200000) == (
+        "raised to $1 and 200,000 tokens by ana"
+    )
+    assert said(ApprovalDecision.SWITCH, model=CHEAP) == f"switched to {CHEAP} by ana"
+    assert said(ApprovalDecision.CONTINUE) == "continued by ana"
+    assert said(ApprovalDecision.STOP) == "stopped by ana"
+    assert said(ApprovalDecision.REJECT) == "rejected by ana"
