@@ -23,8 +23,9 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from tests.conftest import connected, launched, offline_deck, wait_for
 from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
-from tests.test_dashboard import SIZE, make_app, until
+from tests.test_dashboard import SIZE, make_app, open_detail, until
 from tui.modals.approve import ApproveScreen
+from tui.screens.detail import DetailScreen
 from tui.screens.inbox import InboxScreen
 from tui.supervisor import ApprovalItem, Supervisor, SupervisorError
 from tui.widgets.workflow_table import WorkflowTable
@@ -480,6 +481,11 @@ async def test_inbox_raise_form_and_the_budget_column(sup: Supervisor, runtime: 
         await until(pilot, lambda: wid in runs.rows_by_id
                     and "budget" in str(runs.get_cell(wid, "progress")))  # fmt: skip
         assert str(runs.get_cell(wid, "cost")) == "$0.000/$0.02"  # spent / budget
+        await open_detail(pilot, app, wid)  # the detail header says it too
+        header = app.screen.query_one("#run-header", Static)
+        await until(pilot, lambda: "budget (spent/budget) $0.000/$0.02" in str(header.render()))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
         await pilot.press("i")
         assert isinstance(app.screen, InboxScreen)
         grid = app.screen.query_one(DataTable)
