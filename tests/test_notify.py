@@ -538,3 +538,20 @@ async def test_an_approval_asked_again_after_a_rewind_is_a_new_event(
     assert (await sup.answer(wid, APPROVE)).ok
     assert await settled(sup, wid) == "SUCCESS"
     assert [k for k in hook.keys() if k.startswith("approval_needed:")] == [first, second]
+
+
+async def test_no_secret_in_a_payload(
+    sup: Supervisor, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API key pasted into a topic reaches neither the webhook nor the log."""
+    key = "sk-ant-api03-PLANTEDsecretKEY0123456789"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    wid = await launch(sup, topic=f"why does {key} leak")
+    await waiting(sup, wid)
+    plan = await plan_key(sup, wid)
+    assert await settled(sup, plan) == "SUCCESS"
+    [body] = hook.bodies(plan)
+    assert "PLANTED" not in json.dumps(body) and "sk-ant-***" in body["prompt"]
+    assert "PLANTED" not in "\n".join(ln.message for ln in LOG_BUFFER.lines)
+    assert (await sup.answer(wid, APPROVE)).ok
+    assert await settled(sup, wid) == "SUCCESS"

@@ -366,9 +366,9 @@ async def notify_approval(
         event=kind,
         run_id=wid,
         name=ctx["name"],
-        summary=ctx["summary"],
+        summary=redact(ctx["summary"]),
         approval_kind=approval_kind,
-        prompt=prompt,
+        prompt=redact(prompt),
         options=opts,
         deadline=deadline,
         approve_command=approve_command(wid, opts),
@@ -418,7 +418,7 @@ def scan_events(*, since_ms: int, now: float | None = None) -> list[NotifyEvent]
     for s in ended:
         if s.name in (NOTIFY_WORKFLOW, PRESENCE_WORKFLOW):
             continue
-        summary = str(_attrs(s.attributes).get("summary") or "")
+        summary = redact(str(_attrs(s.attributes).get("summary") or ""))
         deadline = s.workflow_deadline_epoch_ms
         if s.status == "CANCELLED":
             if deadline is None or _ended_ms(s) < deadline - 1000:
@@ -482,7 +482,7 @@ def _stranded(now: float) -> list[NotifyEvent]:
                 event=NotifyEventKind.STRANDED_RUN,
                 run_id=s.workflow_id,
                 name=s.name,
-                summary=str(_attrs(s.attributes).get("summary") or ""),
+                summary=redact(str(_attrs(s.attributes).get("summary") or "")),
                 detail=f"executor {s.executor_id} is gone (no heartbeat)",
                 created_at=now,
             )  # fmt: skip
