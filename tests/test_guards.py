@@ -615,3 +615,14 @@ def test_the_timeline_says_what_a_guard_answer_did() -> None:
     assert said(ApprovalDecision.CONTINUE) == "continued by ana"
     assert said(ApprovalDecision.STOP) == "stopped by ana"
     assert said(ApprovalDecision.REJECT) == "rejected by ana"
+
+
+@pytest.mark.contract
+@pytest.mark.timeout(120)
+async def test_the_real_cli_stops_a_call_at_its_budget(cli_runtime: Runtime) -> None:
+    """The bundled Claude Code CLI (--max-budget-usd from the SDK option) ends a call that
+    costs more with error_max_budget_usd: reported as a budget stop, never retried."""
+    call = ClaudeCall(task="research", prompt=f"Topic: {TOPIC}\nQuestion: why?",
+                      max_budget_usd=0.000001)  # fmt: skip
+    with pytest.raises(ClaudeBudgetStop, match="per-call budget"):
+        await run_claude(call, step_name="research")

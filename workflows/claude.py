@@ -142,6 +142,12 @@ def classify(exc: BaseException) -> ClaudeError:
     text = str(exc)
     low = text.lower()
     status: int | None = None
+    if isinstance(exc, ResultError) and exc.subtype == "error_max_budget_usd":
+        said = (exc.result or "; ".join(exc.errors) or text).strip().splitlines()
+        return ClaudeBudgetStop(
+            f"stopped by the SDK at its per-call budget: {said[0] if said else 'over budget'}"
+            "; not retried"
+        )
     if isinstance(exc, ResultError):
         status = exc.api_error_status
         detail = exc.result or "; ".join(exc.errors) or text
