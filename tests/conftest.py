@@ -9,6 +9,12 @@ import os
 # Fast retries and no pacing in tests; must be set before the workflows are imported.
 os.environ.setdefault("AGENTDECK_STEP_RETRY_INTERVAL", "0.05")
 os.environ.setdefault("AGENTDECK_STEP_BACKOFF", "1.5")
+os.environ.setdefault("AGENTDECK_NOTIFY_MAX_ATTEMPTS", "3")
+os.environ.setdefault("AGENTDECK_NOTIFY_RETRY_INTERVAL", "0.05")
+os.environ.setdefault("AGENTDECK_NOTIFY_BACKOFF", "2")
+os.environ.setdefault("AGENTDECK_NOTIFY_WATCH_S", "0.2")
+for _notify in ("AGENTDECK_NOTIFY_WEBHOOK", "AGENTDECK_NOTIFY_COMMAND"):
+    os.environ.pop(_notify, None)
 os.environ["AGENTDECK_OFFLINE_TPS"] = "0"
 for _secret in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
     os.environ.pop(_secret, None)

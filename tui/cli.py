@@ -145,6 +145,14 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-duplicate", action="store_true",
         help="launch even if an identical request is already queued or running",
     )  # fmt: skip
+    lp.add_argument(
+        "--budget-usd", type=float, default=None, metavar="USD",
+        help="pause and ask before a step would pass this cost (default: agentdeck.yaml guards:)",
+    )  # fmt: skip
+    lp.add_argument(
+        "--budget-tokens", type=int, default=None, metavar="N",
+        help="pause and ask before a step would pass this many tokens (in + out)",
+    )  # fmt: skip
     lp.add_argument("--wait", action="store_true", help="run it here and wait for the result")
     lp.add_argument("--auto-approve", action="store_true", help="approve the plan automatically")
     lp.add_argument("--timeout", type=float, default=None, help="give up waiting after seconds")
@@ -448,6 +456,9 @@ async def _cmd_launch(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
             data["tools"] = args.tools
         if args.approval_timeout is not None:
             data["approval_timeout_s"] = args.approval_timeout
+    for flag in ("budget_usd", "budget_tokens"):
+        if getattr(args, flag, None) is not None:
+            data[flag] = getattr(args, flag)
     res = await sup.launch(
         args.kind, data, workflow_id=args.workflow_id, priority=args.priority,
         dedupe=not args.allow_duplicate, debounce_s=args.debounce,

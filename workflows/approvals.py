@@ -21,10 +21,12 @@ from .models import (
     PROGRESS_EVENT,
     ApprovalAnswer,
     ApprovalDecision,
+    ApprovalKind,
     ApprovalRequest,
     ApprovalState,
     Progress,
 )
+from .notify import notify_approval, notify_context
 
 __all__ = ["ApprovalTimeout", "ask", "parse_answer", "publish_event", "publish_progress"]
 
@@ -40,10 +42,21 @@ async def publish_event(key: str, value: dict[str, Any]) -> None:
 
 
 async def publish_progress(
-    phase: str, done: int = 0, total: int = 0, detail: str = "", *, cost: float = 0.0
+    phase: str,
+    done: int = 0,
+    total: int = 0,
+    detail: str = "",
+    *,
+    cost: float = 0.0,
+    budget_usd: float = 0.0,
+    budget_tokens: int = 0,
+    tokens: int = 0,
 ) -> None:
     """The run's ``agentdeck.progress`` event: what the list shows without loading outputs."""
-    p = Progress(phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6))
+    p = Progress(
+        phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6),
+        budget_usd=round(budget_usd, 6), budget_tokens=budget_tokens, tokens=tokens,
+    )  # fmt: skip
     await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
 
 
@@ -62,6 +75,7 @@ async def ask(
     timeout_s: float,
     proposal: dict[str, Any] | None = None,
     options: tuple[ApprovalDecision, ...] | None = None,
+    kind: ApprovalKind = "plan",
 ) -> ApprovalAnswer:
     """Publish an approval request, wait for a valid answer, publish the resolution.
 
@@ -71,7 +85,7 @@ async def ask(
     deadline.
     """
     wid = DBOS.workflow_id or "?"
-    await approval_point()
+    notify = await approval_point(kind)
     # The deadline is computed once and checkpointed, so a recovered workflow keeps it.
     now = await _now()
     request = ApprovalRequest(
@@ -80,11 +94,21 @@ async def ask(
         prompt=prompt,
         proposal=proposal or {},
         **({"options": options} if options else {}),
+        kind=kind,
         answer_schema=ApprovalAnswer.model_json_schema(),
         created_at=now,
         deadline=now + timeout_s,
     )
     await publish_event(APPROVAL_EVENT, request.model_dump(mode="json"))
+    await notify_approval(
+        notify,
+        approval_kind=kind,
+        request_id=request.request_id,
+        prompt=prompt,
+        options=[o.value for o in request.options],
+        deadline=request.deadline,
+        created_at=request.created_at,
+    )
     while True:
         remaining = request.deadline - await _now()
         raw = await DBOS.recv_async(topic, timeout_seconds=max(remaining, 0.0))
@@ -118,8 +142,13 @@ async def ask(
 
 
 @DBOS.step(name=APPROVAL_STEP)
-async def approval_point() -> None:
-    """Marks where an approval starts: a rewind from here asks again with a fresh deadline."""
+async def approval_point(kind: str = "plan") -> dict[str, str] | None:
+    """Marks where an approval starts: a rewind from here asks again with a fresh deadline.
+
+    Returns whether (and with what) the approval is notified (:func:`notify_context`), so the
+    decision is recorded here rather than in a step of its own.
+    """
+    return await notify_context(kind)
 
 
 @DBOS.step(name="clock")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,10 @@ from .models import (
     StreamChunk,
     Usage,
 )
-from .tools import ToolApprovalNeeded, ToolGate, ToolPolicy, load_policy
+from .tools import LoopDetected, ToolApprovalNeeded, ToolGate, ToolPolicy, load_policy
 
 __all__ = [
+    "ClaudeBudgetStop",
     "ClaudeError",
     "ClaudeFatalError",
     "ClaudeTransientError",
@@ -112,6 +113,11 @@ class ClaudeFatalError(ClaudeError):
     """Authentication, invalid request, missing CLI: retrying cannot help."""
 
 
+class ClaudeBudgetStop(ClaudeFatalError):
+    """The SDK stopped the call at its per-call budget (``max_budget_usd``): a runaway call,
+    reported as such and not retried (the same call would be stopped again)."""
+
+
 _TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 _TRANSIENT_WORDS = ("overloaded", "rate limit", "rate_limit", "timeout", "timed out", "connection")
 _FATAL_WORDS = {
@@ -134,6 +140,12 @@ def classify(exc: BaseException) -> ClaudeError:
     text = str(exc)
     low = text.lower()
     status: int | None = None
+    if isinstance(exc, ResultError) and exc.subtype == "error_max_budget_usd":
+        said = (exc.result or "; ".join(exc.errors) or text).strip().splitlines()
+        return ClaudeBudgetStop(
+            f"stopped by the SDK at its per-call budget: {said[0] if said else 'over budget'}"
+            "; not retried"
+        )
     if isinstance(exc, ResultError):
         status = exc.api_error_status
         detail = exc.result or "; ".join(exc.errors) or text
@@ -345,6 +357,7 @@ def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> Cl
         tools=list(call.tools),
         include_partial_messages=True,
         max_turns=call.max_turns,
+        max_budget_usd=call.max_budget_usd,
         env=env,
         cli_path=ep.cli_path,
         cwd=ep.cwd,
@@ -450,6 +463,8 @@ async def run_claude(
     check: Callable[[str], object] | None = None,
     decisions: Mapping[str, tuple[bool, str]] | None = None,
     policy: ToolPolicy | None = None,
+    loop_n: int | None = None,
+    loop_ok: Sequence[str] = (),
 ) -> ClaudeResult:
     """Run one Claude call through the SDK, streaming coalesced chunks; return the whole answer.
 
@@ -461,7 +476,9 @@ async def run_claude(
     With ``call.tools``, every tool call meets the tool policy (``policy``, else the
     ``tool_policy:`` section of agentdeck.yaml) and ``decisions`` (human decisions by call key,
     see :mod:`workflows.tools`). A call that needs a decision not given here does not run: the
-    Claude call is interrupted and :class:`~workflows.tools.ToolApprovalNeeded` is raised.
+    Claude call is interrupted and :class:`~workflows.tools.ToolApprovalNeeded` is raised. With
+    ``loop_n``, the loop guard (:class:`~workflows.tools.LoopDetected`, a ToolApprovalNeeded)
+    stops the call at a tool loop that ``loop_ok`` does not let go on.
     """
     ep = current_endpoint()
     status = DBOS.step_status if DBOS.workflow_id is not None else None
@@ -486,8 +503,9 @@ async def run_claude(
         if call.tools and policy is not None:
             out.add(ChunkKind.STATUS, f"\ntools: {', '.join(call.tools)}")
             gate = ToolGate(
-                policy, decisions, note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n")
-            )
+                policy, decisions, note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n"),
+                loop_n=loop_n, loop_ok=loop_ok,
+            )  # fmt: skip
         transport = ep.transport_factory(call) if ep.transport_factory is not None else None
         messages: AsyncIterator[Any] = query(
             prompt=call.prompt, options=_options(call, ep, gate), transport=transport
@@ -501,9 +519,13 @@ async def run_claude(
                         out.add(kind, text)
                         if kind in (ChunkKind.TEXT, ChunkKind.THINKING):
                             streamed[kind] = streamed.get(kind, "") + text
+                        if kind is ChunkKind.TEXT and gate is not None and text.strip():
+                            gate.saw_text()
                 elif isinstance(msg, AssistantMessage):
                     for kind, text in _unstreamed(msg, streamed):
                         out.add(kind, text)
+                        if kind is ChunkKind.TEXT and gate is not None and text.strip():
+                            gate.saw_text()
                     model = msg.model or model
                     turn = "".join(b.text for b in msg.content if isinstance(b, TextBlock))
                     if turn:
@@ -518,6 +540,11 @@ async def run_claude(
                 raise gate.needed
             if result_msg is None:
                 raise ClaudeTransientError("the Claude CLI ended without a result")
+            if result_msg.subtype == "error_max_budget_usd":
+                raise ClaudeBudgetStop(
+                    f"stopped by the SDK at its per-call budget of ${call.max_budget_usd or 0:.4f}"
+                    f" (spent ${result_msg.total_cost_usd or 0:.4f}); not retried"
+                )
             if result_msg.is_error:
                 raise ResultError(
                     result_msg.result or "Claude reported an error",
@@ -537,7 +564,8 @@ async def run_claude(
             if gate is not None and gate.needed is not None:
                 # The interrupt ends the CLI's turn with an error result: that is this stop.
                 needed = gate.needed
-                out.add(ChunkKind.STATUS, f"\nwaiting for a human to allow or deny {needed.tool}\n")
+                ask = "continue or stop" if isinstance(needed, LoopDetected) else "allow or deny"
+                out.add(ChunkKind.STATUS, f"\nwaiting for a human to {ask} {needed.tool}\n")
                 raise needed from None
             err = exc if hasattr(exc, "retryable") else classify(exc)
             last = attempt >= (max_attempts or 1)

@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -52,6 +54,7 @@ __all__ = [
     "StepSettings",
     "parse_branches",
     "ApprovalDecision",
+    "ApprovalKind",
     "ApprovalRequest",
     "ApprovalState",
     "ChunkKind",
@@ -67,6 +70,7 @@ __all__ = [
     "Usage",
     "TOOL_TOPIC_PREFIX",
     "ToolRequest",
+    "LoopRequest",
     "tool_call_of",
 ]
 
@@ -102,6 +106,16 @@ class ResearchRequest(_Frozen):
         description="Claude tools for the research steps, comma-separated (Read, Grep: run; "
         "Bash, Write, WebFetch…: ask you first); empty = none.",
     )
+
+    budget_usd: float | None = Field(
+        default=None, gt=0, le=10_000,
+        description="Budget in USD: pauses and asks before a step would pass it (empty: the "
+        "agentdeck.yaml default, else none).",
+    )  # fmt: skip
+    budget_tokens: int | None = Field(
+        default=None, gt=0, le=1_000_000_000,
+        description="Budget in tokens (in + out), like budget_usd (empty: default or none).",
+    )  # fmt: skip
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -144,6 +158,8 @@ class ClaudeCall(_Frozen):
     fault: str = ""
     think: bool = False
     max_turns: int = Field(default=1, ge=1, le=50)
+    #: The SDK's own cap on this one call (``ClaudeAgentOptions.max_budget_usd``); None: none.
+    max_budget_usd: float | None = Field(default=None, gt=0)
 
 
 class ClaudeResult(_Frozen):
@@ -226,7 +242,7 @@ class StepUsage(_Frozen):
 
 class ResearchReport(_Frozen):
     topic: str
-    outcome: Literal["completed", "rejected"]
+    outcome: Literal["completed", "rejected", "stopped at budget"]
     markdown: str
     questions: tuple[str, ...] = ()
     answers: tuple[Answer, ...] = ()
@@ -245,12 +261,30 @@ class Progress(_Frozen):
     detail: str = ""
     #: Claude cost so far (USD), so a list can show it without loading outputs.
     cost_usd: float = 0.0
+    #: The run's budget (0: none) and the tokens spent so far (in + out).
+    budget_usd: float = 0.0
+    budget_tokens: int = 0
+    tokens: int = 0
+
+    @model_serializer(mode="wrap")
+    def _without_unset_budget(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A run without a budget publishes the event it always did (no zero budget fields)."""
+        out: dict[str, Any] = handler(self)
+        if not self.budget_usd and not self.budget_tokens:
+            for key in ("budget_usd", "budget_tokens", "tokens"):
+                out.pop(key, None)
+        return out
 
 
 class ApprovalDecision(enum.StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     EDIT = "edit"
+    #: Budget approvals: a new budget, this step once, the rest on another model, or stop.
+    RAISE = "raise"
+    CONTINUE = "continue"
+    SWITCH = "switch"
+    STOP = "stop"
 
 
 class ApprovalState(enum.StrEnum):
@@ -259,12 +293,17 @@ class ApprovalState(enum.StrEnum):
     TIMED_OUT = "timed_out"
 
 
+#: What an approval is about: a research plan, a tool call, a budget or a tool loop.
+ApprovalKind = Literal["plan", "tool", "budget", "loop"]
+
+
 class ApprovalRequest(_Frozen):
     """Published as the ``agentdeck.approval`` event before the workflow blocks in ``recv``."""
 
     request_id: str
     topic: str
     prompt: str
+    kind: ApprovalKind = "plan"
     options: tuple[ApprovalDecision, ...] = (
         ApprovalDecision.APPROVE,
         ApprovalDecision.REJECT,
@@ -291,6 +330,13 @@ class ApprovalAnswer(_Frozen):
     )
     comment: str = Field(default="", max_length=2000)
     by: str = Field(default="", max_length=200)
+    budget_usd: float | None = Field(
+        default=None, gt=0, le=10_000, description="With 'raise': the new budget in USD."
+    )
+    budget_tokens: int | None = Field(
+        default=None, gt=0, le=1_000_000_000, description="With 'raise': the new token budget."
+    )
+    model: ModelName | None = Field(default=None, description="With 'switch': the model.")
 
     @field_validator("questions")
     @classmethod
@@ -306,6 +352,10 @@ class ApprovalAnswer(_Frozen):
     def _edit_needs_questions(self) -> ApprovalAnswer:
         if self.decision is ApprovalDecision.EDIT and not self.questions:
             raise ValueError("decision 'edit' needs the edited question list")
+        if self.decision is ApprovalDecision.RAISE and not (self.budget_usd or self.budget_tokens):
+            raise ValueError("decision 'raise' needs a new budget_usd or budget_tokens")
+        if self.decision is ApprovalDecision.SWITCH and not self.model:
+            raise ValueError("decision 'switch' needs the model to switch to")
         return self
 
 
@@ -371,6 +421,15 @@ class CompareRequest(_Frozen):
         max_length=200,
         description="Offline-model fault injection; 'branch@N.kind' targets branch N.",
     )
+    budget_usd: float | None = Field(
+        default=None, gt=0, le=10_000,
+        description="Budget in USD: pauses and asks before a step would pass it (empty: the "
+        "agentdeck.yaml default, else none).",
+    )  # fmt: skip
+    budget_tokens: int | None = Field(
+        default=None, gt=0, le=1_000_000_000,
+        description="Budget in tokens (in + out), like budget_usd (empty: default or none).",
+    )  # fmt: skip
 
     @field_validator("branches")
     @classmethod
@@ -409,6 +468,7 @@ class CompareReport(_Frozen):
     cost_usd: float = 0.0
     backend: str = ""
     note: str = ""
+    outcome: Literal["completed", "stopped at budget"] = "completed"
 
 
 class StepSettings(_Frozen):
@@ -448,6 +508,15 @@ class ToolRequest(_Frozen):
     @property
     def topic(self) -> str:
         return f"{TOOL_TOPIC_PREFIX}{self.key[:12]}"
+
+
+class LoopRequest(_Frozen):
+    """A research step stopped by the loop guard (the call did not run): what to ask about."""
+
+    tool: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    key: str = Field(description="workflows.tools.LoopDetected.key: repeat:<call> or streak:<n>")
+    reason: str
 
 
 def tool_call_of(request: ApprovalRequest) -> tuple[str, dict[str, Any]] | None:

@@ -11,6 +11,7 @@ __all__ = [
     "APPROVAL_TOPIC",
     "APP_NAME",
     "LAUNCH_QUEUE",
+    "PRESENCE_WORKFLOW",
     "PROGRESS_EVENT",
     "RESEARCH_QUEUE",
     "SETTINGS_EVENT",
@@ -42,3 +43,7 @@ SETTINGS_TOPIC = "agentdeck.settings"
 SETTINGS_STEP = "settings"
 #: Event key holding the settings a run is using (published whenever they change).
 SETTINGS_EVENT = "agentdeck.settings"
+
+#: The workflow that stands for a live executor (``workflows.presence``; heartbeats in its
+#: attributes).
+PRESENCE_WORKFLOW = "agentdeck.worker"

@@ -20,6 +20,7 @@ from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
+from .names import PRESENCE_WORKFLOW
 from .settings import heartbeat_interval, presence_ttl
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
 
 log = logging.getLogger("agentdeck.presence")
 
-PRESENCE_WORKFLOW = "agentdeck.worker"
 PRESENCE_PREFIX = "agentdeck-worker:"
 _FOREVER = 10 * 365 * 86400
 

@@ -16,14 +16,24 @@ from dbos import error as dbos_error
 from pydantic import ValidationError
 
 from .approvals import ApprovalTimeout, ask, publish_event, publish_progress
-from .claude import RETRY_POLICY, ClaudeError, failure_text, is_retryable, run_claude
+from .claude import (
+    RETRY_POLICY,
+    ClaudeBudgetStop,
+    ClaudeError,
+    failure_text,
+    is_retryable,
+    run_claude,
+)
+from .guards import Budget, budget_guard, call_cap, resolve_guards, spent
 from .models import (
     SETTINGS_EVENT,
     SETTINGS_STEP,
     SETTINGS_TOPIC,
     Answer,
     ApprovalDecision,
+    ClaudeCall,
     ClaudeResult,
+    LoopRequest,
     Plan,
     ResearchReport,
     ResearchRequest,
@@ -40,7 +50,7 @@ from .prompts import (
     synthesize_call,
     with_instructions,
 )
-from .tools import ToolApprovalNeeded, approval_prompt
+from .tools import LoopDetected, ToolApprovalNeeded, approval_prompt
 
 __all__ = [
     "ApprovalTimeout",
@@ -91,11 +101,11 @@ def _plan_retryable(exc: BaseException) -> bool:
 @DBOS.step(name="plan", retries_allowed=True, should_retry=_plan_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
 async def plan_step(
-    req: ResearchRequest, settings: StepSettings | None = None
+    req: ResearchRequest, settings: StepSettings | None = None, cap: float | None = None
 ) -> tuple[Plan, ClaudeResult]:
     call = plan_call(req.topic, req.questions, model=req.model, fault=_drop_targeted(req.fault))
     result = await run_claude(
-        with_instructions(call, settings),
+        _capped(with_instructions(call, settings), cap),
         step_name="plan",
         check=lambda text: parse_plan(text, req.questions),
     )
@@ -112,15 +122,23 @@ async def research_step(
     instructions: str = "",
     tools: tuple[str, ...] = (),
     decisions: dict[str, tuple[bool, str]] | None = None,
-) -> ClaudeResult | ToolRequest:
-    """The answer, or the tool call that needs a human decision first (it did not run)."""
+    cap: float | None = None,
+    loop_n: int | None = None,
+    loop_ok: tuple[str, ...] = (),
+) -> ClaudeResult | ToolRequest | LoopRequest:
+    """The answer, or the tool call that needs a human decision first (it did not run), or the
+    tool loop the loop guard stopped."""
     call = research_call(topic, question, model=model, fault=fault, tools=tools)
     try:
         return await run_claude(
-            with_instructions(call, StepSettings(instructions=instructions)),
+            _capped(with_instructions(call, StepSettings(instructions=instructions)), cap),
             step_name="research",
             decisions=decisions,
+            loop_n=loop_n,
+            loop_ok=loop_ok,
         )
+    except LoopDetected as exc:
+        return LoopRequest(tool=exc.tool, input=exc.tool_input, key=exc.key, reason=exc.reason)
     except ToolApprovalNeeded as exc:
         return ToolRequest(tool=exc.tool, input=exc.tool_input, key=exc.key)
 
@@ -128,10 +146,27 @@ async def research_step(
 @DBOS.step(name="synthesize", retries_allowed=True, should_retry=is_retryable, preemptible=True,
            **RETRY_POLICY)  # fmt: skip
 async def synthesize_step(
-    req: ResearchRequest, answers: tuple[Answer, ...], settings: StepSettings | None = None
+    req: ResearchRequest,
+    answers: tuple[Answer, ...],
+    settings: StepSettings | None = None,
+    cap: float | None = None,
 ) -> ClaudeResult:
     call = synthesize_call(req.topic, answers, model=req.model, fault=_drop_targeted(req.fault))
-    return await run_claude(with_instructions(call, settings), step_name="synthesize")
+    return await run_claude(_capped(with_instructions(call, settings), cap), step_name="synthesize")
+
+
+def _capped(call: ClaudeCall, cap: float | None) -> ClaudeCall:
+    """The call with the SDK's per-call budget (``max_budget_usd``) when the run has one."""
+    return call if cap is None else call.model_copy(update={"max_budget_usd": cap})
+
+
+def _budget_stop(exc: BaseException) -> ClaudeBudgetStop | None:
+    """The SDK's per-call budget stop behind a failed step, if that is what it was."""
+    if isinstance(exc, ClaudeBudgetStop):
+        return exc
+    errors = getattr(exc, "errors", None) or []
+    last = errors[-1] if errors else None
+    return last if isinstance(last, ClaudeBudgetStop) else None
 
 
 @DBOS.step(name=SETTINGS_STEP)
@@ -174,10 +209,30 @@ async def _tool_decision(req: ToolRequest, timeout_s: float) -> tuple[bool, str]
             timeout_s=timeout_s,
             proposal={"tool": req.tool, "input": req.input},
             options=(ApprovalDecision.APPROVE, ApprovalDecision.REJECT),
+            kind="tool",
         )
     except ApprovalTimeout:
         return False, f"nobody answered within {timeout_s:g} s"
     return answer.decision is ApprovalDecision.APPROVE, answer.comment
+
+
+async def _loop_decision(req: LoopRequest, n: int, timeout_s: float) -> bool:
+    """Ask whether a question stopped at a tool loop goes on (a durable approval of kind
+    ``loop``); no answer = stop."""
+    try:
+        answer = await ask(
+            topic=f"loop:{n}",
+            prompt=f"Tool loop in this research question: {req.reason}.\n\n"
+            f"Let it continue, or stop this question (the others go on)?\n\n"
+            + approval_prompt(req.tool, req.input).split("\n\n", 1)[-1],
+            timeout_s=timeout_s,
+            proposal={"tool": req.tool, "input": req.input, "reason": req.reason},
+            options=(ApprovalDecision.CONTINUE, ApprovalDecision.STOP),
+            kind="loop",
+        )
+    except ApprovalTimeout:
+        return False
+    return answer.decision is ApprovalDecision.CONTINUE
 
 
 @DBOS.workflow(name="research.question")
@@ -190,6 +245,8 @@ async def research_question(
     instructions: str = "",
     tools: tuple[str, ...] = (),
     approval_timeout_s: float = 24 * 3600,
+    cap: float | None = None,
+    loop_n: int | None = None,
 ) -> Answer:
     """One research question (a child workflow on the research queue).
 
@@ -201,10 +258,23 @@ async def research_question(
     """
     fault = fault_for_question(fault, index)
     decisions: dict[str, tuple[bool, str]] = {}
+    loop_ok: list[str] = []
     while True:
         out = await research_step(
-            topic, question, model, fault, instructions, tuple(tools), dict(decisions)
-        )
+            topic, question, model, fault, instructions, tuple(tools), dict(decisions), cap,
+            loop_n, tuple(loop_ok),
+        )  # fmt: skip
+        if isinstance(out, LoopRequest):
+            if out.key in loop_ok:
+                raise ResearchFailed(f"the loop guard stopped a loop let go on: {out.reason}")
+            if not await _loop_decision(out, len(loop_ok), approval_timeout_s):
+                return Answer(
+                    index=index, question=question, ok=False,
+                    error=f"stopped at a tool loop: {out.reason}",
+                    workflow_id=DBOS.workflow_id or "",
+                )  # fmt: skip
+            loop_ok.append(out.key)
+            continue
         if isinstance(out, ClaudeResult):
             return Answer(
                 index=index,
@@ -224,25 +294,98 @@ async def research_question(
 
 @DBOS.workflow(name="research")
 async def research(req: ResearchRequest) -> ResearchReport:
-    """Plan, get the plan approved, research each question in parallel, synthesize a report."""
+    """Plan, get the plan approved, research each question in parallel, synthesize a report.
+
+    With a budget (its own or the ``guards:`` default), each phase first passes a budget guard
+    (:func:`workflows.guards.budget_guard`): it may pause the run and ask to raise, continue once,
+    switch model, or stop with a partial report.
+    """
     steps: list[StepUsage] = []
 
     def account(name: str, r: ClaudeResult) -> None:
         steps.append(StepUsage(step=name, model=r.model, usage=r.usage, cost_usd=r.cost_usd))
 
-    def spent() -> float:
-        return sum(s.cost_usd for s in steps)
+    budget_usd, budget_tokens, loop_n = await resolve_guards(req.budget_usd, req.budget_tokens)
+    budget = Budget(budget_usd, budget_tokens)
+
+    async def progress(
+        phase: str, done: int = 0, total: int = 0, detail: str = "", *, extra: float = 0.0
+    ) -> None:
+        usd, tokens = spent(steps)
+        await publish_progress(
+            phase, done, total, detail, cost=usd + extra, budget_usd=budget.usd or 0.0,
+            budget_tokens=budget.tokens or 0, tokens=tokens,
+        )  # fmt: skip
 
     settings = await step_settings(StepSettings(model=req.model), first=True)
-    await publish_progress("planning", 0, req.questions)
+
+    async def guard(phase: str, calls: int, remaining: int) -> str | None:
+        """None to go on (maybe on another model), else why the run stops here."""
+        nonlocal budget, settings
+        if not budget.set:
+            return None
+        model = settings.model or req.model
+        await progress(phase)
+        verdict = await budget_guard(
+            budget, steps, phase=phase, task=phase, model=model, calls=calls,
+            remaining=remaining, timeout_s=req.approval_timeout_s,
+        )  # fmt: skip
+        budget = verdict.budget
+        if verdict.model != model:
+            settings = settings.merged(StepSettings(model=verdict.model))
+            await publish_event(SETTINGS_EVENT, settings.model_dump(mode="json"))
+        return verdict.note if verdict.action == "stop" else None
+
+    def cap(task: str) -> float | None:
+        return call_cap(budget, steps, task, settings.model or req.model)
+
+    async def stopped(
+        note: str, questions: tuple[str, ...] = (), answers: tuple[Answer, ...] = ()
+    ) -> ResearchReport:
+        usd, tokens = spent(steps)
+        await progress("stopped at budget", detail=note)
+        md = [
+            f"# {req.topic}\n",
+            f"**Stopped at the budget**: {note}. Spent ${usd:.4f} ({tokens:,} tokens) of "
+            f"{budget.text()}. What the run had by then:\n",
+        ]
+        if questions:
+            md.append("## Plan\n")
+            md.extend(f"{i + 1}. {q}" for i, q in enumerate(questions))
+            md.append("")
+        for a in answers:
+            md.append(f"## {a.index + 1}. {a.question}\n")
+            md.append((a.text if a.ok else f"_failed: {a.error}_") + "\n")
+        if questions and not answers:
+            md.append("_No question was researched._\n")
+        return ResearchReport(
+            topic=req.topic,
+            outcome="stopped at budget",
+            markdown="\n".join(md),
+            questions=questions,
+            answers=answers,
+            steps=tuple(steps),
+            usage=sum((s.usage for s in steps), Usage()),
+            cost_usd=round(usd, 6),
+            model=settings.model or req.model,
+            backend=next((a.result.backend for a in answers if a.result), ""),
+            note=note,
+        )
+
+    n = req.questions
+    if (why := await guard("plan", 1, n + 2)) is not None:
+        return await stopped(why)
+    await progress("planning", 0, n)
     try:
-        plan, plan_result = await plan_step(req, settings)
+        plan, plan_result = await plan_step(req, settings, cap("plan"))
     except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError, InvalidPlanError) as exc:
-        await publish_progress("failed", detail="no valid plan")
+        if (capped := _budget_stop(exc)) is not None:
+            return await stopped(str(capped))
+        await progress("failed", detail="no valid plan")
         raise ResearchFailed(f"planning failed: {failure_text(exc)}") from None
     account("plan", plan_result)
 
-    await publish_progress("awaiting approval", 0, len(plan.questions), cost=spent())
+    await progress("awaiting approval", 0, len(plan.questions))
     numbered = "\n".join(f"{i + 1}. {q}" for i, q in enumerate(plan.questions))
     answer = await ask(
         topic=APPROVAL_TOPIC,
@@ -251,7 +394,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
         proposal={"questions": list(plan.questions)},
     )
     if answer.decision is ApprovalDecision.REJECT:
-        await publish_progress("rejected", cost=spent())
+        await progress("rejected")
         return ResearchReport(
             topic=req.topic,
             outcome="rejected",
@@ -270,8 +413,10 @@ async def research(req: ResearchRequest) -> ResearchReport:
 
     total = len(questions)
     settings = await step_settings(settings)
+    if (why := await guard("research", total, total + 1)) is not None:
+        return await stopped(why, tuple(questions))
     model = settings.model or req.model
-    await publish_progress("researching", 0, total, cost=spent())
+    await progress("researching", 0, total)
     handles = [
         await DBOS.enqueue_workflow_async(
             RESEARCH_QUEUE,
@@ -284,6 +429,8 @@ async def research(req: ResearchRequest) -> ResearchReport:
             settings.instructions,
             req.tools,
             req.approval_timeout_s,
+            cap("research"),
+            loop_n,
         )  # fmt: skip
         for i, q in enumerate(questions)
     ]
@@ -304,24 +451,28 @@ async def research(req: ResearchRequest) -> ResearchReport:
                 workflow_id=done.workflow_id,
             )
         done_cost = sum(a.result.cost_usd for a in answers.values() if a.result is not None)
-        await publish_progress("researching", len(answers), total, cost=spent() + done_cost)
+        await progress("researching", len(answers), total, extra=done_cost)
     ordered = tuple(answers[i] for i in range(total))
     for a in ordered:
         if a.result is not None:
             account(f"research {a.index + 1}", a.result)
     if not any(a.ok for a in ordered):
-        await publish_progress("failed", total, total, "every question failed")
+        await progress("failed", total, total, "every question failed")
         raise ResearchFailed("every research question failed: " + ordered[0].error)
 
     settings = await step_settings(settings)
-    await publish_progress("synthesizing", total, total, cost=spent())
+    if (why := await guard("synthesize", 1, 1)) is not None:
+        return await stopped(why, tuple(questions), ordered)
+    await progress("synthesizing", total, total)
     try:
-        synthesis = await synthesize_step(req, ordered, settings)
+        synthesis = await synthesize_step(req, ordered, settings, cap("synthesize"))
     except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
-        await publish_progress("failed", total, total, "synthesis failed")
+        if (capped := _budget_stop(exc)) is not None:
+            return await stopped(str(capped), tuple(questions), ordered)
+        await progress("failed", total, total, "synthesis failed")
         raise ResearchFailed(f"synthesis failed: {failure_text(exc)}") from None
     account("synthesize", synthesis)
-    await publish_progress("done", total, total, cost=spent())
+    await progress("done", total, total)
     failed = [a for a in ordered if not a.ok]
     usage = sum((s.usage for s in steps), Usage())
     return ResearchReport(

@@ -204,6 +204,7 @@ class Runtime:
         self.offline_server: Any = None
         self.endpoint: Endpoint | None = None
         self.heartbeat: Any = None
+        self.watcher: Any = None
         self.launched = False
 
     @property
@@ -280,9 +281,12 @@ class Runtime:
         from .schedules import apply_schedules, load_schedules
 
         schedules = load_schedules()  # a bad agentdeck.yaml stops here, before anything starts
+        from .notify import Watcher, load_notify
+
+        notify_config = load_notify()  # so does a bad notify: section
         self.start_model()
         # Import the workflows so DBOS registers them before launch.
-        from . import compare, research  # noqa: F401
+        from . import compare, notify, research  # noqa: F401
         from .presence import Heartbeat
         from .queues import register_queues
 
@@ -293,6 +297,10 @@ class Runtime:
         apply_schedules(schedules)
         self.heartbeat = Heartbeat(DBOS.executor_id, app_version())
         self.heartbeat.start()
+        if notify_config.enabled:
+            self.watcher = Watcher(notify_config)
+            self.watcher.start()
+            log.info("notifications to %s", notify_config.describe())
         self.launched = True
         log.info(
             "runtime up: db=%s model=%s version=%s",
@@ -302,6 +310,9 @@ class Runtime:
         )
 
     def shutdown(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.heartbeat is not None:
             self.heartbeat.stop()
             self.heartbeat = None

@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "KNOWN_TOOLS",
     "READ_ONLY_TOOLS",
+    "LoopDetected",
     "ToolApprovalNeeded",
     "ToolGate",
     "ToolPolicy",
@@ -208,6 +209,22 @@ class ToolApprovalNeeded(Exception):
         return f"the {self.tool} call needs an approval ({self.key[:12]})"
 
 
+class LoopDetected(ToolApprovalNeeded):
+    """The loop guard stopped a tool call before it ran: the same call again after it ran, or
+    too many tool calls with no new text in between. ``key`` names the loop (``repeat:<call
+    key>`` or ``streak:<n>``): a human's "continue" for it is passed back in ``loop_ok``."""
+
+    def __init__(self, tool: str, tool_input: dict[str, Any], key: str, reason: str) -> None:
+        Exception.__init__(self, tool, tool_input, key, reason)
+        self.tool = tool
+        self.tool_input = tool_input
+        self.key = key
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"tool loop: {self.reason}"
+
+
 #: Decision for one call: (allowed, what to tell Claude / show when denied).
 Decision = tuple[bool, str]
 
@@ -226,15 +243,56 @@ class ToolGate:
         decisions: Mapping[str, Decision] | None = None,
         *,
         note: Callable[[str], None] | None = None,
+        loop_n: int | None = None,
+        loop_ok: Iterable[str] = (),
     ) -> None:
         self.policy = policy
         self.decisions = dict(decisions or {})
         self.note = note or (lambda _line: None)
         self.needed: ToolApprovalNeeded | None = None
         self.asked: list[str] = []  # keys of the calls decided (or held) here, in order
+        #: The loop guard: N tool calls with no text in between pause (None: no guard), and the
+        #: loops a human let continue (LoopDetected keys).
+        self.loop_n = loop_n
+        self.loop_ok = frozenset(loop_ok)
+        self.ran: set[str] = set()  # call keys allowed (so run) in this Claude call
+        self.streak = 0  # tool calls since the last text
+
+    def saw_text(self) -> None:
+        """Claude wrote text: a streak of tool calls without any ends."""
+        self.streak = 0
+
+    def _loop(self, tool: str, tool_input: dict[str, Any], key: str) -> LoopDetected | None:
+        if not self.loop_n:
+            return None
+        self.streak += 1
+        if key in self.ran and f"repeat:{key}" not in self.loop_ok:
+            what = describe_call(tool, tool_input)
+            return LoopDetected(tool, tool_input, f"repeat:{key}",
+                                f"the same call again after it ran ({what})")  # fmt: skip
+        limit = self.loop_n
+        while f"streak:{limit}" in self.loop_ok:
+            limit += self.loop_n
+        if self.streak >= limit:
+            return LoopDetected(tool, tool_input, f"streak:{limit}",
+                                f"{self.streak} tool calls with no text in between")  # fmt: skip
+        return None
 
     def decide(self, tool: str, tool_input: dict[str, Any]) -> tuple[Verdict, str, bool]:
         """(verdict for this call: allow or deny, message for Claude, interrupt the turn?)."""
+        verdict, message, interrupt = self._decide(tool, tool_input)
+        if verdict == "allow":
+            self.ran.add(call_key(tool, tool_input))
+        return verdict, message, interrupt
+
+    def _decide(self, tool: str, tool_input: dict[str, Any]) -> tuple[Verdict, str, bool]:
+        if isinstance(self.needed, LoopDetected):  # stopped: nothing more runs in this call
+            return "deny", "stopping.", True
+        loop = self._loop(tool, tool_input, call_key(tool, tool_input))
+        if loop is not None:
+            self.needed = loop
+            self.note(f"loop guard: {loop.reason}; the question stops here and asks")
+            return "deny", "A loop guard stopped this call; stopping.", True
         verdict = self.policy.verdict(tool)
         if verdict == "allow":
             self.note(f"{tool}: allowed by the tool policy")

@@ -30,6 +30,7 @@ from tui.supervisor import (
 from tui.supervisor._queues import PartitionRow, QueueRow, ScheduleRow, ScheduleRun, next_run
 from tui.supervisor.describe import describe_child, describe_output
 from tui.supervisor.export import RunValues
+from workflows.guards import Budget, budget_prompt
 from workflows.model_offline.script import answer as scripted
 from workflows.model_offline.script import plan_questions, thinking_for
 from workflows.models import (
@@ -567,3 +568,57 @@ TOOL_WAITING = _row(
     f"{RUNNING.workflow_id}-14", "PENDING", 60, None, name="research.question",
     parent_id=RUNNING.workflow_id, approval=TOOL_APPROVAL,
 )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Guards (workflows.guards): a run paused at its budget, and a research question stopped at a
+# tool loop. Not in ROWS; the guard shots add GUARD_ROWS.
+
+BUDGET_PROPOSAL = {
+    "phase": "research", "spent_usd": 0.0121, "spent_tokens": 1840, "estimate_usd": 0.072,
+    "estimate_tokens": 9600, "budget_usd": 0.05, "budget_tokens": None, "remaining_steps": 4,
+    "model": "claude-sonnet-4-5",
+}  # fmt: skip
+BUDGET_APPROVAL = ApprovalRequest(
+    request_id="research-b0d9e7c6a5f4:budget:research",
+    topic="budget:research",
+    kind="budget",
+    prompt=budget_prompt(
+        "research", 0.0121, 1840, Budget(usd=0.05), 3, "claude-sonnet-4-5", 0.072, 9600, 4
+    ),  # fmt: skip
+    options=(
+        ApprovalDecision.RAISE,
+        ApprovalDecision.CONTINUE,
+        ApprovalDecision.SWITCH,
+        ApprovalDecision.STOP,
+    ),  # fmt: skip
+    proposal=BUDGET_PROPOSAL,
+    created_at=NOW - 30,
+    deadline=NOW - 30 + 24 * 3600,
+)
+BUDGET_WAITING = _row(
+    "research-b0d9e7c6a5f4", "PENDING", 70, None, summary="edge inference costs · 3q",
+    progress=Progress(phase="research", done=0, total=3, cost_usd=0.0121, budget_usd=0.05,
+                      tokens=1840),
+    approval=BUDGET_APPROVAL, waiting_recv=True, recv_deadline=BUDGET_APPROVAL.deadline,
+    cost_usd=0.0121,
+)  # fmt: skip
+LOOP_INPUT = {"file_path": "/srv/notes/vector-databases.md"}
+LOOP_APPROVAL = ApprovalRequest(
+    request_id=f"{RUNNING.workflow_id}-13:loop:0",
+    topic="loop:0",
+    kind="loop",
+    prompt="Tool loop in this research question: the same call again after it ran "
+    "(Read: /srv/notes/vector-databases.md).\n\nLet it continue, or stop this question "
+    "(the others go on)?",
+    options=(ApprovalDecision.CONTINUE, ApprovalDecision.STOP),
+    proposal={"tool": "Read", "input": LOOP_INPUT,
+              "reason": "the same call again after it ran (Read: /srv/notes/vector-databases.md)"},
+    created_at=NOW - 12,
+    deadline=NOW - 12 + 24 * 3600,
+)  # fmt: skip
+LOOP_WAITING = _row(
+    f"{RUNNING.workflow_id}-13", "PENDING", 50, None, name="research.question",
+    parent_id=RUNNING.workflow_id, approval=LOOP_APPROVAL,
+)  # fmt: skip
+GUARD_ROWS = (BUDGET_WAITING, LOOP_WAITING)

@@ -18,7 +18,7 @@ from textual.widgets import Input
 
 from tui.app import AgentDeckApp
 
-from .canned import FAILED, NOW, TOOL_WAITING, WAITING, CannedSupervisor
+from .canned import FAILED, GUARD_ROWS, NOW, TOOL_WAITING, WAITING, CannedSupervisor
 
 __all__ = ["SHOTS", "Shot", "canned_app", "main"]
 
@@ -121,6 +121,22 @@ def with_tool_approval(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     return run
 
 
+def with_guards(*names: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The canned rows plus a run paused at its budget and a question stopped at a tool loop."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, AgentDeckApp) and isinstance(app.source, CannedSupervisor)
+        app.source.rows = (*app.source.rows, *GUARD_ROWS)
+        await settle(pilot)
+        for name in names:
+            await pilot.press(name)
+            await pilot.pause(0.05)
+        await settle(pilot)
+
+    return run
+
+
 def launch_kind(kind: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """The launch form switched to another workflow type."""
 
@@ -188,6 +204,10 @@ SHOTS: tuple[Shot, ...] = (
     Shot("detail_costs", open_run("research-c3d2a1b0f9e8", "dollar")),
     Shot("insights_light", keys("I"), theme="textual-light"),
     Shot("insights_small", keys("I"), size=(60, 20)),
+    Shot("workflows_guards", with_guards()),
+    Shot("inbox_guards", with_guards("i")),
+    Shot("approve_budget", with_guards("i", "down", "enter")),
+    Shot("approve_loop", with_guards("i", "down", "down", "enter")),
 )
 
 

@@ -107,34 +107,48 @@ def _plain_json(v: Any) -> Any:
     raise _Odd
 
 
-_PROGRESS_KEYS = frozenset({"phase", "done", "total", "detail", "cost_usd"})
-_DECISIONS = ("approve", "reject", "edit")
+_PROGRESS_KEYS = frozenset(
+    {"phase", "done", "total", "detail", "cost_usd", "budget_usd", "budget_tokens", "tokens"}
+)
+_DECISIONS = ("approve", "reject", "edit", "raise", "continue", "switch", "stop")
 _STATES = frozenset({"pending", "answered", "timed_out"})
+_KINDS = frozenset({"plan", "tool", "budget", "loop"})
 _APPROVAL_KEYS = frozenset(
     {
         "request_id", "topic", "prompt", "options", "proposal", "answer_schema",
-        "created_at", "deadline", "state", "answer", "resolved_at",
+        "created_at", "deadline", "state", "answer", "resolved_at", "kind",
     }
 )  # fmt: skip
 _ANSWER_KEYS = frozenset({"decision", "questions", "comment", "by"})
+#: Budget answers' fields: an answer that sets one (raise, switch: rare) goes to the model.
+_BUDGET_ANSWER_KEYS = ("budget_usd", "budget_tokens", "model")
 
 
 def _progress(v: dict[str, Any]) -> dict[str, Any]:
     if not v.keys() <= _PROGRESS_KEYS or "phase" not in v:
         raise _Odd
-    return {
+    out = {
         "phase": _str(v["phase"]),
         "done": _int(v.get("done", 0)),
         "total": _int(v.get("total", 0)),
         "detail": _str(v.get("detail", "")),
         "cost_usd": _float(v.get("cost_usd", 0.0)),
     }
+    budget_usd, budget_tokens = _float(v.get("budget_usd", 0.0)), _int(v.get("budget_tokens", 0))
+    if budget_usd or budget_tokens:  # as workflows.models.Progress dumps itself
+        out.update(budget_usd=budget_usd, budget_tokens=budget_tokens,
+                   tokens=_int(v.get("tokens", 0)))  # fmt: skip
+    return out
 
 
 def _answer(v: Any) -> dict[str, Any] | None:
     if v is None:
         return None
-    if type(v) is not dict or not v.keys() <= _ANSWER_KEYS or v.get("decision") not in _DECISIONS:
+    if type(v) is not dict or v.get("decision") not in _DECISIONS:
+        raise _Odd
+    if any(v.get(k) is not None for k in _BUDGET_ANSWER_KEYS):
+        raise _Odd
+    if not v.keys() - set(_BUDGET_ANSWER_KEYS) <= _ANSWER_KEYS:
         raise _Odd
     questions = v.get("questions")
     if questions is not None:
@@ -148,7 +162,10 @@ def _answer(v: Any) -> dict[str, Any] | None:
     comment, by = _str(v.get("comment", "")), _str(v.get("by", ""))
     if len(comment) > 2000 or len(by) > 200:
         raise _Odd
-    return {"decision": v["decision"], "questions": questions, "comment": comment, "by": by}
+    return {
+        "decision": v["decision"], "questions": questions, "comment": comment, "by": by,
+        **dict.fromkeys(_BUDGET_ANSWER_KEYS),
+    }  # fmt: skip
 
 
 def _approval(v: dict[str, Any]) -> dict[str, Any]:
@@ -156,19 +173,20 @@ def _approval(v: dict[str, Any]) -> dict[str, Any]:
     required = ("request_id", "topic", "prompt", "deadline", "created_at")
     if not v.keys() <= _APPROVAL_KEYS or any(k not in v for k in required):
         raise _Odd
-    options = v.get("options", list(_DECISIONS))
+    options = v.get("options", ["approve", "reject", "edit"])
     if type(options) is not list or any(o not in _DECISIONS for o in options):
         raise _Odd
     proposal, schema = v.get("proposal", {}), v.get("answer_schema", {})
     if type(proposal) is not dict or type(schema) is not dict:
         raise _Odd
     state = v.get("state", "pending")
-    if state not in _STATES:
+    if state not in _STATES or v.get("kind", "plan") not in _KINDS:
         raise _Odd
     return {
         "request_id": _str(v["request_id"]),
         "topic": _str(v["topic"]),
         "prompt": _str(v["prompt"]),
+        "kind": v.get("kind", "plan"),
         "options": list(options),
         "proposal": _plain_json(proposal),
         "answer_schema": _plain_json(schema),

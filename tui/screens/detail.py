@@ -25,6 +25,7 @@ from ..widgets.step_costs import StepCosts
 from ..widgets.tables import PlainTable
 from ..widgets.text import escape, show_text
 from ..widgets.timeline import Timeline, TimelineItem, build_items, hidden_steps
+from ..widgets.workflow_table import budget_cell
 from .base import RunActionsScreen
 
 __all__ = ["DetailScreen"]
@@ -345,6 +346,9 @@ class DetailScreen(RunActionsScreen):
             p = r.progress
             lines.append(f"progress: {escape(p.phase)} {p.done}/{p.total}" if p.total else
                          f"progress: {escape(p.phase)}")  # fmt: skip
+            spent = budget_cell(r)
+            if spent is not None:
+                lines[-1] += f" · budget (spent/budget) {spent.markup}"
         if d.error:
             lines.append(f"[bold red]error:[/] {escape(d.error[:300])}")
         show_text(self.query_one("#run-header", Static), "\n".join(lines))

@@ -1,7 +1,8 @@
 """Approval inbox: every workflow waiting for a human, soonest deadline first.
 
 Plan approvals, tool approvals (a tool call Claude wants to make: the tool and what it would do,
-answered allow or deny) and foreign workflows blocked in ``recv``.
+answered allow or deny), budget approvals (a run paused at its budget: spent / budget), loop
+approvals (a research question stopped at a tool loop) and foreign workflows blocked in ``recv``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,12 @@ class InboxScreen(RunActionsScreen):
                 first = r.approval.prompt.splitlines()[0] if r.approval.prompt else ""
                 asks: str | Text = first[:80]
                 options = " / ".join(o.value for o in r.approval.options)
-                if tool_call_of(r.approval) is not None:
+                if r.approval.kind == "budget":
+                    asks = Text(f"budget · {_budget_asks(r.approval.proposal)}", style="yellow")
+                elif r.approval.kind == "loop":
+                    reason = str(r.approval.proposal.get("reason", ""))
+                    asks = Text(f"tool loop · {reason}"[:80], style="magenta")
+                elif tool_call_of(r.approval) is not None:
                     asks, options = Text(first[:80], style="magenta"), "allow / deny"
             else:
                 asks, options = "a message (blocked in recv; topic not recorded)", "free-form"
@@ -139,6 +145,21 @@ class InboxScreen(RunActionsScreen):
         row = self.current_row()
         if row is not None:
             self.deck.open_run(row.workflow_id)
+
+
+def _budget_asks(p: dict[str, Any]) -> str:
+    """``$0.0120 + ~$0.0240 > $0.0200 before research``: spent + estimate against the budget."""
+    spent, est, budget = p.get("spent_usd"), p.get("estimate_usd"), p.get("budget_usd")
+    phase = p.get("phase", "?")
+    if isinstance(budget, (int, float)) and isinstance(spent, (int, float)):
+        est_usd = est if isinstance(est, (int, float)) else 0.0
+        return f"${spent:.4f} + ~${est_usd:.4f} > ${budget:.4f} before {phase}"
+    spent_t, est_t, budget_t = (
+        p.get("spent_tokens"),
+        p.get("estimate_tokens"),
+        p.get("budget_tokens"),
+    )
+    return f"{spent_t} + ~{est_t} > {budget_t} tokens before {phase}"
 
 
 def _deadline_of(row: WorkflowRow) -> float | None:

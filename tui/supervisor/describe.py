@@ -81,6 +81,14 @@ def describe_child(name: str, inputs: Any) -> str:
     return _cut(redact("(" + ", ".join(parts) + ")"))
 
 
+_VERBS = {
+    ApprovalDecision.APPROVE: "approved",
+    ApprovalDecision.REJECT: "rejected",
+    ApprovalDecision.CONTINUE: "continued",
+    ApprovalDecision.STOP: "stopped",
+}
+
+
 def describe_answer(answer: ApprovalAnswer, at: float | None = None) -> str:
     """``approved 15:42 by ana``, ``edited: 4 questions · 15:42``, ``rejected 15:42: too broad``."""
     when = _clock(at) if at is not None else ""
@@ -88,7 +96,14 @@ def describe_answer(answer: ApprovalAnswer, at: float | None = None) -> str:
         n = len(answer.questions or ())
         text = f"edited: {_count(n, 'question')}" + (f" · {when}" if when else "")
     else:
-        verb = "approved" if answer.decision is ApprovalDecision.APPROVE else "rejected"
+        verb = _VERBS.get(answer.decision, answer.decision.value)
+        if answer.decision is ApprovalDecision.RAISE:  # a budget approval's new budget
+            budgets = ([f"${answer.budget_usd:g}"] if answer.budget_usd else []) + (
+                [f"{answer.budget_tokens:,} tokens"] if answer.budget_tokens else []
+            )
+            verb = f"raised to {' and '.join(budgets)}"
+        elif answer.decision is ApprovalDecision.SWITCH:
+            verb = f"switched to {answer.model}"
         text = f"{verb} {when}".rstrip()
     if answer.by:
         text += f" by {answer.by}"

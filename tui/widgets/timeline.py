@@ -27,7 +27,8 @@ __all__ = [
 #: DBOS bookkeeping steps hidden unless asked for (`h`).
 INTERNAL_STEPS = frozenset(
     {"DBOS.setEvent", "DBOS.sleep", "DBOS.getResult", "DBOS.waitFirst", "DBOS.writeStream",
-     "DBOS.closeStream", "clock", "DBOS.getEvent", "DBOS.now", "settings", "approval"}
+     "DBOS.closeStream", "clock", "DBOS.getEvent", "DBOS.now", "settings", "approval",
+     "guards"}
 )  # fmt: skip
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

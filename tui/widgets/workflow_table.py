@@ -15,7 +15,7 @@ from ..formatting import clock_time, countdown, duration, row_status, short_id, 
 from ..supervisor import WorkflowRow
 from .rowtable import PAD, Column, RowTable
 
-__all__ = ["COLUMNS", "MOST", "SHRINK", "WorkflowTable", "fit"]
+__all__ = ["COLUMNS", "MOST", "SHRINK", "WorkflowTable", "budget_cell", "fit"]
 
 #: (key, label, width before the first rows are seen)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -43,7 +43,7 @@ MOST: dict[str, int | None] = {
     "duration": 8,
     "progress": 32,
     "queue": 32,
-    "cost": 8,
+    "cost": 17,
 }
 
 #: When the content does not fit, columns give room back in these steps, each down to the width
@@ -115,6 +115,27 @@ def _bar(done: int, total: int, width: int = 6) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+def _tokens(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e3 else str(n)
+
+
+def budget_cell(row: WorkflowRow) -> Text | None:
+    """Spent / budget of a run with a budget (``$0.012/$0.50``, or tokens when that is its only
+    budget), yellow from 80 % of it, red past it; None for a run without one."""
+    p = row.progress
+    if p is None or not (p.budget_usd or p.budget_tokens):
+        return None
+    if p.budget_usd:
+        spent = row.cost_usd or p.cost_usd
+        share = spent / p.budget_usd
+        text = f"${spent:.3f}/${p.budget_usd:.2f}"
+    else:
+        share = p.tokens / p.budget_tokens
+        text = f"{_tokens(p.tokens)}/{_tokens(p.budget_tokens)} tok"
+    style = "bold red" if share > 1 else "yellow" if share >= 0.8 else ""
+    return Text(text, style=style)
+
+
 def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[str, Any]:
     """The rendered cells of one row (compared cell by cell to update in place).
 
@@ -126,7 +147,10 @@ def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[st
         progress = Text(f"⚠ stranded: {row.stranded}  [r]", style="bold red")
     elif row.waiting_approval:
         left = countdown(row.approval.deadline if row.approval else None, now)
-        progress = Text(f"⏸ approve {left} [a]", style="bold yellow")
+        what = {"budget": "budget", "loop": "tool loop"}.get(
+            row.approval.kind if row.approval else "", "approve"
+        )
+        progress = Text(f"⏸ {what} {left} [a]", style="bold yellow")
     elif row.waiting_message:
         progress = Text("⏸ waiting in recv  [a]", style="bold yellow")
     elif child_waits and row.active:
@@ -147,7 +171,7 @@ def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[st
         progress = Text.assemble((f"⧖{countdown(row.deadline, now)} ", "magenta"), progress)
     elif row.status == "DELAYED" and row.delay_until is not None:
         progress = Text(f"◷ starts in {countdown(row.delay_until, now)}", style="blue")
-    cost = f"${row.cost_usd:.3f}" if row.cost_usd else ""
+    cost: str | Text = budget_cell(row) or (f"${row.cost_usd:.3f}" if row.cost_usd else "")
     return {
         "status": row_status(row)
         if not (child_waits and row.active)

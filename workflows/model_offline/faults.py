@@ -33,7 +33,7 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["FaultBook", "FaultItem", "FaultKind", "parse_fault_spec"]
+__all__ = ["LOOP_REPEATS", "FaultBook", "FaultItem", "FaultKind", "loops", "parse_fault_spec"]
 
 
 class FaultKind(StrEnum):
@@ -45,6 +45,26 @@ class FaultKind(StrEnum):
     INVALID_PLAN = "invalid_plan"  # plan task only: prose instead of JSON
     SLOW = "slow"  # max(tps / 10, 5) tokens/s (5 when unpaced), never faster than tps
     HANG = "hang"  # a few tokens, then stall until the client or the server goes away
+    #: With tools: the model asks for its first tool call again and again (LOOP_REPEATS times)
+    #: before it answers, as a model stuck in a tool loop does. Applies while it is in the spec.
+    LOOP = "loop"
+
+
+#: How many times a ``loop`` fault repeats the first tool call.
+LOOP_REPEATS = 12
+
+
+def loops(spec: str | tuple[str, ...], task: str) -> bool:
+    """Whether a ``loop`` item of ``spec`` (or of any spec in a tuple) applies to ``task``."""
+    specs = (spec,) if isinstance(spec, str) else spec
+    for one in specs:
+        try:
+            items = parse_fault_spec(one)
+        except ValueError:
+            continue
+        if any(i.kind is FaultKind.LOOP and i.matches(task) for i in items):
+            return True
+    return False
 
 
 _ALIASES = {

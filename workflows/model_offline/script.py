@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .faults import LOOP_REPEATS, loops
+
 __all__ = [
     "KNOWN_TASKS",
     "Directives",
@@ -669,6 +671,8 @@ def tool_input(name: str, prompt: str) -> dict[str, Any] | None:
 def next_tool_call(parsed: ParsedRequest) -> ToolCall | None:
     """The tool call to answer ``parsed`` with, or None once every scripted tool was called."""
     scripted = [t for t in parsed.directives.tools if tool_input(t, parsed.prompt) is not None]
+    if scripted and loops(parsed.directives.faults, parsed.directives.task):
+        scripted = scripted[:1] * LOOP_REPEATS  # a model stuck in a tool loop
     if parsed.tool_calls >= len(scripted):
         return None
     name = scripted[parsed.tool_calls]

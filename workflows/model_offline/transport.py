@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_agent_sdk import Transport
 
-from .faults import FaultKind, parse_fault_spec
+from .faults import LOOP_REPEATS, FaultKind, loops, parse_fault_spec
 from .script import (
     ToolOutcome,
     answer,
@@ -134,16 +134,19 @@ class ScriptedTransport(Transport):
         )  # fmt: skip
 
     def _result(self, text: str, *, error_status: int | None = None, out_tokens: int = 0) -> None:
+        cost = 0.0 if error_status else out_tokens * 15e-6
+        # As the CLI does with --max-budget-usd: a call that cost more ends with this subtype.
+        capped = self.call.max_budget_usd is not None and cost > self.call.max_budget_usd
         self._emit(
             {
                 "type": "result",
-                "subtype": "success",
+                "subtype": "error_max_budget_usd" if capped else "success",
                 "duration_ms": 1,
                 "duration_api_ms": 1,
-                "is_error": error_status is not None,
+                "is_error": error_status is not None or capped,
                 "num_turns": 1,
                 "session_id": self._session,
-                "total_cost_usd": 0.0 if error_status else out_tokens * 15e-6,
+                "total_cost_usd": cost,
                 "usage": {"input_tokens": len(self.call.prompt) // 4, "output_tokens": out_tokens},
                 "result": text,
                 "api_error_status": error_status,
@@ -222,7 +225,10 @@ class ScriptedTransport(Transport):
         phash = prompt_hash(call.task, call.prompt)
         outcomes: list[ToolOutcome] = []
         turns = 0
-        for n, tool in enumerate(t for t in call.tools if tool_input(t, call.prompt) is not None):
+        scripted = [t for t in call.tools if tool_input(t, call.prompt) is not None]
+        if scripted and loops(call.fault, call.task):
+            scripted = scripted[:1] * LOOP_REPEATS  # a model stuck in a tool loop
+        for n, tool in enumerate(scripted):
             tool_in = tool_input(tool, call.prompt) or {}
             use_id = f"toolu_offline_{phash[:10]}_{n}"
             self._event({"type": "content_block_start", "index": 0, "content_block": {
