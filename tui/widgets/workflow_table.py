@@ -51,7 +51,7 @@ MOST: dict[str, int | None] = {
 #: the input, the queue, the id, then the progress down to its bar; the name last (a person reads
 #: a run by its name). Past them the table scrolls sideways.
 SHRINK: tuple[tuple[str, int], ...] = (
-    ("progress", 22),
+    ("progress", 24),
     ("summary", 10),
     ("queue", 5),
     ("id", 8),
