@@ -20,21 +20,13 @@ from tests.conftest import _settings, connected, launched
 from tests.test_attach_foreign import foreign_app, foreign_db  # noqa: F401 (fixtures)
 from tests.test_dashboard import make_app, notices, open_detail, until
 from tests.test_research import approve_and_finish, finish, launch, wait_approval
+from tui.export_doc import claude_of, export_filename, redact_tree, to_json, to_markdown
 from tui.modals.confirm import ConfirmScreen
 from tui.modals.export import ExportScreen
 from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor, SupervisorError
 from tui.supervisor import export as export_module
-from tui.supervisor.export import (
-    RunExport,
-    RunValues,
-    claude_of,
-    export_filename,
-    gather,
-    redact_tree,
-    to_json,
-    to_markdown,
-)
+from tui.supervisor.export import RunExport, RunValues, gather
 from tui.supervisor.models import EventItem, RunDetail, StepRow, WorkflowRow
 from workflows.model_offline.transport import reset_faults
 from workflows.models import (

@@ -636,7 +636,8 @@ async def _cmd_show(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
 async def _cmd_export(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
     import asyncio
 
-    from .supervisor.export import ExportFileError, format_of, gather, render, write_file
+    from .export_doc import ExportFileError, format_of, render, write_file
+    from .supervisor.export import gather
 
     wid = await sup.resolve_id(args.workflow_id)
     to_stdout = args.output in ("-", "")

@@ -14,16 +14,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from ..export_doc import ExportFileError, export_filename, format_of, render, write_file
 from ..supervisor import SupervisorError
-from ..supervisor.export import (
-    ExportFileError,
-    ExportFormat,
-    export_filename,
-    format_of,
-    gather,
-    render,
-    write_file,
-)
+from ..supervisor.export import ExportFormat, gather
 from ..widgets.text import escape
 from ..workers import WorkerErrors
 
