@@ -13,20 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workflows.settings import env_secrets
-
-from .decode import Undecodable, decode
 from .filters import PRESENCE_WORKFLOW, Compiled, Filter, Presence
+from .row_extras import errors, events, input_summaries, recv_waits, rows_of
 from .rows import (
-    APPROVAL_EVENT,
     LIST_COLUMNS,
     PROGRESS_EVENT,
-    build_row,
     presence_rows,
 )
 from .rows import Presence as Heartbeats
 from .sql import DB
-from .summary import INPUT_CAP, input_summary
 
 __all__ = [
     "SORTS",
@@ -37,6 +32,7 @@ __all__ = [
     "events",
     "errors",
     "heartbeats",
+    "input_summaries",
     "page",
     "presence_filter",
     "recv_waits",
@@ -232,132 +228,6 @@ def presence_filter(beats: Heartbeats) -> Presence:
         versions=frozenset(v for _, v, ok in beats.values() if ok and v),
         any=bool(beats),
     )
-
-
-def events(
-    db: DB, ids: Sequence[str], keys: Sequence[str] = (PROGRESS_EVENT, APPROVAL_EVENT),
-    *, light: bool = False,
-) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Current values of the given event keys of many workflows (one statement per batch)."""
-    out: dict[str, dict[str, Any]] = {}
-    for batch in db.batches(ids):
-        for wid, key, value, ser in db.rows(
-            "SELECT workflow_uuid, key, value, serialization FROM {workflow_events} "
-            "WHERE workflow_uuid IN :w AND key IN :k",
-            {"w": list(batch), "k": list(keys)},
-        ):
-            out.setdefault(wid, {})[key] = decode(value, ser, light=light)
-    return out
-
-
-def errors(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, Any]:
-    """Decoded errors of the given workflows."""
-    out: dict[str, Any] = {}
-    for batch in db.batches(ids):
-        for wid, err, ser in db.rows(
-            "SELECT s.workflow_uuid, coalesce(o.error, s.error), s.serialization "
-            "FROM {workflow_status} s LEFT JOIN {workflow_output} o "
-            "ON o.workflow_uuid = s.workflow_uuid WHERE s.workflow_uuid IN :w",
-            {"w": list(batch)},
-        ):
-            if err is not None:
-                out[wid] = decode(err, ser, light=light)
-    return out
-
-
-def recv_waits(db: DB, ids: Sequence[str]) -> dict[str, tuple[int, float | None]]:
-    """PENDING workflows blocked in ``recv`` / ``get_event``: id → (the recv's function id,
-    its deadline).
-
-    While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
-    function id k+1 (output: the deadline; completed as soon as started) and nothing yet at
-    k, the ``recv`` itself; a real ``DBOS.sleep`` completes at its wake-up time instead. The
-    topic is not stored anywhere while it waits.
-    """
-    out: dict[str, tuple[int, float | None]] = {}
-    for batch in db.batches(ids):
-        for wid, fid, output, ser in db.rows(
-            "SELECT o.workflow_uuid, o.function_id, o.output, o.serialization "
-            "FROM {operation_outputs} o JOIN {workflow_status} s "
-            "ON s.workflow_uuid = o.workflow_uuid AND s.status = 'PENDING' "
-            "WHERE o.workflow_uuid IN :w AND o.function_name = 'DBOS.sleep' "
-            "AND o.completed_at_epoch_ms - o.started_at_epoch_ms < 1000 "
-            "AND o.function_id = (SELECT max(m.function_id) FROM {operation_outputs} m "
-            "WHERE m.workflow_uuid = o.workflow_uuid) "
-            "AND NOT EXISTS (SELECT 1 FROM {operation_outputs} p "
-            "WHERE p.workflow_uuid = o.workflow_uuid AND p.function_id = o.function_id - 1)",
-            {"w": list(batch)},
-        ):
-            deadline: float | None
-            try:
-                value = decode(output, ser)
-                deadline = float(value) if not isinstance(value, Undecodable) else None
-            except (TypeError, ValueError):
-                deadline = None
-            out[wid] = (int(fid) - 1, deadline)
-    return out
-
-
-def input_summaries(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, str]:
-    """The inputs of the given workflows, decoded and summarised (``'bob', 'only bob'``): for
-    list rows that have no summary of their own (other apps' runs). One statement per 1,000
-    ids; an input stored longer than ``INPUT_CAP`` is not read, only its size shown."""
-    secrets = env_secrets()
-    size = "length" if db.sqlite else "octet_length"  # PostgreSQL's needs no detoasting
-    stored = "coalesce(i.inputs, s.inputs)"
-    out: dict[str, str] = {}
-    for batch in db.batches(ids):
-        for wid, n, inputs, ser in db.rows(
-            f"SELECT s.workflow_uuid, {size}({stored}), CASE WHEN {size}({stored}) <= :cap "
-            f"THEN {stored} END, s.serialization FROM {{workflow_status}} s "
-            "LEFT JOIN {workflow_input} i ON i.workflow_uuid = s.workflow_uuid "
-            "WHERE s.workflow_uuid IN :w",
-            {"w": list(batch), "cap": INPUT_CAP},
-        ):
-            out[wid] = input_summary(n, decode(inputs, ser, light=light), secrets)
-    return out
-
-
-def _has_summary(attrs: Any) -> bool:
-    if attrs is None:
-        return False
-    if isinstance(attrs, str):
-        return '"summary"' in attrs
-    return bool(isinstance(attrs, dict) and attrs.get("summary"))
-
-
-def rows_of(
-    db: DB,
-    statuses: Sequence[tuple[Any, ...]],
-    beats: Heartbeats,
-    redact: Callable[[str], str],
-    *,
-    light: bool = False,
-) -> list[dict[str, Any]]:
-    """Full list rows for some ``workflow_status`` rows: three more statements at most."""
-    listed = [s for s in statuses if s[2] != PRESENCE_WORKFLOW]
-    ids = [s[0] for s in listed]
-    ev = events(db, ids, light=light)
-    errs = errors(db, [s[0] for s in listed if s[1] == "ERROR"], light=light)
-    waits = recv_waits(db, [s[0] for s in listed if s[1] == "PENDING"])
-    # Rows without a summary of their own (other apps' runs): their input, in one statement.
-    summaries = input_summaries(db, [s[0] for s in listed if not _has_summary(s[12])], light=light)
-    out = []
-    for s in listed:
-        wid = s[0]
-        wait = waits.get(wid)
-        out.append(
-            build_row(
-                s,
-                ev.get(wid, {}),
-                errs.get(wid),
-                (wait is not None, wait[1] if wait else None),
-                beats,
-                redact,
-                summaries.get(wid, ""),
-            )
-        )
-    return out
 
 
 def by_ids(db: DB, ids: Sequence[str]) -> list[tuple[Any, ...]]:
