@@ -1,25 +1,9 @@
 """Shared pytest fixtures."""
 
-# ruff: noqa: E402  (the environment must be set before the workflows are imported)
-
 from __future__ import annotations
 
-import os
-
-# Fast retries and no pacing in tests; must be set before the workflows are imported.
-os.environ.setdefault("AGENTDECK_STEP_RETRY_INTERVAL", "0.05")
-os.environ.setdefault("AGENTDECK_STEP_BACKOFF", "1.5")
-os.environ.setdefault("AGENTDECK_NOTIFY_MAX_ATTEMPTS", "3")
-os.environ.setdefault("AGENTDECK_NOTIFY_RETRY_INTERVAL", "0.05")
-os.environ.setdefault("AGENTDECK_NOTIFY_BACKOFF", "2")
-os.environ.setdefault("AGENTDECK_NOTIFY_WATCH_S", "0.2")
-for _notify in ("AGENTDECK_NOTIFY_WEBHOOK", "AGENTDECK_NOTIFY_COMMAND"):
-    os.environ.pop(_notify, None)
-os.environ["AGENTDECK_OFFLINE_TPS"] = "0"
-for _secret in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
-    os.environ.pop(_secret, None)
-
 import asyncio
+import os
 import secrets
 import subprocess
 import sys
@@ -37,6 +21,36 @@ from tests.pg import PG_URL_ENV, ThrowawayPostgres
 from tui.supervisor import Supervisor
 from workflows.model_offline.transport import reset_faults, transport_factory
 from workflows.runtime import Runtime, RuntimeSettings
+
+#: The environment every test runs in: fast retries, no pacing, no credentials, no notifier.
+TEST_ENV_DEFAULTS = {
+    "AGENTDECK_STEP_RETRY_INTERVAL": "0.05",
+    "AGENTDECK_STEP_BACKOFF": "1.5",
+    "AGENTDECK_NOTIFY_MAX_ATTEMPTS": "3",
+    "AGENTDECK_NOTIFY_RETRY_INTERVAL": "0.05",
+    "AGENTDECK_NOTIFY_BACKOFF": "2",
+    "AGENTDECK_NOTIFY_WATCH_S": "0.2",
+}
+TEST_ENV_UNSET = (
+    "AGENTDECK_NOTIFY_WEBHOOK",
+    "AGENTDECK_NOTIFY_COMMAND",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set the tests' environment once, before any test module is collected: the workflows
+    read their retry policy when they are imported (a DBOS step decorator takes it then), which
+    collection does, so a session fixture would come too late. Nothing is changed by importing
+    this file."""
+    for name, value in TEST_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    os.environ["AGENTDECK_OFFLINE_TPS"] = "0"
+    for name in TEST_ENV_UNSET:
+        os.environ.pop(name, None)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -240,3 +254,29 @@ def queues_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop_queues_app(proc)
+
+
+# -- another app (tests/foreign_app.py): its database on either engine, the app running on it
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def foreign_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'foreign.sqlite'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def foreign_app(foreign_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "foreign_app.py"), foreign_db],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY", proc.poll()
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)

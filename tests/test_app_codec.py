@@ -21,7 +21,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.conftest import wait_for
-from tests.test_dashboard import SIZE, notices, open_detail, select, table, until
+from tests.support.pilot import SIZE, notices, open_detail, select, table, until
 from tui.app import AgentDeckApp
 from tui.data.decode import Undecodable
 from tui.modals.send import SendScreen

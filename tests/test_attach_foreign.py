@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,29 +13,6 @@ from tests.conftest import wait_for
 from tui.supervisor import ReadOnlyError, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def foreign_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'foreign.sqlite'}"
-    return str(request.getfixturevalue("pg_database"))
-
-
-@pytest.fixture
-def foreign_app(foreign_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "foreign_app.py"), foreign_db],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY", proc.poll()
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -132,7 +108,7 @@ async def test_dashboard_attached_to_a_foreign_app(
 ) -> None:
     from textual.widgets import Input, Static, TextArea
 
-    from tests.test_dashboard import SIZE, select, table, until
+    from tests.support.pilot import SIZE, select, table, until
     from tui.app import AgentDeckApp
     from tui.modals.send import SendScreen
     from tui.screens.detail import DetailScreen
@@ -172,8 +148,8 @@ async def test_dashboard_attached_to_a_foreign_app(
 
 async def test_foreign_step_outputs_read_as_values(attached: Supervisor, foreign_db: str) -> None:
     """Another app's step outputs and children, summarised (no truncated repr of a nest)."""
-    from tests.test_dashboard import SIZE, select, until
-    from tests.test_detail_steps import box, put_cursor, shown_row, timeline
+    from tests.support.detail import box, put_cursor, shown_row, timeline
+    from tests.support.pilot import SIZE, select, until
     from tui.app import AgentDeckApp
 
     sup = Supervisor(foreign_db)
@@ -203,8 +179,8 @@ async def test_foreign_step_outputs_read_as_values(attached: Supervisor, foreign
 
 async def test_a_workflow_of_dbos_calls_only(attached: Supervisor, foreign_db: str) -> None:
     """set_event + recv() and nothing else: the wait is a row, the hidden steps are counted."""
-    from tests.test_dashboard import SIZE, select, until
-    from tests.test_detail_steps import box, hint, put_cursor, timeline
+    from tests.support.detail import box, hint, put_cursor, timeline
+    from tests.support.pilot import SIZE, select, until
     from tui.app import AgentDeckApp
 
     sup = Supervisor(foreign_db)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import wait_for
-from tests.test_research import launch, wait_approval
+from tests.support.runs import launch, wait_approval
 from tui.data.decode import Undecodable, decode
 from tui.data.filters import Filter
 from tui.modals.send import parse_message

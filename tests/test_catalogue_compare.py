@@ -12,8 +12,8 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, Tree
 
 from tests.conftest import _settings, connected, launched
-from tests.test_dashboard import make_app, until
-from tests.test_research import approve_and_finish, finish, launch
+from tests.support.pilot import make_app, until
+from tests.support.runs import approve_and_finish, finish, launch
 from tui.modals.fork import ForkScreen
 from tui.modals.launch import LaunchScreen
 from tui.screens.detail import DetailScreen

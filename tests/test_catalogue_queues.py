@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import _settings, connected, launched, wait_for
-from tests.test_research import finish, wait_approval
+from tests.support.runs import finish, wait_approval
 from tui.supervisor import Supervisor, SupervisorError
 from tui.supervisor._queues import QueueRow, queue_rows, schedule_rows
 from workflows.config import ConfigError
@@ -465,7 +465,7 @@ async def test_launch_form_priority_duplicate_and_debounce(
 ) -> None:
     from textual.widgets import Checkbox, Input, Static
 
-    from tests.test_dashboard import SIZE, make_app, notices, table, until
+    from tests.support.pilot import SIZE, make_app, notices, table, until
     from tui.modals.launch import LaunchScreen
     from tui.screens.detail import DetailScreen
     from tui.screens.workflows import WorkflowsScreen

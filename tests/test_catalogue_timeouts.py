@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.conftest import wait_for
-from tests.test_dashboard import make_app, until
-from tests.test_research import finish, wait_approval
+from tests.support.pilot import make_app, until
+from tests.support.runs import finish, wait_approval
 from tui.data.reads import ListQuery
 from tui.formatting import countdown
 from tui.modals.launch import LaunchScreen

@@ -10,16 +10,14 @@ model again, and the report is identical to an uninterrupted run's.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
-import sys
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import connected, launched, wait_for
+from tests.support.procs import agentdeck_bin, kill_group, live_group_members, running_in, spawn
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.model_offline import RequestRecord
 from workflows.models import ApprovalAnswer, ApprovalDecision, ResearchReport
@@ -33,74 +31,6 @@ QUESTIONS = 3
 RUN_ID = "crash-run"
 
 Popen = subprocess.Popen[bytes]
-
-
-def agentdeck_bin() -> str:
-    for candidate in (
-        REPO / ".venv" / "bin" / "agentdeck",
-        Path(sys.executable).parent / "agentdeck",
-    ):
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("agentdeck")
-    assert found, "the agentdeck console script is not installed"
-    return found
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """Processes of process group ``pgid`` that are still alive (zombies excluded), via /proc."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state not in ("Z", "X"):
-            alive.append(int(entry))
-    return alive
-
-
-def running_in(directory: Path) -> list[int]:
-    """Live processes whose working directory is under ``directory`` (the CLI runs in the
-    runtime's ``claude-home``), wherever they were reparented to."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if Path(cwd).is_relative_to(directory.resolve()) and state not in ("Z", "X"):
-            found.append(int(entry))
-    return found
-
-
-def spawn(cmd: list[str], *, cwd: Path, env: dict[str, str], out_path: Path) -> Popen:
-    """Start ``cmd`` as the leader of a new process group (its CLI children join the group)."""
-    with out_path.open("wb") as out:
-        return subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def kill_group(proc: Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=30)
 
 
 def cli_runtime(db_url: str, state_dir: Path) -> AbstractAsyncContextManager[Runtime]:

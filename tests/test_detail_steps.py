@@ -10,55 +10,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from textual.pilot import Pilot
-from textual.widgets import Static
-
 from tests.conftest import connected, launched
-from tests.test_dashboard import SIZE, make_app, open_detail, until
-from tests.test_research import approve_and_finish, finish, launch, wait_approval
-from tui.app import AgentDeckApp
-from tui.screens.detail import DetailScreen
+from tests.support.detail import box, detail_screen, hint, named, put_cursor, shown_row, timeline
+from tests.support.pilot import SIZE, make_app, open_detail, until
+from tests.support.runs import approve_and_finish, finish, launch, wait_approval
 from tui.supervisor import Supervisor
-from tui.widgets.timeline import Timeline, TimelineItem
 from workflows.models import ApprovalAnswer, ApprovalDecision, ResearchReport
 from workflows.runtime import Runtime, RuntimeSettings
 
 #: What a Python repr of our step outputs looks like: none of it may reach the screen.
 REPRS = ("Plan(", "ClaudeResult", "Answer(", "{'", "('")
-
-
-def detail_screen(app: AgentDeckApp) -> DetailScreen:
-    screen = app.screen
-    assert isinstance(screen, DetailScreen)
-    return screen
-
-
-def timeline(app: AgentDeckApp) -> Timeline:
-    return detail_screen(app).query_one(Timeline)
-
-
-def box(app: AgentDeckApp) -> str:
-    """The step box under the timeline, as shown."""
-    return str(detail_screen(app).query_one("#step-detail", Static).render())
-
-
-def hint(app: AgentDeckApp) -> str:
-    return str(detail_screen(app).query_one("#timeline-hint", Static).render())
-
-
-def shown_row(t: Timeline, key: str) -> str:
-    """Row ``key`` of the timeline as it is painted (header line first, then the rows)."""
-    return t.render_line(t.get_row_index(key) + 1 - round(t.scroll_y)).text
-
-
-def named(t: Timeline, name: str) -> list[TimelineItem]:
-    return [i for i in t.items.values() if i.name == name]
-
-
-async def put_cursor(pilot: Pilot[None], t: Timeline, key: str) -> None:
-    t.focus()
-    t.move_cursor(row=t.get_row_index(key))
-    await pilot.pause()
 
 
 async def test_the_step_box_follows_the_step_it_shows(tmp_path: Path, db_url: str) -> None:

@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import connected, wait_for
+from tests.support.pilot import make_app, table, until
+from tests.support.runs import finish
 from tests.support.schema import empty_db
 from tests.support.seed import copy_rows
-from tests.test_dashboard import make_app, table, until
-from tests.test_research import finish
 from tui.data import reads
 from tui.data.filters import Filter, FilterError
 from tui.data.sql import DB

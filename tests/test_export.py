@@ -17,9 +17,8 @@ from textual.command import CommandList
 from textual.widgets import Input, RadioButton
 
 from tests.conftest import _settings, connected, launched
-from tests.test_attach_foreign import foreign_app, foreign_db  # noqa: F401 (fixtures)
-from tests.test_dashboard import make_app, notices, open_detail, until
-from tests.test_research import approve_and_finish, finish, launch, wait_approval
+from tests.support.pilot import make_app, notices, open_detail, until
+from tests.support.runs import approve_and_finish, finish, launch, wait_approval
 from tui.export_doc import claude_of, export_filename, redact_tree, to_json, to_markdown
 from tui.modals.confirm import ConfirmScreen
 from tui.modals.export import ExportScreen

@@ -18,7 +18,7 @@ from dbos._error import DBOSException
 from dbos._serialization import WorkflowSerializationFormat
 
 from tests.conftest import _settings, connected, launched, wait_for
-from tests.test_research import finish, wait_approval
+from tests.support.runs import finish, wait_approval
 from tui import fastls
 from tui.supervisor import Supervisor
 from workflows.models import APPROVAL_EVENT, PROGRESS_EVENT, ApprovalAnswer, ApprovalDecision

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from tests.test_dashboard import table, until
+from tests.support.pilot import table, until
 from tui.app import AgentDeckApp
 from tui.data.sql import DB
 from tui.screens.queues import QueuesScreen

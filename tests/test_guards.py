@@ -22,8 +22,8 @@ from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static
 
 from tests.conftest import connected, launched, offline_deck, wait_for
-from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
-from tests.test_dashboard import SIZE, make_app, open_detail, until
+from tests.support.pilot import SIZE, make_app, open_detail, until
+from tests.support.procs import kill_group, live_group_members, running_in, spawn
 from tui.modals.approve import ApproveScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.inbox import InboxScreen

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from tests.conftest import connected, fresh_pg_database
 from tests.insight_runs import MODELS, Launched, claude_totals, make_runs
-from tests.test_dashboard import until
+from tests.support.pilot import until
 from tui.app import AgentDeckApp
 from tui.cli import main
 from tui.data.insights import InsightsQuery, window_of

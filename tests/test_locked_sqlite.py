@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import wait_for
-from tests.test_research import launch, wait_approval
+from tests.support.runs import launch, wait_approval
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.models import ApprovalAnswer, ApprovalDecision
 from workflows.runtime import Runtime

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import connected, launched, offline_deck, wait_for
-from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
+from tests.support.procs import kill_group, live_group_members, running_in, spawn
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.config import ConfigError
 from workflows.models import ApprovalAnswer, ApprovalDecision, ApprovalRequest

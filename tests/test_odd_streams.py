@@ -5,7 +5,7 @@ from __future__ import annotations
 from dbos import DBOS
 from dbos._serialization import WorkflowSerializationFormat
 
-from tests.test_dashboard import SIZE, until
+from tests.support.pilot import SIZE, until
 from tui.app import AgentDeckApp
 from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor

@@ -14,8 +14,8 @@ import pytest
 from textual.widgets import Static
 
 from tests.pg import ThrowawayPostgres
-from tests.test_dashboard import SIZE, table, until
-from tests.test_postgres_workers import kill, start_worker
+from tests.support.pilot import SIZE, table, until
+from tests.support.procs import kill, start_worker
 from tui.app import AgentDeckApp
 from tui.supervisor import Supervisor
 from workflows.models import ApprovalAnswer, ApprovalDecision

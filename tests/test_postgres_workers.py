@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import wait_for
+from tests.support.procs import kill, start_worker
 from tui.supervisor import Supervisor
 from workflows.models import ApprovalAnswer, ApprovalDecision
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_worker(db_url: str, name: str, cwd: Path) -> subprocess.Popen[str]:
-    env = dict(
-        os.environ,
-        AGENTDECK_OFFLINE_TPS="0",
-        AGENTDECK_LAUNCH_CONCURRENCY="1",  # one run per worker: both must take part
-        AGENTDECK_STATE_DIR=str(cwd / f"state-{name}"),
-        AGENTDECK_HEARTBEAT_S="0.3",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", db_url, "--offline", "worker",
-         "--executor-id", name],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # the worker announces itself once DBOS is up
-    assert f"worker {name} serving" in line, (line, proc.poll())
-    password = urlsplit(db_url).password
-    assert password and password not in line and ":***@" in line
-    return proc
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from textual.widgets import DataTable, Static
 
 from tests.conftest import wait_for
-from tests.test_dashboard import SIZE, make_app, notices, table, until
-from tests.test_research import launch, wait_approval
+from tests.support.pilot import SIZE, make_app, notices, table, until
+from tests.support.runs import launch, wait_approval
 from tui.app import AgentDeckApp
 from tui.screens.queues import QueuesScreen, SchedulesScreen
 from tui.screens.workflows import WorkflowsScreen

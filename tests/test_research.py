@@ -8,39 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.support.runs import TOPIC, approve_and_finish, finish, launch, wait_approval
 from tui.supervisor import Supervisor, SupervisorError
 from workflows.models import ApprovalAnswer, ApprovalDecision, ResearchReport, StreamChunk
-
-TOPIC = "durable execution"
-
-
-async def launch(sup: Supervisor, **data: object) -> str:
-    res = await sup.launch("research", {"topic": TOPIC, **data})
-    assert res.ok
-    return res.workflow_id
-
-
-async def wait_approval(sup: Supervisor, wid: str) -> None:
-    async def waiting() -> bool:
-        return (await sup.get_row(wid)).waiting_approval
-
-    await wait_for(waiting)
-
-
-async def finish(sup: Supervisor, wid: str) -> str:
-    async def done() -> bool:
-        return not (await sup.get_row(wid)).active
-
-    await wait_for(done, within=60)
-    return (await sup.get_row(wid)).status
-
-
-async def approve_and_finish(sup: Supervisor, wid: str) -> str:
-    """Wait for the run's plan approval, approve it, wait for the run to end: its status."""
-    await wait_approval(sup, wid)
-    await sup.answer(wid, ApprovalAnswer(decision=ApprovalDecision.APPROVE))
-    return await finish(sup, wid)
 
 
 def db_path(url: str) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.test_dashboard import SIZE, make_app, select, until
-from tests.test_research import finish, launch, wait_approval
+from tests.support.pilot import SIZE, make_app, select, until
+from tests.support.runs import finish, launch, wait_approval
 from tui.modals.help import HelpScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.workflows import WorkflowsScreen

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_dashboard import SIZE, select, until
-from tests.test_research import wait_approval
+from tests.support.pilot import SIZE, select, until
+from tests.support.runs import wait_approval
 from tui.app import AgentDeckApp
 from tui.supervisor import Supervisor
 from workflows.model_offline.transport import transport_factory

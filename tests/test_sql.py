@@ -71,7 +71,7 @@ async def test_a_list_of_any_length_is_one_cached_statement(any_sup: Supervisor)
 
 async def test_child_inputs_are_read_by_parent_without_a_warning(any_sup: Supervisor) -> None:
     """The run detail's children: name and decoded inputs, one query on the parent index."""
-    from tests.test_research import approve_and_finish
+    from tests.support.runs import approve_and_finish
 
     res = await any_sup.launch("research", {"topic": "children", "questions": 2})
     assert await approve_and_finish(any_sup, res.workflow_id) == "SUCCESS"

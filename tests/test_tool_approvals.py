@@ -18,8 +18,8 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.conftest import connected, launched, wait_for
-from tests.test_crash_recovery import kill_group, live_group_members, running_in, spawn
-from tests.test_dashboard import SIZE, make_app, until
+from tests.support.pilot import SIZE, make_app, until
+from tests.support.procs import kill_group, live_group_members, running_in, spawn
 from tui.modals.approve import ApproveScreen, tool_input_text
 from tui.modals.launch import form_fields
 from tui.screens.inbox import InboxScreen
