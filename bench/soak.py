@@ -270,6 +270,12 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
     return {
         "keys": len(presses),
         "frame_ms": summary([f.duration for f in frames], scale=1000.0, digits=1),
+        # Frames that laid the screen out again (not only repainted the pane), and their times.
+        "layout_frames": sum(f.layout for f in frames),
+        "layout_frame_ms": summary(
+            [f.duration for f in frames if f.layout], scale=1000.0, digits=1
+        ),
+        "bytes_per_frame": summary([float(f.bytes) for f in frames], digits=0),
         "key_to_frame_ms": {**summary(keys, scale=1000.0, digits=1), "missed": missed},
         "end_scroll_y": round(float(pane.scroll_y)),
         "rows_travelled": round(max(ys) - min(ys)) if ys else 0,
