@@ -72,6 +72,8 @@ PLAN: tuple[Step, ...] = (
     Step("every_run.py", timeout=1200.0),
     Step("every_run.py", ("--pg",), key="every_run_pg", timeout=1500.0),
     Step("bulk_resume.py", timeout=900.0),
+    Step("workers_killed.py", timeout=900.0),
+    Step("soak.py", timeout=2700.0),  # 30 minutes of streaming
 )
 
 Results = dict[str, dict[str, Any]]
@@ -272,6 +274,28 @@ def _crash(r: dict[str, Any]) -> tuple[str, bool | None]:
     )
 
 
+def _workers_killed(r: dict[str, Any]) -> tuple[str, bool | None]:
+    k = r["runs"]
+    return (
+        f"{r['runs_finished']}/{k} finished, {r['reports_identical']}/{k} identical, "
+        f"{r['steps_rerun_after_checkpoint']} steps re-run, Bash exactly once "
+        f"{r['bash_exactly_once']} ({r['bash_calls']} calls), {len(r['orphans'])} orphan CLIs, "
+        f"{r['kills']} kills, {r['taken_over']} taken over; notifications not measured",
+        bool(r["ok"]),
+    )
+
+
+def _soak(r: dict[str, Any]) -> tuple[str, bool | None]:
+    m, p, s = r["memory"], r["pane"], r["scroll"]["frame_ms"]
+    return (
+        f"{r['minutes']:g} min: RSS {m['rss_warm_mb']} → {m['rss_end_mb']} MiB "
+        f"({m['rss_growth_pct']:+}%), CPU {m['cpu_mean_pct']}%; {p['lines_kept']:,} of "
+        f"{p['lines_written']:,} lines kept (no read-back); scroll frame p50 {s['p50']} p99 "
+        f"{s['p99']} max {s['max']} ms",
+        m["rss_growth_pct"] <= 10 and s["p99"] is not None and s["p99"] <= 16,
+    )
+
+
 def _size(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1_000}k"
 
@@ -384,6 +408,11 @@ FIGURES: tuple[Figure, ...] = (
            "cli_ls_pg", _cli_ls),
     Figure("research runs/min on PostgreSQL, 2 workers vs 1", "≥ 1.6x", "workers", _workers),
     Figure("crash anywhere", "all finish, identical", "crash_anywhere", _crash),
+    Figure("3 workers SIGKILLed under 30 runs (**PostgreSQL**)",
+           "all finish, identical, 0 re-runs, Bash once, 0 orphans", "workers_killed",
+           _workers_killed),
+    Figure("soak: dashboard attached, runs streaming 30 min (one of 1M lines)",
+           "RSS growth after 5 min ≤ 10 %, scroll frame p99 ≤ 16 ms", "soak", _soak),
     Figure("list first paint, 100k vs 10k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run",
            _every_paint),
     Figure("list first paint, 1M vs 10k (**PostgreSQL**)", "≤ 300 ms, ratio ≤ 1.2",

@@ -71,6 +71,25 @@ async def test_each_document_keeps_its_place_and_the_tail_is_followed() -> None:
         assert "later line 4" in run.plain
 
 
+async def test_the_tail_is_still_followed_when_the_view_gets_shorter() -> None:
+    """Found by bench/soak.py: when a pane above the output grew (the run's timeline gaining a
+    row), the view was two rows short of its tail, stopped following, and was carried to the top
+    of the document by the trims that followed."""
+    app = PaneApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(Counting)
+        run = pane.view_for("run")
+        run.append_many(lines("run", 100))
+        await pilot.pause()
+        assert pane.following
+        pane.styles.height = 8  # what a pane growing above it does to its height
+        await pilot.pause()
+        assert pane.following and pane.scroll_y == pane.max_scroll_y > 0
+        run.append_many(lines("later", 5))
+        await pilot.pause()
+        assert "later line 4" in "".join(pane.render_line(y).text for y in range(8))
+
+
 class FindApp(App[None]):
     def compose(self) -> ComposeResult:
         from tui.widgets.find import FindBar

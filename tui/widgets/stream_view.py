@@ -177,6 +177,7 @@ class StreamView(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.doc = StreamDoc(self)
         self._width = 0
+        self._rows = 0  # the height shown, as of the last resize
         #: Documents not shown whose new lines are not wrapped yet.
         self._behind: set[StreamDoc] = set()
         #: A find's current match: the logical line, and the text marked in it.
@@ -327,14 +328,18 @@ class StreamView(ScrollView, can_focus=True):
         return [Strip(w.render(console)) for w in line.wrap(console, width, overflow="fold")]
 
     def on_resize(self) -> None:
-        width = self.scrollable_content_region.width
-        if width != self._width:
-            follow = self._at_tail
-            self._width = width
+        region = self.scrollable_content_region
+        # Following is judged against the height the view had: a view that shrinks (a pane
+        # above it grows) would otherwise find itself rows short of its tail and stop following.
+        was_max = max(0, self.virtual_size.height - self._rows)
+        follow = self.auto_follow and self.scroll_y >= was_max - 1
+        self._rows = region.height
+        if region.width != self._width:
+            self._width = region.width
             self._layout()
-            if follow:  # also text that arrived before the view had a size
-                self._follow()
-            self.refresh()
+        if follow:  # also text that arrived before the view had a size
+            self._follow()
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
