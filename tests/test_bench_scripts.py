@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-
-
-def run_quick(script: str, *args: str, timeout: float = 100) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) >= 2, f"{script} printed no figures before its JSON:\n{proc.stdout}"
-    result = json.loads(lines[-1])
-    assert isinstance(result, dict)
-    assert result["bench"] == script.removesuffix(".py") and result["quick"] is True
-    return result
+from tests.support.bench import run_quick
 
 
 @pytest.mark.slow
@@ -179,80 +157,6 @@ def test_idle() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(200)
-def test_crash_anywhere() -> None:
-    result = run_quick("crash_anywhere.py", timeout=170)
-    runs = result["runs"]
-    assert runs == 3 and result["ok"] is True, result["problems"]
-    assert result["runs_finished"] == runs
-    assert result["reports_identical"] == runs
-    assert result["steps_rerun_after_checkpoint"] == 0 and result["requests_after_checkpoint"] == 0
-    assert result["unexplained_repeats"] == 0 and result["missing_checkpoints"] == 0
-    assert result["orphans"] == [] and result["unattributed_requests"] == 0
-    assert result["kills"] >= 1
-
-
-@pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.contract
-def test_workers_killed() -> None:
-    """Issue #18 item 2, small: 3 runs (Bash, retried fault, plain) on 3 real workers, up to 3
-    SIGKILLs of a worker's process group, w3's the second and for good."""
-    result = run_quick("workers_killed.py", "--kill", "group", timeout=170)
-    runs = result["runs"]
-    assert runs == 3 and result["ok"] is True, result["problems"]
-    assert result["runs_finished"] == runs and result["reports_identical"] == runs
-    assert result["steps_rerun_after_checkpoint"] == 0 and result["requests_after_checkpoint"] == 0
-    assert result["unexplained_repeats"] == 0
-    # Run 0 may use Bash: its allowed call ran (the wc it pipes into logged it) as often as the
-    # model was sent its result: once, or again only when a kill fell between the call and its
-    # step's checkpoint (steps are at least once); never from an orphaned CLI here.
-    bash = result["bash"]["wk-0"]
-    assert bash["side_effects"] == bash["bash_result_requests"] >= 1
-    assert bash["unexplained_extra"] == 0 and bash["by_orphaned_cli"] == 0
-    assert bash["side_effects"] == 1 or bash["kills_between"] >= 1
-    assert result["orphans"] == []  # the process group went down together
-    assert result["duplicate_notifications"].startswith("not measured")
-    assert 1 <= result["kills"] <= 3
-    if result["kills"] >= 2:  # w3 died for good; what it held was handed over
-        assert result["kills_by_worker"]["w3"] == 1
-
-
-@pytest.mark.slow
-def test_soak() -> None:
-    """Issue #18 item 3, small: 30 s of streaming, 30,000 lines into a pane that keeps 20,000."""
-    result = run_quick("soak.py", timeout=90)
-    pane, memory, scroll = result["pane"], result["memory"], result["scroll"]
-    assert pane["lines_written"] == 30_000 and pane["caught_up"] is True
-    assert pane["lines_seen"] >= 30_000 and pane["lines_kept"] <= pane["max_lines"]
-    assert pane["lines_dropped"] > 0 and pane["read_back_on_scroll"] is False
-    assert pane["tail_lost_at_s"] == [] and pane["following_at_end"] is True
-    assert memory["samples"] >= 10 and memory["rss_end_mb"] > 0 and memory["cpu_mean_pct"] > 0
-    assert len(memory["rss_mb_series"]) == memory["samples"]
-    assert scroll["keys"] == 60 and scroll["frame_ms"]["n"] > 0
-    assert scroll["rows_travelled"] > 0 and scroll["key_to_frame_ms"]["n"] >= 30
-    assert result["background_runs"] >= 1
-
-
-@pytest.mark.slow
-def test_many_streams() -> None:
-    result = run_quick("many_streams.py", timeout=100)
-    passes = [(p["mode"], p["screen"]) for p in result["passes"]]
-    assert passes == [("embedded", "list"), ("attach", "detail")]
-    for p in result["passes"]:
-        runs = p["runs"]
-        assert p["succeeded"] == runs and p["approved"] == runs
-        # A plan, one call per question and a synthesis per run, each streamed.
-        assert p["claude_calls"] == runs * (p["questions"] + 2)
-        assert p["streams_at_once"]["peak"] >= 2
-        assert p["stream_writes"]["total"] >= p["claude_calls"]
-        assert p["frames"]["n"] > 0 and p["frames"]["duration_ms"]["p50"] > 0
-        keys = p["keypress_ms"]
-        assert keys["presses"] >= 3 and keys["n"] >= 1
-        assert {"p50", "p99", "max"} <= keys["busy"].keys()
-
-
-@pytest.mark.slow
 def test_list_scroll() -> None:
     result = run_quick("list_scroll.py")
     assert result["rows_in_db"] == 200 and result["rows_shown"] == 200
@@ -317,46 +221,7 @@ def test_report_table() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(200)
-def test_every_run() -> None:
-    """The list's reads at two sizes: each size's figures, the plan of status:error, the idle
-    tick, the app's first paint, and ls --filter against dbos workflow list."""
-    result = run_quick("every_run.py", timeout=170)
-    for size in ("1000", "3000"):
-        figures = result[size]
-        assert figures["first page: is:top"]["p50"] > 0
-        assert figures["exact count status:error"]["count"] > 0
-        assert "idx_workflow_status_failed" in figures["plan status:error"]
-        assert "idx_workflow_status_pending" in figures["plans"]["is:waiting"]
-        # The idle tick is one statement; after another connection's commit, two.
-        assert figures["idle tick"]["quiet"]["statements"] == [1]
-        assert figures["idle tick"]["after_commit"]["statements"] == [2]
-        paint = figures["first paint"]
-        assert paint["n"] == 2 and paint["min"] > 0 and paint["rows_shown"] > 0
-        ls = figures["ls --filter vs dbos workflow list"]
-        assert ls["rows"] == figures["exact count status:error"]["count"]  # under 100 here
-        assert ls["wall"]["agentdeck_ls"]["min_s"] > 0 and ls["ratio_of_medians"] > 0
-    assert set(result["ratio"]) >= {"first paint", "idle tick", "agentdeck ls --filter"}
-
-
-@pytest.mark.slow
 def test_bulk_resume() -> None:
     result = run_quick("bulk_resume.py")
     assert result["resumed"] == result["runs"] == 50 and result["failed"] == 0
     assert result["left_after"] == 0 and result["statements"] > 0
-
-
-@pytest.mark.slow
-def test_insights() -> None:
-    """The insights figures at two sizes and both windows: statements, compute time, paint."""
-    result = run_quick("insights.py", timeout=180)
-    for size in ("1000", "3000"):
-        for window in ("24h", "30d"):
-            figures = result[size][window]
-            assert figures["compute"]["statements"] == 8
-            assert figures["compute"]["runs"] == int(size) - 1  # the presence row is left out
-            assert 0 < figures["first_paint_ms"] <= figures["all_figures_ms"]
-            assert figures["refresh"]["p50"] > 0
-            assert set(figures["compute"]["per_statement_p50_ms"]) == {
-                "buckets", "usage", "errors", "by_name", "by_step", "top_cost", "waits", "queues",
-            }  # fmt: skip
