@@ -50,7 +50,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dbos import DBOS, SetWorkflowID
-from dbos._error import DBOSMaxStepRetriesExceeded
+from dbos import error as dbos_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import ConfigError, config_path, section
@@ -302,7 +302,7 @@ async def send_notification(event: NotifyEvent) -> dict[str, str]:
     for target, step in (("webhook", post_webhook), ("command", run_command)):
         try:
             out[target] = await step(event)
-        except (DBOSMaxStepRetriesExceeded, NotifyError) as exc:
+        except (dbos_error.DBOSMaxStepRetriesExceeded, NotifyError) as exc:
             errors = getattr(exc, "errors", None)
             last = errors[-1] if errors else exc
             out[target] = f"gave up: {last}"
