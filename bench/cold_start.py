@@ -29,7 +29,7 @@ from benchkit.seed import seeded_db
 from benchkit.tmux import Tmux, have_tmux
 
 BIN = Path(sys.executable).parent
-ROW_TEXT = "bench.seed"
+ROW_TEXT = "bench.s"  # a seeded run's name (cut to the NAME column on a narrow terminal)
 #: What the dashboard imports before its first frame (tui.cli → tui.app → the list screen).
 IMPORTS = "import tui.cli, tui.app, tui.screens.workflows, workflows.runtime, tui.supervisor"
 

@@ -105,7 +105,7 @@ def run_tmux(
         pid = int(tmux_out("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
         server = int(tmux_out("display-message", "-p", "#{pid}").strip())
         deadline = time.monotonic() + 60
-        while "bench.seed" not in tmux_out("capture-pane", "-p", "-t", SESSION):
+        while "bench.s" not in tmux_out("capture-pane", "-p", "-t", SESSION):
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     "agentdeck did not list the workflows within 60 s:\n"

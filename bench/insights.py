@@ -149,3 +149,7 @@ def main(argv: list[str] | None = None) -> None:
                 figures[window] = {"compute": c, **sc}
             out[str(n)] = figures
     emit(out)
+
+
+if __name__ == "__main__":
+    main()
