@@ -28,8 +28,8 @@ venv: $(STAMP) ## create/refresh .venv (pip install -c constraints.txt -e '.[dev
 run: $(STAMP) ## open the dashboard
 	$(BIN)/agentdeck
 
-test: $(STAMP) ## run the test suite on 2 processes, a file each (starts a throwaway PostgreSQL); PYTEST_ARGS='...' passes through
-	$(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+test: $(STAMP) ## run the test suite on 4 processes, a file each (starts a throwaway PostgreSQL); PYTEST_ARGS='...' passes through
+	$(BIN)/pytest -q -n 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict, lint-imports (the declared layers)
 	$(BIN)/ruff check .
