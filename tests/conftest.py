@@ -266,11 +266,12 @@ def foreign_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_database"))
 
 
-@pytest.fixture
-def foreign_app(foreign_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+@contextmanager
+def ready_app(script: Path, db_url: str, cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another app's script on ``db_url``, once it says READY; killed afterwards."""
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "foreign_app.py"), foreign_db],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, str(script), db_url],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -280,3 +281,9 @@ def foreign_app(foreign_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[st
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def foreign_app(foreign_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    with ready_app(ROOT / "tests" / "foreign_app.py", foreign_db, tmp_path) as proc:
+        yield proc

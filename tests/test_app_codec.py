@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from tests.conftest import wait_for
+from tests.conftest import ready_app, wait_for
 from tests.support.pilot import SIZE, notices, open_detail, select, table, until
 from tui.app import AgentDeckApp
 from tui.data.decode import Undecodable
@@ -45,18 +45,8 @@ def typed_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def typed_app(typed_db: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(APP), typed_db],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY", proc.poll()
+    with ready_app(APP, typed_db, tmp_path) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture
