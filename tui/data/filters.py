@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from .sql import DB
+from .statements import FAILED_CONDITION
 
 __all__ = [
     "IS_VALUES",
@@ -59,7 +60,7 @@ STATUS_ALIASES: dict[str, str] = {
 _STATUSES = frozenset(STATUS_ALIASES.values())
 _FAILED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 #: The condition of DBOS's ``idx_workflow_status_failed (status, created_at)``, as it writes it.
-_FAILED_INDEX = "s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
+_FAILED_INDEX = FAILED_CONDITION
 _IN_FLIGHT = frozenset({"ENQUEUED", "PENDING"})
 #: The condition of DBOS's ``idx_workflow_status_in_flight_v2`` (its runs queued or running).
 _IN_FLIGHT_INDEX = "s.status IN ('ENQUEUED', 'PENDING')"

@@ -22,6 +22,7 @@ from .rows import (
 )
 from .rows import Presence as Heartbeats
 from .sql import DB
+from .statements import IN_FLIGHT_CONDITIONS
 
 __all__ = [
     "SORTS",
@@ -242,17 +243,11 @@ def by_ids(db: DB, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     return out
 
 
-#: The runs in flight, one part per status, each stating the condition of one of DBOS's partial
-#: indexes word for word (DBOS 3.4 has no index on ``status`` alone): PENDING runs
-#: (``idx_workflow_status_pending``), ENQUEUED ones (``idx_workflow_status_in_flight_v2``, of
-#: ENQUEUED and PENDING runs), DELAYED ones (``idx_workflow_status_delayed``). Each reads only
-#: the runs in flight; ``s.status IN (...)`` read every run (a full scan on PostgreSQL, the
-#: whole ``created_at`` index on SQLite: 230 ms at 1M workflows, 60 ms at 100k; now < 1 ms).
-_IN_FLIGHT = (
-    "s.status = 'PENDING'",
-    "s.status IN ('ENQUEUED', 'PENDING') AND s.status = 'ENQUEUED'",
-    "s.status = 'DELAYED'",
-)
+#: The runs in flight, one part per status, each on one of DBOS's partial indexes
+#: (``statements.IN_FLIGHT_CONDITIONS``). Each reads only the runs in flight; ``s.status IN
+#: (...)`` read every run (a full scan on PostgreSQL, the whole ``created_at`` index on SQLite:
+#: 230 ms at 1M workflows, 60 ms at 100k; now < 1 ms).
+_IN_FLIGHT = IN_FLIGHT_CONDITIONS
 
 
 def live(db: DB, also: Sequence[str], *, limit: int = 1000) -> list[tuple[Any, ...]]:

@@ -15,7 +15,8 @@ from typing import Any
 
 __all__ = [
     "ALL_EVENTS",
-    "CHANGE_TOKEN",
+    "FAILED_CONDITION",
+    "IN_FLIGHT_CONDITIONS",
     "TOKEN_NEW",
     "TOKEN_STATUS",
     "TOKEN_TOTAL",
@@ -40,26 +41,26 @@ __all__ = [
 MARKER_SQLITE = "PRAGMA data_version"
 #: The next transaction id: moves when any transaction that wrote commits (PostgreSQL).
 MARKER_PG = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
-#: Rows per status with the latest update, executor heartbeats left out. An aggregate over
-#: every row: the token reads it only to count them all (TOKEN_TOTAL), now and then.
-CHANGE_TOKEN = (
-    "SELECT status, count(*), coalesce(max(updated_at), 0) FROM {workflow_status} "
-    "WHERE name <> :presence GROUP BY status ORDER BY status"
+#: The conditions of DBOS's partial indexes, word for word (SQLite uses a partial index only
+#: when the query states its condition; DBOS 3.4 has no index on ``status`` alone): the runs in
+#: flight, one per status (``idx_workflow_status_pending``; ``idx_workflow_status_in_flight_v2``,
+#: of ENQUEUED and PENDING runs; ``idx_workflow_status_delayed``), and the failed runs
+#: (``idx_workflow_status_failed``).
+IN_FLIGHT_CONDITIONS = (
+    "s.status = 'PENDING'",
+    "s.status IN ('ENQUEUED', 'PENDING') AND s.status = 'ENQUEUED'",
+    "s.status = 'DELAYED'",
 )
-#: What moves when a run starts, changes state or ends, read from DBOS's partial indexes only,
-#: each part stating one index's condition word for word (SQLite uses a partial index only
-#: then): the runs in flight per status with their latest update (``idx_workflow_status_pending``,
-#: ``idx_workflow_status_in_flight_v2``, ``idx_workflow_status_delayed``) and the failed runs
-#: per status (``idx_workflow_status_failed``). Its cost follows the runs in flight and the
-#: failed ones, not the size of the database.
+FAILED_CONDITION = "s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')"
+#: What moves when a run starts, changes state or ends, read from those indexes only: the runs
+#: in flight per status with their latest update, and the failed runs per status. Its cost
+#: follows the runs in flight and the failed ones, not the size of the database.
 TOKEN_STATUS = " UNION ALL ".join(
     f"SELECT s.status, count(*), coalesce(max({upd}), 0) FROM {{workflow_status}} s "
     f"WHERE {cond} AND s.name <> :presence GROUP BY s.status"
     for cond, upd in (
-        ("s.status = 'PENDING'", "s.updated_at"),
-        ("s.status IN ('ENQUEUED', 'PENDING') AND s.status = 'ENQUEUED'", "s.updated_at"),
-        ("s.status = 'DELAYED'", "s.updated_at"),
-        ("s.status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')", "0"),
+        *((c, "s.updated_at") for c in IN_FLIGHT_CONDITIONS),
+        (FAILED_CONDITION, "0"),
     )
 )
 #: Every run, and the newest creation time (the whole created_at index: now and then only).
