@@ -78,20 +78,32 @@ def main(argv: list[str] | None = None) -> None:
             "SELECT workflow_uuid FROM workflow_status WHERE status = 'ERROR' "
             "AND name = 'bench.seed' LIMIT 1"
         ).fetchone()
-        done = conn.execute("UPDATE workflow_status SET status = 'SUCCESS' WHERE status = 'ERROR' "
-                            "AND workflow_uuid <> ?", (bad,)).rowcount  # fmt: skip
+        done = conn.execute(
+            "UPDATE workflow_status SET status = 'SUCCESS' WHERE status = 'ERROR' "
+            "AND workflow_uuid <> ?",
+            (bad,),
+        ).rowcount
         conn.commit()
         conn.close()
         start = int(time.time() * 1000) - n * 1000
-        copy_rows(f"sqlite:///{path}", bad, n - 1, status="ERROR", start_ms=start,
-                  step_ms=1000, prefix="bad")  # fmt: skip
+        copy_rows(
+            f"sqlite:///{path}",
+            bad,
+            n - 1,
+            status="ERROR",
+            start_ms=start,
+            step_ms=1000,
+            prefix="bad",
+        )
         out = asyncio.run(run(path, n))
         out["other_failures_marked_done"] = done
         out["bench"], out["quick"] = "bulk_resume", args.quick
-    print(f"bulk resume of {out['resumed']} failed runs: read the set {out['read_set_s']} s, "
-          f"resumed in {out['apply_s']} s, {out['statements']} statements "
-          f"({out['statements_per_run']} per run); failed {out['failed']}; "
-          f"left to resume after: {out['left_after']}")  # fmt: skip
+    print(
+        f"bulk resume of {out['resumed']} failed runs: read the set {out['read_set_s']} s, "
+        f"resumed in {out['apply_s']} s, {out['statements']} statements "
+        f"({out['statements_per_run']} per run); failed {out['failed']}; "
+        f"left to resume after: {out['left_after']}"
+    )
     emit(out)
 
 

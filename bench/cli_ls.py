@@ -217,11 +217,17 @@ def _measure(
     commands = {
         "agentdeck_ls": [str(BIN / "agentdeck"), *ls_argv],
         "dbos_workflow_list": [
-            str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--limit", str(n),
+            str(BIN / "dbos"),
+            "workflow",
+            "list",
+            "--sys-db-url",
+            url,
+            "--limit",
+            str(n),
         ],
         "python_startup": [sys.executable, "-c", "print('[]')"],
         "data_layer_ls": [sys.executable, "-c", DATA_LAYER_LS, url, str(n)],
-    }  # fmt: skip
+    }
     if floor_db is not None:
         commands["stdlib_sqlite3_floor"] = [sys.executable, "-c", STDLIB_LS, str(floor_db), str(n)]
     expect = {name: 0 if name == "python_startup" else n for name in commands}

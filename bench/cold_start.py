@@ -40,10 +40,16 @@ def one_run(cache: Path, root: Path, mode: str, i: int) -> dict[str, float]:
     db = run / "cold.sqlite"
     shutil.copyfile(cache, db)
     command = [
-        "env", "-u", "DBOS_SYSTEM_DATABASE_URL", f"AGENTDECK_STATE_DIR={run / 'state'}",
-        str(BIN / "agentdeck"), "--db", f"sqlite:///{db}", "--offline",
+        "env",
+        "-u",
+        "DBOS_SYSTEM_DATABASE_URL",
+        f"AGENTDECK_STATE_DIR={run / 'state'}",
+        str(BIN / "agentdeck"),
+        "--db",
+        f"sqlite:///{db}",
+        "--offline",
         *(["--embedded"] if mode == "embedded" else []),
-    ]  # fmt: skip
+    ]
     with Tmux(command, cwd=run) as term:
         first_text = None
         deadline = time.perf_counter() + 60

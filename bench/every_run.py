@@ -50,8 +50,14 @@ from tui.data.sql import DB  # noqa: E402
 
 #: The issue's filters, runs in flight (none here: the cost of reading past every finished
 #: run), and a name that matches nothing (a filter without an index: it walks the whole day).
-FILTERS = ("is:top", "status:error is:top", "name:bench since:1d", "is:waiting", "is:active",
-           "name:nosuchname since:1d")  # fmt: skip
+FILTERS = (
+    "is:top",
+    "status:error is:top",
+    "name:bench since:1d",
+    "is:waiting",
+    "is:active",
+    "name:nosuchname since:1d",
+)
 LS_FILTER, LS_LIMIT = "status:error", 100
 
 
@@ -72,10 +78,16 @@ def grow(db: DB, url: str, n: int) -> None:
     good, failed = extra - extra // 50, extra // 50
     # The failures spread over the same span as the successes, one in 50 everywhere: the
     # newest page then holds as many failed runs (errors to decode) at every size.
-    copy_rows(url, bad, failed, status="ERROR", start_ms=start,
-              step_ms=good * 1000 // max(1, failed), prefix="bad")  # fmt: skip
-    copy_rows(url, ok, good, status="SUCCESS", start_ms=start + 7, step_ms=1000,
-              prefix="ok")  # fmt: skip
+    copy_rows(
+        url,
+        bad,
+        failed,
+        status="ERROR",
+        start_ms=start,
+        step_ms=good * 1000 // max(1, failed),
+        prefix="bad",
+    )
+    copy_rows(url, ok, good, status="SUCCESS", start_ms=start + 7, step_ms=1000, prefix="ok")
     if not db.sqlite:
         db.conn.execute("ANALYZE dbos.workflow_status")
         db.conn.commit()
@@ -92,8 +104,9 @@ def databases(pg: bool, sizes: tuple[int, ...], tmp: Path) -> Iterator[Grown]:
         yield list(_databases(stack, pg, sizes, tmp))
 
 
-def _databases(stack: ExitStack, pg: bool, sizes: tuple[int, ...], tmp: Path
-               ) -> Iterator[tuple[int, PlannedDB, str]]:  # fmt: skip
+def _databases(
+    stack: ExitStack, pg: bool, sizes: tuple[int, ...], tmp: Path
+) -> Iterator[tuple[int, PlannedDB, str]]:
     if not pg:
         src, _ = seeded_db(200)
         for n in sizes:
@@ -119,8 +132,10 @@ def _databases(stack: ExitStack, pg: bool, sizes: tuple[int, ...], tmp: Path
         t0 = time.monotonic()
         grow(db, pgdb.url, n)
         db.conn.commit()
-        print(f"(grew the PostgreSQL database to {n:,} workflows in "
-              f"{time.monotonic() - t0:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"(grew the PostgreSQL database to {n:,} workflows in {time.monotonic() - t0:.0f} s)",
+            flush=True,
+        )
         yield n, db, pgdb.url
 
 
@@ -212,8 +227,10 @@ async def idle_ticks(grown: Grown, pg: bool, ticks: int) -> dict[int, dict[str, 
             touches[n] = Toucher(url, pg)
             for _ in range(3):
                 await sups[n].change_token()  # warm: the pool, the marker's connection
-        for label, count, write in (("quiet", ticks, False),
-                                    ("after_commit", max(5, ticks // 5), True)):  # fmt: skip
+        for label, count, write in (
+            ("quiet", ticks, False),
+            ("after_commit", max(5, ticks // 5), True),
+        ):
             walls: dict[int, list[float]] = {n: [] for n in sups}
             counts: dict[int, set[int]] = {n: set() for n in sups}
             for _ in range(count):
@@ -226,8 +243,10 @@ async def idle_ticks(grown: Grown, pg: bool, ticks: int) -> dict[int, dict[str, 
                     walls[n].append(time.perf_counter() - t0)
                     counts[n].add(sup.sql.statements - s0)
             for n in sups:
-                out[n][label] = {**summary(walls[n], scale=1000, digits=3),
-                                 "statements": sorted(counts[n])}  # fmt: skip
+                out[n][label] = {
+                    **summary(walls[n], scale=1000, digits=3),
+                    "statements": sorted(counts[n]),
+                }
     finally:
         for t in touches.values():
             t.close()
@@ -257,10 +276,13 @@ async def first_paints(grown: Grown, starts: int) -> dict[int, dict[str, Any]]:
     finally:
         meter.uninstall()
     return {
-        n: {**summary(p, scale=1000, digits=1), "each_ms": [round(x * 1000, 1) for x in p],
-            "rows_shown": shown[n]}
+        n: {
+            **summary(p, scale=1000, digits=1),
+            "each_ms": [round(x * 1000, 1) for x in p],
+            "rows_shown": shown[n],
+        }
         for n, p in paints.items()
-    }  # fmt: skip
+    }
 
 
 def ls_vs_dbos(grown: Grown, runs: int, scratch: Path) -> dict[int, dict[str, Any]]:
@@ -287,16 +309,38 @@ def ls_vs_dbos(grown: Grown, runs: int, scratch: Path) -> dict[int, dict[str, An
         expect[n, "agentdeck_ls"] = min(LS_LIMIT, int(ours_n or 0))
         expect[n, "dbos_workflow_list"] = min(LS_LIMIT, int(ours_n or 0) + int(presence_n or 0))
         commands[n, "agentdeck_ls"] = [
-            str(BIN / "agentdeck"), "--db", url, "ls", "--filter", LS_FILTER,
-            "--limit", str(LS_LIMIT), "--json"]  # fmt: skip
+            str(BIN / "agentdeck"),
+            "--db",
+            url,
+            "ls",
+            "--filter",
+            LS_FILTER,
+            "--limit",
+            str(LS_LIMIT),
+            "--json",
+        ]
         commands[n, "dbos_workflow_list"] = [
-            str(BIN / "dbos"), "workflow", "list", "--sys-db-url", url, "--status", "ERROR",
-            "--limit", str(LS_LIMIT), "--sort-desc"]  # fmt: skip
-        listed = {k: json.loads(_run(commands[n, k], scratch, expect[n, k])[1])
-                  for k in ("agentdeck_ls", "dbos_workflow_list")}  # fmt: skip
+            str(BIN / "dbos"),
+            "workflow",
+            "list",
+            "--sys-db-url",
+            url,
+            "--status",
+            "ERROR",
+            "--limit",
+            str(LS_LIMIT),
+            "--sort-desc",
+        ]
+        listed = {
+            k: json.loads(_run(commands[n, k], scratch, expect[n, k])[1])
+            for k in ("agentdeck_ls", "dbos_workflow_list")
+        }
         ours = {r["workflow_id"] for r in listed["agentdeck_ls"]}
-        theirs = {r["workflow_id"] for r in listed["dbos_workflow_list"]
-                  if r["name"] != "agentdeck.worker"}  # fmt: skip
+        theirs = {
+            r["workflow_id"]
+            for r in listed["dbos_workflow_list"]
+            if r["name"] != "agentdeck.worker"
+        }
         if ours != theirs and not (len(ours) == LS_LIMIT and theirs < ours):
             raise RuntimeError(f"at {n}: agentdeck ls and dbos workflow list listed other runs")
     walls: dict[tuple[int, str], list[float]] = {k: [] for k in commands}
@@ -319,7 +363,7 @@ def ls_vs_dbos(grown: Grown, runs: int, scratch: Path) -> dict[int, dict[str, An
                 "min": round(min(pairs), 2),
                 "median": round(statistics.median(pairs), 2),
                 "max": round(max(pairs), 2),
-            },  # fmt: skip
+            },
         }
     return out
 
@@ -336,8 +380,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = (1_000, 3_000) if args.quick else (10_000, big)
     repeat = 5 if args.quick else 30
     ticks, starts, ls_runs = (20, 2, 2) if args.quick else (200, 5, 5)
-    out: dict[str, Any] = {"bench": "every_run", "quick": args.quick,
-                           "database": "postgresql" if args.pg else "sqlite"}  # fmt: skip
+    out: dict[str, Any] = {
+        "bench": "every_run",
+        "quick": args.quick,
+        "database": "postgresql" if args.pg else "sqlite",
+    }
     with temp_dir("bench-every-run") as tmp, databases(args.pg, sizes, tmp) as grown:
         figures: dict[int, dict[str, Any]] = {n: {} for n in sizes}
 
@@ -350,16 +397,27 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"reads (ms over {repeat} calls, the sizes alternating)")
         for text in FILTERS:
-            show(f"first page: {text}", timed(grown, {n: reads.ListQuery(filter=text)
-                                                      for n in sizes}, repeat))  # fmt: skip
+            show(
+                f"first page: {text}",
+                timed(grown, {n: reads.ListQuery(filter=text) for n in sizes}, repeat),
+            )
         anchors: dict[int, reads.Key] = {}
         for n, db, _ in grown:
-            first = reads.list_page(db, reads.ListQuery(filter="is:top"), ttl=30, redact=str,
-                                    now=time.time())  # fmt: skip
+            first = reads.list_page(
+                db, reads.ListQuery(filter="is:top"), ttl=30, redact=str, now=time.time()
+            )
             anchors[n] = first.keys[-1]
-        show("page down (around)", timed(grown, {
-            n: reads.ListQuery(filter="is:top", mode="around", anchor=anchors[n])
-            for n in sizes}, repeat))  # fmt: skip
+        show(
+            "page down (around)",
+            timed(
+                grown,
+                {
+                    n: reads.ListQuery(filter="is:top", mode="around", anchor=anchors[n])
+                    for n in sizes
+                },
+                repeat,
+            ),
+        )
         oldest = {n: reads.ListQuery(filter="is:top", mode="oldest") for n in sizes}
         show("end (oldest page)", timed(grown, oldest, repeat))
         for n, db, _ in grown:
@@ -375,7 +433,8 @@ def main(argv: list[str] | None = None) -> None:
                 db, reads.ListQuery(filter="is:top", mode="around", anchor=anchors[n])
             )
             plans["end (oldest page)"] = plans_of(
-                db, reads.ListQuery(filter="is:top", mode="oldest"))  # fmt: skip
+                db, reads.ListQuery(filter="is:top", mode="oldest")
+            )
             figures[n]["plans"] = plans
             print(f"  {n:>9,}: the page statements' plans:")
             for label, plan in plans.items():
@@ -392,44 +451,55 @@ def main(argv: list[str] | None = None) -> None:
         print(f"first paint: app created -> the list's rows on screen (ms, {starts} starts each)")
         for n, fp in paints.items():
             figures[n]["first paint"] = fp
-            print(f"  {n:>9,}: min {fp['min']}, median {fp['p50']}, max {fp['max']} "
-                  f"({fp['rows_shown']} rows shown)")  # fmt: skip
+            print(
+                f"  {n:>9,}: min {fp['min']}, median {fp['p50']}, max {fp['max']} "
+                f"({fp['rows_shown']} rows shown)"
+            )
 
         ls = ls_vs_dbos(grown, ls_runs, tmp)
-        print(f"agentdeck ls --filter {LS_FILTER} --limit {LS_LIMIT} vs dbos workflow list "
-              f"--status ERROR --limit {LS_LIMIT} --sort-desc (whole processes, s)")  # fmt: skip
+        print(
+            f"agentdeck ls --filter {LS_FILTER} --limit {LS_LIMIT} vs dbos workflow list "
+            f"--status ERROR --limit {LS_LIMIT} --sort-desc (whole processes, s)"
+        )
         for n, r in ls.items():
             figures[n]["ls --filter vs dbos workflow list"] = r
             for k, st in r["wall"].items():
-                print(f"  {n:>9,} {k:<20} min {st['min_s']:.3f}  median {st['median_s']:.3f}  "
-                      f"max {st['max_s']:.3f}  ({r['rows']} rows, {r['runs']} runs)")  # fmt: skip
-            print(f"  {n:>9,} ratio of medians {r['ratio_of_medians']}, pair by pair "
-                  f"{r['ratio_pairs']}")  # fmt: skip
+                print(
+                    f"  {n:>9,} {k:<20} min {st['min_s']:.3f}  median {st['median_s']:.3f}  "
+                    f"max {st['max_s']:.3f}  ({r['rows']} rows, {r['runs']} runs)"
+                )
+            print(
+                f"  {n:>9,} ratio of medians {r['ratio_of_medians']}, pair by pair "
+                f"{r['ratio_pairs']}"
+            )
     for n in sizes:
         out[str(n)] = figures[n]
     small, large = figures[sizes[0]], figures[sizes[1]]
     out["sizes"] = list(sizes)
     reads_ = [k for k in small if k.startswith(("first page", "page down", "end"))]
-    out["ratio_first_page"] = {k: _ratio(large[k]["p50"], small[k]["p50"])
-                               for k in reads_ if k.startswith("first page")}  # fmt: skip
+    out["ratio_first_page"] = {
+        k: _ratio(large[k]["p50"], small[k]["p50"]) for k in reads_ if k.startswith("first page")
+    }
     ls_small = small["ls --filter vs dbos workflow list"]["wall"]["agentdeck_ls"]["median_s"]
     ls_large = large["ls --filter vs dbos workflow list"]["wall"]["agentdeck_ls"]["median_s"]
     out["ratio"] = {
         **{k: _ratio(large[k]["p50"], small[k]["p50"]) for k in reads_},
         "first paint": _ratio(large["first paint"]["p50"], small["first paint"]["p50"]),
         "idle tick": _ratio(large["idle tick"]["quiet"]["p50"], small["idle tick"]["quiet"]["p50"]),
-        "idle tick after a commit": _ratio(large["idle tick"]["after_commit"]["p50"],
-                                           small["idle tick"]["after_commit"]["p50"]),
+        "idle tick after a commit": _ratio(
+            large["idle tick"]["after_commit"]["p50"], small["idle tick"]["after_commit"]["p50"]
+        ),
         "agentdeck ls --filter": _ratio(ls_large, ls_small),
-    }  # fmt: skip
+    }
     # The fastest call of each: the least the machine's other load added (it is shared).
     out["ratio_of_minimums"] = {
         **{k: _ratio(large[k]["min"], small[k]["min"]) for k in reads_},
         "first paint": _ratio(large["first paint"]["min"], small["first paint"]["min"]),
         "idle tick": _ratio(large["idle tick"]["quiet"]["min"], small["idle tick"]["quiet"]["min"]),
-        "idle tick after a commit": _ratio(large["idle tick"]["after_commit"]["min"],
-                                           small["idle tick"]["after_commit"]["min"]),
-    }  # fmt: skip
+        "idle tick after a commit": _ratio(
+            large["idle tick"]["after_commit"]["min"], small["idle tick"]["after_commit"]["min"]
+        ),
+    }
     print(f"ratio, {sizes[1]:,} to {sizes[0]:,} workflows: of the medians (of the minimums)")
     for k, r in out["ratio"].items():
         print(f"  {k:<44} {r}  ({out['ratio_of_minimums'].get(k, '-')})")

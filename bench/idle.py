@@ -83,16 +83,34 @@ def run_tmux(
     base = [tmux, "-L", f"agentdeck-bench-{os.getpid()}-{next(_RUNS)}", "-f", "/dev/null"]
     state = root / ("state-attach" if attach else "state-embedded")
     command = [
-        "env", "-u", "DBOS_SYSTEM_DATABASE_URL", f"AGENTDECK_STATE_DIR={state}",
-        str(BIN / "agentdeck"), "--db", f"sqlite:///{db}", "--offline",
+        "env",
+        "-u",
+        "DBOS_SYSTEM_DATABASE_URL",
+        f"AGENTDECK_STATE_DIR={state}",
+        str(BIN / "agentdeck"),
+        "--db",
+        f"sqlite:///{db}",
+        "--offline",
         "--attach" if attach else "--embedded",
-    ]  # fmt: skip
+    ]
     started = time.monotonic()
     subprocess.run(
-        [*base, "new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-         "exec " + shlex.join(command)],
-        cwd=root, check=True, timeout=30,
-    )  # fmt: skip
+        [
+            *base,
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            str(SIZE[0]),
+            "-y",
+            str(SIZE[1]),
+            "exec " + shlex.join(command),
+        ],
+        cwd=root,
+        check=True,
+        timeout=30,
+    )
 
     def tmux_out(*args: str) -> str:
         proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=30)
@@ -166,10 +184,12 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
     url = f"sqlite:///{db}"
     rt = Runtime(
         RuntimeSettings(
-            db_url=url, offline=True, state_dir=root / "state-headless",
+            db_url=url,
+            offline=True,
+            state_dir=root / "state-headless",
             transport_factory=transport_factory,
         )
-    )  # fmt: skip
+    )
     started = time.monotonic()
     await asyncio.to_thread(rt.launch)
     quiet_logging(root / "state-headless")

@@ -73,8 +73,12 @@ def computed(db: DB, window: str, repeat: int) -> dict[str, Any]:
         if not db.sqlite:
             db.conn.rollback()  # no long transaction: each refresh sees new rows
     per = {k: round(sorted(v)[len(v) // 2] * 1000, 2) for k, v in timed.times.items()}
-    return {**summary(walls, scale=1000), "statements": statements, "runs": runs,
-            "per_statement_p50_ms": per}  # fmt: skip
+    return {
+        **summary(walls, scale=1000),
+        "statements": statements,
+        "runs": runs,
+        "per_statement_p50_ms": per,
+    }
 
 
 async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
@@ -119,8 +123,11 @@ async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
                 await pilot.pause(0.002)
             await pilot.pause(0)
             refreshes.append(time.perf_counter() - t1)
-    return {"first_paint_ms": round(first * 1000, 1), "all_figures_ms": round(everything * 1000, 1),
-            "refresh": summary(refreshes, scale=1000)}  # fmt: skip
+    return {
+        "first_paint_ms": round(first * 1000, 1),
+        "all_figures_ms": round(everything * 1000, 1),
+        "refresh": summary(refreshes, scale=1000),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,8 +135,11 @@ def main(argv: list[str] | None = None) -> None:
     big = 1_000_000 if args.pg else 100_000
     sizes = (1_000, 3_000) if args.quick else (10_000, big)
     repeat = 3 if args.quick else 7
-    out: dict[str, Any] = {"bench": "insights", "quick": args.quick,
-                           "database": "postgresql" if args.pg else "sqlite"}  # fmt: skip
+    out: dict[str, Any] = {
+        "bench": "insights",
+        "quick": args.quick,
+        "database": "postgresql" if args.pg else "sqlite",
+    }
     with temp_dir("bench-insights") as tmp, databases(args.pg, sizes, tmp) as grown:
         for n, db, url in grown:
             if not db.sqlite:  # as autovacuum would have: statistics of every table
@@ -139,12 +149,18 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{n:,} workflows")
             for window in WINDOWS:
                 c = computed(db, window, repeat)
-                print(summary_row(f"{window}: compute, {c['statements']} statements, "
-                                  f"{c['runs']:,} runs (ms)", c))  # fmt: skip
+                print(
+                    summary_row(
+                        f"{window}: compute, {c['statements']} statements, {c['runs']:,} runs (ms)",
+                        c,
+                    )
+                )
                 print(f"    per statement p50 (ms): {c['per_statement_p50_ms']}")
                 sc = asyncio.run(screen(url, window, repeat))
-                print(f"  {window}: first paint (runs chart) {sc['first_paint_ms']} ms, every "
-                      f"figure {sc['all_figures_ms']} ms")  # fmt: skip
+                print(
+                    f"  {window}: first paint (runs chart) {sc['first_paint_ms']} ms, every "
+                    f"figure {sc['all_figures_ms']} ms"
+                )
                 print(summary_row(f"{window}: refresh on screen (ms)", sc["refresh"]))
                 figures[window] = {"compute": c, **sc}
             out[str(n)] = figures

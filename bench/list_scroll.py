@@ -158,8 +158,10 @@ def main() -> int:
         f"ms, max {fp['max']} ms; {result['rows_shown']} rows listed of {n}"
     )
     for key, s in steps.items():
-        print(f"  {key:<9} -> frame: p50 {s['p50']} ms, p99 {s['p99']} ms, max {s['max']} ms "
-              f"(n={s['n']})")  # fmt: skip
+        print(
+            f"  {key:<9} -> frame: p50 {s['p50']} ms, p99 {s['p99']} ms, max {s['max']} ms "
+            f"(n={s['n']})"
+        )
     emit(
         {
             "bench": "list_scroll",

@@ -192,11 +192,23 @@ class ChildLoad(Load):
         self.stderr = (state / "load.stderr").open("w")
         env = dict(os.environ, **{ENV_URL: db_url, ENV_STATE: str(state)})
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--load", "--runs", str(runs),
-             "--questions", str(questions), "--tps", str(tps)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--load",
+                "--runs",
+                str(runs),
+                "--questions",
+                str(questions),
+                "--tps",
+                str(tps),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
             text=True,
-        )  # fmt: skip
+        )
 
     async def _line(self, word: str, within: float = RUN_TIMEOUT_S) -> str:
         assert self.proc.stdout is not None
@@ -231,8 +243,9 @@ class ChildLoad(Load):
 
 async def load_main(args: argparse.Namespace) -> int:
     """``--load``: run the load, lines on stdout; ``go`` on stdin launches the runs."""
-    load = Load(os.environ[ENV_URL], Path(os.environ[ENV_STATE]), args.runs, args.questions,
-                args.tps)  # fmt: skip
+    load = Load(
+        os.environ[ENV_URL], Path(os.environ[ENV_STATE]), args.runs, args.questions, args.tps
+    )
     try:
         await load.start()
         print("ready", flush=True)

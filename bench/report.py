@@ -81,8 +81,12 @@ Results = dict[str, dict[str, Any]]
 
 def run_step(step: Step, quick: bool) -> tuple[dict[str, Any] | None, float, str]:
     """Run one script, echoing its output; (its JSON, seconds, error or '')."""
-    cmd = [sys.executable, str(BENCH_DIR / step.script), *(["--quick"] if quick else []),
-           *step.args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(BENCH_DIR / step.script),
+        *(["--quick"] if quick else []),
+        *step.args,
+    ]
     print(f"\n==> {step.script} {' '.join(cmd[2:])}", flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
@@ -320,10 +324,14 @@ def _every_paint(r: dict[str, Any]) -> tuple[str, bool | None]:
 
 def _every_first_pages(r: dict[str, Any]) -> tuple[str, bool | None]:
     _, large, big = _sizes(r)
-    keys = ("first page: status:error is:top", "first page: name:bench since:1d",
-            "first page: is:waiting")  # fmt: skip
-    parts = [f"{k.split(': ', 1)[1].split()[0]} {large[k]['p50']} ms (x{r['ratio'][k]})"
-             for k in keys]  # fmt: skip
+    keys = (
+        "first page: status:error is:top",
+        "first page: name:bench since:1d",
+        "first page: is:waiting",
+    )
+    parts = [
+        f"{k.split(': ', 1)[1].split()[0]} {large[k]['p50']} ms (x{r['ratio'][k]})" for k in keys
+    ]
     met = all(large[k]["p50"] <= 300 and (r["ratio"][k] or 0) <= 1.2 for k in keys)
     return f"{big}, p50 (ratio to {_size(r['sizes'][0])}): " + ", ".join(parts), met
 
@@ -362,76 +370,173 @@ def _every_ls(r: dict[str, Any]) -> tuple[str, bool | None]:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("stream writes per second per stream (80 tokens/s)", "≤ 10/s", "stream_writes",
-           _stream_writes),
+    Figure(
+        "stream writes per second per stream (80 tokens/s)",
+        "≤ 10/s",
+        "stream_writes",
+        _stream_writes,
+    ),
     Figure("DB writes per 1,000 tokens (80 tokens/s)", "—", "stream_writes", _writes_per_1k),
-    Figure("stream chunk written → read by the data layer (SQLite)", "—", "stream_latency",
-           _read_latency),
-    Figure("stream chunk written → read by the data layer (**PostgreSQL**)", "—",
-           "stream_latency_pg", _read_latency),
-    Figure("stream chunk written → on screen, one run streaming (embedded SQLite)",
-           "p50 ≤ 30 ms, p99 ≤ 100 ms", "screen_latency", _screen),
-    Figure("stream chunk written → on screen, one run streaming (attach, **PostgreSQL**)",
-           "p50 ≤ 30 ms, p99 ≤ 100 ms", "screen_latency_pg", _screen),
-    Figure("token produced by the model → on screen (embedded SQLite)",
-           "p50 ≤ 150 ms, p99 ≤ 300 ms", "token_latency", _token),
-    Figure("token produced by the model → on screen (attach, **PostgreSQL**)",
-           "p50 ≤ 150 ms, p99 ≤ 300 ms", "token_latency_pg", _token),
-    Figure("keypress → frame, one run streaming", "p99 ≤ 50 ms", "screen_latency",
-           _screen_keys),
+    Figure(
+        "stream chunk written → read by the data layer (SQLite)",
+        "—",
+        "stream_latency",
+        _read_latency,
+    ),
+    Figure(
+        "stream chunk written → read by the data layer (**PostgreSQL**)",
+        "—",
+        "stream_latency_pg",
+        _read_latency,
+    ),
+    Figure(
+        "stream chunk written → on screen, one run streaming (embedded SQLite)",
+        "p50 ≤ 30 ms, p99 ≤ 100 ms",
+        "screen_latency",
+        _screen,
+    ),
+    Figure(
+        "stream chunk written → on screen, one run streaming (attach, **PostgreSQL**)",
+        "p50 ≤ 30 ms, p99 ≤ 100 ms",
+        "screen_latency_pg",
+        _screen,
+    ),
+    Figure(
+        "token produced by the model → on screen (embedded SQLite)",
+        "p50 ≤ 150 ms, p99 ≤ 300 ms",
+        "token_latency",
+        _token,
+    ),
+    Figure(
+        "token produced by the model → on screen (attach, **PostgreSQL**)",
+        "p50 ≤ 150 ms, p99 ≤ 300 ms",
+        "token_latency_pg",
+        _token,
+    ),
+    Figure("keypress → frame, one run streaming", "p99 ≤ 50 ms", "screen_latency", _screen_keys),
     Figure("frame time, one run streaming", "p99 ≤ 50 ms", "screen_latency", _screen_frames),
     Figure("50 streams at once (SQLite): DB stream writes", "—", "many_streams", _many_writes),
-    Figure("50 streams, embedded, list: frame time / keypress → repaint", "p99 ≤ 50 ms",
-           "many_streams", _many("list", "embedded")),
-    Figure("50 streams, embedded, one run's detail: frame / keypress", "p99 ≤ 50 ms",
-           "many_streams", _many("detail", "embedded")),
-    Figure("50 streams, attached (runs in a worker), list: frame / keypress", "p99 ≤ 50 ms",
-           "many_streams", _many("list", "attach")),
-    Figure("50 streams, attached, one run's detail: frame / keypress", "p99 ≤ 50 ms",
-           "many_streams", _many("detail", "attach")),
+    Figure(
+        "50 streams, embedded, list: frame time / keypress → repaint",
+        "p99 ≤ 50 ms",
+        "many_streams",
+        _many("list", "embedded"),
+    ),
+    Figure(
+        "50 streams, embedded, one run's detail: frame / keypress",
+        "p99 ≤ 50 ms",
+        "many_streams",
+        _many("detail", "embedded"),
+    ),
+    Figure(
+        "50 streams, attached (runs in a worker), list: frame / keypress",
+        "p99 ≤ 50 ms",
+        "many_streams",
+        _many("list", "attach"),
+    ),
+    Figure(
+        "50 streams, attached, one run's detail: frame / keypress",
+        "p99 ≤ 50 ms",
+        "many_streams",
+        _many("detail", "attach"),
+    ),
     Figure("idle refresh tick (10k workflows)", "1 statement", "refresh_cost", _idle_tick),
-    Figure("idle refresh tick (10k workflows, **PostgreSQL**)", "1 statement",
-           "refresh_cost_pg", _idle_tick),
+    Figure(
+        "idle refresh tick (10k workflows, **PostgreSQL**)",
+        "1 statement",
+        "refresh_cost_pg",
+        _idle_tick,
+    ),
     Figure("list refresh after a change (500 newest)", "—", "refresh_cost", _list_refresh),
-    Figure("list refresh after a change (500 newest, **PostgreSQL**)", "—", "refresh_cost_pg",
-           _list_refresh),
+    Figure(
+        "list refresh after a change (500 newest, **PostgreSQL**)",
+        "—",
+        "refresh_cost_pg",
+        _list_refresh,
+    ),
     Figure("idle dashboard, 10k workflows: CPU / RSS", "≤ 2 % / ≤ 150 MiB", "idle", _idle),
     Figure("list, 100k workflows: first paint", "≤ 300 ms", "list_scroll", _first_paint),
     Figure("list, 100k workflows: a scroll step", "≤ 16 ms", "list_scroll", _scroll),
-    Figure("cold start → first row, 10k workflows (attach)", "≤ 1.5 s", "cold_start",
-           _cold("attach")),
-    Figure("cold start → first row, 10k workflows (embedded)", "≤ 1.5 s", "cold_start",
-           _cold("embedded")),
+    Figure(
+        "cold start → first row, 10k workflows (attach)", "≤ 1.5 s", "cold_start", _cold("attach")
+    ),
+    Figure(
+        "cold start → first row, 10k workflows (embedded)",
+        "≤ 1.5 s",
+        "cold_start",
+        _cold("embedded"),
+    ),
     Figure("research runs/min, dashboard open vs closed", "≥ 0.95", "throughput", _throughput),
     Figure("`agentdeck ls --json` vs `dbos workflow list`, 10k", "≤ 0.5", "cli_ls", _cli_ls),
-    Figure("`agentdeck ls --json` vs `dbos workflow list`, 10k, **PostgreSQL**", "≤ 0.5",
-           "cli_ls_pg", _cli_ls),
+    Figure(
+        "`agentdeck ls --json` vs `dbos workflow list`, 10k, **PostgreSQL**",
+        "≤ 0.5",
+        "cli_ls_pg",
+        _cli_ls,
+    ),
     Figure("research runs/min on PostgreSQL, 2 workers vs 1", "≥ 1.6x", "workers", _workers),
     Figure("crash anywhere", "all finish, identical", "crash_anywhere", _crash),
-    Figure("3 workers SIGKILLed under 30 runs (**PostgreSQL**)",
-           "all finish, identical, 0 re-runs, Bash once, 0 orphans", "workers_killed",
-           _workers_killed),
-    Figure("soak: dashboard attached, runs streaming 30 min (one of 1M lines)",
-           "RSS growth after 5 min ≤ 10 %, scroll frame p99 ≤ 16 ms", "soak", _soak),
-    Figure("list first paint, 100k vs 10k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run",
-           _every_paint),
-    Figure("list first paint, 1M vs 10k (**PostgreSQL**)", "≤ 300 ms, ratio ≤ 1.2",
-           "every_run_pg", _every_paint),
-    Figure("first page of a filter, 100k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run",
-           _every_first_pages),
-    Figure("first page of a filter, 1M (**PostgreSQL**)", "≤ 300 ms, ratio ≤ 1.2",
-           "every_run_pg", _every_first_pages),
+    Figure(
+        "3 workers SIGKILLed under 30 runs (**PostgreSQL**)",
+        "all finish, identical, 0 re-runs, Bash once, 0 orphans",
+        "workers_killed",
+        _workers_killed,
+    ),
+    Figure(
+        "soak: dashboard attached, runs streaming 30 min (one of 1M lines)",
+        "RSS growth after 5 min ≤ 10 %, scroll frame p99 ≤ 16 ms",
+        "soak",
+        _soak,
+    ),
+    Figure(
+        "list first paint, 100k vs 10k (SQLite)", "≤ 300 ms, ratio ≤ 1.2", "every_run", _every_paint
+    ),
+    Figure(
+        "list first paint, 1M vs 10k (**PostgreSQL**)",
+        "≤ 300 ms, ratio ≤ 1.2",
+        "every_run_pg",
+        _every_paint,
+    ),
+    Figure(
+        "first page of a filter, 100k (SQLite)",
+        "≤ 300 ms, ratio ≤ 1.2",
+        "every_run",
+        _every_first_pages,
+    ),
+    Figure(
+        "first page of a filter, 1M (**PostgreSQL**)",
+        "≤ 300 ms, ratio ≤ 1.2",
+        "every_run_pg",
+        _every_first_pages,
+    ),
     Figure("page down / `end`, 100k (SQLite)", "≤ 100 ms", "every_run", _every_paging),
     Figure("page down / `end`, 1M (**PostgreSQL**)", "≤ 100 ms", "every_run_pg", _every_paging),
-    Figure("idle tick, 100k vs 10k (SQLite)", "1 statement, ≤ 2 ms, ratio ≤ 1.2", "every_run",
-           _every_tick),
-    Figure("idle tick, 1M vs 10k (**PostgreSQL**)", "1 statement, ≤ 2 ms, ratio ≤ 1.2",
-           "every_run_pg", _every_tick),
-    Figure("`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 100k",
-           "≤ 0.5", "every_run", _every_ls),
-    Figure("`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 1M, "
-           "**PostgreSQL**", "≤ 0.5", "every_run_pg", _every_ls),
-)  # fmt: skip
+    Figure(
+        "idle tick, 100k vs 10k (SQLite)",
+        "1 statement, ≤ 2 ms, ratio ≤ 1.2",
+        "every_run",
+        _every_tick,
+    ),
+    Figure(
+        "idle tick, 1M vs 10k (**PostgreSQL**)",
+        "1 statement, ≤ 2 ms, ratio ≤ 1.2",
+        "every_run_pg",
+        _every_tick,
+    ),
+    Figure(
+        "`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 100k",
+        "≤ 0.5",
+        "every_run",
+        _every_ls,
+    ),
+    Figure(
+        "`agentdeck ls --filter status:error --limit 100` vs `dbos workflow list`, 1M, "
+        "**PostgreSQL**",
+        "≤ 0.5",
+        "every_run_pg",
+        _every_ls,
+    ),
+)
 
 
 def table(results: Results, failed: dict[str, str]) -> list[str]:
@@ -454,9 +559,10 @@ def table(results: Results, failed: dict[str, str]) -> list[str]:
 def _machine() -> str:
     try:
         mem = next(
-            int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
             if line.startswith("MemTotal:")
-        )  # fmt: skip
+        )
         gib = f"{mem / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         gib = "? GiB"

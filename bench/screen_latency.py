@@ -451,10 +451,17 @@ def main() -> int:
     print(summary_row("  frames that laid the screen out", f["layout_duration_ms"]))
     print(summary_row("  frames that only repainted", f["paint_only_duration_ms"]))
     print(summary_row("event-loop lag (5 ms sleeper)", result["loop_lag_ms"]))
-    print(summary_row(f"full GC passes ({result['gc_tracked_objects']} objects)",
-               result["gc_full_pass_ms"]))  # fmt: skip
-    print(summary_row(f"read_streams query ({result['read_streams']['calls']} calls)",
-               result["read_streams"]["wall_ms"]))  # fmt: skip
+    print(
+        summary_row(
+            f"full GC passes ({result['gc_tracked_objects']} objects)", result["gc_full_pass_ms"]
+        )
+    )
+    print(
+        summary_row(
+            f"read_streams query ({result['read_streams']['calls']} calls)",
+            result["read_streams"]["wall_ms"],
+        )
+    )
     emit({"bench": "screen_latency", **result})
     return 0
 

@@ -126,19 +126,37 @@ class Worker:
             AGENTDECK_OFFLINE_TPS=f"{setup.tps:g}",
             AGENTDECK_STATE_DIR=str(root / f"state-{name}"),
         )
-        for var in ("DBOS_SYSTEM_DATABASE_URL", "AGENTDECK_OFFLINE_URL",
-                    "AGENTDECK_LAUNCH_CONCURRENCY", "AGENTDECK_RESEARCH_CONCURRENCY"):  # fmt: skip
+        for var in (
+            "DBOS_SYSTEM_DATABASE_URL",
+            "AGENTDECK_OFFLINE_URL",
+            "AGENTDECK_LAUNCH_CONCURRENCY",
+            "AGENTDECK_RESEARCH_CONCURRENCY",
+        ):
             env.pop(var, None)
         if setup.launch_slots is not None:
             env["AGENTDECK_LAUNCH_CONCURRENCY"] = str(setup.launch_slots)
         slots = [] if setup.research_slots is None else ["--concurrency", str(setup.research_slots)]
         self.stderr = (root / f"{name}.stderr").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "--db", db_url, "--offline", "worker",
-             "--executor-id", name, *slots],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "--db",
+                db_url,
+                "--offline",
+                "worker",
+                "--executor-id",
+                name,
+                *slots,
+            ],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def wait_serving(self) -> None:
         assert self.proc.stdout is not None
@@ -291,8 +309,9 @@ async def series(
     passes = []
     for r in range(rounds):
         for k in (1, 2):
-            p = await one_pass(server, root, f"{setup.label}-{k}w-{r + 1}", setup, k, runs,
-                               questions)  # fmt: skip
+            p = await one_pass(
+                server, root, f"{setup.label}-{k}w-{r + 1}", setup, k, runs, questions
+            )
             passes.append(p)
             print(describe(p, runs), flush=True)
     return passes
@@ -350,8 +369,12 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 f"no launch limit, research queue at its default; 1 round"
             )
             cpu_passes = await series(server, root, unpaced, 1, cpu_runs, questions)
-            cpu = {"runs": cpu_runs, **unpaced.describe(), "passes": cpu_passes,
-                   **sums_up(cpu_passes)}  # fmt: skip
+            cpu = {
+                "runs": cpu_runs,
+                **unpaced.describe(),
+                "passes": cpu_passes,
+                **sums_up(cpu_passes),
+            }
             c = cpu["runs_per_min"]
             print(
                 f"  runs/min: 1 worker {c['one_worker']}, 2 workers {c['two_workers']}; "

@@ -179,12 +179,26 @@ class Worker:
         if self.log is not None:
             self.log.close()
         self.log = (self.root / f"{self.name}-{self.starts}.err").open("wb")
-        cmd = [str(BIN / "agentdeck"), "--db", self.db_url, "--offline", "worker",
-               "--executor-id", self.name, "--concurrency", str(CONCURRENCY)]  # fmt: skip
+        cmd = [
+            str(BIN / "agentdeck"),
+            "--db",
+            self.db_url,
+            "--offline",
+            "worker",
+            "--executor-id",
+            self.name,
+            "--concurrency",
+            str(CONCURRENCY),
+        ]
         self.proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once; its line is awaited)
-            cmd, cwd=self.root, env=self.env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True,
-        )  # fmt: skip
+            cmd,
+            cwd=self.root,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            start_new_session=True,
+        )
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 90)
         if f"worker {self.name} serving".encode() not in line:

@@ -146,9 +146,12 @@ async def offline_deck(
     """A runtime on ``db_url`` with the offline model in-process at ``tps``, and a data layer
     connected to it."""
     settings = RuntimeSettings(
-        db_url=db_url, offline=True, offline_tps=tps, state_dir=state_dir,
+        db_url=db_url,
+        offline=True,
+        offline_tps=tps,
+        state_dir=state_dir,
         transport_factory=transport_factory,
-    )  # fmt: skip
+    )
     async with launched(settings), connected(db_url) as sup:
         yield sup
 
@@ -205,9 +208,12 @@ def start_queues_app(db_url: str, cwd: Path) -> subprocess.Popen[str]:
     """The foreign queues app, once it says READY (every run where it stays)."""
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "foreign_queues_app.py"), db_url],
-        cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if line != "READY":
@@ -271,8 +277,11 @@ def ready_app(script: Path, db_url: str, cwd: Path) -> Iterator[subprocess.Popen
     """Another app's script on ``db_url``, once it says READY; killed afterwards."""
     proc = subprocess.Popen(
         [sys.executable, str(script), db_url],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY", proc.poll()

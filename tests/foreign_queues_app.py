@@ -97,9 +97,11 @@ def main(db_url: str) -> None:
     DBOS(config=config)
     DBOS.launch()
     DBOS.register_queue(
-        PARTITIONED, partition_concurrency=1, partition_limiter={"limit": 5, "period": 3600.0},
+        PARTITIONED,
+        partition_concurrency=1,
+        partition_limiter={"limit": 5, "period": 3600.0},
         polling_interval_sec=0.1,
-    )  # fmt: skip
+    )
     DBOS.register_queue(
         RATE_LIMITED, limiter={"limit": 2, "period": 3600.0}, polling_interval_sec=0.1
     )

@@ -75,8 +75,7 @@ async def _tool_child(sup: Supervisor, parent: str) -> str:
     found: list[str] = []
 
     async def asked() -> bool:
-        found[:] = [a.row.workflow_id for a in await sup.approvals()
-                    if a.row.parent_id == parent]  # fmt: skip
+        found[:] = [a.row.workflow_id for a in await sup.approvals() if a.row.parent_id == parent]
         return bool(found)
 
     await wait_for(asked, within=60)
@@ -100,9 +99,12 @@ async def _build(tmp: Path, db_url: str) -> Launched:
         open_ = await _launch(sup, out, MODELS[0], questions=1)
         compare = await sup.launch(
             "compare",
-            {"question": "insights compare", "judge_model": MODELS[1],
-             "branches": f"{MODELS[0]}:concise, {MODELS[1]}:detailed"},
-        )  # fmt: skip
+            {
+                "question": "insights compare",
+                "judge_model": MODELS[1],
+                "branches": f"{MODELS[0]}:concise, {MODELS[1]}:detailed",
+            },
+        )
         assert compare.ok, compare.message
         out.compare = compare.workflow_id
         for wid in (a, b, retried, failed, tool):
@@ -124,9 +126,16 @@ async def _build(tmp: Path, db_url: str) -> Launched:
 
         await wait_for(compared, within=90)
     out.roles = {
-        "a": a, "b": b, "retried": retried, "failed": failed, "plan_failed": plan_failed,
-        "rejected": rejected, "cancelled": cancelled, "tool": tool, "open": open_,
-    }  # fmt: skip
+        "a": a,
+        "b": b,
+        "retried": retried,
+        "failed": failed,
+        "plan_failed": plan_failed,
+        "rejected": rejected,
+        "cancelled": cancelled,
+        "tool": tool,
+        "open": open_,
+    }
     out.children = 2 + 1 + 1 + 1 + 1  # questions of the runs approved
     out.answered = {"plan": 6, "tool": 1}  # a, b, retried, failed, tool, rejected; tool's one
     out.open = 1

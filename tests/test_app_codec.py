@@ -150,10 +150,13 @@ async def test_dashboard_decodes_and_sends_the_apps_class(
         error = send.query_one("#send-error", Static)
         tries = [
             ("Reply", '{"approved": true', "to build Reply the message must be JSON: Expecting"),
-            ("Nope", '{"approved": true}',
-             f"cannot build Nope: no class Nope in foreign_typed_app (its classes: {CLASSES})"),
+            (
+                "Nope",
+                '{"approved": true}',
+                f"cannot build Nope: no class Nope in foreign_typed_app (its classes: {CLASSES})",
+            ),
             ("Reply", '{"colour": "red"}', "unexpected keyword argument 'colour'"),
-        ]  # fmt: skip
+        ]
         for cls, text, why in tries:  # each: one line, the dialog and what was typed kept
             send.query_one("#as-class", Input).value = cls
             send.query_one("#message", TextArea).text = text
@@ -321,8 +324,12 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, AGENTDECK_STATE_DIR=str(tmp_path / "state"))
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=90,
+    )
 
 
 @pytest.mark.slow

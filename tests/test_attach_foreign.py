@@ -46,8 +46,10 @@ async def test_list_detail_and_placeholders(attached: Supervisor) -> None:
     assert "__main__.Order" in detail.result_summary
     assert detail.other_streams == ("tokens",)
     assert [s.name for s in detail.steps if not s.name.startswith("DBOS.")] == [
-        "emit", "foreign.child", "foreign.child",
-    ]  # fmt: skip
+        "emit",
+        "foreign.child",
+        "foreign.child",
+    ]
     assert {c.workflow_id for c in detail.children} == {c.workflow_id for c in children}
     assert all(c.status == "SUCCESS" for c in detail.children)
 

@@ -175,8 +175,12 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, AGENTDECK_STATE_DIR=str(tmp_path / "state"))
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +189,31 @@ def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     d = tmp_path_factory.mktemp("cli")
     url = f"sqlite:///{d / 'a.sqlite'}"
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", url, "--offline", "launch", "research",
-         "--topic", "bad input", "--questions", "1", "--id", "known-run", "--auto-approve",
-         "--wait", "--json"],
-        capture_output=True, text=True, timeout=120, cwd=d,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--db",
+            url,
+            "--offline",
+            "launch",
+            "research",
+            "--topic",
+            "bad input",
+            "--questions",
+            "1",
+            "--id",
+            "known-run",
+            "--auto-approve",
+            "--wait",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=d,
         env=dict(os.environ, AGENTDECK_OFFLINE_TPS="0", AGENTDECK_STATE_DIR=str(d / "state")),
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr
     return url
 

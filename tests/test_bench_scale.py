@@ -62,5 +62,12 @@ def test_insights() -> None:
             assert 0 < figures["first_paint_ms"] <= figures["all_figures_ms"]
             assert figures["refresh"]["p50"] > 0
             assert set(figures["compute"]["per_statement_p50_ms"]) == {
-                "buckets", "usage", "errors", "by_name", "by_step", "top_cost", "waits", "queues",
-            }  # fmt: skip
+                "buckets",
+                "usage",
+                "errors",
+                "by_name",
+                "by_step",
+                "top_cost",
+                "waits",
+                "queues",
+            }

@@ -17,9 +17,16 @@ def test_stream_writes() -> None:
     assert [p["tps"] for p in result["passes"]] == [80, 400]
     for p in result["passes"]:
         assert {
-            "attempts", "tokens", "writes", "writes_per_s", "writes_per_1k_tokens",
-            "per_token_writes_per_s", "gap_ms", "max_writes_in_any_1s", "tokens_from_server_log",
-        } <= p.keys()  # fmt: skip
+            "attempts",
+            "tokens",
+            "writes",
+            "writes_per_s",
+            "writes_per_1k_tokens",
+            "per_token_writes_per_s",
+            "gap_ms",
+            "max_writes_in_any_1s",
+            "tokens_from_server_log",
+        } <= p.keys()
         assert p["attempts"] >= 3 and p["tokens_from_server_log"] == p["attempts"]
         # Each attempt is matched to its request in the server's log by step and start time,
         # preferring the one whose token count equals the streamed text re-split. Under CI load
@@ -212,8 +219,10 @@ def test_report_table() -> None:
     assert result["figures"] >= 20 and len(result["table"]) == result["figures"] + 2
     tick = next(line for line in result["table"] if line.startswith("| idle refresh tick"))
     assert "1 statement(s)" in tick and tick.endswith("| yes |")
-    assert any("(refresh_cost" not in line and "(many_streams: not run)" in line
-               for line in result["table"])  # fmt: skip
+    assert any(
+        "(refresh_cost" not in line and "(many_streams: not run)" in line
+        for line in result["table"]
+    )
     # The PostgreSQL variants have rows of their own (not run here: --only).
     pg = [line for line in result["table"] if "**PostgreSQL**" in line]
     assert any("(refresh_cost_pg: not run)" in line for line in pg)

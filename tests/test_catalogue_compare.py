@@ -36,8 +36,10 @@ QUESTION = "Why do durable workflows checkpoint step outputs?"
 def test_branch_specs_validate() -> None:
     req = CompareRequest(question=QUESTION, branches="m1:concise,m2 , m3:skeptical")
     assert [(b.label, b.model, b.style) for b in req.specs] == [
-        ("A", "m1", "concise"), ("B", "m2", "balanced"), ("C", "m3", "skeptical"),
-    ]  # fmt: skip
+        ("A", "m1", "concise"),
+        ("B", "m2", "balanced"),
+        ("C", "m3", "skeptical"),
+    ]
     for bad, why in [
         ("only-one", "2 to 4"),
         ("a,b,c,d,e", "2 to 4"),
@@ -144,8 +146,10 @@ async def test_fork_with_changed_settings_lineage_and_diff(sup: Supervisor) -> N
     assert await finish(sup, plain.workflow_id) == "SUCCESS"
     tree = await sup.lineage(plain.workflow_id)
     assert [(d, n.row.workflow_id) for d, n in tree.walk()] == [
-        (0, original), (1, fork.workflow_id), (2, plain.workflow_id),
-    ]  # fmt: skip
+        (0, original),
+        (1, fork.workflow_id),
+        (2, plain.workflow_id),
+    ]
     settings = {n.row.workflow_id: n.settings or StepSettings() for _, n in tree.walk()}
     assert settings[original].model == "claude-sonnet-4-5"
     assert settings[fork.workflow_id].instructions == "Write for managers."
@@ -234,9 +238,10 @@ async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
         assert any("approval (recv)" in p for p in prompts)
         assert not any("DBOS.recv" in p for p in prompts)
         synth = next(
-            i for i in range(options.option_count)
+            i
+            for i in range(options.option_count)
             if "synthesize" in str(options.get_option_at_index(i).prompt)
-        )  # fmt: skip
+        )
         options.highlighted = synth
         dialog.query_one("#fork-model", Input).focus()
         await pilot.press(*"claude-dialog", "enter")
@@ -249,8 +254,9 @@ async def test_fork_with_settings_from_the_dialog_then_lineage_and_diff(
         assert isinstance(report, ResearchReport) and report.model == "claude-dialog"
 
         app.open_run(fork)
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen)
-                    and app.screen.workflow_id == fork)  # fmt: skip
+        await until(
+            pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.workflow_id == fork
+        )
         await pilot.press("L")
         lineage = app.screen
         assert isinstance(lineage, LineageScreen)
@@ -285,12 +291,28 @@ async def test_compare_and_fork_settings_on_postgres(pg_database: str, tmp_path:
 def test_cli_launches_compare_through_the_real_claude_cli(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", url, "--offline", "launch", "compare",
-         "--question", "Why checkpoint steps?", "--branches", "m1:concise, m2:skeptical",
-         "--wait", "--json"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--db",
+            url,
+            "--offline",
+            "launch",
+            "compare",
+            "--question",
+            "Why checkpoint steps?",
+            "--branches",
+            "m1:concise, m2:skeptical",
+            "--wait",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env=dict(os.environ, AGENTDECK_OFFLINE_TPS="0", AGENTDECK_STATE_DIR=str(tmp_path / "s")),
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     shown = json.loads(out.stdout)
     assert shown["status"] == "SUCCESS" and "| branch |" in shown["result"]["markdown"]

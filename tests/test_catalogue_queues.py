@@ -112,8 +112,9 @@ def test_dedup_and_debounce_keys() -> None:
     from workflows.models import ResearchRequest
 
     a = ResearchRequest(topic="  Durable execution ", questions=2)
-    assert dedup_id("research", a) == dedup_id("research", ResearchRequest(
-        topic="Durable execution", questions=2))  # fmt: skip
+    assert dedup_id("research", a) == dedup_id(
+        "research", ResearchRequest(topic="Durable execution", questions=2)
+    )
     assert dedup_id("research", a) != dedup_id("research", a.model_copy(update={"questions": 3}))
     # Debouncing compares the topic only, without case and extra spaces.
     b = ResearchRequest(topic="durable   EXECUTION", questions=5)

@@ -30,8 +30,12 @@ async def test_approval_timeout_is_its_own_status_and_resume_asks_again(sup: Sup
     row = await sup.get_row(res.workflow_id)
     assert row.timed_out == "approval" and row.shown_status == "TIMED_OUT"
     assert row.approval is not None and row.approval.state == "timed_out"
-    for text, found in [("status:timed_out", True), ("status:error", True),
-                        ("status:cancelled", False), ("is:timed_out", True)]:  # fmt: skip
+    for text, found in [
+        ("status:timed_out", True),
+        ("status:error", True),
+        ("status:cancelled", False),
+        ("is:timed_out", True),
+    ]:
         page = await sup.list_page(ListQuery(filter=text))
         assert (res.workflow_id in {r.workflow_id for r in page.rows}) is found, text
     assert "approval timed out" in str(cells(row, row.updated_at or 0)["progress"])
@@ -69,11 +73,14 @@ async def test_workflow_timeout_cancels_and_is_shown_as_timed_out(
     async with app.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: app.connected)
         app.open_run(res.workflow_id)
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen)
-                    and bool(app.screen.query("#run-header")))  # fmt: skip
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DetailScreen) and bool(app.screen.query("#run-header")),
+        )
         header = app.screen.query_one("#run-header", Static)
-        await until(pilot, lambda: "timed out: DBOS cancelled it" in str(header.render()),
-                    within=30)  # fmt: skip
+        await until(
+            pilot, lambda: "timed out: DBOS cancelled it" in str(header.render()), within=30
+        )
         row = await sup.get_row(res.workflow_id)
         assert row.status == "CANCELLED" and row.timed_out == "workflow"
         assert row.shown_status == "TIMED_OUT"
@@ -84,8 +91,7 @@ async def test_workflow_timeout_cancels_and_is_shown_as_timed_out(
 
 
 async def test_a_cancelled_run_is_not_timed_out(sup: Supervisor) -> None:
-    res = await sup.launch("research", {"topic": "durable cancels", "questions": 1},
-                           timeout_s=3600)  # fmt: skip
+    res = await sup.launch("research", {"topic": "durable cancels", "questions": 1}, timeout_s=3600)
     await wait_approval(sup, res.workflow_id)
     await sup.cancel(res.workflow_id)
 
@@ -119,8 +125,10 @@ async def test_launch_form_takes_a_workflow_timeout(sup: Supervisor, runtime: Ru
         assert app.screen is form  # nothing lost: the form stays with what was typed
         box.value = "600"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen)
-                    and bool(app.screen.query("#run-header")))  # fmt: skip
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DetailScreen) and bool(app.screen.query("#run-header")),
+        )
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         row = await sup.get_row(detail.workflow_id)

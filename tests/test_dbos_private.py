@@ -47,10 +47,14 @@ def test_the_rate_limit_type_is_the_one_queues_take() -> None:
 
 async def test_a_listed_queue_carries_its_limits(sup: Supervisor) -> None:
     await sup.client.register_queue_async(
-        "adapter-q", global_concurrency=3, worker_concurrency=2,
-        limiter={"limit": 7, "period": 30.0}, partition_concurrency=1,
-        partition_limiter={"limit": 4, "period": 10.0}, application_name=APP_NAME,
-    )  # fmt: skip
+        "adapter-q",
+        global_concurrency=3,
+        worker_concurrency=2,
+        limiter={"limit": 7, "period": 30.0},
+        partition_concurrency=1,
+        partition_limiter={"limit": 4, "period": 10.0},
+        application_name=APP_NAME,
+    )
     (q,) = [q for q in await sup.client.list_queues_async() if q.name == "adapter-q"]
     limits = queue_limits(q)
     assert (limits.concurrency, limits.worker_concurrency) == (3, 2), UPGRADE

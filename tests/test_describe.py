@@ -18,9 +18,12 @@ from tui.supervisor.describe import (
 from workflows.models import Answer, ClaudeResult, Plan, ToolRequest, Usage
 
 RESULT = ClaudeResult(
-    text="one two three", usage=Usage(input_tokens=10_512, output_tokens=67),
-    cost_usd=0.0327, model="claude-sonnet-4-5", backend="offline",
-)  # fmt: skip
+    text="one two three",
+    usage=Usage(input_tokens=10_512, output_tokens=67),
+    cost_usd=0.0327,
+    model="claude-sonnet-4-5",
+    backend="offline",
+)
 
 
 @dataclass
@@ -68,26 +71,31 @@ def test_an_approval_says_how_it_was_answered_and_by_whom() -> None:
         (2.5, "2.5"),
         (True, "True"),
         ("hello\nworld", "hello"),
-        ({"sku": "w", "stock": {"a": 1, "b": 2}, "tags": ["x", "y"]},
-         "sku=w, stock={a, b}, tags=[2 items]"),
+        (
+            {"sku": "w", "stock": {"a": 1, "b": 2}, "tags": ["x", "y"]},
+            "sku=w, stock={a, b}, tags=[2 items]",
+        ),
         ({"a": 1, "b": 2, "c": 3, "d": 4}, "a=1, b=2, c=3, …"),
         (Order("w", 2, ["a", "b", "c"]), "Order(sku=w, qty=2, lines=[3 items])"),
         (Ticket(id=4, owner={"name": "ana"}), "Ticket(id=4, owner={name})"),
         ([1, 2], "1, 2"),
         ([{"a": 1}, {"b": 2}, {"c": 3}, {"d": 4}], "{a}, {b}, {c}, … (4 items)"),
         ((), "[0 items]"),
-        ("gASVKAAAAAAAAACMCF9fbWFpbl9flIwFT3JkZXKUk5QpgZR9lCiMA3NrdZSMBndpZGdldA==",
-         "<undecodable value (72 bytes)>"),
+        (
+            "gASVKAAAAAAAAACMCF9fbWFpbl9flIwFT3JkZXKUk5QpgZR9lCiMA3NrdZSMBndpZGdldA==",
+            "<undecodable value (72 bytes)>",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_foreign_value_is_summarised_not_printed(value: object, text: str) -> None:
     assert describe_value(value) == text
     assert describe_output("foreign.step", value) == text
 
 
 def test_placeholders_errors_children_and_secrets() -> None:
-    missing = Undecodable("py_pickle", "AttributeError: Can't get attribute 'Order' on <module "
-                          "'__main__'>")  # fmt: skip
+    missing = Undecodable(
+        "py_pickle", "AttributeError: Can't get attribute 'Order' on <module '__main__'>"
+    )
     assert describe_value(missing) == "<__main__.Order: pickled class not importable here>"
     assert describe_error("\nClaudeFatalError: invalid request\nTraceback …") == (
         "ClaudeFatalError: invalid request"

@@ -38,10 +38,37 @@ SEEDED = 600
 
 _EMPTY = empty_db()
 _TERMS = st.sampled_from(
-    ["status:", "name:", "id:", "is:", "since:", "until:", "queue:", "partition:", "input:",
-     "version:", "executor:", "bogus:", "\"", "'", "%", "_", "\\", "2h", "error", "waiting",
-     "2026-12-01", ",", " ", "x", "timed_out", "stranded", "[", "("]
-)  # fmt: skip
+    [
+        "status:",
+        "name:",
+        "id:",
+        "is:",
+        "since:",
+        "until:",
+        "queue:",
+        "partition:",
+        "input:",
+        "version:",
+        "executor:",
+        "bogus:",
+        '"',
+        "'",
+        "%",
+        "_",
+        "\\",
+        "2h",
+        "error",
+        "waiting",
+        "2026-12-01",
+        ",",
+        " ",
+        "x",
+        "timed_out",
+        "stranded",
+        "[",
+        "(",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -67,17 +94,26 @@ def test_bad_terms_are_named() -> None:
     assert msgs == ["unclosed quote in the filter"]
     msgs = Filter("colour:red since:yesterday is:sleepy").problems()
     assert [m.split(" (")[0] for m in msgs] == [
-        "unknown filter key 'colour'", "since: bad time 'yesterday'", "unknown 'is:sleepy'",
-    ]  # fmt: skip
+        "unknown filter key 'colour'",
+        "since: bad time 'yesterday'",
+        "unknown 'is:sleepy'",
+    ]
 
 
 async def _failed_then_many(sup: Supervisor, db_url: str) -> str:
     """One real run that fails once (a non-retryable auth error), then 600 newer copies."""
-    res = await sup.launch("research", {"topic": "durable paging", "questions": 1,
-                                        "fault": "plan.auth*1"})  # fmt: skip
+    res = await sup.launch(
+        "research", {"topic": "durable paging", "questions": 1, "fault": "plan.auth*1"}
+    )
     assert await finish(sup, res.workflow_id) == "ERROR"
-    copy_rows(db_url, res.workflow_id, SEEDED, status="SUCCESS",
-              start_ms=int(time.time() * 1000) + 1000, prefix="copy")  # fmt: skip
+    copy_rows(
+        db_url,
+        res.workflow_id,
+        SEEDED,
+        status="SUCCESS",
+        start_ms=int(time.time() * 1000) + 1000,
+        prefix="copy",
+    )
     return res.workflow_id
 
 
@@ -91,16 +127,24 @@ async def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     import asyncio
 
     return await asyncio.to_thread(
-        subprocess.run, cmd, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 def _ls(db_url: str, *args: str) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "ls", "--db", db_url, "--json", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     rows: list[dict[str, Any]] = json.loads(proc.stdout)
     return rows
@@ -133,20 +177,24 @@ async def test_a_failed_run_older_than_the_newest_500_is_found_everywhere(
         await pilot.press("end")  # the oldest page: keyset, no OFFSET
         await until(pilot, lambda: table(app).cursor_key == failed)
         await pilot.press("home")
-        await until(pilot, lambda: table(app).cursor_key not in (None, failed)
-                    and table(app).cursor_row == 0)  # fmt: skip
+        await until(
+            pilot,
+            lambda: table(app).cursor_key not in (None, failed) and table(app).cursor_row == 0,
+        )
         await pilot.press("4")  # the Failed tab is a filter the database evaluates
         await until(pilot, lambda: list(table(app).rows_by_id) == [failed])
 
         # * marks every run the filter matches; r resumes them after a confirm with a sample.
         await pilot.press("asterisk", "r")
-        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
-                    and app.screen.state == "asking")  # fmt: skip
+        await until(
+            pilot, lambda: isinstance(app.screen, BulkScreen) and app.screen.state == "asking"
+        )
         body = str(app.screen.query_one("#bulk-body").render())
         assert "Resume 1 run(s)?" in body and failed in body
         await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
-                    and app.screen.state == "done")  # fmt: skip
+        await until(
+            pilot, lambda: isinstance(app.screen, BulkScreen) and app.screen.state == "done"
+        )
         assert any("resumed 1 run(s)" in text for _, text in app.audit)
         await pilot.press("escape")
         # Rewound to its failed step: the plan runs again and now asks for approval.
@@ -154,8 +202,9 @@ async def test_a_failed_run_older_than_the_newest_500_is_found_everywhere(
 
         await until(pilot, lambda: table(app).row_count == 0)
         await pilot.press("asterisk", "r")  # a second bulk resume: nothing left to resume
-        await until(pilot, lambda: isinstance(app.screen, BulkScreen)
-                    and app.screen.state == "done")  # fmt: skip
+        await until(
+            pilot, lambda: isinstance(app.screen, BulkScreen) and app.screen.state == "done"
+        )
         assert "nothing to resume" in str(app.screen.query_one("#bulk-body").render())
 
 
@@ -165,13 +214,20 @@ async def test_postgres_pages_filters_and_bulk_resume(pg_database: str, tmp_path
     from workflows.model_offline.transport import reset_faults
 
     reset_faults()
-    async with launched(_settings(tmp_path, pg_database, cli=False)), \
-            connected(pg_database) as sup:  # fmt: skip
+    async with launched(_settings(tmp_path, pg_database, cli=False)), connected(pg_database) as sup:
         failed = await _failed_then_many(sup, pg_database)
         await _data_layer_sees_it(sup, pg_database, failed)
         # agentdeck resume --filter: the same filter, the same plan, the same bulk action.
-        cli = [sys.executable, "-m", "tui.cli", "resume", "--db", pg_database,
-               "--filter", "status:error is:top"]  # fmt: skip
+        cli = [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "resume",
+            "--db",
+            pg_database,
+            "--filter",
+            "status:error is:top",
+        ]
         refused = await _run(cli)
         assert refused.returncode == 2 and "pass --yes" in refused.stderr
         done = await _run([*cli, "--yes", "--json"])
@@ -213,14 +269,19 @@ _FAILED_IDX, _IN_FLIGHT_IDX = "idx_workflow_status_failed", "idx_workflow_status
 
 @pytest.mark.parametrize(
     ("text", "index", "sorts_every_match"),
-    [("status:error", _FAILED_IDX, False), ("status:error is:top", _FAILED_IDX, False),
-     ("status:stuck name:x", _FAILED_IDX, False), ("status:error,cancelled", _FAILED_IDX, True),
-     ("status:error,stuck,timed_out", _FAILED_IDX, True),
-     ("status:running,queued", _IN_FLIGHT_IDX, True), ("status:queued", _IN_FLIGHT_IDX, True),
-     ("status:running", "idx_workflow_status_pending", False),
-     ("is:active", "idx_workflow_status_delayed", True),
-     ("status:running,delayed since:1d", "idx_workflow_status_delayed", True)],
-)  # fmt: skip
+    [
+        ("status:error", _FAILED_IDX, False),
+        ("status:error is:top", _FAILED_IDX, False),
+        ("status:stuck name:x", _FAILED_IDX, False),
+        ("status:error,cancelled", _FAILED_IDX, True),
+        ("status:error,stuck,timed_out", _FAILED_IDX, True),
+        ("status:running,queued", _IN_FLIGHT_IDX, True),
+        ("status:queued", _IN_FLIGHT_IDX, True),
+        ("status:running", "idx_workflow_status_pending", False),
+        ("is:active", "idx_workflow_status_delayed", True),
+        ("status:running,delayed since:1d", "idx_workflow_status_delayed", True),
+    ],
+)
 def test_status_filters_are_read_from_dbos_partial_indexes(
     tmp_path: Path, text: str, index: str, sorts_every_match: bool
 ) -> None:
@@ -268,8 +329,15 @@ async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
         await wait_for(lambda: _status(sup, res.workflow_id), within=60)  # a PENDING row
         start = int(time.time() * 1000) - 10_000_000
         for i, status in enumerate(("SUCCESS", "ERROR", "PENDING", "ENQUEUED", "DELAYED")):
-            copy_rows(any_db_url, res.workflow_id, 40, status=status, start_ms=start + i,
-                      step_ms=5000, prefix=status.lower())  # fmt: skip
+            copy_rows(
+                any_db_url,
+                res.workflow_id,
+                40,
+                status=status,
+                start_ms=start + i,
+                step_ms=5000,
+                prefix=status.lower(),
+            )
         sqlite = any_db_url.startswith("sqlite")
         if sqlite:
             db = DB(sqlite3.connect(any_db_url.removeprefix("sqlite:///")), sqlite=True)
@@ -278,24 +346,33 @@ async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
 
             db = DB(psycopg.connect(any_db_url), sqlite=False)
         try:
-            plain = [r[0] for r in db.rows(
-                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
-                "ORDER BY created_at DESC LIMIT 100",
-                {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
-            )]  # fmt: skip
+            plain = [
+                r[0]
+                for r in db.rows(
+                    "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                    "ORDER BY created_at DESC LIMIT 100",
+                    {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
+                )
+            ]
             assert len(plain) == 100 and res.workflow_id in plain
             assert [r[0] for r in reads.live(db, [], limit=100)] == plain
             # The Running tab, page by page (keyset pages off the created_at index on SQLite).
-            running = [r[0] for r in db.rows(
-                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
-                "ORDER BY created_at DESC, workflow_uuid DESC",
-                {"a": ["PENDING", "ENQUEUED"], "p": "agentdeck.worker"},
-            )]  # fmt: skip
-            active = [r[0] for r in db.rows(
-                "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
-                "ORDER BY created_at DESC, workflow_uuid DESC",
-                {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
-            )]  # fmt: skip
+            running = [
+                r[0]
+                for r in db.rows(
+                    "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                    "ORDER BY created_at DESC, workflow_uuid DESC",
+                    {"a": ["PENDING", "ENQUEUED"], "p": "agentdeck.worker"},
+                )
+            ]
+            active = [
+                r[0]
+                for r in db.rows(
+                    "SELECT workflow_uuid FROM {workflow_status} WHERE status IN :a AND name <> :p "
+                    "ORDER BY created_at DESC, workflow_uuid DESC",
+                    {"a": ["PENDING", "ENQUEUED", "DELAYED"], "p": "agentdeck.worker"},
+                )
+            ]
             for text, want in (("status:running,queued", running), ("is:active", active)):
                 where = Filter(text).compile(db)
                 paged: list[str] = []
@@ -311,13 +388,16 @@ async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
             assert len(running) == 81 and len(active) == 121
             # A run that was in flight last time is read again by id.
             assert [r[0] for r in reads.live(db, ["success-00000001"], limit=100)] == [
-                *plain, "success-00000001"]  # fmt: skip
+                *plain,
+                "success-00000001",
+            ]
 
             class Planned(DB):
                 plan = ""
 
-                def rows(self, text: str, params: Mapping[str, Any] | None = None
-                         ) -> list[tuple[Any, ...]]:  # fmt: skip
+                def rows(
+                    self, text: str, params: Mapping[str, Any] | None = None
+                ) -> list[tuple[Any, ...]]:
                     if "UNION ALL" in text:
                         sql, bound = self.render(text, params or {})
                         how = "EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN "
@@ -327,8 +407,11 @@ async def test_runs_in_flight_are_read_from_dbos_partial_indexes(
 
             planned = Planned(db.conn, sqlite=sqlite)
             reads.live(planned, [])
-            for index in ("idx_workflow_status_pending", "idx_workflow_status_in_flight_v2",
-                          "idx_workflow_status_delayed"):  # fmt: skip
+            for index in (
+                "idx_workflow_status_pending",
+                "idx_workflow_status_in_flight_v2",
+                "idx_workflow_status_delayed",
+            ):
                 assert index in planned.plan, planned.plan
             assert "created_at_index" not in planned.plan and "Seq Scan" not in planned.plan
         finally:

@@ -181,8 +181,11 @@ async def test_failed_run_exports_its_error(deck: Supervisor) -> None:
     # The failed step: its row says error with the error's first line, and its whole text.
     failed = [s for s in export.detail.steps if s.status == "error"]
     assert [s.name for s in failed] == ["synthesize"]
-    (row,) = [line for line in _section(md, "Steps").splitlines() if line.startswith(
-        f"| {failed[0].step_id} |")]  # fmt: skip
+    (row,) = [
+        line
+        for line in _section(md, "Steps").splitlines()
+        if line.startswith(f"| {failed[0].step_id} |")
+    ]
     assert "| error |" in row and "invalid request" in row
     assert failed[0].error.splitlines()[0] in _section(md, "Step errors")
     doc = json.loads(to_json(export))
@@ -216,8 +219,11 @@ async def test_compare_run_exports(deck: Supervisor) -> None:
     judge = next(s for s in export.detail.steps if s.name == "judge")
     r = claude_of(export.values.step_outputs[judge.step_id])
     assert r is not None
-    (row,) = [line for line in _section(md, "Steps").splitlines() if line.startswith(
-        f"| {judge.step_id} |")]  # fmt: skip
+    (row,) = [
+        line
+        for line in _section(md, "Steps").splitlines()
+        if line.startswith(f"| {judge.step_id} |")
+    ]
     assert _usage_cell(r) in row
 
     doc = json.loads(to_json(export))
@@ -246,8 +252,10 @@ async def test_foreign_app_runs_export(
         assert "__main__.Order" in doc["input"] and "__main__.Order" in doc["output"]
         tokens = doc["streams"]["tokens"]
         assert tokens["closed"] and [e["value"] for e in tokens["entries"]] == [
-            "from-body-0", "from-step-1", "from-body-2",
-        ]  # fmt: skip
+            "from-body-0",
+            "from-step-1",
+            "from-body-2",
+        ]
         assert [e["offset"] for e in tokens["entries"]] == [0, 1, 2]
         assert "agentdeck.output" not in doc["streams"]
         emit = next(s for s in doc["steps"] if s["name"] == "emit")
@@ -273,12 +281,23 @@ async def test_foreign_app_runs_export(
         assert waiter["status"] == "PENDING"
         stock = next(s for s in waiter["steps"] if s["name"] == "stock")
         assert stock["output"] == {
-            "sku": "gizmo", "stock": {"warehouse": "A", "qty": 7}, "tags": ["fragile", "blue"],
-        }  # fmt: skip
+            "sku": "gizmo",
+            "stock": {"warehouse": "A", "qty": 7},
+            "tags": ["fragile", "blue"],
+        }
 
     # With the app's code (--app-path), its classes export as objects with their fields.
-    out = _cli("export", "foreign-streamer", "--db", foreign_db, "--format", "json",
-               "--app-path", str(ROOT / "tests" / "foreign_app.py"), cwd=tmp_path)  # fmt: skip
+    out = _cli(
+        "export",
+        "foreign-streamer",
+        "--db",
+        foreign_db,
+        "--format",
+        "json",
+        "--app-path",
+        str(ROOT / "tests" / "foreign_app.py"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["input"]["args"] == [{"__class__": "__main__.Order", "sku": "widget", "qty": 1}]
@@ -304,8 +323,9 @@ async def test_foreign_queued_runs_export(queues_db: str) -> None:
         done = json.loads(to_json(await gather(sup, "webhook")))
         assert done["status"] == "SUCCESS"
         assert done["input"]["args"] == [
-            "https://hooks.example.com/services/T0000/B0000/0123456789abcdef0123456789", 3,
-        ]  # fmt: skip
+            "https://hooks.example.com/services/T0000/B0000/0123456789abcdef0123456789",
+            3,
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,9 +334,13 @@ async def test_foreign_queued_runs_export(queues_db: str) -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, timeout=120,
-        cwd=cwd, env=dict(os.environ, PYTHONPATH=str(ROOT), AGENTDECK_STATE_DIR=str(cwd / "s")),
-    )  # fmt: skip
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), AGENTDECK_STATE_DIR=str(cwd / "s")),
+    )
 
 
 async def test_cli_export(sup: Supervisor, db_url: str, tmp_path: Path) -> None:
@@ -399,8 +423,11 @@ async def test_x_exports_from_the_run_detail(
         def offered() -> bool:
             found = app.screen.query(CommandList)
             hits = found.first() if found else None
-            return bool(hits and hits.option_count and "Export the run" in str(
-                hits.get_option_at_index(0).prompt))  # fmt: skip
+            return bool(
+                hits
+                and hits.option_count
+                and "Export the run" in str(hits.get_option_at_index(0).prompt)
+            )
 
         await until(pilot, offered)
         await pilot.press("enter")
@@ -416,9 +443,12 @@ async def test_x_exports_from_the_run_detail(
 
 
 async def test_read_only_dashboard_exports(
-    sup: Supervisor, runtime: Runtime, db_url: str, tmp_path: Path,
+    sup: Supervisor,
+    runtime: Runtime,
+    db_url: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)
     wid = await launch(sup, questions=1)
     assert await approve_and_finish(sup, wid) == "SUCCESS"
@@ -443,19 +473,24 @@ async def test_read_only_dashboard_exports(
 
 
 def _export_with(inputs: Any, *, error: str = "", events: tuple[EventItem, ...] = ()) -> RunExport:
-    row = WorkflowRow(workflow_id="app-1", name="app.job", status="ERROR", created_at=1.0,
-                      error=error)  # fmt: skip
+    row = WorkflowRow(
+        workflow_id="app-1", name="app.job", status="ERROR", created_at=1.0, error=error
+    )
     result = ClaudeResult(text="hi", model="m", backend="offline", usage=Usage(output_tokens=3))
     login = {"user": "ana", "token": "tok-step-77"}
     detail = RunDetail(
-        row=row, error=error, events=events, result=login,
+        row=row,
+        error=error,
+        events=events,
+        result=login,
         steps=(
             StepRow(step_id=1, name="call", status="done", started_at=1.0, completed_at=2.0),
             # describe_output's summary, as the data layer makes it: it shows the token
-            StepRow(step_id=2, name="login", status="done", output_summary="user=ana, "
-                    "token=tok-step-77"),
+            StepRow(
+                step_id=2, name="login", status="done", output_summary="user=ana, token=tok-step-77"
+            ),
         ),
-    )  # fmt: skip
+    )
     values = RunValues(workflow_id="app-1", inputs=inputs, step_outputs={1: result, 2: login})
     return RunExport(detail=detail, values=values, exported_at=3.0)
 
@@ -464,10 +499,15 @@ def test_secrets_are_redacted_in_both_formats(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key-123456")
     inputs = {
         "args": ["postgresql://app:hunter2@db.internal/prod"],
-        "kwargs": {"api_key": "plain-key-value", "password": "pw-value-1", "note": "fine",
-                   "prompt": "use sk-test-not-a-real-key-123456 please",
-                   "max_tokens": 7, "input_tokens": 5},
-    }  # fmt: skip
+        "kwargs": {
+            "api_key": "plain-key-value",
+            "password": "pw-value-1",
+            "note": "fine",
+            "prompt": "use sk-test-not-a-real-key-123456 please",
+            "max_tokens": 7,
+            "input_tokens": 5,
+        },
+    }
     export = _export_with(
         inputs,
         error="ConnectionError: postgresql://app:hunter2@db.internal/prod refused",
@@ -476,8 +516,14 @@ def test_secrets_are_redacted_in_both_formats(monkeypatch: pytest.MonkeyPatch) -
     doc = json.loads(to_json(export))
     md = to_markdown(export)
     for text in (json.dumps(doc), md):
-        for secret in ("hunter2", "plain-key-value", "pw-value-1", "sk-test-not-a-real-key",
-                       "tok-value-99", "tok-step-77"):  # fmt: skip
+        for secret in (
+            "hunter2",
+            "plain-key-value",
+            "pw-value-1",
+            "sk-test-not-a-real-key",
+            "tok-value-99",
+            "tok-step-77",
+        ):
             assert secret not in text
     kwargs = doc["input"]["kwargs"]
     assert kwargs["api_key"] == "***" and kwargs["password"] == "***"

@@ -83,8 +83,13 @@ ODD_EVENTS: dict[str, tuple[str, Any, WorkflowSerializationFormat]] = {
     "tuple-options": (
         APPROVAL_EVENT,
         {
-            "request_id": "r1", "topic": "t", "prompt": "p", "options": ("approve",),
-            "created_at": 1.0, "deadline": 2, "state": "answered",
+            "request_id": "r1",
+            "topic": "t",
+            "prompt": "p",
+            "options": ("approve",),
+            "created_at": 1.0,
+            "deadline": 2,
+            "state": "answered",
             "answer": {"decision": "edit", "questions": [" q1 ", ""], "by": "me"},
         },
         NATIVE,
@@ -92,12 +97,16 @@ ODD_EVENTS: dict[str, tuple[str, Any, WorkflowSerializationFormat]] = {
     "bad-answer": (
         APPROVAL_EVENT,
         {
-            "request_id": "r1", "topic": "t", "prompt": "p", "created_at": 1.0, "deadline": 2,
+            "request_id": "r1",
+            "topic": "t",
+            "prompt": "p",
+            "created_at": 1.0,
+            "deadline": 2,
             "answer": {"decision": "edit"},
         },
         PORTABLE,
     ),
-}  # fmt: skip
+}
 
 
 @DBOS.workflow(name="test.fast_ls.odd")
@@ -129,8 +138,12 @@ def run_ls(
     full_env.setdefault("AGENTDECK_STATE_DIR", str(cwd / "state"))
     proc = subprocess.run(
         [sys.executable, "-c", code, "--db", db_url, "ls", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = proc.stderr.splitlines()
     heavy = [ln for ln in lines if ln.startswith("HEAVY=")]
     proc.stderr = "\n".join(ln for ln in lines if not ln.startswith("HEAVY="))
@@ -381,9 +394,11 @@ conn.execute("ROLLBACK")
 def test_a_locked_sqlite_database_says_so_within_the_read_timeout(tmp_path: Path) -> None:
     db = tmp_path / "locked.sqlite"
     locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     try:
         assert locker.stdout is not None and locker.stdout.readline().strip() == "LOCKED"
         env = dict(os.environ, AGENTDECK_READ_TIMEOUT_S="0.5")

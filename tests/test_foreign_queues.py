@@ -151,8 +151,17 @@ async def test_columns_fit_names_and_queues_before_inputs(queues_sqlite: str) ->
 
 
 def test_fit_gives_room_back_input_first_and_name_last() -> None:
-    natural = {"status": 11, "name": 30, "id": 15, "summary": 40, "started": 8,
-               "duration": 6, "progress": 30, "queue": 20, "cost": 6}  # fmt: skip
+    natural = {
+        "status": 11,
+        "name": 30,
+        "id": 15,
+        "summary": 40,
+        "started": 8,
+        "duration": 6,
+        "progress": 30,
+        "queue": 20,
+        "cost": 6,
+    }
     roomy = fit(natural, 300)
     assert roomy["name"] == 30 and roomy["summary"] == 300 - sum(
         w for k, w in natural.items() if k != "summary"
@@ -180,8 +189,10 @@ async def test_partitions_limits_and_counts(attached: Supervisor) -> None:
     assert (q.running, q.enqueued) == (3, 3)
     parts = {p.key: p for p in q.partitions}
     assert [(k, p.running, p.enqueued, p.rate_used) for k, p in parts.items()] == [
-        ("alice", 1, 2, 1), ("bob", 1, 1, 1), ("carol", 1, 0, 1),
-    ]  # fmt: skip
+        ("alice", 1, 2, 1),
+        ("bob", 1, 1, 1),
+        ("carol", 1, 0, 1),
+    ]
     assert all(q.partition_full(p) for p in q.partitions)
     assert parts["alice"].oldest_wait_s is not None and parts["carol"].oldest_wait_s is None
     assert not queues["rate_limited_queue"].partitioned
@@ -210,18 +221,25 @@ async def test_queue_view_expands_partitions_and_the_list_filters_them(
         keys = [str(r.key.value) for r in grid(app).ordered_rows]
         at = keys.index("partitioned_queue")
         assert keys[at : at + 4] == [
-            "partitioned_queue", "partitioned_queue[alice]", "partitioned_queue[bob]",
+            "partitioned_queue",
+            "partitioned_queue[alice]",
+            "partitioned_queue[bob]",
             "partitioned_queue[carol]",
-        ]  # fmt: skip
+        ]
         assert cell(app, "partitioned_queue", "running") == "3"
         assert cell(app, "partitioned_queue", "enqueued") == "3"
         # Per partition: its counts, and the limits each partition has.
-        alice = {col: cell(app, "partitioned_queue[alice]", col) for col in
-                 ("name", "running", "enqueued", "global", "rate")}  # fmt: skip
+        alice = {
+            col: cell(app, "partitioned_queue[alice]", col)
+            for col in ("name", "running", "enqueued", "global", "rate")
+        }
         assert alice == {
-            "name": " ├ alice", "running": "1 full", "enqueued": "2", "global": "1",
+            "name": " ├ alice",
+            "running": "1 full",
+            "enqueued": "2",
+            "global": "1",
             "rate": "1/5 per 1h",
-        }  # fmt: skip
+        }
         assert cell(app, "partitioned_queue[carol]", "oldest") == "-"
         assert cell(app, "partitioned_queue[bob]", "oldest") != "-"
         grid(app).move_cursor(row=grid(app).get_row_index("partitioned_queue"))

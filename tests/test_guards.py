@@ -64,8 +64,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def usage(step: str, cost: float, out: int) -> StepUsage:
-    return StepUsage(step=step, model="m", usage=Usage(input_tokens=10, output_tokens=out),
-                     cost_usd=cost)  # fmt: skip
+    return StepUsage(
+        step=step, model="m", usage=Usage(input_tokens=10, output_tokens=out), cost_usd=cost
+    )
 
 
 def test_estimate_is_the_prior_or_the_dearest_recorded_call_with_a_margin() -> None:
@@ -109,8 +110,9 @@ def test_budget_fields_and_answers_validate() -> None:
 
 
 async def test_a_runaway_call_is_stopped_by_the_sdk_cap_and_not_retried() -> None:
-    call = ClaudeCall(task="research", prompt=f"Topic: {TOPIC}\nQuestion: why?",
-                      max_budget_usd=0.0001)  # fmt: skip
+    call = ClaudeCall(
+        task="research", prompt=f"Topic: {TOPIC}\nQuestion: why?", max_budget_usd=0.0001
+    )
     with pytest.raises(ClaudeBudgetStop, match=r"per-call budget of \$0.0001.*not retried"):
         await _offline(call)
 
@@ -144,10 +146,12 @@ async def budget_approval(
 
     async def pending() -> bool:
         found[:] = [
-            i for i in await sup.approvals()
-            if i.row.workflow_id == wid and i.request.kind == "budget"
+            i
+            for i in await sup.approvals()
+            if i.row.workflow_id == wid
+            and i.request.kind == "budget"
             and i.request.proposal.get("phase") == phase
-        ]  # fmt: skip
+        ]
         return bool(found)
 
     await wait_for(pending, within=within, interval=0.05)
@@ -312,8 +316,12 @@ async def test_sigkill_while_paused_at_the_budget(tmp_path: Path, how: str) -> N
     out_path = tmp_path / "child.out"
     run_id = f"budget-crash-{how}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "AGENTDECK_STATE_DIR": str(state_dir)}
-    proc = spawn([sys.executable, "-c", CHILD, db_url, str(state_dir), run_id],
-                 cwd=tmp_path, env=env, out_path=out_path)  # fmt: skip
+    proc = spawn(
+        [sys.executable, "-c", CHILD, db_url, str(state_dir), run_id],
+        cwd=tmp_path,
+        env=env,
+        out_path=out_path,
+    )
     try:
         await wait_for(lambda: (tmp_path / "crash.sqlite").exists(), within=60, interval=0.05)
         async with connected(db_url) as sup:
@@ -390,9 +398,10 @@ async def loop_approval(sup: Supervisor, n: int = 0, within: float = 60) -> Appr
 
     async def pending() -> bool:
         found[:] = [
-            i for i in await sup.approvals()
+            i
+            for i in await sup.approvals()
             if i.request.kind == "loop" and i.request.topic == f"loop:{n}"
-        ]  # fmt: skip
+        ]
         return bool(found)
 
     await wait_for(pending, within=within, interval=0.05)
@@ -478,8 +487,10 @@ async def test_inbox_raise_form_and_the_budget_column(sup: Supervisor, runtime: 
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
         runs = app.screen.query_one(WorkflowTable)
-        await until(pilot, lambda: wid in runs.rows_by_id
-                    and "budget" in str(runs.get_cell(wid, "progress")))  # fmt: skip
+        await until(
+            pilot,
+            lambda: wid in runs.rows_by_id and "budget" in str(runs.get_cell(wid, "progress")),
+        )
         assert str(runs.get_cell(wid, "cost")) == "$0.000/$0.02"  # spent / budget
         await open_detail(pilot, app, wid)  # the detail header says it too
         header = app.screen.query_one("#run-header", Static)
@@ -503,8 +514,13 @@ async def test_inbox_raise_form_and_the_budget_column(sup: Supervisor, runtime: 
         usd = modal.query_one("#budget-usd", Input)
         usd.value = "lots"
         await press_button(pilot, modal, "raise")
-        await until(pilot, lambda: "must be a number of USD, not 'lots'" in str(
-            modal.query_one("#answer-error", Static).render()))  # fmt: skip
+        await until(
+            pilot,
+            lambda: (
+                "must be a number of USD, not 'lots'"
+                in str(modal.query_one("#answer-error", Static).render())
+            ),
+        )
         assert isinstance(app.screen, ApproveScreen)
         usd.value = "1.00"
         await press_button(pilot, modal, "raise")
@@ -553,10 +569,30 @@ async def test_cli_budget_flags_and_the_approve_command(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "tui.cli", "--db", url, "--offline"]
     run = await asyncio.to_thread(
         subprocess.Popen,
-        [*cli, "launch", "research", "--topic", TOPIC, "--questions", "1", "--budget-usd", "0.02",
-         "--id", "budget-cli", "--auto-approve", "--wait", "--timeout", "120", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            *cli,
+            "launch",
+            "research",
+            "--topic",
+            TOPIC,
+            "--questions",
+            "1",
+            "--budget-usd",
+            "0.02",
+            "--id",
+            "budget-cli",
+            "--auto-approve",
+            "--wait",
+            "--timeout",
+            "120",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         await wait_for(lambda: (tmp_path / "cli.sqlite").exists(), within=60)
         async with connected(url) as sup:
@@ -571,17 +607,25 @@ async def test_cli_budget_flags_and_the_approve_command(tmp_path: Path) -> None:
 
             await wait_for(paused, within=90, interval=0.1)
         bad = await asyncio.to_thread(
-            subprocess.run, [*cli, "launch", "research", "--topic", "fine topic",
-                             "--budget-usd", "-1"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
-        )  # fmt: skip
+            subprocess.run,
+            [*cli, "launch", "research", "--topic", "fine topic", "--budget-usd", "-1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
         assert bad.returncode == 2 and "greater than 0" in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
         answered = await asyncio.to_thread(
             subprocess.run,
             [*cli, "approve", "budget-cli", "--answer", '{"decision": "stop"}'],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
         assert answered.returncode == 0, answered.stderr
         out, err = await asyncio.to_thread(run.communicate, timeout=120)
     finally:
@@ -622,7 +666,8 @@ def test_the_timeline_says_what_a_guard_answer_did() -> None:
 async def test_the_real_cli_stops_a_call_at_its_budget(cli_runtime: Runtime) -> None:
     """The bundled Claude Code CLI (--max-budget-usd from the SDK option) ends a call that
     costs more with error_max_budget_usd: reported as a budget stop, never retried."""
-    call = ClaudeCall(task="research", prompt=f"Topic: {TOPIC}\nQuestion: why?",
-                      max_budget_usd=0.000001)  # fmt: skip
+    call = ClaudeCall(
+        task="research", prompt=f"Topic: {TOPIC}\nQuestion: why?", max_budget_usd=0.000001
+    )
     with pytest.raises(ClaudeBudgetStop, match="per-call budget"):
         await run_claude(call, step_name="research")

@@ -60,9 +60,12 @@ def test_the_codec_helper_loads_neither_the_data_layer_nor_our_workflows(tmp_pat
         "('textual', 'workflows', 'sqlalchemy') or m.startswith('tui.supervisor'))))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(app)], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", code, str(app)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=True,
-    )  # fmt: skip
+    )
     assert out.stdout.strip() == ""
 
 

@@ -269,8 +269,12 @@ async def test_insights_screen_on_real_runs(made: Launched) -> None:
         # Another window: read again at once.
         loads = screen.loads
         await pilot.press("4")
-        await until(pilot, lambda: screen.loads > loads and screen.found is not None
-                    and screen.found.window == "30d")  # fmt: skip
+        await until(
+            pilot,
+            lambda: (
+                screen.loads > loads and screen.found is not None and screen.found.window == "30d"
+            ),
+        )
         assert screen.found is not None and screen.found.bucket_s == 86400
 
         # A snapshot whose change token has not moved reads nothing (once the refresh the
@@ -296,8 +300,9 @@ async def test_insights_screen_on_real_runs(made: Launched) -> None:
 
         # The list's filter language: only the failed runs.
         await pilot.press("slash", *(["backspace"] * 20), *"status:error", "enter")
-        await until(pilot, lambda: screen.found is not None and screen.found.filter
-                    == "status:error")  # fmt: skip
+        await until(
+            pilot, lambda: screen.found is not None and screen.found.filter == "status:error"
+        )
         assert screen.found is not None and screen.found.runs == 2
 
         # Enter on an error group opens its newest run.
@@ -357,8 +362,13 @@ async def test_detail_cost_per_step(made: Launched) -> None:
 
 def _rounded_ms(x: int) -> int:
     """tui.data.insights._rounded, in Python."""
-    for limit, step in ((1000, 1), (10_000, 10), (100_000, 100), (1_000_000, 1000),
-                        (10_000_000, 10_000)):  # fmt: skip
+    for limit, step in (
+        (1000, 1),
+        (10_000, 10),
+        (100_000, 100),
+        (1_000_000, 1000),
+        (10_000_000, 10_000),
+    ):
         if x < limit:
             return x // step * step
     return x // 100_000 * 100_000

@@ -37,8 +37,10 @@ async def test_writes_under_a_held_lock_report_and_land_later(
     locker = await asyncio.to_thread(
         subprocess.Popen,
         [sys.executable, "-c", LOCKER, db_url.removeprefix("sqlite:///")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert locker.stdout is not None
         assert (await asyncio.to_thread(locker.stdout.readline)).strip() == "LOCKED"

@@ -134,8 +134,10 @@ def test_config_from_yaml_and_environment(
     monkeypatch.setenv("AGENTDECK_NOTIFY_COMMAND", "terminal-notifier -title agentdeck")
     cfg = load_notify()
     assert cfg.webhook == "https://example.org/x" and cfg.command == (
-        "terminal-notifier", "-title", "agentdeck",
-    )  # fmt: skip
+        "terminal-notifier",
+        "-title",
+        "agentdeck",
+    )
     config.write_text("")
     monkeypatch.delenv("AGENTDECK_NOTIFY_WEBHOOK")
     monkeypatch.delenv("AGENTDECK_NOTIFY_COMMAND")
@@ -165,8 +167,11 @@ def test_a_bad_section_stops_the_runtime_before_it_starts(tmp_path: Path, config
     from workflows.runtime import Runtime
 
     write_config(config, webhook="not a url")
-    rt = Runtime(RuntimeSettings(db_url=f"sqlite:///{tmp_path / 'x.sqlite'}", offline=True,
-                                 state_dir=tmp_path / "state"))  # fmt: skip
+    rt = Runtime(
+        RuntimeSettings(
+            db_url=f"sqlite:///{tmp_path / 'x.sqlite'}", offline=True, state_dir=tmp_path / "state"
+        )
+    )
     with pytest.raises(ConfigError, match="notify.webhook"):
         rt.launch()
     assert not rt.launched and not (tmp_path / "x.sqlite").exists()
@@ -354,8 +359,12 @@ async def test_one_post_per_event_across_sigkill_and_restart(
     out_path = tmp_path / "child.out"
     run_id = "notify-crash"
     env = {**os.environ, "PYTHONPATH": str(REPO), "AGENTDECK_STATE_DIR": str(state_dir)}
-    proc = spawn([sys.executable, "-c", CHILD, db_url, str(state_dir), run_id],
-                 cwd=tmp_path, env=env, out_path=out_path)  # fmt: skip
+    proc = spawn(
+        [sys.executable, "-c", CHILD, db_url, str(state_dir), run_id],
+        cwd=tmp_path,
+        env=env,
+        out_path=out_path,
+    )
     failed_key = f"run_failed:{run_id}-fails"
     if when == "during a POST":
         hook.hold_prefix = "approval_needed:"
@@ -425,13 +434,21 @@ def test_the_desktop_notifier_in_the_docs_works(tmp_path: Path) -> None:
     fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
     fake.chmod(0o755)
     event = NotifyEvent(
-        key="approval_needed:r1:approve-plan", event=NotifyEventKind.APPROVAL_NEEDED,
-        run_id="r1", name="research", summary="durable execution · 3q",
+        key="approval_needed:r1:approve-plan",
+        event=NotifyEventKind.APPROVAL_NEEDED,
+        run_id="r1",
+        name="research",
+        summary="durable execution · 3q",
         approve_command="agentdeck approve r1",
-    )  # fmt: skip
+    )
     env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
-    subprocess.run([sys.executable, str(tmp_path / "agentdeck-notify")], input=event.body(),
-                   env=env, check=True, timeout=30)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(tmp_path / "agentdeck-notify")],
+        input=event.body(),
+        env=env,
+        check=True,
+        timeout=30,
+    )
     args = seen.read_text().splitlines()
     assert args[:3] == ["-u", "critical", "agentdeck: approval needed"]
     assert args[3:] == ["research r1", "durable execution · 3q", "agentdeck approve r1"]
@@ -471,8 +488,9 @@ async def test_a_budget_pause_posts_budget_reached(sup: Supervisor, hook: Hook) 
 async def test_timed_out_runs_are_told(sup: Supervisor, hook: Hook) -> None:
     """DBOS cancels a run at its workflow deadline; a run nobody approved in time fails: the
     watcher tells both as run_timed_out (a person's cancel is not told)."""
-    cancelled = await sup.launch("research", {"topic": "a run out of time", "questions": 1},
-                                 timeout_s=1.0)  # fmt: skip
+    cancelled = await sup.launch(
+        "research", {"topic": "a run out of time", "questions": 1}, timeout_s=1.0
+    )
     unanswered = await launch(sup, approval_timeout_s=0.5)
     by_hand = await launch(sup, topic="a run cancelled by hand")
     await waiting(sup, by_hand)

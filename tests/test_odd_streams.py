@@ -25,9 +25,10 @@ async def odd_stream() -> str:
     parts = (ChunkPart(kind=ChunkKind.TEXT, text=text),)
     big = StreamChunk(step_id=1, step_name="big", attempt=1, seq=0, parts=parts)
     await DBOS.write_stream_async(
-        STREAM_KEY, big.model_dump(mode="json"),
+        STREAM_KEY,
+        big.model_dump(mode="json"),
         serialization_type=WorkflowSerializationFormat.PORTABLE,
-    )  # fmt: skip
+    )
     await DBOS.write_stream_async("raw", b"\xff\xfe not utf-8 \x80")
     await DBOS.write_stream_async(STREAM_KEY, {"not": "a chunk"})
     return "done"

@@ -44,8 +44,14 @@ async def test_postgres_outage_during_a_run(own_pg: ThrowawayPostgres, tmp_path:
             await until(pilot, lambda: app.connected)
             res = await sup.launch("research", {"topic": "outages", "questions": 1})
             wid = res.workflow_id
-            await until(pilot, lambda: table(app).rows_by_id.get(wid) is not None
-                        and table(app).rows_by_id[wid].waiting_approval, within=60)  # fmt: skip
+            await until(
+                pilot,
+                lambda: (
+                    table(app).rows_by_id.get(wid) is not None
+                    and table(app).rows_by_id[wid].waiting_approval
+                ),
+                within=60,
+            )
 
             await asyncio.to_thread(own_pg.pause)
             await until(pilot, lambda: not app.connected, within=10)
@@ -69,10 +75,19 @@ async def test_postgres_outage_during_a_run(own_pg: ThrowawayPostgres, tmp_path:
 def test_cli_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, AGENTDECK_STATE_DIR=str(tmp_path / "state"))
     out = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db",
-         "postgresql://agentdeck:s3cret-pass@127.0.0.1:9/nope", "ls"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--db",
+            "postgresql://agentdeck:s3cret-pass@127.0.0.1:9/nope",
+            "ls",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agentdeck: error: cannot open")

@@ -82,10 +82,14 @@ async def hold(sup: Supervisor, n: int) -> None:
     )
     for i in range(n):
         await sup.client.enqueue_async(
-            {"workflow_name": "research", "queue_name": HELD, "priority": 5,
-             "application_name": APP_NAME},
+            {
+                "workflow_name": "research",
+                "queue_name": HELD,
+                "priority": 5,
+                "application_name": APP_NAME,
+            },
             ResearchRequest(topic=f"held topic {i}", questions=1),
-        )  # fmt: skip
+        )
 
     async def settled() -> bool:
         q = by_name(await queue_rows(sup)).get(HELD)
@@ -139,9 +143,11 @@ async def test_schedules_next_run_pause_and_latest_runs(
         schedule_name="nightly-research", workflow_name="research", schedule="0 3 * * *"
     )
     await sup.client.create_schedule_async(
-        schedule_name="weekly-berlin", workflow_name="research", schedule="30 9 * * 1",
+        schedule_name="weekly-berlin",
+        workflow_name="research",
+        schedule="30 9 * * 1",
         cron_timezone="Europe/Berlin",
-    )  # fmt: skip
+    )
     rows = by_name(await schedule_rows(sup, now=NOON))
     nightly, weekly = rows["nightly-research"], rows["weekly-berlin"]
     assert (nightly.workflow_name, nightly.cron, nightly.timezone) == (
@@ -196,10 +202,14 @@ async def test_queues_and_schedules_on_postgres(pg_database: str, tmp_path: Path
     reset_faults()
     rt = Runtime(
         RuntimeSettings(
-            db_url=pg_database, offline=True, offline_tps=0, state_dir=tmp_path / "state",
-            polling_interval_s=0.02, transport_factory=transport_factory,
+            db_url=pg_database,
+            offline=True,
+            offline_tps=0,
+            state_dir=tmp_path / "state",
+            polling_interval_s=0.02,
+            transport_factory=transport_factory,
         )
-    )  # fmt: skip
+    )
     await asyncio.to_thread(rt.launch)
     sup = Supervisor(pg_database)
     try:

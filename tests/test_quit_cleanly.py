@@ -64,10 +64,22 @@ async def test_quit_leaves_no_orphans_and_runs_resume(tmp_path: Path) -> None:
         await wait_for(lambda: (tmp_path / "agentdeck.sqlite").exists(), within=30)
         await asyncio.to_thread(
             subprocess.run,
-            [str(BIN), "launch", "research", "--topic", "quitting cleanly", "--questions", "1",
-             "--id", "qrun"],
-            cwd=tmp_path, check=True, capture_output=True, env=dict(os.environ),
-        )  # fmt: skip
+            [
+                str(BIN),
+                "launch",
+                "research",
+                "--topic",
+                "quitting cleanly",
+                "--questions",
+                "1",
+                "--id",
+                "qrun",
+            ],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            env=dict(os.environ),
+        )
         # The dashboard's embedded runtime picks it up; the plan streams slowly (3 tokens/s).
         await wait_for(lambda: bool(claude_processes(home)), within=60)
 

@@ -33,10 +33,13 @@ async def pg_runtime(
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
     rt = Runtime(
         RuntimeSettings(
-            db_url=pg_database, offline=True, offline_tps=0, state_dir=tmp_path / "state",
+            db_url=pg_database,
+            offline=True,
+            offline_tps=0,
+            state_dir=tmp_path / "state",
             transport_factory=transport_factory,
         )
-    )  # fmt: skip
+    )
     await asyncio.to_thread(rt.launch)
     try:
         yield rt

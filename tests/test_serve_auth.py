@@ -49,9 +49,12 @@ def deck_db(tmp_path_factory: pytest.TempPathFactory) -> str:
         "rt = Runtime(s); rt.launch(); rt.shutdown()\n"
     )
     subprocess.run(
-        [sys.executable, "-c", code, url, str(d / "state")], check=True, timeout=90, cwd=d,
+        [sys.executable, "-c", code, url, str(d / "state")],
+        check=True,
+        timeout=90,
+        cwd=d,
         capture_output=True,
-    )  # fmt: skip
+    )
     return url
 
 
@@ -167,14 +170,23 @@ def serving(
     port = free_port()
     state = tmp_path / "state"
     # COLUMNS: the log's console (rich) wraps at the width, which could cut a token in two.
-    environ = dict(os.environ, AGENTDECK_STATE_DIR=str(state), PYTHONUNBUFFERED="1",
-                   COLUMNS="1000", **env or {})  # fmt: skip
+    environ = dict(
+        os.environ,
+        AGENTDECK_STATE_DIR=str(state),
+        PYTHONUNBUFFERED="1",
+        COLUMNS="1000",
+        **env or {},
+    )
     if env is None or TOKEN_ENV not in env:
         environ.pop(TOKEN_ENV, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "serve", "--db", db, "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ, cwd=tmp_path,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+    )
     served = Served(proc, port, state)
     try:
         served.wait_for_url()
@@ -189,9 +201,12 @@ def session() -> aiohttp.ClientSession:
 
 
 async def ws_status(
-    s: aiohttp.ClientSession, url: str, *, headers: dict[str, str] | None = None,
+    s: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
     origin: str | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """The status a websocket handshake gets (101 when it is let in; then closed)."""
     try:
         async with s.ws_connect(url, headers=headers, origin=origin):
@@ -380,8 +395,12 @@ def run_serve(
     environ = dict(os.environ, AGENTDECK_STATE_DIR=str(tmp_path / "state"), **env or {})
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", "serve", "--port", str(free_port()), *args],
-        capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -425,10 +444,20 @@ def dump_dom(url: str, profile: Path) -> str:
     """The DOM headless Chromium ends with, after running the page's scripts (the budget lets
     textual.js open its websocket)."""
     out = subprocess.run(
-        [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-         f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+        [
+            CHROMIUM or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 

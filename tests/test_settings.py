@@ -77,8 +77,10 @@ def test_the_light_path_reads_what_the_model_reads(
 ) -> None:
     """``agentdeck ls`` and the data core read three settings without pydantic."""
     for env in (None, "2.5"):
-        for var, field in (("AGENTDECK_READ_TIMEOUT_S", "read_timeout_s"),
-                           ("AGENTDECK_HEARTBEAT_S", "heartbeat_s")):  # fmt: skip
+        for var, field in (
+            ("AGENTDECK_READ_TIMEOUT_S", "read_timeout_s"),
+            ("AGENTDECK_HEARTBEAT_S", "heartbeat_s"),
+        ):
             if env is None:
                 monkeypatch.delenv(var, raising=False)
             else:
@@ -97,21 +99,30 @@ def test_agentdeck_config_prints_sources_and_redacts_secrets(clean: Path) -> Non
         AGENTDECK_OFFLINE_TPS="0",
     )
     cli = [sys.executable, "-m", "tui.cli"]
-    out = subprocess.run([*cli, "config", "--json"], cwd=clean, env=env, capture_output=True,
-                         text=True, timeout=60, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [*cli, "config", "--json"],
+        cwd=clean,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     shown = json.loads(out)
     assert shown["serve_token"] == {"value": "***", "source": "$AGENTDECK_SERVE_TOKEN"}
     assert shown["db_url"]["value"] == "postgresql://bob:***@db.example/dbos"
     assert shown["offline_tps"] == {"value": "0.0", "source": "$AGENTDECK_OFFLINE_TPS"}
     assert shown["research_concurrency"]["source"] == "default"
-    text = subprocess.run([*cli, "config"], cwd=clean, env=env, capture_output=True, text=True,
-                          timeout=60, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [*cli, "config"], cwd=clean, env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert "hunter2pw" not in text and "secret" not in text
     assert set(shown) == set(AgentDeckSettings.model_fields) == {r[0] for r in describe()}
     # A bad value: one line on stderr, exit 2, no traceback (any command but ls).
     env["AGENTDECK_LAUNCH_RATE"] = "lots"
-    bad = subprocess.run([*cli, "config"], cwd=clean, env=env, capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    bad = subprocess.run(
+        [*cli, "config"], cwd=clean, env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         "agentdeck: error: setting launch_rate ($AGENTDECK_LAUNCH_RATE): Value error, expected "

@@ -100,8 +100,10 @@ def test_the_change_token_reads_indexes_only(tmp_path: Path) -> None:
     for m in sqlite_migrations:
         conn.executescript(m)
     db = DB(conn, sqlite=True)
-    for text, params in ((st.TOKEN_STATUS, {"presence": "p"}),
-                         (st.TOKEN_NEW, {"presence": "p", "since": 0})):  # fmt: skip
+    for text, params in (
+        (st.TOKEN_STATUS, {"presence": "p"}),
+        (st.TOKEN_NEW, {"presence": "p", "since": 0}),
+    ):
         sql, bound = db.render(text, params)
         plan = [str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, bound)]
         scans = [p for p in plan if p.startswith("SCAN") and "INDEX" not in p]

@@ -150,9 +150,12 @@ def batch(wid: str, text: str, offset: int) -> Any:
     from workflows.models import ChunkKind, ChunkPart, StreamChunk
 
     chunk = StreamChunk(
-        step_id=1, step_name="answer", attempt=1, seq=offset,
+        step_id=1,
+        step_name="answer",
+        attempt=1,
+        seq=offset,
         parts=(ChunkPart(kind=ChunkKind.TEXT, text=text),),
-    )  # fmt: skip
+    )
     return StreamBatch(workflow_id=wid, chunks=(chunk,), next_offset=offset + 1)
 
 

@@ -45,8 +45,9 @@ def test_a_run_of_dbos_calls_only_shows_them_and_a_foreign_recv_is_a_recv() -> N
 
 def test_a_waiting_recv_is_the_step_it_will_be() -> None:
     """Blocked in recv: DBOS wrote the timeout at k+1 and nothing at k; the row is step k."""
-    row = WorkflowRow(workflow_id="wf", name="agent", status="PENDING", waiting_recv=True,
-                      recv_deadline=600.0)  # fmt: skip
+    row = WorkflowRow(
+        workflow_id="wf", name="agent", status="PENDING", waiting_recv=True, recv_deadline=600.0
+    )
     steps = (
         StepRow(step_id=1, name="DBOS.setEvent", status="done"),
         StepRow(step_id=3, name="DBOS.sleep", status="done", started_at=10.0),

@@ -397,8 +397,12 @@ async def test_inbox_shows_the_tool_call_and_ctrl_a_allows_it(
         await until(pilot, lambda: app.connected and bool(app.snapshot.rows))
         # The parent run is blocked on you too: its list row says so, not "researching".
         runs = app.screen.query_one(WorkflowTable)
-        await until(pilot, lambda: wid in runs.rows_by_id
-                    and "a child asks you" in str(runs.get_cell(wid, "progress")))  # fmt: skip
+        await until(
+            pilot,
+            lambda: (
+                wid in runs.rows_by_id and "a child asks you" in str(runs.get_cell(wid, "progress"))
+            ),
+        )
         assert "approval" in str(runs.get_cell(wid, "status"))
         await pilot.press("i")
         assert isinstance(app.screen, InboxScreen)

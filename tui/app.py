@@ -299,8 +299,10 @@ class AgentDeckApp(WorkerErrors, App[None]):
         if self.read_only:
             self.notify("read-only: cannot resume", severity="warning")
             return
-        self.push_screen(BulkScreen("resume", filter_text="status:error,stuck,timed_out is:top"),
-                         lambda _: self.poller.kick())  # fmt: skip
+        self.push_screen(
+            BulkScreen("resume", filter_text="status:error,stuck,timed_out is:top"),
+            lambda _: self.poller.kick(),
+        )
 
     def action_launch(self) -> None:
         from .modals.launch import LaunchScreen

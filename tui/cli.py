@@ -45,9 +45,10 @@ def _global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
         return argparse.SUPPRESS if in_command else value
 
     p.add_argument(
-        "--db", default=default(None),
+        "--db",
+        default=default(None),
         help="system database URL or SQLite path (default: dbos-config.yaml)",
-    )  # fmt: skip
+    )
     for flag, text in _SWITCHES:
         p.add_argument(flag, action="store_true", default=default(False), help=text)
 
@@ -57,15 +58,19 @@ def _app_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
     dashboard, ``serve`` and ``show``; never ``ls``)."""
     default = argparse.SUPPRESS if in_command else None
     p.add_argument(
-        "--app-path", default=default, metavar="PATH",
+        "--app-path",
+        default=default,
+        metavar="PATH",
         help="the code of the DBOS app whose database this is: its script (app.py), or a "
         "directory with --app-module; imported (it runs!) in a helper process, without "
         "launching DBOS, so its pickled classes show as fields and messages can be sent as them",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--app-module", default=default, metavar="NAME",
+        "--app-module",
+        default=default,
+        metavar="NAME",
         help="with --app-path DIR: the module to import from DIR (e.g. mypkg.app)",
-    )  # fmt: skip
+    )
 
 
 def _app_spec(args: argparse.Namespace) -> Any:
@@ -112,47 +117,65 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("--questions", type=int, default=3)
     lp.add_argument("--model", default=None)
     lp.add_argument(
-        "--tools", default="",
+        "--tools",
+        default="",
         help="research: Claude tools the steps may use, comma-separated (the tool policy "
         "decides which need your approval); default none",
-    )  # fmt: skip
+    )
     lp.add_argument("--question", help="compare: the question every branch answers (required)")
     lp.add_argument(
-        "--branches", default=None,
+        "--branches",
+        default=None,
         help="compare: 2-4 branches, model:style comma-separated "
         "(style balanced/concise/detailed/skeptical)",
-    )  # fmt: skip
+    )
     lp.add_argument("--judge-model", default=None, help="compare: the judge's model")
     lp.add_argument(
-        "--workflow-timeout", type=float, default=None, metavar="SECONDS",
+        "--workflow-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="DBOS workflow timeout: the run is cancelled (shown as timed out) this long after "
         "it starts",
-    )  # fmt: skip
+    )
     lp.add_argument("--fault", default="", help="offline-model fault injection spec")
     lp.add_argument("--approval-timeout", type=float, default=None, help="seconds")
     lp.add_argument("--id", dest="workflow_id", default=None, help="workflow id (idempotent)")
     lp.add_argument(
-        "--priority", type=int, default=None, metavar="N",
+        "--priority",
+        type=int,
+        default=None,
+        metavar="N",
         help="launch-queue priority: 1 runs first ... 2147483647 last (default: none, which "
         "DBOS starts before any number)",
-    )  # fmt: skip
+    )
     lp.add_argument(
-        "--debounce", type=float, default=None, metavar="SECONDS",
+        "--debounce",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="wait this long (DELAYED); launching the same topic again meanwhile replaces the "
         "input and restarts the wait, so one run starts",
-    )  # fmt: skip
+    )
     lp.add_argument(
-        "--allow-duplicate", action="store_true",
+        "--allow-duplicate",
+        action="store_true",
         help="launch even if an identical request is already queued or running",
-    )  # fmt: skip
+    )
     lp.add_argument(
-        "--budget-usd", type=float, default=None, metavar="USD",
+        "--budget-usd",
+        type=float,
+        default=None,
+        metavar="USD",
         help="pause and ask before a step would pass this cost (default: agentdeck.yaml guards:)",
-    )  # fmt: skip
+    )
     lp.add_argument(
-        "--budget-tokens", type=int, default=None, metavar="N",
+        "--budget-tokens",
+        type=int,
+        default=None,
+        metavar="N",
         help="pause and ask before a step would pass this many tokens (in + out)",
-    )  # fmt: skip
+    )
     lp.add_argument("--wait", action="store_true", help="run it here and wait for the result")
     lp.add_argument("--auto-approve", action="store_true", help="approve the plan automatically")
     lp.add_argument("--timeout", type=float, default=None, help="give up waiting after seconds")
@@ -161,20 +184,26 @@ def _parser() -> argparse.ArgumentParser:
     ls = command("ls", "list workflows, newest first")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
     ls.add_argument(
-        "--filter", default="", metavar="EXPR",
+        "--filter",
+        default="",
+        metavar="EXPR",
         help="the list's filter language, e.g. 'status:error since:1d name:research'",
-    )  # fmt: skip
+    )
     ls.add_argument("--json", action="store_true")
 
     sp = command("stats", "what the insights screen shows: runs, durations, cost, waits, errors")
     sp.add_argument(
-        "--since", default="24h", metavar="SPAN",
+        "--since",
+        default="24h",
+        metavar="SPAN",
         help="the window, ending now: 1h, 24h, 7d, 30d or e.g. 90m, 12h, 3d (default 24h)",
-    )  # fmt: skip
+    )
     sp.add_argument(
-        "--filter", default="", metavar="EXPR",
+        "--filter",
+        default="",
+        metavar="EXPR",
         help="the list's filter language, e.g. 'name:research status:error'",
-    )  # fmt: skip
+    )
     sp.add_argument("--json", action="store_true")
 
     sh = command("show", "a workflow's status, steps, events and result")
@@ -185,15 +214,20 @@ def _parser() -> argparse.ArgumentParser:
     ex = command("export", "write a run as Markdown or JSON, secrets redacted")
     ex.add_argument("workflow_id")
     ex.add_argument(
-        "--format", choices=["md", "json"], default=None,
+        "--format",
+        choices=["md", "json"],
+        default=None,
         help="md: the report, plan, steps with usage and cost, approvals, errors; json: status, "
         "input and output as decoded, every step, events, streams, children (default: from "
         "the -o file's extension, else md)",
-    )  # fmt: skip
+    )
     ex.add_argument(
-        "-o", "--output", default="-", metavar="FILE",
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
         help="write to FILE, replacing it (default, or -: standard output)",
-    )  # fmt: skip
+    )
     _app_options(ex, in_command=True)
 
     ap = command("approve", "answer a workflow's pending approval")
@@ -204,14 +238,18 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--comment", default="")
     ap.add_argument("--json", action="store_true")
 
-    for verb, what in (("cancel", "cancel runs in flight"),
-                       ("resume", "resume failed, cancelled or stuck runs")):  # fmt: skip
+    for verb, what in (
+        ("cancel", "cancel runs in flight"),
+        ("resume", "resume failed, cancelled or stuck runs"),
+    ):
         bp = command(verb, f"{what}: by id, or every run a filter matches")
         bp.add_argument("workflow_ids", nargs="*", metavar="ID", help="ids or unique prefixes")
         bp.add_argument(
-            "--filter", default=None, metavar="EXPR",
+            "--filter",
+            default=None,
+            metavar="EXPR",
             help="every run the list's filter matches, e.g. 'status:error since:1d'",
-        )  # fmt: skip
+        )
         bp.add_argument("--yes", action="store_true", help="do it without asking")
         bp.add_argument("--json", action="store_true")
 
@@ -227,9 +265,10 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback)")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument(
-        "--no-token", action="store_true",
+        "--no-token",
+        action="store_true",
         help="serve without the access token (loopback addresses only)",
-    )  # fmt: skip
+    )
     _app_options(sv, in_command=True)
 
     cf = command("config", "print the settings in effect, each with its source (secrets redacted)")
@@ -303,9 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.embedded and bool(args.db or os.environ.get("DBOS_SYSTEM_DATABASE_URL"))
         )
         return run_dashboard(
-            db=args.db, offline=args.offline or None, read_only=args.read_only, attach=attach,
+            db=args.db,
+            offline=args.offline or None,
+            read_only=args.read_only,
+            attach=attach,
             app=app,
-        )  # fmt: skip
+        )
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "worker" and args.concurrency:
@@ -366,14 +408,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"serving {what} on {url}{note} (ctrl+c stops)", flush=True)
 
     server = TokenServer(
-        shlex.join(command), host=args.host, port=args.port, token=token, title="AgentDeck",
+        shlex.join(command),
+        host=args.host,
+        port=args.port,
+        token=token,
+        title="AgentDeck",
         announce=announce,
-    )  # fmt: skip
+    )
     try:
         server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's
-        print(f"agentdeck: error: cannot listen on {args.host}:{args.port}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(f"agentdeck: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 
@@ -460,14 +505,19 @@ async def _cmd_launch(sup: Any, args: argparse.Namespace, runtime: Any) -> int:
         if getattr(args, flag, None) is not None:
             data[flag] = getattr(args, flag)
     res = await sup.launch(
-        args.kind, data, workflow_id=args.workflow_id, priority=args.priority,
-        dedupe=not args.allow_duplicate, debounce_s=args.debounce,
+        args.kind,
+        data,
+        workflow_id=args.workflow_id,
+        priority=args.priority,
+        dedupe=not args.allow_duplicate,
+        debounce_s=args.debounce,
         timeout_s=args.workflow_timeout,
-    )  # fmt: skip
+    )
     wid = res.workflow_id
     if not res.ok:  # an identical request is queued or running: the message names it
-        _emit({"workflow_id": wid, "message": res.message, "launched": False}, args.json,
-              res.message)  # fmt: skip
+        _emit(
+            {"workflow_id": wid, "message": res.message, "launched": False}, args.json, res.message
+        )
         return 1
     if not args.wait:
         note = "" if runtime else " (runs when a dashboard or `agentdeck worker` serves this DB)"
@@ -696,15 +746,20 @@ async def _bulk(sup: Any, args: argparse.Namespace) -> int:
     todo = plan(args.cmd, rows)
     if not todo.act_on:
         left = f" ({todo.refused_summary()})" if todo.refused else ""
-        _emit({"done": [], "refused": todo.refused}, args.json,
-              f"nothing to {args.cmd}: {len(rows)} run(s) matched{left}")  # fmt: skip
+        _emit(
+            {"done": [], "refused": todo.refused},
+            args.json,
+            f"nothing to {args.cmd}: {len(rows)} run(s) matched{left}",
+        )
         return 0
     if not args.yes:
         sample = ", ".join(r.workflow_id for r in todo.act_on[:5])
         more = f" and {len(todo.act_on) - 5} more" if len(todo.act_on) > 5 else ""
         if not sys.stdin.isatty():
-            raise CLIError(f"{args.cmd} {len(todo.act_on)} run(s) ({sample}{more})? "
-                           "pass --yes to confirm without a terminal")  # fmt: skip
+            raise CLIError(
+                f"{args.cmd} {len(todo.act_on)} run(s) ({sample}{more})? "
+                "pass --yes to confirm without a terminal"
+            )
         import asyncio
 
         prompt = f"{args.cmd} {len(todo.act_on)} run(s) ({sample}{more})? [y/N] "
@@ -713,8 +768,11 @@ async def _bulk(sup: Any, args: argparse.Namespace) -> int:
             print("nothing done")
             return 1
     result = await sup.bulk_apply(todo)
-    _emit({"done": result.done, "failed": result.failed, "refused": todo.refused}, args.json,
-          result.message(todo))  # fmt: skip
+    _emit(
+        {"done": result.done, "failed": result.failed, "refused": todo.refused},
+        args.json,
+        result.message(todo),
+    )
     return 1 if result.failed else 0
 
 

@@ -119,9 +119,10 @@ class App:
     def classes(self) -> list[str]:
         names = {"__main__"} if self.as_main else {self.name}
         return sorted(
-            k for k, v in vars(self.module).items()
+            k
+            for k, v in vars(self.module).items()
             if isinstance(v, type) and v.__module__ in names and not k.startswith("_")
-        )  # fmt: skip
+        )
 
     def find(self, qualified: str) -> type:
         """The class ``Name``, ``__main__.Name`` or ``<module>.Name`` (``Outer.Inner`` too)."""
@@ -188,8 +189,11 @@ def describe(obj: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return {"$class": _type_name(obj), "repr": _text(repr(obj))}
     if isinstance(obj, list | tuple | set | frozenset) and type(obj) in (
-        list, tuple, set, frozenset,
-    ):  # fmt: skip
+        list,
+        tuple,
+        set,
+        frozenset,
+    ):
         items = list(obj)[:MAX_ITEMS]
         return [describe(v, depth + 1) for v in items]
     if type(obj) is dict:
@@ -269,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # the app's import may raise anything, SystemExit included
         _send(out, {"ready": False, "error": _one_line(exc)})
         return 1
-    _send(out, {"ready": True, "module": app.name, "as_main": app.as_main,
-                "classes": app.classes()})  # fmt: skip
+    _send(
+        out, {"ready": True, "module": app.name, "as_main": app.as_main, "classes": app.classes()}
+    )
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -73,8 +73,12 @@ class AgentDeckCommands(Provider):
                 yield Hit(score, matcher.highlight(label), fn, help=help_text)  # type: ignore[arg-type]
         q = query.strip()
         if not found and len(q) >= 4 and " " not in q:
-            yield Hit(0.1, f"Go to workflow {q} (look it up)", partial(self._goto, q),
-                      help="resolve an id or unique prefix")  # fmt: skip
+            yield Hit(
+                0.1,
+                f"Go to workflow {q} (look it up)",
+                partial(self._goto, q),
+                help="resolve an id or unique prefix",
+            )
 
     def _goto(self, partial_id: str) -> None:
         self.app.run_worker(self._resolve(partial_id), group="goto", exit_on_error=False)

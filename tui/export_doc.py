@@ -111,9 +111,13 @@ def _tokens(u: Usage) -> dict[str, int]:
 
 def _claude_json(r: ClaudeResult) -> dict[str, Any]:
     return {
-        "model": r.model, "backend": r.backend, "tokens": _tokens(r.usage),
-        "cost_usd": r.cost_usd, "attempt": r.attempt, "duration_s": r.duration_s,
-    }  # fmt: skip
+        "model": r.model,
+        "backend": r.backend,
+        "tokens": _tokens(r.usage),
+        "cost_usd": r.cost_usd,
+        "attempt": r.attempt,
+        "duration_s": r.duration_s,
+    }
 
 
 class Approval(_Snap):
@@ -140,9 +144,8 @@ def approvals(export: RunExport) -> list[Approval]:
             answer = _answer(export.values.step_outputs.get(step.step_id))
             if answer is not None:
                 out[-1] = out[-1].model_copy(
-                    update={"answer": answer, "answered_at": step.completed_at,
-                            "state": "answered"}
-                )  # fmt: skip
+                    update={"answer": answer, "answered_at": step.completed_at, "state": "answered"}
+                )
     event = next((e.value for e in export.detail.events if e.key == APPROVAL_EVENT), None)
     request = _request(event)
     if request is not None:
@@ -258,12 +261,16 @@ def document(export: RunExport) -> dict[str, Any]:
             for fid, out in sorted((vals.step_outputs if vals else {}).items())
             if (r := claude_of(out)) is not None
         ]
-        kids.append({
-            **_row_json(child),
-            "works_on": _summary(vals.inputs if vals else None,
-                                 d.child_notes.get(child.workflow_id, "")),
-            "input": jsonable(vals.inputs) if vals else None, "claude": claude,
-        })  # fmt: skip
+        kids.append(
+            {
+                **_row_json(child),
+                "works_on": _summary(
+                    vals.inputs if vals else None, d.child_notes.get(child.workflow_id, "")
+                ),
+                "input": jsonable(vals.inputs) if vals else None,
+                "claude": claude,
+            }
+        )
     return {
         "format": JSON_FORMAT,
         "exported_at": _iso(export.exported_at),
@@ -287,7 +294,7 @@ def document(export: RunExport) -> dict[str, Any]:
                 "answer": a.answer.model_dump(mode="json") if a.answer else None,
             }
             for a in approvals(export)
-        ],  # fmt: skip
+        ],
         "steps": [_step_json(s, export.values.step_outputs.get(s.step_id)) for s in d.steps],
         "events": {e.key: jsonable(e.value) for e in d.events},
         "streams": {
@@ -434,8 +441,12 @@ def to_markdown(export: RunExport) -> str:
         lines.append("")
     found = approvals(export)
     if found:
-        lines += ["## Approvals", "", "| Asked | Topic | Answer | By | Answered | Comment |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "## Approvals",
+            "",
+            "| Asked | Topic | Answer | By | Answered | Comment |",
+            "|---|---|---|---|---|---|",
+        ]
         for a in found:
             decision = a.answer.decision.value if a.answer else a.state.replace("_", " ")
             if a.answer is not None and a.answer.questions:
@@ -467,8 +478,12 @@ def to_markdown(export: RunExport) -> str:
     if failed:
         lines += ["## Step errors", ""]
         for s in failed:
-            lines += [f"### Step {s.step_id} `{s.name}` (attempt {s.attempts})", "",
-                      _fence(s.error), ""]  # fmt: skip
+            lines += [
+                f"### Step {s.step_id} `{s.name}` (attempt {s.attempts})",
+                "",
+                _fence(s.error),
+                "",
+            ]
     text = "\n".join(lines).rstrip() + "\n"
     return redact_with(text, env_secrets())
 
@@ -500,9 +515,12 @@ def _steps_md(export: RunExport) -> list[str]:
 
 def _children_md(export: RunExport) -> list[str]:
     d = export.detail
-    lines = ["## Child workflows", "",
-             "| Run | Name | Status | Works on | Took | Tokens | Cost |",
-             "|---|---|---|---|---:|---|---:|"]  # fmt: skip
+    lines = [
+        "## Child workflows",
+        "",
+        "| Run | Name | Status | Works on | Took | Tokens | Cost |",
+        "|---|---|---|---|---:|---|---:|",
+    ]
     for c in d.children:
         vals = export.children_values.get(c.workflow_id)
         outs = vals.step_outputs.values() if vals else ()
@@ -531,13 +549,17 @@ def _branches_md(export: RunExport) -> list[str]:
     lines = ["## Branches", ""]
     if d.winner:
         lines += [f"Winner: **{d.winner}**", ""]
-    lines += ["| Branch | Model | Style | Status | Words | Tokens | Cost | Run |",
-              "|---|---|---|---|---:|---|---:|---|"]  # fmt: skip
+    lines += [
+        "| Branch | Model | Style | Status | Words | Tokens | Cost | Run |",
+        "|---|---|---|---|---:|---|---:|---|",
+    ]
     for b in d.branches:
         res = b.result
-        status = (b.row.shown_status if b.row else "-") if res is None else (
-            "ok" if res.ok else f"failed: {describe_error(res.error)}"
-        )  # fmt: skip
+        status = (
+            (b.row.shown_status if b.row else "-")
+            if res is None
+            else ("ok" if res.ok else f"failed: {describe_error(res.error)}")
+        )
         tokens, cost, _model = _usage_cells(res.result if res is not None else None)
         words = str(res.words) if res is not None else "-"
         run = f"`{b.workflow_id}`" if b.workflow_id else "-"

@@ -97,16 +97,20 @@ class TokenGate:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         by_query = self._matches(request.query.get(TOKEN_PARAM))
         if not (by_query or self._matches(request.cookies.get(self.cookie))):
-            return _refuse(401, "this dashboard needs its access token: open the URL "
-                           "`agentdeck serve` printed (…/?token=…)\n")  # fmt: skip
+            return _refuse(
+                401,
+                "this dashboard needs its access token: open the URL "
+                "`agentdeck serve` printed (…/?token=…)\n",
+            )
         if _cross_site_websocket(request):
             return _refuse(403, "websocket from another origin refused\n")
         response = await handler(request)
         if not response.prepared:  # a websocket has already been answered
             response.headers["Referrer-Policy"] = "no-referrer"
             if by_query:  # the page's own requests (static files, the websocket) carry this
-                response.set_cookie(self.cookie, self._token.decode(), httponly=True,
-                                    samesite="Strict", path="/")  # fmt: skip
+                response.set_cookie(
+                    self.cookie, self._token.decode(), httponly=True, samesite="Strict", path="/"
+                )
         return response
 
 
@@ -131,20 +135,33 @@ class _PathOnlyAccessLog(AbstractAccessLogger):
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         self.logger.info(
-            '%s "%s %s" %s %.3fs', request.remote, request.method, request.path,
-            response.status, time,
-        )  # fmt: skip
+            '%s "%s %s" %s %.3fs',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time,
+        )
 
 
 class TokenServer(Server):
     """textual-serve's server with a :class:`TokenGate` in front of its routes (``token`` None:
     no gate, for ``--no-token`` on loopback), the URL printed once the port is bound."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str | None,
-                 title: str, announce: Callable[[str], None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        command: str,
+        *,
+        host: str,
+        port: int,
+        token: str | None,
+        title: str,
+        announce: Callable[[str], None],
+    ) -> None:
         shown = f"[{host}]" if ":" in host else host  # an IPv6 address, e.g. ::1
-        super().__init__(command, host=host, port=port, title=title,
-                         public_url=f"http://{shown}:{port}")  # fmt: skip
+        super().__init__(
+            command, host=host, port=port, title=title, public_url=f"http://{shown}:{port}"
+        )
         self.gate = None if token is None else TokenGate(token, cookie=f"agentdeck_serve_{port}")
         query = "" if token is None else f"?{TOKEN_PARAM}={token}"
         self._open_url = f"{self.public_url}/{query}"
@@ -170,7 +187,12 @@ class TokenServer(Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
         web.run_app(
-            self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            handle_signals=False,
+            loop=loop,
             print=lambda _banner: self._announce(self._open_url),
-            access_log_class=_PathOnlyAccessLog, lingering_time=0,
-        )  # fmt: skip
+            access_log_class=_PathOnlyAccessLog,
+            lingering_time=0,
+        )

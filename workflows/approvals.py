@@ -54,9 +54,15 @@ async def publish_progress(
 ) -> None:
     """The run's ``agentdeck.progress`` event: what the list shows without loading outputs."""
     p = Progress(
-        phase=phase, done=done, total=total, detail=detail, cost_usd=round(cost, 6),
-        budget_usd=round(budget_usd, 6), budget_tokens=budget_tokens, tokens=tokens,
-    )  # fmt: skip
+        phase=phase,
+        done=done,
+        total=total,
+        detail=detail,
+        cost_usd=round(cost, 6),
+        budget_usd=round(budget_usd, 6),
+        budget_tokens=budget_tokens,
+        tokens=tokens,
+    )
     await publish_event(PROGRESS_EVENT, p.model_dump(mode="json"))
 
 

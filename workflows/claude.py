@@ -503,9 +503,12 @@ async def run_claude(
         if call.tools and policy is not None:
             out.add(ChunkKind.STATUS, f"\ntools: {', '.join(call.tools)}")
             gate = ToolGate(
-                policy, decisions, note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n"),
-                loop_n=loop_n, loop_ok=loop_ok,
-            )  # fmt: skip
+                policy,
+                decisions,
+                note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n"),
+                loop_n=loop_n,
+                loop_ok=loop_ok,
+            )
         transport = ep.transport_factory(call) if ep.transport_factory is not None else None
         messages: AsyncIterator[Any] = query(
             prompt=call.prompt, options=_options(call, ep, gate), transport=transport

@@ -47,8 +47,9 @@ def _judge_faults(spec: str) -> str:
     return ",".join(i.strip() for i in spec.split(",") if i.strip().startswith("judge."))
 
 
-@DBOS.step(name="answer", retries_allowed=True, should_retry=is_retryable, preemptible=True,
-           **RETRY_POLICY)  # fmt: skip
+@DBOS.step(
+    name="answer", retries_allowed=True, should_retry=is_retryable, preemptible=True, **RETRY_POLICY
+)
 async def answer_step(
     question: str, style: str, model: str, fault: str, cap: float | None = None
 ) -> ClaudeResult:
@@ -58,16 +59,18 @@ async def answer_step(
     return await run_claude(call, step_name="answer")
 
 
-@DBOS.step(name="judge", retries_allowed=True, should_retry=is_retryable, preemptible=True,
-           **RETRY_POLICY)  # fmt: skip
+@DBOS.step(
+    name="judge", retries_allowed=True, should_retry=is_retryable, preemptible=True, **RETRY_POLICY
+)
 async def judge_step(
     req: CompareRequest,
     branches: tuple[BranchResult, ...],
     cap: float | None = None,
     model: str | None = None,
 ) -> ClaudeResult:
-    call = judge_call(req.question, branches, model=model or req.judge_model,
-                      fault=_judge_faults(req.fault))  # fmt: skip
+    call = judge_call(
+        req.question, branches, model=model or req.judge_model, fault=_judge_faults(req.fault)
+    )
     if cap is not None:
         call = call.model_copy(update={"max_budget_usd": cap})
     return await run_claude(call, step_name="judge")
@@ -80,9 +83,13 @@ async def compare_branch(
     """One branch of a fork-compare run (a child workflow)."""
     result = await answer_step(question, style, model, fault, cap)
     return BranchResult(
-        label=label, model=result.model or model, style=style, text=result.text,
-        workflow_id=DBOS.workflow_id or "", result=result,
-    )  # fmt: skip
+        label=label,
+        model=result.model or model,
+        style=style,
+        text=result.text,
+        workflow_id=DBOS.workflow_id or "",
+        result=result,
+    )
 
 
 def winner_of(verdict: str, labels: list[str]) -> str:
@@ -94,8 +101,10 @@ def winner_of(verdict: str, labels: list[str]) -> str:
 
 
 def _table(branches: tuple[BranchResult, ...], winner: str) -> str:
-    rows = ["| branch | model | style | status | words | tokens out | cost | time |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| branch | model | style | status | words | tokens out | cost | time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for b in branches:
         r = b.result
         mark = " ★" if b.label == winner else ""
@@ -123,18 +132,30 @@ async def compare(req: CompareRequest) -> CompareReport:
 
     async def progress(phase: str, done: int = 0, detail: str = "", cost: float = 0.0) -> None:
         await publish_progress(
-            phase, done, total, detail, cost=cost, budget_usd=budget.usd or 0.0,
-            budget_tokens=budget.tokens or 0, tokens=spent(steps)[1],
-        )  # fmt: skip
+            phase,
+            done,
+            total,
+            detail,
+            cost=cost,
+            budget_usd=budget.usd or 0.0,
+            budget_tokens=budget.tokens or 0,
+            tokens=spent(steps)[1],
+        )
 
     async def guard(phase: str, task: str, model: str, calls: int, remaining: int) -> str | None:
         nonlocal budget, switched
         if not budget.set:
             return None
         verdict = await budget_guard(
-            budget, steps, phase=phase, task=task, model=model, calls=calls,
-            remaining=remaining, timeout_s=BUDGET_APPROVAL_TIMEOUT_S,
-        )  # fmt: skip
+            budget,
+            steps,
+            phase=phase,
+            task=task,
+            model=model,
+            calls=calls,
+            remaining=remaining,
+            timeout_s=BUDGET_APPROVAL_TIMEOUT_S,
+        )
         budget = verdict.budget
         if verdict.model != model:
             switched = verdict.model
@@ -151,9 +172,13 @@ async def compare(req: CompareRequest) -> CompareReport:
             md += ["## Branches\n", _table(branches, ""), ""]
             md += [f"### {b.label}\n\n{b.text}\n" for b in branches if b.ok]
         return CompareReport(
-            question=req.question, branches=branches, markdown="\n".join(md),
-            cost_usd=round(usd, 6), note=note, outcome="stopped at budget",
-        )  # fmt: skip
+            question=req.question,
+            branches=branches,
+            markdown="\n".join(md),
+            cost_usd=round(usd, 6),
+            note=note,
+            outcome="stopped at budget",
+        )
 
     dearest = max((b.model for b in specs), key=lambda m: estimate("answer", m, [])[0])
     if (why := await guard("branches", "answer", dearest, total, total + 1)) is not None:
@@ -169,7 +194,7 @@ async def compare(req: CompareRequest) -> CompareReport:
             b.style,
             fault_for_branch(req.fault, i),
             call_cap(budget, steps, "answer", switched or b.model),
-        )  # fmt: skip
+        )
         for i, b in enumerate(specs)
     ]
     results: dict[int, BranchResult] = {}
@@ -183,17 +208,24 @@ async def compare(req: CompareRequest) -> CompareReport:
         except Exception as exc:  # a failed branch is reported, not fatal
             b = specs[i]
             results[i] = BranchResult(
-                label=b.label, model=b.model, style=b.style, ok=False, error=failure_text(exc),
+                label=b.label,
+                model=b.model,
+                style=b.style,
+                ok=False,
+                error=failure_text(exc),
                 workflow_id=done.workflow_id,
-            )  # fmt: skip
+            )
         cost = sum(r.result.cost_usd for r in results.values() if r.result is not None)
         await progress("branching", len(results), cost=cost)
     branches = tuple(results[i] for i in range(total))
     for br in branches:
         if br.result is not None:
             r = br.result
-            steps.append(StepUsage(step=f"answer {br.label}", model=r.model, usage=r.usage,
-                                   cost_usd=r.cost_usd))  # fmt: skip
+            steps.append(
+                StepUsage(
+                    step=f"answer {br.label}", model=r.model, usage=r.usage, cost_usd=r.cost_usd
+                )
+            )
     spent_usd = spent(steps)[0]
     ok = [b for b in branches if b.ok]
     if not ok:
@@ -208,9 +240,11 @@ async def compare(req: CompareRequest) -> CompareReport:
     await progress("judging", total, cost=spent_usd)
     try:
         judged = await judge_step(
-            req, branches, call_cap(budget, steps, "judge", judge_model),
+            req,
+            branches,
+            call_cap(budget, steps, "judge", judge_model),
             judge_model if judge_model != req.judge_model else None,
-        )  # fmt: skip
+        )
     except (dbos_error.DBOSMaxStepRetriesExceeded, ClaudeError) as exc:
         await progress("failed", total, "the judge failed", cost=spent_usd)
         raise CompareFailed(f"judging failed: {failure_text(exc)}") from None
@@ -224,6 +258,12 @@ async def compare(req: CompareRequest) -> CompareReport:
         + ("".join(f"\n- branch {b.label} failed: {b.error}" for b in failed))
     )
     return CompareReport(
-        question=req.question, branches=branches, verdict=judged.text, winner=winner,
-        markdown=markdown, cost_usd=round(spent_usd, 6), backend=judged.backend, note=note,
-    )  # fmt: skip
+        question=req.question,
+        branches=branches,
+        verdict=judged.text,
+        winner=winner,
+        markdown=markdown,
+        cost_usd=round(spent_usd, 6),
+        backend=judged.backend,
+        note=note,
+    )

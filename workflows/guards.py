@@ -179,9 +179,16 @@ def call_cap(budget: Budget, steps: Sequence[StepUsage], task: str, model: str) 
 
 
 def budget_prompt(
-    phase: str, usd: float, tokens: int, budget: Budget, calls: int, model: str,
-    est_usd: float, est_tokens: int, remaining: int,
-) -> str:  # fmt: skip
+    phase: str,
+    usd: float,
+    tokens: int,
+    budget: Budget,
+    calls: int,
+    model: str,
+    est_usd: float,
+    est_tokens: int,
+    remaining: int,
+) -> str:
     """What a budget approval asks."""
     return (
         f"Budget reached before {phase}: spent ${usd:.4f} ({tokens:,} tokens) of "
@@ -228,8 +235,9 @@ async def budget_guard(
         if not budget.set or not _over(budget, usd + est_usd, tokens + est_tokens):
             return BudgetVerdict("go", budget, model)
         topic = f"budget:{phase}" + (f":{asked}" if asked else "")
-        prompt = budget_prompt(phase, usd, tokens, budget, calls, model, est_usd, est_tokens,
-                               remaining)  # fmt: skip
+        prompt = budget_prompt(
+            phase, usd, tokens, budget, calls, model, est_usd, est_tokens, remaining
+        )
         try:
             answer = await ask(
                 topic=topic,

@@ -108,14 +108,18 @@ class ResearchRequest(_Frozen):
     )
 
     budget_usd: float | None = Field(
-        default=None, gt=0, le=10_000,
+        default=None,
+        gt=0,
+        le=10_000,
         description="Budget in USD: pauses and asks before a step would pass it (empty: the "
         "agentdeck.yaml default, else none).",
-    )  # fmt: skip
+    )
     budget_tokens: int | None = Field(
-        default=None, gt=0, le=1_000_000_000,
+        default=None,
+        gt=0,
+        le=1_000_000_000,
         description="Budget in tokens (in + out), like budget_usd (empty: default or none).",
-    )  # fmt: skip
+    )
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -422,14 +426,18 @@ class CompareRequest(_Frozen):
         description="Offline-model fault injection; 'branch@N.kind' targets branch N.",
     )
     budget_usd: float | None = Field(
-        default=None, gt=0, le=10_000,
+        default=None,
+        gt=0,
+        le=10_000,
         description="Budget in USD: pauses and asks before a step would pass it (empty: the "
         "agentdeck.yaml default, else none).",
-    )  # fmt: skip
+    )
     budget_tokens: int | None = Field(
-        default=None, gt=0, le=1_000_000_000,
+        default=None,
+        gt=0,
+        le=1_000_000_000,
         description="Budget in tokens (in + out), like budget_usd (empty: default or none).",
-    )  # fmt: skip
+    )
 
     @field_validator("branches")
     @classmethod

@@ -442,7 +442,7 @@ def scan_events(*, since_ms: int, now: float | None = None) -> list[NotifyEvent]
                 summary=summary,
                 detail=detail,
                 created_at=_ended_ms(s) / 1000,
-            )  # fmt: skip
+            )
         )
     out.extend(_stranded(now))
     return out
@@ -485,7 +485,7 @@ def _stranded(now: float) -> list[NotifyEvent]:
                 summary=redact(str(_attrs(s.attributes).get("summary") or "")),
                 detail=f"executor {s.executor_id} is gone (no heartbeat)",
                 created_at=now,
-            )  # fmt: skip
+            )
         )
     return out
 

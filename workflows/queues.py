@@ -93,13 +93,18 @@ def register_queues() -> None:
     brought up to date in every runtime.
     """
     research = DBOS.register_queue(
-        RESEARCH_QUEUE, polling_interval_sec=QUEUE_POLL_S, on_conflict="never_update",
+        RESEARCH_QUEUE,
+        polling_interval_sec=QUEUE_POLL_S,
+        on_conflict="never_update",
         worker_concurrency=research_concurrency(),
-    )  # fmt: skip
+    )
     launch = DBOS.register_queue(
-        LAUNCH_QUEUE, polling_interval_sec=QUEUE_POLL_S, on_conflict="never_update",
-        worker_concurrency=launch_concurrency(), limiter=launch_rate(),
-    )  # fmt: skip
+        LAUNCH_QUEUE,
+        polling_interval_sec=QUEUE_POLL_S,
+        on_conflict="never_update",
+        worker_concurrency=launch_concurrency(),
+        limiter=launch_rate(),
+    )
     for queue in (research, launch):
         if queue.polling_interval_sec != QUEUE_POLL_S:
             queue.set_polling_interval_sec(QUEUE_POLL_S)

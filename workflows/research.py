@@ -98,8 +98,13 @@ def _plan_retryable(exc: BaseException) -> bool:
     return isinstance(exc, InvalidPlanError) or is_retryable(exc)
 
 
-@DBOS.step(name="plan", retries_allowed=True, should_retry=_plan_retryable, preemptible=True,
-           **RETRY_POLICY)  # fmt: skip
+@DBOS.step(
+    name="plan",
+    retries_allowed=True,
+    should_retry=_plan_retryable,
+    preemptible=True,
+    **RETRY_POLICY,
+)
 async def plan_step(
     req: ResearchRequest, settings: StepSettings | None = None, cap: float | None = None
 ) -> tuple[Plan, ClaudeResult]:
@@ -112,8 +117,13 @@ async def plan_step(
     return parse_plan(result.text, req.questions), result
 
 
-@DBOS.step(name="research", retries_allowed=True, should_retry=is_retryable, preemptible=True,
-           **RETRY_POLICY)  # fmt: skip
+@DBOS.step(
+    name="research",
+    retries_allowed=True,
+    should_retry=is_retryable,
+    preemptible=True,
+    **RETRY_POLICY,
+)
 async def research_step(
     topic: str,
     question: str,
@@ -143,8 +153,13 @@ async def research_step(
         return ToolRequest(tool=exc.tool, input=exc.tool_input, key=exc.key)
 
 
-@DBOS.step(name="synthesize", retries_allowed=True, should_retry=is_retryable, preemptible=True,
-           **RETRY_POLICY)  # fmt: skip
+@DBOS.step(
+    name="synthesize",
+    retries_allowed=True,
+    should_retry=is_retryable,
+    preemptible=True,
+    **RETRY_POLICY,
+)
 async def synthesize_step(
     req: ResearchRequest,
     answers: tuple[Answer, ...],
@@ -261,18 +276,28 @@ async def research_question(
     loop_ok: list[str] = []
     while True:
         out = await research_step(
-            topic, question, model, fault, instructions, tuple(tools), dict(decisions), cap,
-            loop_n, tuple(loop_ok),
-        )  # fmt: skip
+            topic,
+            question,
+            model,
+            fault,
+            instructions,
+            tuple(tools),
+            dict(decisions),
+            cap,
+            loop_n,
+            tuple(loop_ok),
+        )
         if isinstance(out, LoopRequest):
             if out.key in loop_ok:
                 raise ResearchFailed(f"the loop guard stopped a loop let go on: {out.reason}")
             if not await _loop_decision(out, len(loop_ok), approval_timeout_s):
                 return Answer(
-                    index=index, question=question, ok=False,
+                    index=index,
+                    question=question,
+                    ok=False,
                     error=f"stopped at a tool loop: {out.reason}",
                     workflow_id=DBOS.workflow_id or "",
-                )  # fmt: skip
+                )
             loop_ok.append(out.key)
             continue
         if isinstance(out, ClaudeResult):
@@ -313,9 +338,15 @@ async def research(req: ResearchRequest) -> ResearchReport:
     ) -> None:
         usd, tokens = spent(steps)
         await publish_progress(
-            phase, done, total, detail, cost=usd + extra, budget_usd=budget.usd or 0.0,
-            budget_tokens=budget.tokens or 0, tokens=tokens,
-        )  # fmt: skip
+            phase,
+            done,
+            total,
+            detail,
+            cost=usd + extra,
+            budget_usd=budget.usd or 0.0,
+            budget_tokens=budget.tokens or 0,
+            tokens=tokens,
+        )
 
     settings = await step_settings(StepSettings(model=req.model), first=True)
 
@@ -327,9 +358,15 @@ async def research(req: ResearchRequest) -> ResearchReport:
         model = settings.model or req.model
         await progress(phase)
         verdict = await budget_guard(
-            budget, steps, phase=phase, task=phase, model=model, calls=calls,
-            remaining=remaining, timeout_s=req.approval_timeout_s,
-        )  # fmt: skip
+            budget,
+            steps,
+            phase=phase,
+            task=phase,
+            model=model,
+            calls=calls,
+            remaining=remaining,
+            timeout_s=req.approval_timeout_s,
+        )
         budget = verdict.budget
         if verdict.model != model:
             settings = settings.merged(StepSettings(model=verdict.model))
@@ -431,7 +468,7 @@ async def research(req: ResearchRequest) -> ResearchReport:
             req.approval_timeout_s,
             cap("research"),
             loop_n,
-        )  # fmt: skip
+        )
         for i, q in enumerate(questions)
     ]
     answers: dict[int, Answer] = {}

@@ -174,9 +174,10 @@ async def scheduled_research(scheduled_at: datetime, context: Any) -> ResearchRe
     me = DBOS.workflow_id or "scheduled"
     child_id = f"{me}-research"
     await DBOS.update_workflow_attributes_async(
-        me, {"summary": f"{entry.name}: {entry.summary()}"[:120], "schedule": entry.name},
+        me,
+        {"summary": f"{entry.name}: {entry.summary()}"[:120], "schedule": entry.name},
         merge=True,
-    )  # fmt: skip
+    )
     handle = await DBOS.enqueue_workflow_with_options_async(
         {
             "workflow_name": "research",

@@ -268,14 +268,19 @@ class ToolGate:
         self.streak += 1
         if key in self.ran and f"repeat:{key}" not in self.loop_ok:
             what = describe_call(tool, tool_input)
-            return LoopDetected(tool, tool_input, f"repeat:{key}",
-                                f"the same call again after it ran ({what})")  # fmt: skip
+            return LoopDetected(
+                tool, tool_input, f"repeat:{key}", f"the same call again after it ran ({what})"
+            )
         limit = self.loop_n
         while f"streak:{limit}" in self.loop_ok:
             limit += self.loop_n
         if self.streak >= limit:
-            return LoopDetected(tool, tool_input, f"streak:{limit}",
-                                f"{self.streak} tool calls with no text in between")  # fmt: skip
+            return LoopDetected(
+                tool,
+                tool_input,
+                f"streak:{limit}",
+                f"{self.streak} tool calls with no text in between",
+            )
         return None
 
     def decide(self, tool: str, tool_input: dict[str, Any]) -> tuple[Verdict, str, bool]:

@@ -211,8 +211,15 @@ def seeded_pg(db_url: str, n: int, state_dir: Path) -> tuple[float | None, float
     env = _pg_env(db_url)
     t0 = time.monotonic()
     if path.exists():
-        cmd = [_pg_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error",
-               "-d", env["PGDATABASE"], str(path)]  # fmt: skip
+        cmd = [
+            _pg_tool("pg_restore"),
+            "--no-owner",
+            "--no-acl",
+            "--exit-on-error",
+            "-d",
+            env["PGDATABASE"],
+            str(path),
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode == 0 and _pg_count(db_url) == n:
             _pg_analyze(db_url)

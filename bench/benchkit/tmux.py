@@ -43,10 +43,22 @@ class Tmux:
         w, h = self.size
         self.started = time.perf_counter()
         subprocess.run(
-            [*self.base, "new-session", "-d", "-s", SESSION, "-x", str(w), "-y", str(h),
-             "exec " + shlex.join(self.command)],
-            cwd=self.cwd, check=True, timeout=30,
-        )  # fmt: skip
+            [
+                *self.base,
+                "new-session",
+                "-d",
+                "-s",
+                SESSION,
+                "-x",
+                str(w),
+                "-y",
+                str(h),
+                "exec " + shlex.join(self.command),
+            ],
+            cwd=self.cwd,
+            check=True,
+            timeout=30,
+        )
         self.socket = self.out("display-message", "-p", "#{socket_path}").strip()
         self.pid = int(self.out("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
         self.server = int(self.out("display-message", "-p", "#{pid}").strip())

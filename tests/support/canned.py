@@ -60,10 +60,17 @@ def _row(wid: str, status: str, age: float, took: float | None, **kw: Any) -> Wo
     created = NOW - age
     done = created + took if took is not None else None
     return WorkflowRow(
-        workflow_id=wid, name=kw.pop("name", "research"), status=status, created_at=created,
-        updated_at=done or NOW, completed_at=done, queue="agentdeck-launch", executor="local",
-        app_version="agentdeck-0.1.0", **kw,
-    )  # fmt: skip
+        workflow_id=wid,
+        name=kw.pop("name", "research"),
+        status=status,
+        created_at=created,
+        updated_at=done or NOW,
+        completed_at=done,
+        queue="agentdeck-launch",
+        executor="local",
+        app_version="agentdeck-0.1.0",
+        **kw,
+    )
 
 
 QUESTIONS = tuple(plan_questions(TOPIC, 3))
@@ -87,29 +94,53 @@ REPORT_MD = scripted(
 )
 
 WAITING = _row(
-    "research-7b7a2c92e567", "PENDING", 48, None, summary=f"{TOPIC} · 3q",
-    progress=Progress(phase="awaiting approval", done=0, total=3), approval=APPROVAL,
-    waiting_recv=True, recv_deadline=APPROVAL.deadline,
-)  # fmt: skip
+    "research-7b7a2c92e567",
+    "PENDING",
+    48,
+    None,
+    summary=f"{TOPIC} · 3q",
+    progress=Progress(phase="awaiting approval", done=0, total=3),
+    approval=APPROVAL,
+    waiting_recv=True,
+    recv_deadline=APPROVAL.deadline,
+)
 RUNNING = _row(
-    "research-1f0c8e2d9a44", "PENDING", 95, None, summary="vector databases · 4q",
+    "research-1f0c8e2d9a44",
+    "PENDING",
+    95,
+    None,
+    summary="vector databases · 4q",
     progress=Progress(phase="researching", done=2, total=4),
-)  # fmt: skip
+)
 DONE = _row(
-    "research-c3d2a1b0f9e8", "SUCCESS", 1800, 64.2, summary="CRDTs for collaborative editing · 3q",
-    progress=Progress(phase="done", done=3, total=3), cost_usd=0.0412,
-)  # fmt: skip
+    "research-c3d2a1b0f9e8",
+    "SUCCESS",
+    1800,
+    64.2,
+    summary="CRDTs for collaborative editing · 3q",
+    progress=Progress(phase="done", done=3, total=3),
+    cost_usd=0.0412,
+)
 FAILED = _row(
-    "research-9a8b7c6d5e4f", "ERROR", 3600, 21.7, summary="WebAssembly on the server · 2q",
+    "research-9a8b7c6d5e4f",
+    "ERROR",
+    3600,
+    21.7,
+    summary="WebAssembly on the server · 2q",
     error="ResearchFailed: synthesis failed: invalid request (API error 400): API Error: 400 "
     "Invalid request (offline fault injection); not retried",
     progress=Progress(phase="failed", done=2, total=2, detail="synthesis failed"),
-)  # fmt: skip
+)
 CANCELLED = _row("research-5e6f7a8b9c0d", "CANCELLED", 7200, 12.0, summary="eBPF tracing · 3q")
 FORK = _row(
-    "research-c3d2a1b0f9e8~fork", "SUCCESS", 600, 8.1, summary="CRDTs for collaborative editing",
-    forked_from=DONE.workflow_id, cost_usd=0.0091,
-)  # fmt: skip
+    "research-c3d2a1b0f9e8~fork",
+    "SUCCESS",
+    600,
+    8.1,
+    summary="CRDTs for collaborative editing",
+    forked_from=DONE.workflow_id,
+    cost_usd=0.0091,
+)
 QUEUED = _row("research-0d1e2f3a4b5c", "ENQUEUED", 3, None, summary="Raft vs Paxos · 5q")
 CHILDREN = tuple(
     _row(
@@ -120,7 +151,7 @@ CHILDREN = tuple(
         name="research.question",
         parent_id=DONE.workflow_id,
         summary=q[:40],
-    )  # fmt: skip
+    )
     for i, q in enumerate(QUESTIONS)
 )
 ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
@@ -133,25 +164,65 @@ ROWS = (QUEUED, WAITING, RUNNING, FORK, DONE, FAILED, CANCELLED, *CHILDREN)
 # priorities); the tenants queue is partitioned by customer (one run at a time and 10 starts a
 # minute per tenant); DBOS's internal queue carries the scheduled run in flight.
 TENANTS = (
-    PartitionRow(key="acme", running=1, enqueued=3, queued_by_priority=((0, 3),),
-                 oldest_wait_s=95.0, rate_used=4),
+    PartitionRow(
+        key="acme",
+        running=1,
+        enqueued=3,
+        queued_by_priority=((0, 3),),
+        oldest_wait_s=95.0,
+        rate_used=4,
+    ),
     PartitionRow(key="globex", running=1, enqueued=0, rate_used=1),
-    PartitionRow(key="initech", running=0, enqueued=1, queued_by_priority=((0, 1),),
-                 oldest_wait_s=12.0, rate_used=10, rate_frees_at=NOW + 8),
-)  # fmt: skip
+    PartitionRow(
+        key="initech",
+        running=0,
+        enqueued=1,
+        queued_by_priority=((0, 1),),
+        oldest_wait_s=12.0,
+        rate_used=10,
+        rate_frees_at=NOW + 8,
+    ),
+)
 QUEUES = (
-    QueueRow(name="agentdeck-backfill", global_concurrency=1, rate_limit=2, rate_period_s=60.0,
-             rate_used=2, rate_frees_at=NOW + 17, priority_in_use=True,
-             queued_by_priority=((1, 2), (5, 3)), enqueued=5, running=1, oldest_wait_s=252.0),
-    QueueRow(name="agentdeck-launch", rate_limit=50, rate_period_s=60.0, rate_used=4,
-             queued_by_priority=((0, 1),), enqueued=1, running=2, dedup_held=3,
-             oldest_wait_s=3.0),
+    QueueRow(
+        name="agentdeck-backfill",
+        global_concurrency=1,
+        rate_limit=2,
+        rate_period_s=60.0,
+        rate_used=2,
+        rate_frees_at=NOW + 17,
+        priority_in_use=True,
+        queued_by_priority=((1, 2), (5, 3)),
+        enqueued=5,
+        running=1,
+        oldest_wait_s=252.0,
+    ),
+    QueueRow(
+        name="agentdeck-launch",
+        rate_limit=50,
+        rate_period_s=60.0,
+        rate_used=4,
+        queued_by_priority=((0, 1),),
+        enqueued=1,
+        running=2,
+        dedup_held=3,
+        oldest_wait_s=3.0,
+    ),
     QueueRow(name="agentdeck-research", worker_concurrency=2, running=2),
-    QueueRow(name="tenant-reports", global_concurrency=4, partition_concurrency=1,
-             partition_rate_limit=10, partition_rate_period_s=60.0, running=2, enqueued=4,
-             queued_by_priority=((0, 4),), oldest_wait_s=95.0, partitions=TENANTS),
+    QueueRow(
+        name="tenant-reports",
+        global_concurrency=4,
+        partition_concurrency=1,
+        partition_rate_limit=10,
+        partition_rate_period_s=60.0,
+        running=2,
+        enqueued=4,
+        queued_by_priority=((0, 4),),
+        oldest_wait_s=95.0,
+        partitions=TENANTS,
+    ),
     QueueRow(name="_dbos_internal_queue", registered=False, running=1),
-)  # fmt: skip
+)
 IDLE_QUEUES = (
     QueueRow(name="agentdeck-launch", rate_limit=50, rate_period_s=60.0, rate_used=0),
     QueueRow(name="agentdeck-research", worker_concurrency=2),
@@ -171,38 +242,73 @@ def _runs(schedule: str, *runs: tuple[str, str]) -> tuple[ScheduleRun, ...]:
 
 #: (row without its next run time): next_run is computed against the caller's clock.
 SCHEDULES = (
-    ScheduleRow(name="daily-digest", workflow_name="research.scheduled", cron="0 6 * * *",
-                detail="durable execution digest · 3q · auto-approve",
-                last_fired_at=NOW - 3 * 3600 - 2800, last_runs=_runs(
-                    "daily-digest", ("2026-11-25T06:00:00+00:00", "SUCCESS"),
-                    ("2026-11-24T06:00:00+00:00", "SUCCESS"))),
-    ScheduleRow(name="hourly-smoke", workflow_name="research", cron="*/15 * * * *",
-                last_fired_at=NOW - 100, last_runs=_runs(
-                    "hourly-smoke", ("2026-11-25T09:45:00+00:00", "PENDING"),
-                    ("2026-11-25T09:30:00+00:00", "SUCCESS"),
-                    ("2026-11-25T09:15:00+00:00", "SUCCESS"))),
-    ScheduleRow(name="nightly-research", workflow_name="research", cron="0 3 * * *",
-                queue="agentdeck-backfill", last_fired_at=NOW - 6 * 3600 - 2800,
-                last_runs=_runs(
-                    "nightly-research", ("2026-11-25T03:00:00+00:00", "SUCCESS"),
-                    ("2026-11-24T03:00:00+00:00", "ERROR"),
-                    ("2026-11-23T03:00:00+00:00", "SUCCESS"))),
-    ScheduleRow(name="weekly-digest", workflow_name="research", cron="30 9 * * 1",
-                timezone="Europe/Berlin", status="paused", last_runs=_runs(
-                    "weekly-digest", ("2026-11-16T09:30:00+01:00", "CANCELLED"),
-                    ("2026-11-09T09:30:00+01:00", "SUCCESS"))),
-)  # fmt: skip
+    ScheduleRow(
+        name="daily-digest",
+        workflow_name="research.scheduled",
+        cron="0 6 * * *",
+        detail="durable execution digest · 3q · auto-approve",
+        last_fired_at=NOW - 3 * 3600 - 2800,
+        last_runs=_runs(
+            "daily-digest",
+            ("2026-11-25T06:00:00+00:00", "SUCCESS"),
+            ("2026-11-24T06:00:00+00:00", "SUCCESS"),
+        ),
+    ),
+    ScheduleRow(
+        name="hourly-smoke",
+        workflow_name="research",
+        cron="*/15 * * * *",
+        last_fired_at=NOW - 100,
+        last_runs=_runs(
+            "hourly-smoke",
+            ("2026-11-25T09:45:00+00:00", "PENDING"),
+            ("2026-11-25T09:30:00+00:00", "SUCCESS"),
+            ("2026-11-25T09:15:00+00:00", "SUCCESS"),
+        ),
+    ),
+    ScheduleRow(
+        name="nightly-research",
+        workflow_name="research",
+        cron="0 3 * * *",
+        queue="agentdeck-backfill",
+        last_fired_at=NOW - 6 * 3600 - 2800,
+        last_runs=_runs(
+            "nightly-research",
+            ("2026-11-25T03:00:00+00:00", "SUCCESS"),
+            ("2026-11-24T03:00:00+00:00", "ERROR"),
+            ("2026-11-23T03:00:00+00:00", "SUCCESS"),
+        ),
+    ),
+    ScheduleRow(
+        name="weekly-digest",
+        workflow_name="research",
+        cron="30 9 * * 1",
+        timezone="Europe/Berlin",
+        status="paused",
+        last_runs=_runs(
+            "weekly-digest",
+            ("2026-11-16T09:30:00+01:00", "CANCELLED"),
+            ("2026-11-09T09:30:00+01:00", "SUCCESS"),
+        ),
+    ),
+)
 
 
 PLAN_TEXT = scripted("plan", f"Topic: {TOPIC}\nQuestions: 3")
 PLAN_RESULT = ClaudeResult(
-    text=PLAN_TEXT, usage=Usage(input_tokens=10_512, output_tokens=67), cost_usd=0.0327,
-    model="claude-sonnet-4-5", backend="offline scripted model",
-)  # fmt: skip
+    text=PLAN_TEXT,
+    usage=Usage(input_tokens=10_512, output_tokens=67),
+    cost_usd=0.0327,
+    model="claude-sonnet-4-5",
+    backend="offline scripted model",
+)
 SYNTH_RESULT = ClaudeResult(
-    text=REPORT_MD, usage=Usage(input_tokens=21_430, output_tokens=1_184), cost_usd=0.0821,
-    model="claude-sonnet-4-5", backend="offline scripted model",
-)  # fmt: skip
+    text=REPORT_MD,
+    usage=Usage(input_tokens=21_430, output_tokens=1_184),
+    cost_usd=0.0821,
+    model="claude-sonnet-4-5",
+    backend="offline scripted model",
+)
 APPROVED = {"decision": "approve", "questions": None, "comment": "", "by": "dashboard"}
 
 
@@ -211,16 +317,23 @@ def _step(
 ) -> StepRow:
     """A step as the data layer builds it (its output described as ``Supervisor._step`` does)."""
     return StepRow(
-        step_id=fid, name=name, status=kw.pop("status", "done" if end is not None else "running"),
-        started_at=start, completed_at=end,
-        output_summary=describe_output(name, out, at=end) if end is not None else "", **kw,
-    )  # fmt: skip
+        step_id=fid,
+        name=name,
+        status=kw.pop("status", "done" if end is not None else "running"),
+        started_at=start,
+        completed_at=end,
+        output_summary=describe_output(name, out, at=end) if end is not None else "",
+        **kw,
+    )
 
 
 def _settings_read(fid: int, t: float) -> list[StepRow]:
     """``workflows.research.step_settings``: the marker, the recv (timeout 0), its sleep."""
-    return [_step(fid, "settings", t, t + 0.01), _step(fid + 1, "DBOS.recv", t + 0.02, t + 0.04),
-            _step(fid + 2, "DBOS.sleep", t + 0.02, t + 0.02, t + 0.02)]  # fmt: skip
+    return [
+        _step(fid, "settings", t, t + 0.01),
+        _step(fid + 1, "DBOS.recv", t + 0.02, t + 0.04),
+        _step(fid + 2, "DBOS.sleep", t + 0.02, t + 0.02, t + 0.02),
+    ]
 
 
 def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
@@ -244,15 +357,23 @@ def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
     if row is WAITING:  # blocked in the recv at 12: DBOS has written only its timeout
         return (*steps, deadline)
     steps += [
-        _step(12, "DBOS.recv", asked + 0.05, t0 + 19.0, APPROVED), deadline,
+        _step(12, "DBOS.recv", asked + 0.05, t0 + 19.0, APPROVED),
+        deadline,
         _step(14, "clock", t0 + 19.0, t0 + 19.01, t0 + 19.01),
         _step(15, "DBOS.setEvent", t0 + 19.02, t0 + 19.03),
         *_settings_read(16, t0 + 19.04),
         _step(19, "DBOS.setEvent", t0 + 19.08, t0 + 19.09),
-    ]  # fmt: skip
+    ]
     for i in range(n):
-        steps.append(_step(20 + i, "research.question", t0 + 19.1, t0 + 19.1,
-                           child_id=f"{row.workflow_id}-{20 + i}"))  # fmt: skip
+        steps.append(
+            _step(
+                20 + i,
+                "research.question",
+                t0 + 19.1,
+                t0 + 19.1,
+                child_id=f"{row.workflow_id}-{20 + i}",
+            )
+        )
     fid = 20 + n
     for i in range(n):
         # As the children's rows say (CHILDREN); a failed run's were quicker (it took 22 s).
@@ -271,10 +392,16 @@ def _steps(row: WorkflowRow) -> tuple[StepRow, ...]:
     ]
     if row is FAILED:
         steps.append(
-            _step(fid + 4, "synthesize", t0 + 20.9, t0 + 21.6, status="error",
-                  error="ClaudeFatalError: invalid request (API error 400): API Error: 400 "
-                  "Invalid request; not retried")
-        )  # fmt: skip
+            _step(
+                fid + 4,
+                "synthesize",
+                t0 + 20.9,
+                t0 + 21.6,
+                status="error",
+                error="ClaudeFatalError: invalid request (API error 400): API Error: 400 "
+                "Invalid request; not retried",
+            )
+        )
         return tuple(steps)
     steps += [
         _step(fid + 4, "synthesize", t0 + 45.0, t0 + 63.9, SYNTH_RESULT, attempts=2),
@@ -305,24 +432,49 @@ def _chunks(row: WorkflowRow) -> tuple[StreamChunk, ...]:
     plan_prompt = f"Topic: {TOPIC}\nQuestions: 3"
     t0 = row.created_at or NOW
     out = [
-        StreamChunk(step_id=6, step_name="plan", attempt=1, seq=0, ts=t0 + 0.2, parts=(
-            ChunkPart(kind=ChunkKind.STATUS, text="attempt 1 · claude-sonnet-4-5 · offline "
-                      "scripted model"),
-            ChunkPart(kind=ChunkKind.THINKING, text=thinking_for("plan", plan_prompt)),
-            ChunkPart(kind=ChunkKind.TEXT, text=scripted("plan", plan_prompt)),
-            ChunkPart(kind=ChunkKind.USAGE, text="10512 in / 67 out · $0.0327"),
-        )),
-    ]  # fmt: skip
+        StreamChunk(
+            step_id=6,
+            step_name="plan",
+            attempt=1,
+            seq=0,
+            ts=t0 + 0.2,
+            parts=(
+                ChunkPart(
+                    kind=ChunkKind.STATUS,
+                    text="attempt 1 · claude-sonnet-4-5 · offline scripted model",
+                ),
+                ChunkPart(kind=ChunkKind.THINKING, text=thinking_for("plan", plan_prompt)),
+                ChunkPart(kind=ChunkKind.TEXT, text=scripted("plan", plan_prompt)),
+                ChunkPart(kind=ChunkKind.USAGE, text="10512 in / 67 out · $0.0327"),
+            ),
+        ),
+    ]
     if row is not WAITING:
         synth = _synth_id(row)
         out += [
-            StreamChunk(step_id=synth, step_name="synthesize", attempt=1, seq=0, ts=t0 + 45.1,
-                        parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD[:180]),
-                               ChunkPart(kind=ChunkKind.ERROR, text="attempt 1 failed: API "
-                                         "error 529: Overloaded (will retry)"))),
-            StreamChunk(step_id=synth, step_name="synthesize", attempt=2, seq=0, ts=t0 + 47.0,
-                        parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD),)),
-        ]  # fmt: skip
+            StreamChunk(
+                step_id=synth,
+                step_name="synthesize",
+                attempt=1,
+                seq=0,
+                ts=t0 + 45.1,
+                parts=(
+                    ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD[:180]),
+                    ChunkPart(
+                        kind=ChunkKind.ERROR,
+                        text="attempt 1 failed: API error 529: Overloaded (will retry)",
+                    ),
+                ),
+            ),
+            StreamChunk(
+                step_id=synth,
+                step_name="synthesize",
+                attempt=2,
+                seq=0,
+                ts=t0 + 47.0,
+                parts=(ChunkPart(kind=ChunkKind.TEXT, text=REPORT_MD),),
+            ),
+        ]
     return tuple(out)
 
 
@@ -444,17 +596,33 @@ class CannedSupervisor(Supervisor):
         report = None
         if row.status == "SUCCESS" and row.name == "research":
             report = ResearchReport(
-                topic=TOPIC, outcome="completed", markdown=REPORT_MD, questions=QUESTIONS,
-                answers=ANSWERS, usage=Usage(input_tokens=42_000, output_tokens=1_900),
-                cost_usd=row.cost_usd or 0.0, model="claude-sonnet-4-5",
+                topic=TOPIC,
+                outcome="completed",
+                markdown=REPORT_MD,
+                questions=QUESTIONS,
+                answers=ANSWERS,
+                usage=Usage(input_tokens=42_000, output_tokens=1_900),
+                cost_usd=row.cost_usd or 0.0,
+                model="claude-sonnet-4-5",
                 backend="offline scripted model",
-            )  # fmt: skip
-        events = [EventItem(key="agentdeck.progress", value=(row.progress or Progress(
-            phase="queued")).model_dump(mode="json"))]  # fmt: skip
+            )
+        events = [
+            EventItem(
+                key="agentdeck.progress",
+                value=(row.progress or Progress(phase="queued")).model_dump(mode="json"),
+            )
+        ]
         if row.approval is not None:
-            events.append(EventItem(key="agentdeck.approval", value={
-                "topic": row.approval.topic, "state": ApprovalState.PENDING.value,
-                "deadline": row.approval.deadline}))  # fmt: skip
+            events.append(
+                EventItem(
+                    key="agentdeck.approval",
+                    value={
+                        "topic": row.approval.topic,
+                        "state": ApprovalState.PENDING.value,
+                        "deadline": row.approval.deadline,
+                    },
+                )
+            )
         return RunDetail(
             row=row,
             input_summary=f"{row.summary.split(' · ')[0]} · 3q · claude-sonnet-4-5",
@@ -565,9 +733,14 @@ TOOL_APPROVAL = ApprovalRequest(
     deadline=NOW - 20 + 24 * 3600,
 )
 TOOL_WAITING = _row(
-    f"{RUNNING.workflow_id}-14", "PENDING", 60, None, name="research.question",
-    parent_id=RUNNING.workflow_id, approval=TOOL_APPROVAL,
-)  # fmt: skip
+    f"{RUNNING.workflow_id}-14",
+    "PENDING",
+    60,
+    None,
+    name="research.question",
+    parent_id=RUNNING.workflow_id,
+    approval=TOOL_APPROVAL,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -575,34 +748,47 @@ TOOL_WAITING = _row(
 # tool loop. Not in ROWS; the guard shots add GUARD_ROWS.
 
 BUDGET_PROPOSAL = {
-    "phase": "research", "spent_usd": 0.0121, "spent_tokens": 1840, "estimate_usd": 0.072,
-    "estimate_tokens": 9600, "budget_usd": 0.05, "budget_tokens": None, "remaining_steps": 4,
+    "phase": "research",
+    "spent_usd": 0.0121,
+    "spent_tokens": 1840,
+    "estimate_usd": 0.072,
+    "estimate_tokens": 9600,
+    "budget_usd": 0.05,
+    "budget_tokens": None,
+    "remaining_steps": 4,
     "model": "claude-sonnet-4-5",
-}  # fmt: skip
+}
 BUDGET_APPROVAL = ApprovalRequest(
     request_id="research-b0d9e7c6a5f4:budget:research",
     topic="budget:research",
     kind="budget",
     prompt=budget_prompt(
         "research", 0.0121, 1840, Budget(usd=0.05), 3, "claude-sonnet-4-5", 0.072, 9600, 4
-    ),  # fmt: skip
+    ),
     options=(
         ApprovalDecision.RAISE,
         ApprovalDecision.CONTINUE,
         ApprovalDecision.SWITCH,
         ApprovalDecision.STOP,
-    ),  # fmt: skip
+    ),
     proposal=BUDGET_PROPOSAL,
     created_at=NOW - 30,
     deadline=NOW - 30 + 24 * 3600,
 )
 BUDGET_WAITING = _row(
-    "research-b0d9e7c6a5f4", "PENDING", 70, None, summary="edge inference costs · 3q",
-    progress=Progress(phase="research", done=0, total=3, cost_usd=0.0121, budget_usd=0.05,
-                      tokens=1840),
-    approval=BUDGET_APPROVAL, waiting_recv=True, recv_deadline=BUDGET_APPROVAL.deadline,
+    "research-b0d9e7c6a5f4",
+    "PENDING",
+    70,
+    None,
+    summary="edge inference costs · 3q",
+    progress=Progress(
+        phase="research", done=0, total=3, cost_usd=0.0121, budget_usd=0.05, tokens=1840
+    ),
+    approval=BUDGET_APPROVAL,
+    waiting_recv=True,
+    recv_deadline=BUDGET_APPROVAL.deadline,
     cost_usd=0.0121,
-)  # fmt: skip
+)
 LOOP_INPUT = {"file_path": "/srv/notes/vector-databases.md"}
 LOOP_APPROVAL = ApprovalRequest(
     request_id=f"{RUNNING.workflow_id}-13:loop:0",
@@ -612,13 +798,21 @@ LOOP_APPROVAL = ApprovalRequest(
     "(Read: /srv/notes/vector-databases.md).\n\nLet it continue, or stop this question "
     "(the others go on)?",
     options=(ApprovalDecision.CONTINUE, ApprovalDecision.STOP),
-    proposal={"tool": "Read", "input": LOOP_INPUT,
-              "reason": "the same call again after it ran (Read: /srv/notes/vector-databases.md)"},
+    proposal={
+        "tool": "Read",
+        "input": LOOP_INPUT,
+        "reason": "the same call again after it ran (Read: /srv/notes/vector-databases.md)",
+    },
     created_at=NOW - 12,
     deadline=NOW - 12 + 24 * 3600,
-)  # fmt: skip
+)
 LOOP_WAITING = _row(
-    f"{RUNNING.workflow_id}-13", "PENDING", 50, None, name="research.question",
-    parent_id=RUNNING.workflow_id, approval=LOOP_APPROVAL,
-)  # fmt: skip
+    f"{RUNNING.workflow_id}-13",
+    "PENDING",
+    50,
+    None,
+    name="research.question",
+    parent_id=RUNNING.workflow_id,
+    approval=LOOP_APPROVAL,
+)
 GUARD_ROWS = (BUDGET_WAITING, LOOP_WAITING)

@@ -31,22 +31,35 @@ REQUEST = CompareRequest(
     branches="claude-sonnet-4-5:concise, claude-opus-4-1:detailed, claude-haiku-4-5:skeptical",
 )
 COMPARE = _row(
-    "compare-4f1e2d3c5b6a", "PENDING", 14, None, name="compare",
+    "compare-4f1e2d3c5b6a",
+    "PENDING",
+    14,
+    None,
+    name="compare",
     summary=f"{QUESTION} · 3 branches",
     progress=Progress(phase="branching", done=1, total=3, cost_usd=0.0093),
     cost_usd=0.0093,
-)  # fmt: skip
+)
 BRANCH_ROWS = tuple(
     _row(
-        f"{COMPARE.workflow_id}-{i + 1}", "SUCCESS" if i == 0 else "PENDING", 13.5,
-        6.2 if i == 0 else None, name="compare.branch", parent_id=COMPARE.workflow_id,
+        f"{COMPARE.workflow_id}-{i + 1}",
+        "SUCCESS" if i == 0 else "PENDING",
+        13.5,
+        6.2 if i == 0 else None,
+        name="compare.branch",
+        parent_id=COMPARE.workflow_id,
     ).model_copy(update={"queue": ""})
     for i in range(3)
-)  # fmt: skip
+)
 FORK2 = _row(
-    f"{FORK.workflow_id}~2", "SUCCESS", 120, 7.4, summary="CRDTs for collaborative editing",
-    forked_from=FORK.workflow_id, cost_usd=0.0089,
-)  # fmt: skip
+    f"{FORK.workflow_id}~2",
+    "SUCCESS",
+    120,
+    7.4,
+    summary="CRDTs for collaborative editing",
+    forked_from=FORK.workflow_id,
+    cost_usd=0.0089,
+)
 COMPARE_ROWS: tuple[WorkflowRow, ...] = (COMPARE, FORK2, *BRANCH_ROWS)
 
 _SHARE = (1.0, 0.62, 0.35)  # how much of each branch's answer has streamed
@@ -62,11 +75,21 @@ def _branch_result(i: int) -> BranchResult:
     spec = REQUEST.specs[i]
     text = _text(i)
     result = ClaudeResult(
-        text=text, usage=Usage(input_tokens=10_480, output_tokens=len(text.split())),
-        cost_usd=0.0093, model=spec.model, backend="offline scripted model", duration_s=6.2,
-    )  # fmt: skip
-    return BranchResult(label=spec.label, model=spec.model, style=spec.style, text=text,
-                        workflow_id=BRANCH_ROWS[i].workflow_id, result=result)  # fmt: skip
+        text=text,
+        usage=Usage(input_tokens=10_480, output_tokens=len(text.split())),
+        cost_usd=0.0093,
+        model=spec.model,
+        backend="offline scripted model",
+        duration_s=6.2,
+    )
+    return BranchResult(
+        label=spec.label,
+        model=spec.model,
+        style=spec.style,
+        text=text,
+        workflow_id=BRANCH_ROWS[i].workflow_id,
+        result=result,
+    )
 
 
 def catalogue_detail(row: WorkflowRow) -> RunDetail | None:
@@ -74,19 +97,34 @@ def catalogue_detail(row: WorkflowRow) -> RunDetail | None:
         return None
     t0 = row.created_at or NOW
     steps = tuple(
-        StepRow(step_id=2 + i, name="compare.branch", status="done", started_at=t0 + 0.1,
-                completed_at=t0 + 0.1, child_id=b.workflow_id)
+        StepRow(
+            step_id=2 + i,
+            name="compare.branch",
+            status="done",
+            started_at=t0 + 0.1,
+            completed_at=t0 + 0.1,
+            child_id=b.workflow_id,
+        )
         for i, b in enumerate(BRANCH_ROWS)
-    )  # fmt: skip
+    )
     branches = tuple(
-        BranchRow(label=s.label, model=s.model, style=s.style, workflow_id=b.workflow_id,
-                  row=b, result=_branch_result(i) if b.status == "SUCCESS" else None)
+        BranchRow(
+            label=s.label,
+            model=s.model,
+            style=s.style,
+            workflow_id=b.workflow_id,
+            row=b,
+            result=_branch_result(i) if b.status == "SUCCESS" else None,
+        )
         for i, (s, b) in enumerate(zip(REQUEST.specs, BRANCH_ROWS, strict=True))
-    )  # fmt: skip
+    )
     return RunDetail(
-        row=row, input_summary=f"{QUESTION} · 3 branches", steps=steps, children=BRANCH_ROWS,
+        row=row,
+        input_summary=f"{QUESTION} · 3 branches",
+        steps=steps,
+        children=BRANCH_ROWS,
         branches=branches,
-    )  # fmt: skip
+    )
 
 
 def catalogue_streams(workflow_id: str) -> tuple[StreamChunk, ...]:
@@ -103,8 +141,9 @@ def catalogue_streams(workflow_id: str) -> tuple[StreamChunk, ...]:
         if i == 0:
             parts.append(ChunkPart(kind=ChunkKind.USAGE, text="10480 in / 96 out · $0.0093"))
         t = (b.created_at or NOW) + 0.2
-        return (StreamChunk(step_id=1, step_name="answer", attempt=1, seq=0, ts=t,
-                            parts=tuple(parts)),)  # fmt: skip
+        return (
+            StreamChunk(step_id=1, step_name="answer", attempt=1, seq=0, ts=t, parts=tuple(parts)),
+        )
     return ()
 
 
@@ -137,7 +176,7 @@ def canned_outputs(workflow_id: str) -> RunOutputs | None:
             f"Instructions: {FORK_SETTINGS.instructions}\n\nTopic: {TOPIC}\n\n"
             + "\n\n".join(
                 f"Q{a.index + 1}: {a.question}\nA{a.index + 1}: {a.text}" for a in ANSWERS
-            ),  # fmt: skip
+            ),
         )
         items.append(("synthesize", "claude-opus-4-1", managers))
     return RunOutputs(row=row, items=tuple(items))

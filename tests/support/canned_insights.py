@@ -54,15 +54,21 @@ def canned_insights(query: InsightsQuery, now: float) -> Insights:
                 cancelled=cancelled,
                 tokens={MODELS[0]: int(sonnet * 70_000), MODELS[1]: int(opus * 30_000)},
                 cost={MODELS[0]: sonnet, MODELS[1]: opus},
-            )  # fmt: skip
+            )
         )
     by_name = (
-        Spread("research", 214, 64.2, 312.5, 901.0,
-               {"SUCCESS": 190, "ERROR": 11, "CANCELLED": 6, "PENDING": 7}),
+        Spread(
+            "research",
+            214,
+            64.2,
+            312.5,
+            901.0,
+            {"SUCCESS": 190, "ERROR": 11, "CANCELLED": 6, "PENDING": 7},
+        ),
         Spread("research.question", 702, 9.4, 31.0, 88.2, {"SUCCESS": 689, "ERROR": 13}),
         Spread("compare", 38, 41.8, 120.4, 130.9, {"SUCCESS": 35, "ERROR": 3}),
         Spread("compare.branch", 121, 12.7, 44.0, 61.3, {"SUCCESS": 117, "ERROR": 4}),
-    )  # fmt: skip
+    )
     by_step = (
         Spread("synthesize", 192, 14.1, 38.9, 52.0),
         Spread("research", 702, 8.9, 29.7, 85.5),
@@ -72,9 +78,12 @@ def canned_insights(query: InsightsQuery, now: float) -> Insights:
     )
     selected = query.selected or ("name", "research")
     hist = Histogram(
-        selected[0], selected[1], 12.0, 901.0,
+        selected[0],
+        selected[1],
+        12.0,
+        901.0,
         (3, 9, 21, 34, 41, 30, 22, 15, 11, 8, 6, 4, 3, 2, 2, 1, 1, 0, 0, 1),
-    )  # fmt: skip
+    )
     cost = [sum(b.cost.get(m, 0.0) for b in buckets) for m in MODELS]
     tokens = [sum(b.tokens.get(m, 0) for b in buckets) for m in MODELS]
     models = (
@@ -112,26 +121,37 @@ def canned_insights(query: InsightsQuery, now: float) -> Insights:
             7,
             "research-9a8b7c6d5e4f",
             now - 3600,
-        ),  # fmt: skip
+        ),
         ErrorGroup(
             "ResearchFailed: planning failed: authentication failed (API error 401)",
             3,
             "research-9a8b7c6d5e4f",
             now - 7000,
-        ),  # fmt: skip
+        ),
         ErrorGroup(
             "ApprovalTimeout: approval 'plan' timed out after 86400 s without an answer",
             1,
             "research-9a8b7c6d5e4f",
             now - 20000,
-        ),  # fmt: skip
+        ),
     )
     return Insights(
-        window=query.window, filter=query.filter, since=since, until=now, bucket_s=bucket_s,
-        buckets=tuple(buckets), by_name=by_name, by_step=by_step, models=models,
-        top_cost=top, waits=waits, queues=queues, errors=errors, histogram=hist,
+        window=query.window,
+        filter=query.filter,
+        since=since,
+        until=now,
+        bucket_s=bucket_s,
+        buckets=tuple(buckets),
+        by_name=by_name,
+        by_step=by_step,
+        models=models,
+        top_cost=top,
+        waits=waits,
+        queues=queues,
+        errors=errors,
+        histogram=hist,
         statements=8,
-    )  # fmt: skip
+    )
 
 
 def canned_step_costs(workflow_id: str, now: float) -> list[StepCost]:

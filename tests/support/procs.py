@@ -104,11 +104,24 @@ def start_worker(db_url: str, name: str, cwd: Path) -> subprocess.Popen[str]:
         AGENTDECK_HEARTBEAT_S="0.3",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", db_url, "--offline", "worker",
-         "--executor-id", name],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--db",
+            db_url,
+            "--offline",
+            "worker",
+            "--executor-id",
+            name,
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the worker announces itself once DBOS is up
     assert f"worker {name} serving" in line, (line, proc.poll())

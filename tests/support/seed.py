@@ -64,8 +64,14 @@ def copy_rows(
         ]
         rest = [c for c in cols if c not in _VARIES]
         quoted = ", ".join(f'w."{c}"' for c in rest)
-        params: dict[str, Any] = {"n": n - 1, "start": start_ms, "step": step_ms,
-                                  "prefix": prefix, "status": status, "t": template_id}  # fmt: skip
+        params: dict[str, Any] = {
+            "n": n - 1,
+            "start": start_ms,
+            "step": step_ms,
+            "prefix": prefix,
+            "status": status,
+            "t": template_id,
+        }
         pg.execute(
             f"""
             INSERT INTO dbos.workflow_status

@@ -75,9 +75,18 @@ TABS: dict[str, tuple[str, str]] = {
 }
 
 KEYS = (
-    "status", "name", "id", "queue", "partition", "executor", "version", "input",
-    "since", "until", "is",
-)  # fmt: skip
+    "status",
+    "name",
+    "id",
+    "queue",
+    "partition",
+    "executor",
+    "version",
+    "input",
+    "since",
+    "until",
+    "is",
+)
 IS_VALUES = ("waiting", "child", "top", "fork", "active", "stranded", "timed_out")
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -309,8 +318,11 @@ class _Compiler:
             parts = ["SELECT w.workflow_uuid FROM {workflow_status} w WHERE w.status = 'DELAYED'"]
             if moving:
                 flight = _IN_FLIGHT_INDEX.replace("s.", "w.")
-                parts.insert(0, "SELECT w.workflow_uuid FROM {workflow_status} w "
-                                f"WHERE {flight} AND w.status IN {self.p(moving)}")  # fmt: skip
+                parts.insert(
+                    0,
+                    "SELECT w.workflow_uuid FROM {workflow_status} w "
+                    f"WHERE {flight} AND w.status IN {self.p(moving)}",
+                )
             return f"s.workflow_uuid IN ({' UNION ALL '.join(parts)})"
         ors = ["s.status = 'DELAYED'"]
         if moving:

@@ -154,7 +154,7 @@ class _Run:
                     _s(a["p95"]),
                     _s(a["max"]),
                     dict(sorted(a["statuses"].items())),
-                )  # fmt: skip
+                )
                 for g, a in acc.items()
             ),
             key=lambda s: (-s.count, s.name),
@@ -224,8 +224,16 @@ class _Run:
         totals: dict[str, list[float]] = {}
         for done_ms, output, ser in rows:
             for r in _claude_results(decode(output, ser, light=True)):
-                k = min(max(int((int(done_ms or self.since_ms) - self.since_ms)
-                                // (self.bucket_s * 1000)), 0), self.n - 1)  # fmt: skip
+                k = min(
+                    max(
+                        int(
+                            (int(done_ms or self.since_ms) - self.since_ms)
+                            // (self.bucket_s * 1000)
+                        ),
+                        0,
+                    ),
+                    self.n - 1,
+                )
                 cell = per_bucket.setdefault(k, {}).setdefault(r["model"], [0, 0.0])
                 tokens = r["input"] + r["output"] + r["cache"]
                 cell[0] += tokens

@@ -87,7 +87,7 @@ def compute(db: DB, q: InsightsQuery) -> Insights:
                 cancelled=c[3],
                 tokens={m: int(v[0]) for m, v in sorted(cells.items())},
                 cost={m: round(v[1], 6) for m, v in sorted(cells.items())},
-            )  # fmt: skip
+            )
         )
     found = Insights(
         window=q.window,
@@ -119,9 +119,7 @@ def compute(db: DB, q: InsightsQuery) -> Insights:
 def merge(runs: Insights, rest: Insights) -> Insights:
     """The ``parts="runs"`` and ``parts="rest"`` results of one query as one."""
     buckets = tuple(
-        replace(
-            b, started=r.started, succeeded=r.succeeded, failed=r.failed, cancelled=r.cancelled
-        )  # fmt: skip
+        replace(b, started=r.started, succeeded=r.succeeded, failed=r.failed, cancelled=r.cancelled)
         for b, r in zip(rest.buckets, runs.buckets, strict=True)
     )
     return replace(

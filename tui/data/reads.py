@@ -149,8 +149,9 @@ def page(
         # The next page's bound on created_at would also lead SQLite to that index; for runs in
         # flight, it is written off the index too (the failed-runs index has created_at).
         bound = ordered if db.sqlite and "in_flight" in hints else parts
-        clauses.append(_keyset(bound, anchor, params, backwards=before is not None,
-                               inclusive=inclusive))  # fmt: skip
+        clauses.append(
+            _keyset(bound, anchor, params, backwards=before is not None, inclusive=inclusive)
+        )
     order = ", ".join(f"{expr} {'ASC' if asc != reverse else 'DESC'}" for expr, asc in ordered)
     extra = f", {lead[0]}" if lead is not None else ""
     params["k_limit"] = limit + 1
@@ -196,8 +197,9 @@ def _keyset(
 def count(db: DB, where: Compiled, *, cap: int | None = 10_000) -> tuple[int, bool]:
     """How many runs match: (count, whether it stopped at ``cap``); ``cap`` None is exact."""
     if cap is None:
-        row = db.one(f"SELECT count(*) FROM {{workflow_status}} s WHERE {where.where}",
-                     where.params)  # fmt: skip
+        row = db.one(
+            f"SELECT count(*) FROM {{workflow_status}} s WHERE {where.where}", where.params
+        )
         return (int(row[0]) if row else 0), False
     row = db.one(
         f"SELECT count(*) FROM (SELECT 1 FROM {{workflow_status}} s WHERE {where.where} "
@@ -343,10 +345,16 @@ def list_page(
     if query.mode == "around" and query.anchor is not None:
         half = max(1, query.limit // 2)
         above = page(db, where, sort=query.sort, before=query.anchor, limit=half, now_ms=now_ms)
-        below = page(db, where, sort=query.sort, after=query.anchor, inclusive=True,
-                     limit=query.limit - half, now_ms=now_ms)  # fmt: skip
-        got = Page(above.rows + below.rows, above.keys + below.keys, below.at_end,
-                   below.windowed)  # fmt: skip
+        below = page(
+            db,
+            where,
+            sort=query.sort,
+            after=query.anchor,
+            inclusive=True,
+            limit=query.limit - half,
+            now_ms=now_ms,
+        )
+        got = Page(above.rows + below.rows, above.keys + below.keys, below.at_end, below.windowed)
         at_top = above.at_end
     else:
         oldest = query.mode == "oldest"

@@ -21,9 +21,12 @@ __all__ = ["errors", "events", "input_summaries", "recv_waits", "rows_of"]
 
 
 def events(
-    db: DB, ids: Sequence[str], keys: Sequence[str] = (PROGRESS_EVENT, APPROVAL_EVENT),
-    *, light: bool = False,
-) -> dict[str, dict[str, Any]]:  # fmt: skip
+    db: DB,
+    ids: Sequence[str],
+    keys: Sequence[str] = (PROGRESS_EVENT, APPROVAL_EVENT),
+    *,
+    light: bool = False,
+) -> dict[str, dict[str, Any]]:
     """Current values of the given event keys of many workflows (one statement per batch)."""
     out: dict[str, dict[str, Any]] = {}
     for batch in db.batches(ids):

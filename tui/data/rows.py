@@ -115,10 +115,20 @@ _STATES = frozenset({"pending", "answered", "timed_out"})
 _KINDS = frozenset({"plan", "tool", "budget", "loop"})
 _APPROVAL_KEYS = frozenset(
     {
-        "request_id", "topic", "prompt", "options", "proposal", "answer_schema",
-        "created_at", "deadline", "state", "answer", "resolved_at", "kind",
+        "request_id",
+        "topic",
+        "prompt",
+        "options",
+        "proposal",
+        "answer_schema",
+        "created_at",
+        "deadline",
+        "state",
+        "answer",
+        "resolved_at",
+        "kind",
     }
-)  # fmt: skip
+)
 _ANSWER_KEYS = frozenset({"decision", "questions", "comment", "by"})
 #: Budget answers' fields: an answer that sets one (raise, switch: rare) goes to the model.
 _BUDGET_ANSWER_KEYS = ("budget_usd", "budget_tokens", "model")
@@ -136,8 +146,9 @@ def _progress(v: dict[str, Any]) -> dict[str, Any]:
     }
     budget_usd, budget_tokens = _float(v.get("budget_usd", 0.0)), _int(v.get("budget_tokens", 0))
     if budget_usd or budget_tokens:  # as workflows.models.Progress dumps itself
-        out.update(budget_usd=budget_usd, budget_tokens=budget_tokens,
-                   tokens=_int(v.get("tokens", 0)))  # fmt: skip
+        out.update(
+            budget_usd=budget_usd, budget_tokens=budget_tokens, tokens=_int(v.get("tokens", 0))
+        )
     return out
 
 
@@ -163,9 +174,12 @@ def _answer(v: Any) -> dict[str, Any] | None:
     if len(comment) > 2000 or len(by) > 200:
         raise _Odd
     return {
-        "decision": v["decision"], "questions": questions, "comment": comment, "by": by,
+        "decision": v["decision"],
+        "questions": questions,
+        "comment": comment,
+        "by": by,
         **dict.fromkeys(_BUDGET_ANSWER_KEYS),
-    }  # fmt: skip
+    }
 
 
 def _approval(v: dict[str, Any]) -> dict[str, Any]:

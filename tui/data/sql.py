@@ -19,9 +19,14 @@ __all__ = ["DB", "PG_SCHEMA", "TABLES"]
 #: DBOS's system schema on PostgreSQL.
 PG_SCHEMA = "dbos"
 TABLES = (
-    "workflow_status", "workflow_input", "workflow_output", "workflow_events",
-    "operation_outputs", "notifications", "streams",
-)  # fmt: skip
+    "workflow_status",
+    "workflow_input",
+    "workflow_output",
+    "workflow_events",
+    "operation_outputs",
+    "notifications",
+    "streams",
+)
 
 _LIST = re.compile(r"\b(NOT\s+)?IN\s+:(\w+)")
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")

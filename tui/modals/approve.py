@@ -58,12 +58,15 @@ def budget_lines(p: dict[str, Any]) -> str:
     def tok(v: Any) -> str:
         return f"{v:,} tokens" if isinstance(v, int) else "no token limit"
 
-    return "\n".join([
-        f"spent         {usd(p.get('spent_usd'))} · {tok(p.get('spent_tokens'))}",
-        f"next (est.)   {usd(p.get('estimate_usd'))} · {tok(p.get('estimate_tokens'))}",
-        f"budget        {usd(p.get('budget_usd'))} · {tok(p.get('budget_tokens'))}",
-        f"model         {p.get('model', '?')} · {p.get('remaining_steps', '?')} Claude calls left",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"spent         {usd(p.get('spent_usd'))} · {tok(p.get('spent_tokens'))}",
+            f"next (est.)   {usd(p.get('estimate_usd'))} · {tok(p.get('estimate_tokens'))}",
+            f"budget        {usd(p.get('budget_usd'))} · {tok(p.get('budget_tokens'))}",
+            f"model         {p.get('model', '?')} · "
+            f"{p.get('remaining_steps', '?')} Claude calls left",
+        ]
+    )
 
 
 def _suggested_usd(p: dict[str, Any]) -> str:
@@ -176,8 +179,9 @@ class ApproveScreen(WorkerErrors, ModalScreen[bool]):
                 f"[b]Tool loop[/] · {escape(tool)} · "
                 f"{escape(self.row.summary or self.row.workflow_id)}"
             )
-            yield Static(Text(str(req.proposal.get("reason", "")), style="bold"),
-                         classes="dialog-body")  # fmt: skip
+            yield Static(
+                Text(str(req.proposal.get("reason", "")), style="bold"), classes="dialog-body"
+            )
             yield Static("", id="countdown")
             yield Label(f"The {tool} call the guard stopped (it did not run)")
             yield Static(Text(tool_input_text(tool_input)), id="tool-input")

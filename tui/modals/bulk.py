@@ -60,8 +60,9 @@ class BulkScreen(ModalScreen[bool]):
         title = "Cancel runs" if self.verb == "cancel" else "Resume runs"
         with Vertical(classes="dialog", id="bulk"):
             yield Static(f"[b]{title}[/]", classes="dialog-title")
-            yield Static("reading the marked runs…", id="bulk-body", classes="dialog-body",
-                         markup=False)  # fmt: skip
+            yield Static(
+                "reading the marked runs…", id="bulk-body", classes="dialog-body", markup=False
+            )
             yield ProgressBar(id="bulk-progress", show_eta=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes", disabled=True)
@@ -87,8 +88,9 @@ class BulkScreen(ModalScreen[bool]):
         noun = "in flight" if self.verb == "cancel" else "failed, cancelled or stuck"
         if not p.act_on:
             left = f" ({p.refused_summary()})" if p.refused else ""
-            self._body(f"nothing to {self.verb}: none of the {len(rows)} marked run(s) is "
-                       f"{noun}{left}.")  # fmt: skip
+            self._body(
+                f"nothing to {self.verb}: none of the {len(rows)} marked run(s) is {noun}{left}."
+            )
             self.state = "done"
             self.query_one("#yes", Button).display = False
             self.query_one("#no", Button).label = "Close (esc)"
@@ -104,8 +106,10 @@ class BulkScreen(ModalScreen[bool]):
             else "resumed: failed runs from their failed step, cancelled ones where they stopped"
         )
         left = f"\n\nleft as they are: {p.refused_summary()}" if p.refused else ""
-        self._body(f"{self.verb.capitalize()} {len(p.act_on):,} run(s)? They are {what}.\n\n"
-                   f"{sample}{more}{left}")  # fmt: skip
+        self._body(
+            f"{self.verb.capitalize()} {len(p.act_on):,} run(s)? They are {what}.\n\n"
+            f"{sample}{more}{left}"
+        )
         self.state = "asking"
         yes = self.query_one("#yes", Button)
         yes.label = f"{self.verb.capitalize()} {len(p.act_on):,} (y)"

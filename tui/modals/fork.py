@@ -51,8 +51,10 @@ class ForkScreen(WorkerErrors, ModalScreen[str | None]):
                     "unchanged; enter forks)[/]"
                 )
                 yield Input(placeholder="model, e.g. claude-opus-4-1", id="fork-model")
-                yield Input(placeholder="extra instructions for the steps that run again",
-                            id="fork-instructions")  # fmt: skip
+                yield Input(
+                    placeholder="extra instructions for the steps that run again",
+                    id="fork-instructions",
+                )
             yield Static("", id="fork-error", classes="field-error")
 
     def on_mount(self) -> None:

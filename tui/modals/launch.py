@@ -66,8 +66,13 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
             for name, label, kind, default in form_fields(self.model):
                 yield Label(label, classes="field-label")
                 value = "" if name in FREE_FIELDS else default
-                yield Input(value=value, placeholder=default or name, type=kind,  # type: ignore[arg-type]
-                            id=f"f-{name}", classes="field")  # fmt: skip
+                yield Input(
+                    value=value,
+                    placeholder=default or name,
+                    type=kind,  # type: ignore[arg-type]
+                    id=f"f-{name}",
+                    classes="field",
+                )
                 yield Static("", id=f"err-{name}", classes="field-error")
             yield Label("Workflow id (optional; launching an existing id does nothing)")
             yield Input(placeholder="generated", id="f-workflow_id", classes="field")
@@ -112,16 +117,20 @@ class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
     def _queue_options(self) -> dict[str, Any] | None:
         """Priority, debounce, timeout and dedupe from the form; inline errors, None if invalid."""
         ok_p, priority = self._number(
-            "priority", int, lambda v: MIN_PRIORITY <= v <= MAX_PRIORITY,
+            "priority",
+            int,
+            lambda v: MIN_PRIORITY <= v <= MAX_PRIORITY,
             f"a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}",
-        )  # fmt: skip
+        )
         ok_d, debounce = self._number(
             "debounce", float, lambda v: 0 <= v <= 24 * 3600, "seconds from 0 (off) to 86400"
         )
         ok_t, timeout = self._number(
-            "timeout", float, lambda v: 0 < v <= 30 * 24 * 3600,
+            "timeout",
+            float,
+            lambda v: 0 < v <= 30 * 24 * 3600,
             "seconds, more than 0 and at most 30 days (2592000)",
-        )  # fmt: skip
+        )
         ok = ok_p and ok_d and ok_t
         if ok and priority is not None and debounce:
             self.query_one("#err-debounce", Static).update(

@@ -64,5 +64,7 @@ class LogScreen(ModalScreen[None]):
     @staticmethod
     def _fmt(line: LogLine) -> Text:
         stamp = time.strftime("%H:%M:%S", time.localtime(line.ts))
-        return Text(f"{stamp} {line.level:<7} {line.logger}: {redact(line.message)}",
-                    style=_LEVEL.get(line.level, ""))  # fmt: skip
+        return Text(
+            f"{stamp} {line.level:<7} {line.logger}: {redact(line.message)}",
+            style=_LEVEL.get(line.level, ""),
+        )

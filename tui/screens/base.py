@@ -133,8 +133,11 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
             self.notify("nothing selected", severity="warning")
             return
         if not row.forked_from:
-            self.notify(f"{row.workflow_id} is not a fork: L shows its lineage, where m "
-                        "marks any two runs to diff", severity="warning")  # fmt: skip
+            self.notify(
+                f"{row.workflow_id} is not a fork: L shows its lineage, where m "
+                "marks any two runs to diff",
+                severity="warning",
+            )
             return
         from .lineage import DiffScreen
 
@@ -162,8 +165,9 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
         if row is None:
             return
         if not row.active:
-            self.notify(f"{row.workflow_id} is {row.status.lower()}: nothing to cancel",
-                        severity="warning")  # fmt: skip
+            self.notify(
+                f"{row.workflow_id} is {row.status.lower()}: nothing to cancel", severity="warning"
+            )
             return
         self._confirm_then(
             "cancel",
@@ -178,8 +182,10 @@ class RunActionsScreen(WorkerErrors, Screen[None]):
         if row is None:
             return
         if row.status == "SUCCESS":
-            self.notify(f"{row.workflow_id} succeeded: nothing to resume (fork it with f)",
-                        severity="warning")  # fmt: skip
+            self.notify(
+                f"{row.workflow_id} succeeded: nothing to resume (fork it with f)",
+                severity="warning",
+            )
             return
         if row.stranded:
             self._confirm_then(

@@ -55,7 +55,7 @@ class DetailScreen(RunActionsScreen):
             key_display="$",
             show=False,
             id="detail.costs",
-        ),  # fmt: skip
+        ),
     ]
 
     def __init__(self, workflow_id: str) -> None:
@@ -141,9 +141,10 @@ class DetailScreen(RunActionsScreen):
         related = tuple(
             (r.workflow_id, r.status, r.updated_at, r.progress, r.approval, r.waiting_recv)
             for r in message.snapshot.rows
-            if r.workflow_id == self.workflow_id or r.parent_id == self.workflow_id
+            if r.workflow_id == self.workflow_id
+            or r.parent_id == self.workflow_id
             or r.forked_from == self.workflow_id
-        )  # fmt: skip
+        )
         if related != self._stamp:
             self._stamp = related
             self.load()
@@ -344,8 +345,11 @@ class DetailScreen(RunActionsScreen):
             )
         if r.progress is not None:
             p = r.progress
-            lines.append(f"progress: {escape(p.phase)} {p.done}/{p.total}" if p.total else
-                         f"progress: {escape(p.phase)}")  # fmt: skip
+            lines.append(
+                f"progress: {escape(p.phase)} {p.done}/{p.total}"
+                if p.total
+                else f"progress: {escape(p.phase)}"
+            )
             spent = budget_cell(r)
             if spent is not None:
                 lines[-1] += f" · budget (spent/budget) {spent.markup}"

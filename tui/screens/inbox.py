@@ -100,8 +100,12 @@ class InboxScreen(RunActionsScreen):
             parent = runs.get(r.parent_id) if r.parent_id else None
             run = r.summary or (f"↳ {parent.summary or parent.name}" if parent else r.name)
             cells: list[Any] = [
-                self._deadline(r), run, short_id(r.workflow_id, 16), asks, options,
-            ]  # fmt: skip
+                self._deadline(r),
+                run,
+                short_id(r.workflow_id, 16),
+                asks,
+                options,
+            ]
             if r.workflow_id not in existing:
                 table.add_row(*cells, key=r.workflow_id)
             else:  # the same run may wait for another answer now (a second tool call)
@@ -130,8 +134,12 @@ class InboxScreen(RunActionsScreen):
         elif row.approval is not None and row.waiting_approval:
             box.update(Text(row.approval.prompt))
         else:
-            box.update(Text(f"{row.workflow_id} ({row.name}) waits in DBOS.recv; press a to send "
-                            "it a message on a topic you name."))  # fmt: skip
+            box.update(
+                Text(
+                    f"{row.workflow_id} ({row.name}) waits in DBOS.recv; press a to send "
+                    "it a message on a topic you name."
+                )
+            )
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:

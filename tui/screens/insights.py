@@ -391,23 +391,36 @@ class InsightsScreen(WorkerErrors, Screen[None]):
 
 _TABLES: dict[str, tuple[tuple[str, str, int | None], ...]] = {
     "durations": (
-        ("kind", "", 4), ("name", "NAME", 17), ("n", "N", 5), ("p50", "P50", 7),
-        ("p95", "P95", 7), ("bar", "", 12), ("failed", "ERR", 3),
+        ("kind", "", 4),
+        ("name", "NAME", 17),
+        ("n", "N", 5),
+        ("p50", "P50", 7),
+        ("p95", "P95", 7),
+        ("bar", "", 12),
+        ("failed", "ERR", 3),
     ),
     "models": (
-        ("model", "MODEL", 18), ("calls", "CALLS", 5), ("tokens", "TOKENS", 8),
+        ("model", "MODEL", 18),
+        ("calls", "CALLS", 5),
+        ("tokens", "TOKENS", 8),
         ("cost", "COST", 9),
     ),
     "top-cost": (
-        ("cost", "COST", 9), ("status", "STATUS", 10), ("name", "NAME", 18),
+        ("cost", "COST", 9),
+        ("status", "STATUS", 10),
+        ("name", "NAME", 18),
         ("id", "ID", 24),
     ),
     "waits": (
-        ("kind", "KIND", 8), ("answered", "ANSWERED", 8), ("p50", "P50", 7), ("p95", "P95", 7),
-        ("open", "OPEN", 4), ("longest", "LONGEST OPEN", 12),
+        ("kind", "KIND", 8),
+        ("answered", "ANSWERED", 8),
+        ("p50", "P50", 7),
+        ("p95", "P95", 7),
+        ("open", "OPEN", 4),
+        ("longest", "LONGEST OPEN", 12),
     ),
     "errors": (("count", "N", 4), ("id", "NEWEST RUN", 22), ("line", "FIRST LINE", None)),
-}  # fmt: skip
+}
 
 
 def _token(snap: Snapshot) -> tuple[Any, ...]:

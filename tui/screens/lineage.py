@@ -261,7 +261,7 @@ class DiffScreen(WorkerErrors, Screen[None]):
                         classes="diff-side",
                     ),
                     classes="diff-row",
-                )  # fmt: skip
+                )
             )
         await body.mount_all(widgets)
         self.query_one("#diff-summary", Static).update(

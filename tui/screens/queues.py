@@ -295,8 +295,10 @@ def _count(n: int) -> Text:
 
 
 def _oldest(seconds: float | None) -> Text:
-    return Text(duration(seconds) if seconds is not None else "-",
-                style="" if seconds is not None else "dim")  # fmt: skip
+    return Text(
+        duration(seconds) if seconds is not None else "-",
+        style="" if seconds is not None else "dim",
+    )
 
 
 def partition_key(queue: str, key: str) -> str:
@@ -322,9 +324,14 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
     NOUN = "queues"
     BINDINGS = [
         Binding("enter", "open", "Show its workflows", id="queues.open"),
-        Binding("space", "fold", "Partitions", id="queues.fold",
-                tooltip="Show or hide the selected partitioned queue's partitions"),
-    ]  # fmt: skip
+        Binding(
+            "space",
+            "fold",
+            "Partitions",
+            id="queues.fold",
+            tooltip="Show or hide the selected partitioned queue's partitions",
+        ),
+    ]
     #: Partitions shown under a queue at most (by key); the queue's detail counts the rest.
     MAX_PARTITIONS = 50
 
@@ -458,8 +465,9 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
         if part is None:
             show_workflows(self, f"queue:{row.name}")
         elif any(ch.isspace() for ch in part.key):
-            self.notify(f"cannot filter by partition '{part.key}' (it has spaces)",
-                        severity="warning")  # fmt: skip
+            self.notify(
+                f"cannot filter by partition '{part.key}' (it has spaces)", severity="warning"
+            )
         else:
             show_workflows(self, f"queue:{row.name} partition:{part.key}")
 
@@ -602,9 +610,14 @@ class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
     NOUN = "schedules"
     BINDINGS = [
         Binding("enter", "open", "Show its runs", id="schedules.open"),
-        Binding("t", "trigger", "Run it now", id="schedules.trigger",
-                tooltip="Fire the selected schedule now (DBOS trigger_schedule)"),
-    ]  # fmt: skip
+        Binding(
+            "t",
+            "trigger",
+            "Run it now",
+            id="schedules.trigger",
+            tooltip="Fire the selected schedule now (DBOS trigger_schedule)",
+        ),
+    ]
 
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="schedule-runs")

@@ -83,7 +83,7 @@ class WorkflowsScreen(RunActionsScreen):
         Binding("space", "mark", "Mark", show=False, id="list.mark"),
         Binding(
             "asterisk", "mark_all", "Mark all", key_display="*", show=False, id="list.mark_all"
-        ),  # fmt: skip
+        ),
         Binding("number_sign", "count", "Count", key_display="#", show=False, id="list.count"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="list.clear"),
         *[
@@ -112,8 +112,13 @@ class WorkflowsScreen(RunActionsScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         with Horizontal(id="list-bar"):
-            yield Tabs(*[Tab(f"{i + 1} {label}", id=key) for i, (key, (label, _)) in
-                         enumerate(TABS.items())], id="tabs")  # fmt: skip
+            yield Tabs(
+                *[
+                    Tab(f"{i + 1} {label}", id=key)
+                    for i, (key, (label, _)) in enumerate(TABS.items())
+                ],
+                id="tabs",
+            )
             yield Static("", id="sort-label")
         yield FilterInput(id="filter")
         yield WorkflowTable(id="workflows")
@@ -203,9 +208,10 @@ class WorkflowsScreen(RunActionsScreen):
             self._ask()
         with self.app.batch_update():
             asking = frozenset(
-                r.parent_id for r in snap.rows
+                r.parent_id
+                for r in snap.rows
                 if r.parent_id and (r.waiting_approval or r.waiting_message)
-            )  # fmt: skip
+            )
             table = self.table
             table.more_above, table.more_below = not page.at_top, not page.at_end
             table.marked = frozenset(self.marked)
@@ -235,9 +241,11 @@ class WorkflowsScreen(RunActionsScreen):
         queued = sum(1 for r in live_top if r.status in ("ENQUEUED", "DELAYED"))
         errors = snap.status_count("ERROR")
         # Unfiltered, the list holds runs (top-level workflows; t shows their children too).
-        noun = "match" if self.filter.text or self.tab != "all" else (
-            "workflows" if self.show_children else "runs"
-        )  # fmt: skip
+        noun = (
+            "match"
+            if self.filter.text or self.tab != "all"
+            else ("workflows" if self.show_children else "runs")
+        )
         if self._exact is not None and self._exact[0] == self.list_filter():
             matching = f"{self._exact[1]:,} {noun}"
         elif page.capped:
@@ -258,8 +266,9 @@ class WorkflowsScreen(RunActionsScreen):
         if stranded:
             parts.append(f"[b red]{stranded} stranded (r takes over)[/]")
         if self.marked_all is not None:
-            parts.append(f"[b reverse] all {page.matching:,}{'+' if page.capped else ''} "
-                         "matching marked [/]")  # fmt: skip
+            parts.append(
+                f"[b reverse] all {page.matching:,}{'+' if page.capped else ''} matching marked [/]"
+            )
         elif self.marked:
             parts.append(f"[b reverse] {len(self.marked)} marked [/]")
         if not page.at_top:
@@ -449,7 +458,10 @@ class WorkflowsScreen(RunActionsScreen):
                 self._render_rows()
 
         self.app.push_screen(
-            BulkScreen(verb, filter_text=values[0] if kind == "filter" else None,
-                       ids=values if kind == "ids" else None),
+            BulkScreen(
+                verb,
+                filter_text=values[0] if kind == "filter" else None,
+                ids=values if kind == "ids" else None,
+            ),
             done,
-        )  # fmt: skip
+        )

@@ -111,9 +111,12 @@ class QueueRow(_Snap):
         """Registered with per-partition limits, or seen with partition keys on its runs."""
         return bool(self.partitions) or any(
             v is not None
-            for v in (self.partition_concurrency, self.partition_worker_concurrency,
-                      self.partition_rate_limit)
-        )  # fmt: skip
+            for v in (
+                self.partition_concurrency,
+                self.partition_worker_concurrency,
+                self.partition_rate_limit,
+            )
+        )
 
     def partition_full(self, p: PartitionRow) -> bool:
         """As many of the partition's runs running as its global limit allows."""

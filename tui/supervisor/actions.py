@@ -124,10 +124,11 @@ class Actions(RunReads):
             holder = str(handle.workflow_id)
             status = await self._status_word(holder)
             return ActionResult(
-                ok=False, workflow_id=holder,
+                ok=False,
+                workflow_id=holder,
                 message=f"not launched: the same {kind} request is already {status} as "
                 f"{holder} (launch anyway to run it twice)",
-            )  # fmt: skip
+            )
         what = f" with priority {priority}" if priority is not None else ""
         what += f", timeout {timeout_s:g} s" if timeout_s is not None else ""
         return ActionResult(ok=True, message=f"launched {wid}{what}", workflow_id=wid)
@@ -151,9 +152,10 @@ class Actions(RunReads):
         if req.state is not ApprovalState.PENDING or not row.active:
             how = req.answer.decision.value if req.answer else req.state.value
             return ActionResult(
-                ok=False, message=f"already {how}: {req.topic} of {workflow_id}",
+                ok=False,
+                message=f"already {how}: {req.topic} of {workflow_id}",
                 workflow_id=workflow_id,
-            )  # fmt: skip
+            )
         if answer.decision not in req.options:  # e.g. "edit" for a tool call (allow/deny only)
             offered = " / ".join(o.value for o in req.options)
             raise SupervisorError(f"{answer.decision.value} is not an option here ({offered})")
@@ -169,9 +171,10 @@ class Actions(RunReads):
             ),
         )
         return ActionResult(
-            ok=True, message=f"{answer.decision.value} sent to {workflow_id}",
+            ok=True,
+            message=f"{answer.decision.value} sent to {workflow_id}",
             workflow_id=workflow_id,
-        )  # fmt: skip
+        )
 
     async def send(
         self,
@@ -235,9 +238,10 @@ class Actions(RunReads):
                 ),
             )
             return ActionResult(
-                ok=True, message=f"resumed {workflow_id} from step {start}",
+                ok=True,
+                message=f"resumed {workflow_id} from step {start}",
                 workflow_id=workflow_id,
-            )  # fmt: skip
+            )
         await self._write(
             "resume", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
         )
@@ -257,9 +261,10 @@ class Actions(RunReads):
             "take over", self.client.resume_workflow_async(workflow_id, queue_name=LAUNCH_QUEUE)
         )
         return ActionResult(
-            ok=True, message=f"{workflow_id} handed to the live executors (resumed)",
+            ok=True,
+            message=f"{workflow_id} handed to the live executors (resumed)",
             workflow_id=workflow_id,
-        )  # fmt: skip
+        )
 
     async def _launch_debounced(
         self, kind: str, req: BaseModel, options: EnqueueOptions, seconds: float
@@ -284,17 +289,19 @@ class Actions(RunReads):
             await self._write(
                 "update summary",
                 self.client.update_workflow_attributes_async(
-                    wid, {"summary": options.get("attributes", {}).get("summary", "")},
+                    wid,
+                    {"summary": options.get("attributes", {}).get("summary", "")},
                     merge=True,
                 ),
-            )  # fmt: skip
+            )
         delay_ms = getattr(found[0], "delay_until_epoch_ms", None) if found else None
         at = delay_ms / 1000.0 if delay_ms else time.time() + seconds
         clock = time.strftime("%H:%M:%S", time.localtime(at))
         return ActionResult(
-            ok=True, workflow_id=wid,
+            ok=True,
+            workflow_id=wid,
             message=f"debounced: {wid} will start at {clock} unless launched again",
-        )  # fmt: skip
+        )
 
     async def _status_word(self, workflow_id: str) -> str:
         found = await self._call(
@@ -313,9 +320,10 @@ class Actions(RunReads):
             "trigger schedule", asyncio.to_thread(self.client.trigger_schedule, name)
         )
         return ActionResult(
-            ok=True, message=f"triggered {name}: {handle.workflow_id}",
+            ok=True,
+            message=f"triggered {name}: {handle.workflow_id}",
             workflow_id=str(handle.workflow_id),
-        )  # fmt: skip
+        )
 
 
 def _approval_start(steps: list[StepInfo]) -> int | None:

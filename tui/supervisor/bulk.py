@@ -152,8 +152,11 @@ class BulkActions:
                 tick()
 
         if plan_.verb == "cancel":
-            await batch_call("cancel", [r.workflow_id for r in rows],
-                             lambda c: self.client.cancel_workflows_async(c))  # fmt: skip
+            await batch_call(
+                "cancel",
+                [r.workflow_id for r in rows],
+                lambda c: self.client.cancel_workflows_async(c),
+            )
             result.statements = self.sql.statements - before
             return result
         plain = [r.workflow_id for r in rows if r.status != "ERROR"]
@@ -167,15 +170,22 @@ class BulkActions:
                 return {**runs.last_steps(db, ids), **runs.failed_steps(db, ids)}
 
             starts = await self._call("read steps", asyncio.to_thread(self.sql.with_db, read))
-        await batch_call("resume", plain, lambda c: self.client.resume_workflows_async(
-            c, queue_name=LAUNCH_QUEUE))  # fmt: skip
+        await batch_call(
+            "resume",
+            plain,
+            lambda c: self.client.resume_workflows_async(c, queue_name=LAUNCH_QUEUE),
+        )
         gate = asyncio.Semaphore(REWINDS_AT_ONCE)
 
         async def rewind(wid: str) -> None:
             async with gate:
                 try:
-                    await self._write("rewind", self.client.rewind_workflow_async(
-                        wid, start_step=starts.get(wid, 1), queue_name=LAUNCH_QUEUE))  # fmt: skip
+                    await self._write(
+                        "rewind",
+                        self.client.rewind_workflow_async(
+                            wid, start_step=starts.get(wid, 1), queue_name=LAUNCH_QUEUE
+                        ),
+                    )
                     result.done.append(wid)
                 except Exception as exc:
                     result.failed.append((wid, str(exc)))
@@ -186,8 +196,11 @@ class BulkActions:
         for r in asked:  # rare: the single action's own path (it finds the approval step)
             try:
                 res = await self.resume(r.workflow_id)
-                (result.done.append(r.workflow_id) if res.ok
-                 else result.failed.append((r.workflow_id, res.message)))  # fmt: skip
+                (
+                    result.done.append(r.workflow_id)
+                    if res.ok
+                    else result.failed.append((r.workflow_id, res.message))
+                )
             except Exception as exc:
                 result.failed.append((r.workflow_id, str(exc)))
         tick()

@@ -202,9 +202,9 @@ def _claude(r: ClaudeResult) -> str:
     tokens = u.input_tokens + u.output_tokens + u.cache_read_input_tokens
     tokens += u.cache_creation_input_tokens
     words = len(r.text.split())
-    return " · ".join((
-        _count(words, "word"), f"{_tokens(tokens)} tokens", _cost(r.cost_usd), r.model
-    ))  # fmt: skip
+    return " · ".join(
+        (_count(words, "word"), f"{_tokens(tokens)} tokens", _cost(r.cost_usd), r.model)
+    )
 
 
 def _approval_answer(value: Any) -> ApprovalAnswer | None:

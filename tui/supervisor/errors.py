@@ -19,9 +19,10 @@ class ReadOnlyError(SupervisorError):
 def _one_line(exc: BaseException) -> str:
     """A database error as one line: no SQLAlchemy background link or statement, no secrets."""
     lines = [
-        ln.strip() for ln in str(exc).splitlines()
+        ln.strip()
+        for ln in str(exc).splitlines()
         if ln.strip() and not ln.startswith(("(Background on this error", "[SQL:", "[parameters:"))
-    ]  # fmt: skip
+    ]
     text = " ".join(lines) or type(exc).__name__
     for prefix in ("(psycopg.OperationalError) ", "(sqlite3.OperationalError) "):
         text = text.replace(prefix, "")

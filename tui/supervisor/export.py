@@ -141,9 +141,12 @@ async def gather(source: Source, workflow_id: str, *, now: float | None = None) 
     for child in detail.children[:MAX_CHILD_VALUES]:
         kids[child.workflow_id] = await source.run_values(child.workflow_id)
     return RunExport(
-        detail=detail, values=values, streams=tuple(streams), children_values=kids,
+        detail=detail,
+        values=values,
+        streams=tuple(streams),
+        children_values=kids,
         exported_at=time.time() if now is None else now,
-    )  # fmt: skip
+    )
 
 
 async def _read_stream(source: Source, workflow_id: str, key: str) -> StreamDump:

@@ -73,9 +73,11 @@ class Lineage(RunReads):
             steps = await self._call(
                 "read steps", self.client.list_workflow_steps_async(workflow_id)
             )
-            points = [int(st["function_id"]) for st in steps
-                      if st["function_name"] == SETTINGS_STEP
-                      and int(st["function_id"]) <= start_step]  # fmt: skip
+            points = [
+                int(st["function_id"])
+                for st in steps
+                if st["function_name"] == SETTINGS_STEP and int(st["function_id"]) <= start_step
+            ]
             start_step = max(points, default=start_step)
         handle = await self._write(
             "fork",
@@ -91,26 +93,31 @@ class Lineage(RunReads):
             await self._write(
                 "send settings",
                 self.client.send_async(
-                    new_id, settings.model_dump(mode="json"), SETTINGS_TOPIC,
+                    new_id,
+                    settings.model_dump(mode="json"),
+                    SETTINGS_TOPIC,
                     idempotency_key=f"settings:{new_id}",
                 ),
-            )  # fmt: skip
+            )
             await self._write(
                 "release fork", self.client.resume_workflow_async(new_id, queue_name=LAUNCH_QUEUE)
             )
             what = " with " + ", ".join(
-                x for x in (
+                x
+                for x in (
                     f"model {settings.model}" if settings.model else "",
                     "new instructions" if settings.instructions else "",
-                ) if x
-            )  # fmt: skip
+                )
+                if x
+            )
         where = f"step {start_step}" + (
             f" (the settings point before step {asked})" if asked != start_step else ""
         )
         return ActionResult(
-            ok=True, message=f"forked {workflow_id} from {where}{what} as {new_id}",
+            ok=True,
+            message=f"forked {workflow_id} from {where}{what} as {new_id}",
             workflow_id=new_id,
-        )  # fmt: skip
+        )
 
     async def lineage(self, workflow_id: str) -> ForkNode:
         """The fork tree ``workflow_id`` belongs to, from its original run down.

@@ -108,7 +108,7 @@ class RunReads(Connection):
                 errors.get(s.workflow_id),
                 waits.get(s.workflow_id),
                 inputs.get(s.workflow_id, ""),
-            )  # fmt: skip
+            )
             for s in statuses
         ]
 
@@ -147,9 +147,13 @@ class RunReads(Connection):
         )
 
     def _row(
-        self, s: WorkflowStatus, events: dict[str, Any], error: Any = None,
-        wait: RecvWait | None = None, inputs: str = "",
-    ) -> WorkflowRow:  # fmt: skip
+        self,
+        s: WorkflowStatus,
+        events: dict[str, Any],
+        error: Any = None,
+        wait: RecvWait | None = None,
+        inputs: str = "",
+    ) -> WorkflowRow:
         progress = _parse(Progress, events.get(PROGRESS_EVENT))
         approval = _parse(ApprovalRequest, events.get(APPROVAL_EVENT))
         return WorkflowRow(
@@ -347,10 +351,14 @@ def _branches(
         wid = started[i] if i < len(started) else ""
         out.append(
             BranchRow(
-                label=spec.label, model=spec.model, style=spec.style, workflow_id=wid,
-                row=rows.get(wid), result=results.get(spec.label),
+                label=spec.label,
+                model=spec.model,
+                style=spec.style,
+                workflow_id=wid,
+                row=rows.get(wid),
+                result=results.get(spec.label),
             )
-        )  # fmt: skip
+        )
     return tuple(out), output.winner if isinstance(output, CompareReport) else ""
 
 

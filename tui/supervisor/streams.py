@@ -79,8 +79,12 @@ class StreamReads(Connection):
                     values.append((off, value))
             batches.append(
                 StreamBatch(
-                    workflow_id=wid, chunks=tuple(chunks), next_offset=next_offset,
-                    closed=closed, key=key, values=tuple(values),
+                    workflow_id=wid,
+                    chunks=tuple(chunks),
+                    next_offset=next_offset,
+                    closed=closed,
+                    key=key,
+                    values=tuple(values),
                 )
-            )  # fmt: skip
+            )
         return batches

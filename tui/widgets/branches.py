@@ -51,9 +51,10 @@ class _Column(Vertical):
         self.branch = branch
         status = branch.row.status if branch.row else "waiting"
         head = Text.assemble(
-            (branch.label, "bold"), f" · {branch.model} · {branch.style} · ",
+            (branch.label, "bold"),
+            f" · {branch.model} · {branch.style} · ",
             status_text(status),
-        )  # fmt: skip
+        )
         if winner and winner == branch.label:
             head.append("  ★ judged best", style="bold yellow")
         show_text(self.head, head)

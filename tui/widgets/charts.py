@@ -88,9 +88,12 @@ class Chart(PlotextPlot):
             self._pending = key
             theme = self._get_plotext_theme_name(self.app.theme)
             self.run_worker(
-                partial(self._build, key, theme), thread=True, group="charts",
-                exit_on_error=False, description="draw a chart",
-            )  # fmt: skip
+                partial(self._build, key, theme),
+                thread=True,
+                group="charts",
+                exit_on_error=False,
+                description="draw a chart",
+            )
         return self._built[1] if self._built is not None else Text("")
 
     def _build(self, key: tuple[Any, ...], theme: str) -> None:

@@ -367,8 +367,11 @@ class RowTable(ScrollView, can_focus=True):
         self._warming = False
         top, height = round(self.scroll_y), self._body_height
         for start, stop in ((top + height, top + 2 * height), (top - height, top)):
-            todo = [i for i in range(max(0, start), min(stop, len(self._keys)))
-                    if self._keys[i] not in self._content]  # fmt: skip
+            todo = [
+                i
+                for i in range(max(0, start), min(stop, len(self._keys)))
+                if self._keys[i] not in self._content
+            ]
             if todo:
                 for i in todo:
                     self._row_strip(i)

@@ -40,9 +40,12 @@ class StepCosts(PlainTable):
 
     #: A value and its bar share a cell, so the table fits a half-width pane.
     COLUMNS = (
-        ("step", "STEP", 12), ("time", "TIME", 7 + BAR), ("tokens", "TOKENS", 7 + BAR),
-        ("cost", "COST", 8 + BAR), ("model", "MODEL", 18),
-    )  # fmt: skip
+        ("step", "STEP", 12),
+        ("time", "TIME", 7 + BAR),
+        ("tokens", "TOKENS", 7 + BAR),
+        ("cost", "COST", 8 + BAR),
+        ("model", "MODEL", 18),
+    )
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -69,11 +72,11 @@ class StepCosts(PlainTable):
                 Text(label, style=style),
                 _cell(
                     duration(secs) + ("" if s.completed_at else "…"), 6, bar(secs, top_s), "cyan"
-                ),  # fmt: skip
+                ),
                 _cell(f"{s.tokens:,}" if s.tokens else "-", 6, bar(s.tokens, top_t), "magenta"),
                 _cell(
                     _cost(s.cost_usd) if s.cost_usd else "-", 7, bar(s.cost_usd, top_c), "yellow"
-                ),  # fmt: skip
+                ),
                 s.model or ("failed" if s.failed else ""),
             ]
         shown = [str(r.key.value) for r in self.ordered_rows]

@@ -26,10 +26,21 @@ __all__ = [
 
 #: DBOS bookkeeping steps hidden unless asked for (`h`).
 INTERNAL_STEPS = frozenset(
-    {"DBOS.setEvent", "DBOS.sleep", "DBOS.getResult", "DBOS.waitFirst", "DBOS.writeStream",
-     "DBOS.closeStream", "clock", "DBOS.getEvent", "DBOS.now", "settings", "approval",
-     "guards"}
-)  # fmt: skip
+    {
+        "DBOS.setEvent",
+        "DBOS.sleep",
+        "DBOS.getResult",
+        "DBOS.waitFirst",
+        "DBOS.writeStream",
+        "DBOS.closeStream",
+        "clock",
+        "DBOS.getEvent",
+        "DBOS.now",
+        "settings",
+        "approval",
+        "guards",
+    }
+)
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BAR_WIDTH = 16
@@ -145,18 +156,32 @@ def build_items(
             continue
         items.append(
             TimelineItem(
-                key=f"s{s.step_id}", step_id=s.step_id, name=name, status=s.status,
-                started=s.started_at, ended=s.completed_at, attempts=s.attempts,
+                key=f"s{s.step_id}",
+                step_id=s.step_id,
+                name=name,
+                status=s.status,
+                started=s.started_at,
+                ended=s.completed_at,
+                attempts=s.attempts,
                 note=describe_error(s.error) if s.error else s.output_summary,
-                error=s.error, internal=internal,
+                error=s.error,
+                internal=internal,
             )
-        )  # fmt: skip
+        )
     if live and live_step is not None:
         sid, name, attempt = live_step
         items.append(
-            TimelineItem(key=f"s{sid}", step_id=sid, name=name, status="running",
-                         started=None, ended=None, attempts=attempt, note="streaming…")
-        )  # fmt: skip
+            TimelineItem(
+                key=f"s{sid}",
+                step_id=sid,
+                name=name,
+                status="running",
+                started=None,
+                ended=None,
+                attempts=attempt,
+                note="streaming…",
+            )
+        )
     return items
 
 
@@ -171,9 +196,15 @@ def _wait_item(
         note = "waiting for a message" + (f" · times out in {left}" if left else "")
         note += " · a sends one"
     return TimelineItem(
-        key=f"s{step.step_id}", step_id=step.step_id, name=name, status="waiting",
-        started=step.started_at, ended=None, note=note, internal=internal,
-    )  # fmt: skip
+        key=f"s{step.step_id}",
+        step_id=step.step_id,
+        name=name,
+        status="waiting",
+        started=step.started_at,
+        ended=None,
+        note=note,
+        internal=internal,
+    )
 
 
 def _child_item(step: StepRow, child: WorkflowRow | None, notes: Mapping[str, str]) -> TimelineItem:
@@ -183,19 +214,28 @@ def _child_item(step: StepRow, child: WorkflowRow | None, notes: Mapping[str, st
     error = ""
     if child is not None:
         status = {
-            "SUCCESS": "done", "ERROR": "error", "PENDING": "running", "ENQUEUED": "queued",
+            "SUCCESS": "done",
+            "ERROR": "error",
+            "PENDING": "running",
+            "ENQUEUED": "queued",
             "CANCELLED": "cancelled",
-        }.get(child.status, child.status.lower())  # fmt: skip
+        }.get(child.status, child.status.lower())
         started = child.created_at or started
         ended = child.completed_at if not child.active else None
         error = child.error
         what = notes.get(child.workflow_id) or child.summary or child.workflow_id
         note = describe_error(error) if error else what
     return TimelineItem(
-        key=f"c{step.child_id}", step_id=step.step_id, name=f"↳ {step.name}",
-        status=status, started=started, ended=ended, note=note, child_id=step.child_id,
+        key=f"c{step.child_id}",
+        step_id=step.step_id,
+        name=f"↳ {step.name}",
+        status=status,
+        started=started,
+        ended=ended,
+        note=note,
+        child_id=step.child_id,
         error=error,
-    )  # fmt: skip
+    )
 
 
 _GLYPH = {
@@ -232,8 +272,12 @@ class Timeline(RowTable):
     detail gets less than ``NOTE_MIN`` columns.
     """
 
-    FIXED = (("name", "STEP", 20), ("status", "", 4), ("time", "TIME", 6),
-             ("bar", "WATERFALL", BAR_WIDTH))  # fmt: skip
+    FIXED = (
+        ("name", "STEP", 20),
+        ("status", "", 4),
+        ("time", "TIME", 6),
+        ("bar", "WATERFALL", BAR_WIDTH),
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         columns = [Column(key, label, width) for key, label, width in self.FIXED]
@@ -273,9 +317,17 @@ class Timeline(RowTable):
             if item.attempts > 1:
                 mark.append(f"×{item.attempts}", style="bold yellow")
             note_style = "red" if item.status == "error" else "dim"
-            rows.append((item.key, (
-                Text(f"{item.step_id:>2} {item.name}"), mark, dur,
-                _bar(item, t0, t1, frame, self.bar_width), Text(item.note[:200], style=note_style),
-            )))  # fmt: skip
+            rows.append(
+                (
+                    item.key,
+                    (
+                        Text(f"{item.step_id:>2} {item.name}"),
+                        mark,
+                        dur,
+                        _bar(item, t0, t1, frame, self.bar_width),
+                        Text(item.note[:200], style=note_style),
+                    ),
+                )
+            )
         self.items = {i.key: i for i in items}
         self.set_rows(rows)

@@ -696,10 +696,14 @@ class OfflineModelServer:
             {
                 "type": "content_block_start",
                 "index": index,
-                "content_block": {"type": "tool_use", "id": call.id, "name": call.name,
-                                  "input": {}},
+                "content_block": {
+                    "type": "tool_use",
+                    "id": call.id,
+                    "name": call.name,
+                    "input": {},
+                },
             },
-        )  # fmt: skip
+        )
         for piece in _json_pieces(json.dumps(call.input, ensure_ascii=False)):
             delta(index, {"type": "input_json_delta", "partial_json": piece})
         handler.sse("content_block_stop", {"type": "content_block_stop", "index": index})

@@ -129,9 +129,13 @@ class ScriptedTransport(Transport):
 
     def _event(self, event: dict[str, Any]) -> None:
         self._emit(
-            {"type": "stream_event", "uuid": str(uuid.uuid4()), "session_id": self._session,
-             "event": event}
-        )  # fmt: skip
+            {
+                "type": "stream_event",
+                "uuid": str(uuid.uuid4()),
+                "session_id": self._session,
+                "event": event,
+            }
+        )
 
     def _result(self, text: str, *, error_status: int | None = None, out_tokens: int = 0) -> None:
         cost = 0.0 if error_status else out_tokens * 15e-6
@@ -170,22 +174,45 @@ class ScriptedTransport(Transport):
         index = 0
         if call.think:
             thinking = thinking_for(call.task, call.prompt)
-            self._event({"type": "content_block_start", "index": index,
-                         "content_block": {"type": "thinking", "thinking": ""}})  # fmt: skip
+            self._event(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "thinking", "thinking": ""},
+                }
+            )
             for piece in split_pieces(thinking):
-                self._event({"type": "content_block_delta", "index": index,
-                             "delta": {"type": "thinking_delta", "thinking": piece}})  # fmt: skip
+                self._event(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "thinking_delta", "thinking": piece},
+                    }
+                )
             self._event({"type": "content_block_stop", "index": index})
             blocks.append(
-                {"type": "thinking", "thinking": thinking,
-                 "signature": thinking_signature(thinking)}
-            )  # fmt: skip
+                {
+                    "type": "thinking",
+                    "thinking": thinking,
+                    "signature": thinking_signature(thinking),
+                }
+            )
             index += 1
-        self._event({"type": "content_block_start", "index": index,
-                     "content_block": {"type": "text", "text": ""}})  # fmt: skip
+        self._event(
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
         for piece in pieces:
-            self._event({"type": "content_block_delta", "index": index,
-                         "delta": {"type": "text_delta", "text": piece}})  # fmt: skip
+            self._event(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": piece},
+                }
+            )
         if fault is FaultKind.MIDSTREAM:
             self._result("API Error: 529 Overloaded (offline fault, mid-stream)", error_status=529)
             return
@@ -210,10 +237,15 @@ class ScriptedTransport(Transport):
             {
                 "type": "control_request",
                 "request_id": request_id,
-                "request": {"subtype": "can_use_tool", "tool_name": tool, "input": tool_in,
-                            "tool_use_id": use_id, "permission_suggestions": []},
+                "request": {
+                    "subtype": "can_use_tool",
+                    "tool_name": tool,
+                    "input": tool_in,
+                    "tool_use_id": use_id,
+                    "permission_suggestions": [],
+                },
             }
-        )  # fmt: skip
+        )
         response = await waiter
         if response.get("subtype") != "success":
             return {"behavior": "deny", "message": str(response.get("error", "error"))}
@@ -231,49 +263,105 @@ class ScriptedTransport(Transport):
         for n, tool in enumerate(scripted):
             tool_in = tool_input(tool, call.prompt) or {}
             use_id = f"toolu_offline_{phash[:10]}_{n}"
-            self._event({"type": "content_block_start", "index": 0, "content_block": {
-                "type": "tool_use", "id": use_id, "name": tool, "input": {}}})  # fmt: skip
-            self._event({"type": "content_block_delta", "index": 0, "delta": {
-                "type": "input_json_delta", "partial_json": json.dumps(tool_in)}})  # fmt: skip
+            self._event(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "tool_use", "id": use_id, "name": tool, "input": {}},
+                }
+            )
+            self._event(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": json.dumps(tool_in)},
+                }
+            )
             self._event({"type": "content_block_stop", "index": 0})
             self._emit(
-                {"type": "assistant", "parent_tool_use_id": None, "session_id": self._session,
-                 "message": {"model": call.model, "role": "assistant", "content": [
-                     {"type": "tool_use", "id": use_id, "name": tool, "input": tool_in}]}}
-            )  # fmt: skip
+                {
+                    "type": "assistant",
+                    "parent_tool_use_id": None,
+                    "session_id": self._session,
+                    "message": {
+                        "model": call.model,
+                        "role": "assistant",
+                        "content": [
+                            {"type": "tool_use", "id": use_id, "name": tool, "input": tool_in}
+                        ],
+                    },
+                }
+            )
             turns += 1
             decision = await self._permission(tool, tool_in, use_id)
             allowed = decision.get("behavior") == "allow"
             text = _simulated(tool, tool_in) if allowed else str(decision.get("message", ""))
             outcomes.append(ToolOutcome(name=tool, text=text, is_error=not allowed))
             self._emit(
-                {"type": "user", "parent_tool_use_id": None, "session_id": self._session,
-                 "message": {"role": "user", "content": [
-                     {"type": "tool_result", "tool_use_id": use_id, "content": text,
-                      "is_error": not allowed}]}}
-            )  # fmt: skip
+                {
+                    "type": "user",
+                    "parent_tool_use_id": None,
+                    "session_id": self._session,
+                    "message": {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": use_id,
+                                "content": text,
+                                "is_error": not allowed,
+                            }
+                        ],
+                    },
+                }
+            )
             if not allowed and decision.get("interrupt"):
                 self._emit(
-                    {"type": "result", "subtype": "error_during_execution", "duration_ms": 1,
-                     "duration_api_ms": 1, "is_error": True, "num_turns": turns,
-                     "session_id": self._session, "total_cost_usd": 0.0, "usage": {},
-                     "result": "[Request interrupted by user for tool use]"}
-                )  # fmt: skip
+                    {
+                        "type": "result",
+                        "subtype": "error_during_execution",
+                        "duration_ms": 1,
+                        "duration_api_ms": 1,
+                        "is_error": True,
+                        "num_turns": turns,
+                        "session_id": self._session,
+                        "total_cost_usd": 0.0,
+                        "usage": {},
+                        "result": "[Request interrupted by user for tool use]",
+                    }
+                )
                 self._out.put_nowait(None)
                 return
         text = answer(call.task, call.prompt, tool_outcomes=outcomes)
         pieces = split_pieces(text)
-        self._event({"type": "content_block_start", "index": 0,
-                     "content_block": {"type": "text", "text": ""}})  # fmt: skip
+        self._event(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
         for piece in pieces:
-            self._event({"type": "content_block_delta", "index": 0,
-                         "delta": {"type": "text_delta", "text": piece}})  # fmt: skip
+            self._event(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                }
+            )
         self._event({"type": "content_block_stop", "index": 0})
         self._emit(
-            {"type": "assistant", "parent_tool_use_id": None, "session_id": self._session,
-             "message": {"model": call.model, "role": "assistant",
-                         "content": [{"type": "text", "text": text}]}}
-        )  # fmt: skip
+            {
+                "type": "assistant",
+                "parent_tool_use_id": None,
+                "session_id": self._session,
+                "message": {
+                    "model": call.model,
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": text}],
+                },
+            }
+        )
         self._result(text, out_tokens=len(pieces))
 
     async def read_messages(self) -> AsyncIterator[dict[str, Any]]:
