@@ -308,11 +308,19 @@ class Coalescer:
         self._closed = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
+            # A write in flight holds parts already taken from the buffer: cancelling it would
+            # lose them (seen under load: a step's last chunk missing from its stream). Let it
+            # finish; only a cancelled execution, whose writes DBOS refuses anyway, cuts it.
+            if best_effort:
+                self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+            except Exception as exc:
+                if not best_effort:
+                    raise
+                log.debug("stream write dropped after cancellation: %s", exc)
         try:
             await self.flush()
         except Exception as exc:
