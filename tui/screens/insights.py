@@ -49,7 +49,17 @@ MIN_REFRESH_S = 3.0
 
 
 class InsightsScreen(WorkerErrors, Screen[None]):
-    """Charts and tables of one window of runs."""
+    """Charts and tables of one window of runs.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close the filter box, else back to the screen underneath. |
+    | 1 | The last hour. |
+    | 2 | The last 24 hours. |
+    | 3 | The last 7 days. |
+    | 4 | The last 30 days. |
+    | / | Filter the runs (the list's filter language). |
+    """
 
     quiet_worker_groups = frozenset({"insights"})
 

@@ -28,7 +28,15 @@ RGB = tuple[int, int, int]
 
 def bucket_labels(buckets: Sequence[Bucket], bucket_s: int) -> list[str]:
     """A short label per bucket: ``14:00`` for hour buckets and below, ``12-03`` for days,
-    ``12-03 06h`` in between."""
+    ``03 06h`` in between.
+
+    Args:
+        buckets: The window's buckets.
+        bucket_s: Their size in seconds.
+
+    Returns:
+        One label per bucket, in local time.
+    """
     if bucket_s >= 86400:
         fmt = "%m-%d"
     elif bucket_s >= 6 * 3600:
@@ -67,9 +75,18 @@ class Chart(PlotextPlot):
         return self._pending is not None or self._built is None or self._built[0] != self._key()
 
     def colour(self, name: str) -> RGB:
+        """A theme colour, as last read on the UI thread.
+
+        Args:
+            name: One of :attr:`COLOURS`.
+
+        Returns:
+            Its RGB (the foreground's, or grey, before the theme was read).
+        """
         return self._palette.get(name) or self._palette.get("foreground") or (128, 128, 128)
 
     def redraw(self) -> None:
+        """Read the theme's colours and draw again (on the next render, in a worker)."""
         variables = self.app.theme_variables
         self._palette = {
             n: Color.parse(variables.get(n) or variables["foreground"]).rgb for n in self.COLOURS
@@ -120,6 +137,11 @@ class Chart(PlotextPlot):
         self.refresh()
 
     def draw(self) -> None:
+        """Draw the chart with ``self.plt`` (in a worker thread: subclasses draw their data).
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     #: At most this many x labels, whatever the width (so that 60 columns hold them and the
@@ -127,6 +149,11 @@ class Chart(PlotextPlot):
     LABELS = 6
 
     def ticks(self, labels: list[str]) -> None:
+        """Label the x axis with at most :attr:`LABELS` of ``labels``, evenly spaced.
+
+        Args:
+            labels: A label per bar.
+        """
         n = len(labels)
         if not n:
             return
@@ -144,6 +171,12 @@ class RunsChart(Chart):
         self.bucket_s = 3600
 
     def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        """Chart these buckets.
+
+        Args:
+            buckets: The window's buckets.
+            bucket_s: Their size in seconds (for the labels).
+        """
         self.buckets, self.bucket_s = tuple(buckets), bucket_s
         self.redraw()
 
@@ -185,10 +218,21 @@ class CostChart(Chart):
         self.bucket_s = 3600
 
     def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        """Chart these buckets.
+
+        Args:
+            buckets: The window's buckets.
+            bucket_s: Their size in seconds (for the labels).
+        """
         self.buckets, self.bucket_s = tuple(buckets), bucket_s
         self.redraw()
 
     def models(self) -> list[str]:
+        """The models that cost anything in the window.
+
+        Returns:
+            Their names, the costliest first.
+        """
         totals: dict[str, float] = {}
         for b in self.buckets:
             for m, c in b.cost.items():
@@ -223,6 +267,11 @@ class HistogramChart(Chart):
         self.histogram: Histogram | None = None
 
     def show(self, histogram: Histogram | None) -> None:
+        """Chart this histogram.
+
+        Args:
+            histogram: The selected row's durations (``None``: nothing selected).
+        """
         self.histogram = histogram
         self.redraw()
 
