@@ -27,7 +27,8 @@ __all__ = [
     "stranded",
 ]
 
-#: As in ``workflows.models`` / ``workflows.presence`` (tests/test_fast_ls.py checks they match).
+#: As in ``workflows.models`` / ``workflows.presence``
+#: (tests/contract/test_fast_ls.py checks they match).
 PROGRESS_EVENT = "agentdeck.progress"
 APPROVAL_EVENT = "agentdeck.approval"
 ACTIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})

@@ -20,7 +20,7 @@ def escape(text: str) -> str:
     Rich's and Textual's own ``escape`` only escape what looks like a tag (``[b]``), but
     Textual's parser also reads ``["x=\\"y\\""]`` (a JSON list: a step's output, an answer quoting
     a file) as a tag and fails on it. Every ``[`` escaped round-trips any text
-    (tests/test_bad_input.py), but one: a backslash at the end would escape the tag that
+    (tests/screens/test_bad_input.py), but one: a backslash at the end would escape the tag that
     follows (Textual has no escaped backslash), so it gets a space after it.
 
     Args:

@@ -18,7 +18,7 @@ import pytest
 from workflows import settings as light
 from workflows.config import AgentDeckSettings, ConfigError, describe, settings, source_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from workflows.notify import (
 )
 from workflows.runtime import LOG_BUFFER, RuntimeSettings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "s3cr3t-hook-token"
 APPROVE = ApprovalAnswer(decision=ApprovalDecision.APPROVE, by="test")
 
