@@ -1,7 +1,7 @@
 """The documentation that lives in docstrings cannot drift from the code.
 
-- Every widget, screen and modal with ``BINDINGS`` has a key table in its class docstring, as
-  Textual's widgets do, and the table names exactly the keys bound (a binding added, removed or
+- The app, and every widget, screen and modal with ``BINDINGS``, has a key table in its class
+  docstring, as Textual's widgets do, and the table names exactly the keys bound (a binding added, removed or
   re-keyed without its row fails here).
 - Every public function and method of the data core (``tui.data``) and of the data layer's
   contract (``tui.supervisor.contract.Source``) has a Google-style docstring: a summary, ``Args:``
@@ -28,6 +28,7 @@ import tui.data
 import tui.modals
 import tui.screens
 import tui.widgets
+from tui.app import AgentDeckApp
 from tui.supervisor import contract
 
 _TABLE_HEADER = "| Key(s) | Description |"
@@ -48,7 +49,7 @@ def _classes_with_bindings() -> list[type]:
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if cls.__module__ == module.__name__ and "BINDINGS" in cls.__dict__:
                     found.append(cls)
-    return found
+    return [*found, AgentDeckApp]
 
 
 def _binding_keys(binding: Any) -> tuple[list[str], str | None]:
