@@ -1,8 +1,8 @@
 """The documentation that lives in docstrings cannot drift from the code.
 
 - The app, and every widget, screen and modal with ``BINDINGS``, has a key table in its class
-  docstring, as Textual's widgets do, and the table names exactly the keys bound (a binding added, removed or
-  re-keyed without its row fails here).
+  docstring, as Textual's widgets do, and the table names exactly the keys bound (a binding
+  added, removed or re-keyed without its row fails here).
 - Every public function and method of the data core (``tui.data``) and of the data layer's
   contract (``tui.supervisor.contract.Source``) has a Google-style docstring: a summary, ``Args:``
   naming each argument, ``Returns:`` when it returns something.
