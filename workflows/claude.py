@@ -58,6 +58,7 @@ from .models import (
     StreamChunk,
     Usage,
 )
+from .tether import tether
 from .tools import LoopDetected, ToolApprovalNeeded, ToolGate, ToolPolicy, load_policy
 
 __all__ = [
@@ -338,7 +339,9 @@ async def _discard(chunk: StreamChunk) -> None:
 
 
 def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> ClaudeAgentOptions:
-    env = dict(ep.env)
+    # The CLI dies with this process, however it dies (see workflows.tether).
+    cli_path, tether_env = tether(ep.cli_path) if ep.transport_factory is None else (None, {})
+    env = {**ep.env, **tether_env}
     permissions: dict[str, Any] = {"allowed_tools": list(call.tools)}
     if gate is not None:
         # Every call of every offered tool goes through the gate: nothing is pre-allowed (an
@@ -359,7 +362,7 @@ def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> Cl
         max_turns=call.max_turns,
         max_budget_usd=call.max_budget_usd,
         env=env,
-        cli_path=ep.cli_path,
+        cli_path=cli_path,
         cwd=ep.cwd,
         setting_sources=[],
         stderr=lambda line: log.debug("claude cli: %s", line.rstrip()),
