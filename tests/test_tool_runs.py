@@ -233,7 +233,12 @@ async def test_tool_runs_record_each_call_before_it_runs() -> None:
     await first.failed("e1", "old_string not found")
     verdict, message, _ = await again.before("Edit", {"file_path": "n"}, "e2")
     assert verdict == "deny" and message.endswith("failed: old_string not found")
-    # A run that cannot be recorded first does not run.
+    # A run that cannot be recorded first does not run; one whose end cannot be recorded stays
+    # "started" (a re-run refuses it), and the step goes on.
+    other = ToolRuns("other", read, write)
+    assert (await other.before("Bash", bash, "t5"))[0] == "allow"
     broken = True
-    verdict, message, _ = await ToolRuns("other", read, write).before("Bash", bash, "t5")
+    assert await other.after("t5", {"stdout": "2"}) is None
+    assert store[other.event_key("Bash", bash)]["state"] == "started"
+    verdict, message, _ = await other.before("Bash", {"command": "date"}, "t6")
     assert verdict == "deny" and "could not be recorded" in message

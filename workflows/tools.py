@@ -458,12 +458,20 @@ class ToolRuns:
         if key is not None:
             if len(json.dumps(output, ensure_ascii=False, default=str)) > MAX_RECORDED:
                 output = None  # too long to keep: a re-run is told it ran, not what it gave
-            await self._write(key, {"state": "done", "output": output})
+            await self._record(key, {"state": "done", "output": output})
         return None
+
+    async def _record(self, key: str, value: dict[str, Any]) -> None:
+        """Record how a call ended. If that fails the record stays ``started``: a re-run then
+        refuses the call rather than running it again."""
+        try:
+            await self._write(key, value)
+        except Exception as exc:
+            self.note(f"the end of a tool run could not be recorded ({exc})")
 
     async def failed(self, tool_use_id: str, error: str) -> None:
         """The tool ran and failed (``PostToolUseFailure``): record the error."""
         self._replays.pop(tool_use_id, None)
         key = self._pending.pop(tool_use_id, None)
         if key is not None:
-            await self._write(key, {"state": "failed", "error": error[:MAX_RECORDED]})
+            await self._record(key, {"state": "failed", "error": error[:MAX_RECORDED]})
