@@ -138,7 +138,12 @@ async def _status(deck: Deck, wid: str) -> bool:
 @pytest.mark.contract
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-async def test_a_kill_after_the_call_ran_replays_its_recorded_output(deck: Deck) -> None:
+@pytest.mark.parametrize("policy", ["ask", "allow"])
+async def test_a_kill_after_the_call_ran_replays_its_recorded_output(
+    deck: Deck, policy: str
+) -> None:
+    if policy == "allow":  # allowed by the policy: the PreToolUse hook lets it run, or replays it
+        (deck.root / "agentdeck.yaml").write_text("tool_policy:\n  tools:\n    Bash: allow\n")
     # research.slow*2: the research step's model turns stream at 5 tokens/s, so its answer (sent
     # after the Bash result) takes long enough to kill the worker in the middle of it.
     wid = (
