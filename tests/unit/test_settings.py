@@ -36,8 +36,9 @@ def test_every_variable_the_code_reads_is_a_documented_setting() -> None:
     for path in [*ROOT.joinpath("tui").rglob("*.py"), *ROOT.joinpath("workflows").rglob("*.py")]:
         named |= set(re.findall(r"AGENTDECK_([A-Z_]+[A-Z])", path.read_text()))
     fields = {n.upper() for n in AgentDeckSettings.model_fields}
-    # AGENTDECK_CONFIG names the settings file itself.
-    meta = {"CONFIG"}
+    # AGENTDECK_CONFIG names the settings file itself; AGENTDECK_CLI and AGENTDECK_CLI_PARENT
+    # are what a worker hands the CLI tether's wrapper (workflows/tether.py), not settings.
+    meta = {"CONFIG", "CLI", "CLI_PARENT"}
     assert named - meta <= fields, named - meta - fields
     for name, field in AgentDeckSettings.model_fields.items():
         assert field.description, f"{name} has no description"
