@@ -411,7 +411,9 @@ class _Run:
     def queues(self) -> list[QueueLoad]:
         """Per queue and bucket end t: runs enqueued by t and not started by t (depth) and how
         long the oldest of them had waited."""
-        t = "min(:i_since + (t.k + 1) * :i_bucket, :i_until)"
+        # t.k is an integer: times the bucket in ms it overflows PostgreSQL's (4 bytes) from
+        # the 25th day bucket of the 30-day window on.
+        t = "min(:i_since + (CAST(t.k AS BIGINT) + 1) * :i_bucket, :i_until)"
         started = (
             "coalesce(s.started_at_epoch_ms, CASE WHEN s.status = 'ENQUEUED' THEN :i_until + 1 "
             "ELSE coalesce(s.completed_at, s.updated_at) END)"
