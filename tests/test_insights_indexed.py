@@ -4,6 +4,7 @@ runs of every DBOS status and presence rows in several statuses."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -166,3 +167,23 @@ def test_runs_per_bucket_read_only_indexes_on_sqlite() -> None:
     compute(db, InsightsQuery(window="30d", parts="runs", filter="name:research"))
     (filtered,) = db.plans
     assert "COVERING INDEX" not in filtered, filtered
+
+
+@pytest.mark.parametrize("tops", [(0, 0, 0), (0, 3, 1), (120, 7, 0)])
+def test_runs_chart_counts_from_zero_in_whole_ticks(tops: tuple[int, ...]) -> None:
+    """The runs chart's y axis starts at 0 (an all-zero window was drawn from -1 to 1) and
+    its ticks are whole numbers."""
+    from tui.data.insights import Bucket
+    from tui.widgets.charts import RunsChart
+
+    chart = RunsChart()
+    chart.buckets = tuple(
+        Bucket(start=1_796_600_000 + i * 3600, started=n, succeeded=n) for i, n in enumerate(tops)
+    )
+    chart.plt.clear_figure()
+    chart.draw()
+    chart.plt.plotsize(60, 15)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", chart.plt.build())
+    ticks = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert ticks[-1] == "0" and all(t.isdigit() for t in ticks), ticks
+    assert int(ticks[0]) >= max(tops), ticks

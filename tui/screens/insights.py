@@ -270,6 +270,8 @@ class InsightsScreen(WorkerErrors, Screen[None]):
             self._show_queues(found)
             if self._selected is None:
                 self._select_row()
+                if self._selected is None:  # no rows: the chart's hint
+                    self.query_one(HistogramChart).show(None)
             else:
                 self.query_one(HistogramChart).show(found.histogram)
 
