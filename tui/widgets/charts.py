@@ -7,6 +7,7 @@ axes are the theme's (textual-plotext's "auto" theme).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ class Chart(PlotextPlot):
 
     ``redraw`` takes the theme's colours on the UI thread and marks the drawing stale; the next
     render starts a build of that version at that size and shows the last one meanwhile.
+    Nothing is built before the first data is shown (``show`` calls ``redraw``): an empty chart
+    built while the screen's first statement runs only took the CPU from it.
     """
 
     #: The theme colours a chart may use, read on the UI thread for the builder.
@@ -64,15 +67,29 @@ class Chart(PlotextPlot):
         self._version = 0
         self._built: tuple[tuple[Any, ...], Text] | None = None
         self._pending: tuple[Any, ...] | None = None
+        self._shown = False
+        self._drawn = asyncio.Event()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+
+    def _theme_changed(self) -> None:
+        if self._shown:
+            self.redraw()
 
     @property
     def building(self) -> bool:
-        """A build is under way or due (screenshots wait for it)."""
+        """A build of the data shown is under way or due (screenshots wait for it)."""
+        if not self._shown:
+            return False
         return self._pending is not None or self._built is None or self._built[0] != self._key()
+
+    async def drawn(self) -> None:
+        """Wait until the data last shown is drawn (a chart with no room on screen is never
+        built: no wait for it). Callers bound the wait (``asyncio.timeout``)."""
+        if self.building and self.size.width and self.size.height:
+            await self._drawn.wait()
 
     def colour(self, name: str) -> RGB:
         """A theme colour, as last read on the UI thread.
@@ -92,12 +109,16 @@ class Chart(PlotextPlot):
             n: Color.parse(variables.get(n) or variables["foreground"]).rgb for n in self.COLOURS
         }
         self._version += 1
+        self._shown = True
+        self._drawn.clear()
         self.refresh()
 
     def _key(self) -> tuple[Any, ...]:
         return (self._version, self.size.width, self.size.height, self.app.theme)
 
     def render(self) -> RenderResult:
+        if not self._shown:
+            return Text("")
         key = self._key()
         if self._built is not None and self._built[0] == key:
             return self._built[1]
@@ -134,6 +155,8 @@ class Chart(PlotextPlot):
             self._built = (key, text)
         if self._pending == key:
             self._pending = None
+        if not self.building:
+            self._drawn.set()
         self.refresh()
 
     def draw(self) -> None:
@@ -162,6 +185,21 @@ class Chart(PlotextPlot):
         self.plt.xticks([i + 1 for i in shown], [labels[i] for i in shown])
 
 
+def counts_axis(plt: Any, top: int) -> None:
+    """A y axis of counts from 0 with whole, round ticks (1, 2, 5 × 10^k apart, at most five
+    steps): plotext centres an all-zero chart on 0 (-1 to 1) and ticks counts in fractions."""
+    step = 1
+    while max(top, 1) > 5 * step:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    last = -(-max(top, 1) // step) * step
+    plt.ylim(0, last)
+    plt.yticks(list(range(0, last + 1, step)))
+
+
+def _counts(b: Bucket) -> tuple[float, int, int, int, int]:
+    return (b.start, b.started, b.succeeded, b.failed, b.cancelled)
+
+
 class RunsChart(Chart):
     """Runs started per bucket, stacked by outcome (succeeded, failed, cancelled, in flight)."""
 
@@ -171,14 +209,17 @@ class RunsChart(Chart):
         self.bucket_s = 3600
 
     def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
-        """Chart these buckets.
+        """Draw these counts; the same counts again (a first read's rest, a refresh where no
+        run started or ended) keep the drawing (a build is 40-100 ms of CPU).
 
         Args:
             buckets: The window's buckets.
             bucket_s: Their size in seconds (for the labels).
         """
+        before = (self.bucket_s, [_counts(b) for b in self.buckets])
         self.buckets, self.bucket_s = tuple(buckets), bucket_s
-        self.redraw()
+        if not self._shown or before != (bucket_s, [_counts(b) for b in self.buckets]):
+            self.redraw()
 
     def draw(self) -> None:
         plt = self.plt
@@ -205,6 +246,7 @@ class RunsChart(Chart):
             ],
         )
         self.ticks(bucket_labels(b, self.bucket_s))
+        counts_axis(plt, max(x.started for x in b))
 
 
 class CostChart(Chart):
@@ -256,6 +298,8 @@ class CostChart(Chart):
             color=[self.colour(self.PALETTE[i % len(self.PALETTE)]) for i in range(len(models))],
         )
         plt.ylabel("USD")
+        top = max((sum(x) for x in zip(*series, strict=True)), default=0.0)
+        plt.ylim(0, top if top > 0 else 1)
         self.ticks(bucket_labels(self.buckets, self.bucket_s))
 
 
@@ -285,6 +329,7 @@ class HistogramChart(Chart):
         width = (h.hi_s - h.lo_s) / n if n else 0.0
         xs = list(range(1, n + 1))
         plt.bar(xs, list(h.counts), color=self.colour("accent"))
+        counts_axis(plt, max(h.counts))
         plt.title(f"{h.kind} {h.name}: durations")
         labels = [duration(h.lo_s + i * width) for i in range(n)]
         self.ticks(labels)
