@@ -186,8 +186,15 @@ class Chart(PlotextPlot):
 
 
 def counts_axis(plt: Any, top: int) -> None:
-    """A y axis of counts from 0 with whole, round ticks (1, 2, 5 × 10^k apart, at most five
-    steps): plotext centres an all-zero chart on 0 (-1 to 1) and ticks counts in fractions."""
+    """Give a chart a y axis of counts from 0 with whole, round ticks.
+
+    Ticks are 1, 2 or 5 × 10^k apart, at most five steps: plotext would centre an all-zero
+    chart on 0 (-1 to 1) and tick counts in fractions.
+
+    Args:
+        plt: The chart's plotext module (``PlotextPlot.plt``).
+        top: The largest count drawn.
+    """
     step = 1
     while max(top, 1) > 5 * step:
         step = step * 5 // 2 if str(step)[0] == "2" else step * 2
