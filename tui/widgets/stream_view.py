@@ -22,7 +22,8 @@ from typing import Literal
 
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
@@ -338,6 +339,8 @@ class StreamView(ScrollView, can_focus=True):
         self._reading: ReadKind | None = None
         self._read_seq = 0
         self._placing = False  # (placing lines read back moves the scroll: no read for that)
+        self._paint_style: Style | None = None
+        self._painted: LRUCache[tuple[int, int, int, Style], tuple[Strip, Strip]] = LRUCache(512)
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -673,11 +676,28 @@ class StreamView(ScrollView, can_focus=True):
             self._follow()
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style once per paint, not once per row (it walks the DOM each time).
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        style = self.rich_style
+        style = self._paint_style or self.rich_style
         strip = self._marked_row(scroll_y + y) or self.doc.row(scroll_y + y)
         if strip is None:
             return Strip.blank(width, style)
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        # Rows shown recently keep their cropped and styled strip: scrolling back over them (a
+        # page down after a page up, a line at a time) paints them without making them again.
+        # (Keyed by the wrapped strip itself, kept in the value so its id is not reused.)
+        key = (id(strip), scroll_x, width, style)
+        hit = self._painted.get(key)
+        if hit is not None and hit[0] is strip:
+            return hit[1]
+        painted = strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        self._painted[key] = (strip, painted)
+        return painted
