@@ -110,10 +110,9 @@ class DetailScreen(RunActionsScreen):
         events.add_column("VALUE", key="value")
         pane = self.query_one(OutputPane)
         pane.view_for(self.workflow_id)
-        source = self.deck.source
 
         async def read(wid: str, offset: int) -> list[StreamBatch]:
-            return await source.read_streams({wid: offset})
+            return await self.deck.source.read_streams({wid: offset})
 
         pane.stream_reader = read  # lines the pane forgot are read back from the stream
         self.query_one(TabbedContent).hide_tab("branches")
