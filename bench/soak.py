@@ -271,6 +271,9 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
     return {
         "keys": len(presses),
         "frame_ms": summary([f.duration for f in frames], scale=1000.0, digits=1),
+        # The same frames' CPU time in the event loop's thread (what a frame costs, less the
+        # time the busy machine gave the core to others).
+        "frame_cpu_ms": summary([f.cpu for f in frames], scale=1000.0, digits=1),
         # Frames that laid the screen out again (not only repainted the pane), and their times.
         "layout_frames": sum(f.layout for f in frames),
         "layout_frame_ms": summary(
@@ -486,7 +489,8 @@ def main() -> int:
     print(
         f"  scroll: {s['keys']} pageup/pagedown keys, {s['rows_travelled']} rows travelled; "
         f"frame ms p50 {s['frame_ms']['p50']} p99 {s['frame_ms']['p99']} max "
-        f"{s['frame_ms']['max']} (n={s['frame_ms']['n']}, target <= 16); key -> frame ms p50 "
+        f"{s['frame_ms']['max']} (n={s['frame_ms']['n']}, target <= 16; CPU in the frame p50 "
+        f"{s['frame_cpu_ms']['p50']} p99 {s['frame_cpu_ms']['p99']}); key -> frame ms p50 "
         f"{s['key_to_frame_ms']['p50']} p99 {s['key_to_frame_ms']['p99']} "
         f"(missed: {s['key_to_frame_ms']['missed']})"
     )
