@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -242,6 +243,18 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
     from textual import events
 
     meter = FrameMeter(probe=lambda: pane.scroll_y)
+    # Python's cyclic GC while scrolling: a full (generation 2) pass walks every object the
+    # process holds (the pane's 20,000 lines and their wrapped strips among them).
+    gcs: list[tuple[int, float, float]] = []  # (generation, start, seconds)
+    started = [0.0, 0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0], started[1] = time.time(), time.perf_counter()
+        else:
+            gcs.append((info["generation"], started[0], time.perf_counter() - started[1]))
+
+    gc.callbacks.append(on_gc)
     meter.install()
     try:
         pane.focus()
@@ -258,7 +271,10 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
         t1 = time.time()
     finally:
         meter.uninstall()
+        gc.callbacks.remove(on_gc)
     frames = meter.between(t0, t1, "DetailScreen")
+    full = [(start, secs) for gen, start, secs in gcs if gen == 2 and t0 <= start <= t1]
+    in_frames = [f for f in frames if any(f.start <= start <= f.end for start, _ in full)]
     keys, missed = [], {"pageup": 0, "pagedown": 0}
     for i, (t, before, key) in enumerate(presses):
         t_next = presses[i + 1][0] if i + 1 < len(presses) else t1
@@ -278,6 +294,15 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
         "layout_frames": sum(f.layout for f in frames),
         "layout_frame_ms": summary(
             [f.duration for f in frames if f.layout], scale=1000.0, digits=1
+        ),
+        "gc_full": {
+            "passes": len(full),
+            "ms": [round(secs * 1000.0, 1) for _, secs in full],
+            "frames_with_one_ms": [round(f.duration * 1000.0, 1) for f in in_frames],
+            "objects": len(gc.get_objects()),
+        },
+        "frames_without_full_gc_ms": summary(
+            [f.duration for f in frames if f not in in_frames], scale=1000.0, digits=1
         ),
         "bytes_per_frame": summary([float(f.bytes) for f in frames], digits=0),
         "key_to_frame_ms": {**summary(keys, scale=1000.0, digits=1), "missed": missed},
@@ -493,6 +518,13 @@ def main() -> int:
         f"{s['frame_cpu_ms']['p50']} p99 {s['frame_cpu_ms']['p99']}); key -> frame ms p50 "
         f"{s['key_to_frame_ms']['p50']} p99 {s['key_to_frame_ms']['p99']} "
         f"(missed: {s['key_to_frame_ms']['missed']})"
+    )
+    g = s["gc_full"]
+    print(
+        f"  full GC passes while scrolling: {g['passes']} ({g['ms']} ms; {g['objects']:,} "
+        "objects), "
+        f"frames they fell in: {g['frames_with_one_ms']} ms; the other frames: p50 "
+        f"{s['frames_without_full_gc_ms']['p50']} p99 {s['frames_without_full_gc_ms']['p99']} ms"
     )
     emit(
         {
