@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -40,6 +41,8 @@ ReadBack = tuple[int, list[Text], bool]
 #: has been fed so far, and does its reading and rendering in worker threads.
 LineReader = Callable[[int, "int | None"], Awaitable[ReadBack]]
 ReadKind = Literal["older", "newer", "tail", "start"]
+#: One row of a wrapped line: its segments.
+Row = tuple[Segment, ...]
 
 
 class StreamDoc:
@@ -48,7 +51,10 @@ class StreamDoc:
     def __init__(self, view: StreamView) -> None:
         self._view = view
         self._lines: list[Text] = []
-        self._wrapped: list[list[Strip]] = []
+        #: Each line's rows as plain segments: a ``Strip`` is made for a row when it is painted
+        #: (a Strip carries seven caches: kept for every row of 20,000 lines they were most of
+        #: the objects Python's cyclic GC walks, a 170 ms pause while scrolling).
+        self._wrapped: list[list[Row]] = []
         self._starts: list[int] = []  # first visual row of each logical line
         self._height = 0
         self._width = 0
@@ -194,7 +200,7 @@ class StreamDoc:
             self._tail = (self.total, len(self._lines[-1]) if self._lines else 0)
 
     def read_back(
-        self, lo: int, lines: list[Text], strips: list[list[Strip]] | None, width: int
+        self, lo: int, lines: list[Text], strips: list[list[Row]] | None, width: int
     ) -> None:
         """Lines ``lo`` on, read back, placed before the kept ones or after them (they abut)
         or instead of them; ``strips``: they wrapped for ``width`` (in a worker thread)."""
@@ -286,15 +292,15 @@ class StreamDoc:
             del self._starts[index:]
             y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
             for line in self._lines[index:]:
-                strips = self._view.wrap(line, width)
+                rows = [tuple(strip) for strip in self._view.wrap(line, width)]
                 self._starts.append(y)
-                self._wrapped.append(strips)
-                y += len(strips)
+                self._wrapped.append(rows)
+                y += len(rows)
             self._height = y
             self._stale = len(self._lines)
         return self._height
 
-    def row(self, row: int) -> Strip | None:
+    def row(self, row: int) -> Row | None:
         if row >= self._height or not self._starts:
             return None
         i = bisect_right(self._starts, row) - 1
@@ -340,7 +346,7 @@ class StreamView(ScrollView, can_focus=True):
         self._read_seq = 0
         self._placing = False  # (placing lines read back moves the scroll: no read for that)
         self._paint_style: Style | None = None
-        self._painted: LRUCache[tuple[int, int, int, Style], tuple[Strip, Strip]] = LRUCache(512)
+        self._painted: LRUCache[tuple[int, int, int, Style], tuple[Row, Strip]] = LRUCache(512)
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -590,9 +596,9 @@ class StreamView(ScrollView, can_focus=True):
                 self._reading = None
         self._place(doc, kind, lo, lines, strips, width, end, pending)
 
-    def _wrap_all(self, lines: list[Text], width: int) -> list[list[Strip]]:
+    def _wrap_all(self, lines: list[Text], width: int) -> list[list[Row]]:
         """(In a worker thread.)"""
-        return [self.wrap(line, width) for line in lines]
+        return [[tuple(strip) for strip in self.wrap(line, width)] for line in lines]
 
     def _place(
         self,
@@ -600,7 +606,7 @@ class StreamView(ScrollView, can_focus=True):
         kind: ReadKind,
         lo: int,
         lines: list[Text],
-        strips: list[list[Strip]] | None,
+        strips: list[list[Row]] | None,
         width: int,
         end: bool,
         pending: list[tuple[str, str | Style]],
@@ -688,16 +694,19 @@ class StreamView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         style = self._paint_style or self.rich_style
-        strip = self._marked_row(scroll_y + y) or self.doc.row(scroll_y + y)
-        if strip is None:
+        marked = self._marked_row(scroll_y + y)
+        if marked is not None:
+            return marked.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        row = self.doc.row(scroll_y + y)
+        if row is None:
             return Strip.blank(width, style)
-        # Rows shown recently keep their cropped and styled strip: scrolling back over them (a
-        # page down after a page up, a line at a time) paints them without making them again.
-        # (Keyed by the wrapped strip itself, kept in the value so its id is not reused.)
-        key = (id(strip), scroll_x, width, style)
+        # Rows shown recently keep their strip: scrolling back over them (a page down after a
+        # page up, a line at a time) paints them without making them again. (Keyed by the row
+        # itself, kept in the value so its id is not reused.)
+        key = (id(row), scroll_x, width, style)
         hit = self._painted.get(key)
-        if hit is not None and hit[0] is strip:
+        if hit is not None and hit[0] is row:
             return hit[1]
-        painted = strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
-        self._painted[key] = (strip, painted)
+        painted = Strip(row).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        self._painted[key] = (row, painted)
         return painted
