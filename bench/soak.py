@@ -19,10 +19,11 @@ would be memory the soak measures).
 
 Reported: RSS at the end of the warm-up (5 min; a sixth of a shorter soak) and at the end, the
 growth between them (target <= 10 %), mean CPU; the big run's lines written, seen by the pane
-and kept by it (``StreamView.max_lines``: older lines are forgotten; reading them back on scroll
-is not built, so scrolling reaches the oldest kept line only); scroll frame time p50/p99/max
-(target <= 16 ms) and key -> first frame that moved; whether the pane kept following the tail
-while nobody scrolled (``tail_lost_at_s``: when it stopped, checked every 100 ms).
+and kept by it (``StreamView.max_lines``: older lines are forgotten, and read back from the
+stream when the reader scrolls to them: timed after the scroll, with ``home`` and ``end``);
+scroll frame time p50/p99/max (target <= 16 ms) and key -> first frame that moved; whether the
+pane kept following the tail while nobody scrolled (``tail_lost_at_s``: when it stopped,
+checked every 100 ms).
 
 Usage: ``python bench/soak.py [--quick] [--minutes M] [--lines N] [--background B] [--pg]``
 (``--quick``: about 30 s, 30,000 lines, one background run at a time; samples every 2 s).
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -241,6 +243,18 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
     from textual import events
 
     meter = FrameMeter(probe=lambda: pane.scroll_y)
+    # Python's cyclic GC while scrolling: a full (generation 2) pass walks every object the
+    # process holds (the pane's 20,000 lines and their wrapped strips among them).
+    gcs: list[tuple[int, float, float]] = []  # (generation, start, seconds)
+    started = [0.0, 0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0], started[1] = time.time(), time.perf_counter()
+        else:
+            gcs.append((info["generation"], started[0], time.perf_counter() - started[1]))
+
+    gc.callbacks.append(on_gc)
     meter.install()
     try:
         pane.focus()
@@ -253,11 +267,14 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
             presses.append((time.time(), float(pane.scroll_y), key))
             driver.send_message(events.Key(key, None))
             await asyncio.sleep(KEY_EVERY_S)  # the reader's pace, not a wait for a result
-        await asyncio.sleep(0.5)  # the last key's frames (the pane animates its scroll)
+        await asyncio.sleep(0.5)  # the last key's frames
         t1 = time.time()
     finally:
         meter.uninstall()
+        gc.callbacks.remove(on_gc)
     frames = meter.between(t0, t1, "DetailScreen")
+    full = [(start, secs) for gen, start, secs in gcs if gen == 2 and t0 <= start <= t1]
+    in_frames = [f for f in frames if any(f.start <= start <= f.end for start, _ in full)]
     keys, missed = [], {"pageup": 0, "pagedown": 0}
     for i, (t, before, key) in enumerate(presses):
         t_next = presses[i + 1][0] if i + 1 < len(presses) else t1
@@ -270,10 +287,22 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
     return {
         "keys": len(presses),
         "frame_ms": summary([f.duration for f in frames], scale=1000.0, digits=1),
+        # The same frames' CPU time in the event loop's thread (what a frame costs, less the
+        # time the busy machine gave the core to others).
+        "frame_cpu_ms": summary([f.cpu for f in frames], scale=1000.0, digits=1),
         # Frames that laid the screen out again (not only repainted the pane), and their times.
         "layout_frames": sum(f.layout for f in frames),
         "layout_frame_ms": summary(
             [f.duration for f in frames if f.layout], scale=1000.0, digits=1
+        ),
+        "gc_full": {
+            "passes": len(full),
+            "ms": [round(secs * 1000.0, 1) for _, secs in full],
+            "frames_with_one_ms": [round(f.duration * 1000.0, 1) for f in in_frames],
+            "objects": len(gc.get_objects()),
+        },
+        "frames_without_full_gc_ms": summary(
+            [f.duration for f in frames if f not in in_frames], scale=1000.0, digits=1
         ),
         "bytes_per_frame": summary([float(f.bytes) for f in frames], digits=0),
         "key_to_frame_ms": {**summary(keys, scale=1000.0, digits=1), "missed": missed},
@@ -281,6 +310,59 @@ async def scroll(app: Any, pane: Any) -> dict[str, Any]:
         "rows_travelled": round(max(ys) - min(ys)) if ys else 0,
         "max_scroll_y": round(float(pane.max_scroll_y)),
     }
+
+
+def numbers(doc: Any, tag: str) -> list[int]:
+    """The line numbers of the soak's lines a document keeps, in order."""
+    out = []
+    for i in range(doc.line_count):
+        parts = doc.line(i).plain.split()
+        if len(parts) > 2 and parts[0] == tag and parts[1].isdigit():
+            out.append(int(parts[1]))
+    return out
+
+
+def consecutive(nums: list[int]) -> bool:
+    return bool(nums) and all(b == a + 1 for a, b in zip(nums, nums[1:], strict=False))
+
+
+async def read_back(app: Any, pane: Any, wid: str, last: int) -> dict[str, Any]:
+    """Lines the pane forgot, read back from the stream: the top of the kept lines (older lines
+    above them), ``home`` (the stream's first line), ``end`` (the tail, followed again); the time
+    from the scroll or key until the lines are in place, and whether they are the stream's lines
+    in order, with no gap and no line twice."""
+    from textual import events
+
+    doc = pane.views[wid]
+    driver = app._driver
+    out: dict[str, Any] = {}
+
+    async def placed(what: str, cond: Any) -> float:
+        t = time.monotonic()
+        await until(lambda: cond() and pane._reading is None, 60, what)
+        return round((time.monotonic() - t) * 1000.0, 1)
+
+    first = doc.dropped
+    top_before = numbers(doc, "big")[:1]
+    pane.scroll_to(y=0, animate=False, immediate=True)
+    out["older_ms"] = await placed("older lines", lambda: doc.dropped < first)
+    nums = numbers(doc, "big")
+    out["older_lines"] = first - doc.dropped
+    out["older_in_order"] = consecutive(nums) and bool(top_before) and top_before[0] in nums
+    driver.send_message(events.Key("home", None))
+    out["home_ms"] = await placed("the first lines", lambda: doc.dropped == 0)
+    nums = numbers(doc, "big")
+    out["home_first_line"] = nums[0] if nums else None
+    out["home_in_order"] = consecutive(nums)
+    out["kept_away_from_tail"] = doc.line_count
+    driver.send_message(events.Key("end", None))
+    out["end_ms"] = await placed("the tail", lambda: not doc.detached and pane.following)
+    nums = numbers(doc, "big")
+    out["end_last_line"] = nums[-1] if nums else None
+    out["end_in_order"] = consecutive(nums) and nums[-1] == last - 1
+    out["following_after_end"] = pane.following
+    out["kept_max"] = pane.max_lines
+    return out
 
 
 async def dashboard(args: argparse.Namespace, db_url: str, root: Path) -> dict[str, Any]:
@@ -340,12 +422,13 @@ async def dashboard(args: argparse.Namespace, db_url: str, root: Path) -> dict[s
                 "max_lines": pane.max_lines,
                 "caught_up": caught_up,
                 "catch_up_s": round(catch_up_s, 2),
-                "read_back_on_scroll": False,
+                "read_back_on_scroll": True,
                 "shown": pane.doc is doc,
                 "following_at_end": pane.following,
                 "tail_lost_at_s": tail_lost[:20],
             }
             scrolled = await scroll(app, pane)
+            pane_figures["read_back"] = await read_back(app, pane, wid, done["lines"])
         writer.go()
         background = int(await writer.expect("background", 60))
     finally:
@@ -412,8 +495,16 @@ def main() -> int:
     print(
         f"  big run: {p['lines_written']:,} lines written over {p['stream_s']} s, "
         f"{p['lines_seen']:,} seen by the pane (caught up {p['catch_up_s']} s after the last), "
-        f"{p['lines_kept']:,} kept (cap {p['max_lines']:,}), {p['lines_dropped']:,} forgotten "
-        "(not read back on scroll: not built)"
+        f"{p['lines_kept']:,} kept (cap {p['max_lines']:,}), {p['lines_dropped']:,} forgotten"
+    )
+    rb = p["read_back"]
+    print(
+        f"  read back: {rb['older_lines']:,} older lines above the kept ones in "
+        f"{rb['older_ms']} ms (in order: {rb['older_in_order']}); home: line "
+        f"{rb['home_first_line']} in {rb['home_ms']} ms (in order: {rb['home_in_order']}, "
+        f"{rb['kept_away_from_tail']:,} kept); end: the tail in {rb['end_ms']} ms (last line "
+        f"{rb['end_last_line']}, in order: {rb['end_in_order']}, following: "
+        f"{rb['following_after_end']})"
     )
     print(
         f"  the pane followed the tail throughout: {not p['tail_lost_at_s']} "
@@ -423,9 +514,17 @@ def main() -> int:
     print(
         f"  scroll: {s['keys']} pageup/pagedown keys, {s['rows_travelled']} rows travelled; "
         f"frame ms p50 {s['frame_ms']['p50']} p99 {s['frame_ms']['p99']} max "
-        f"{s['frame_ms']['max']} (n={s['frame_ms']['n']}, target <= 16); key -> frame ms p50 "
+        f"{s['frame_ms']['max']} (n={s['frame_ms']['n']}, target <= 16; CPU in the frame p50 "
+        f"{s['frame_cpu_ms']['p50']} p99 {s['frame_cpu_ms']['p99']}); key -> frame ms p50 "
         f"{s['key_to_frame_ms']['p50']} p99 {s['key_to_frame_ms']['p99']} "
         f"(missed: {s['key_to_frame_ms']['missed']})"
+    )
+    g = s["gc_full"]
+    print(
+        f"  full GC passes while scrolling: {g['passes']} ({g['ms']} ms; {g['objects']:,} "
+        "objects), "
+        f"frames they fell in: {g['frames_with_one_ms']} ms; the other frames: p50 "
+        f"{s['frames_without_full_gc_ms']['p50']} p99 {s['frames_without_full_gc_ms']['p99']} ms"
     )
     emit(
         {

@@ -36,6 +36,9 @@ class Frame:
     bytes: int
     #: A layout pass (sizes and positions recomputed), not only a repaint of dirty widgets.
     layout: bool
+    #: CPU seconds of the event loop's thread during the frame (``duration`` less the time
+    #: other processes had the core: on a busy machine, what the frame itself costs).
+    cpu: float = 0.0
 
 
 @dataclass
@@ -49,6 +52,7 @@ class FrameMeter:
     _probe_value: object = None
     _bytes: int = -1
     _layout: bool = False
+    _c0: float = 0.0
 
     def install(self) -> None:
         from textual.app import App
@@ -63,6 +67,7 @@ class FrameMeter:
             def wrapper(screen: Any, *args: Any, **kwargs: Any) -> Any:
                 if meter._depth == 0:
                     meter._start, meter._t0 = time.time(), time.perf_counter()
+                    meter._c0 = time.thread_time()
                     meter._bytes = -1
                     meter._probe_value = meter._safe_probe()
                     meter._layout = False
@@ -83,6 +88,7 @@ class FrameMeter:
                                 probe=meter._probe_value,
                                 bytes=meter._bytes,
                                 layout=meter._layout,
+                                cpu=time.thread_time() - meter._c0,
                             )
                         )
 

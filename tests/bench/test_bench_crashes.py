@@ -55,8 +55,11 @@ def test_soak() -> None:
     pane, memory, scroll = result["pane"], result["memory"], result["scroll"]
     assert pane["lines_written"] == 30_000 and pane["caught_up"] is True
     assert pane["lines_seen"] >= 30_000 and pane["lines_kept"] <= pane["max_lines"]
-    assert pane["lines_dropped"] > 0 and pane["read_back_on_scroll"] is False
+    assert pane["lines_dropped"] > 0 and pane["read_back_on_scroll"] is True
     assert pane["tail_lost_at_s"] == [] and pane["following_at_end"] is True
+    rb = pane["read_back"]
+    assert rb["older_lines"] > 0 and rb["older_in_order"] and rb["home_first_line"] == 0
+    assert rb["home_in_order"] and rb["end_in_order"] and rb["following_after_end"]
     assert memory["samples"] >= 10 and memory["rss_end_mb"] > 0 and memory["cpu_mean_pct"] > 0
     assert len(memory["rss_mb_series"]) == memory["samples"]
     assert scroll["keys"] == 60 and scroll["frame_ms"]["n"] > 0

@@ -16,7 +16,7 @@ from workflows.models import STREAM_KEY
 
 from ..formatting import clock_time, countdown, duration, row_status
 from ..messages import WorkflowsRefreshed
-from ..supervisor import RunDetail, SupervisorError, WorkflowRow
+from ..supervisor import RunDetail, StreamBatch, SupervisorError, WorkflowRow
 from ..widgets.branches import BranchesPane
 from ..widgets.find import FindBar
 from ..widgets.footer import Footer
@@ -91,7 +91,7 @@ class DetailScreen(RunActionsScreen):
         self._output_chosen = False
         #: The source whose output the pane shows, and its lines not kept when the title said.
         self._output_source = workflow_id
-        self._dropped_shown = 0
+        self._dropped_shown: tuple[int, bool] = (0, False)
         self._report_shown = False
         self._stamp: tuple[Any, ...] | None = None
         self._shown: dict[str, object] = {}
@@ -127,7 +127,13 @@ class DetailScreen(RunActionsScreen):
         events = self.query_one("#events-table", DataTable)
         events.add_column("KEY", key="key", width=22)
         events.add_column("VALUE", key="value")
-        self.query_one(OutputPane).view_for(self.workflow_id)
+        pane = self.query_one(OutputPane)
+        pane.view_for(self.workflow_id)
+
+        async def read(wid: str, offset: int) -> list[StreamBatch]:
+            return await self.deck.source.read_streams({wid: offset})
+
+        pane.stream_reader = read  # lines the pane forgot are read back from the stream
         self.query_one(TabbedContent).hide_tab("branches")
         self.query_one(TabbedContent).hide_tab("costs")  # shown for our workflows (load)
         self._set_output_title(self.workflow_id)
@@ -267,7 +273,7 @@ class DetailScreen(RunActionsScreen):
                     if batch.values:  # entries that are not agentdeck chunks: show them raw
                         pane.feed_values(batch)
                     self._note_live(batch)
-                if batches and pane.doc.dropped != self._dropped_shown:
+                if batches and self._output_kept() != self._dropped_shown:
                     self._set_output_title(self._output_source)
             done = (
                 self.detail is not None
@@ -459,18 +465,32 @@ class DetailScreen(RunActionsScreen):
         self.query_one(OutputPane).select(source)
         self._set_output_title(source)
 
+    def _output_kept(self) -> tuple[int, bool]:
+        """(Earlier lines not kept, newer lines not kept) of the output shown."""
+        doc = self.query_one(OutputPane).doc
+        return doc.dropped, doc.detached
+
+    @on(OutputPane.Moved)
+    def _output_moved(self) -> None:
+        self._set_output_title(self._output_source)
+
     def _set_output_title(self, source: str) -> None:
         label = "this run" if source == self.workflow_id else f"child {source}"
         self._output_source = source
-        dropped = self._dropped_shown = (
-            self.query_one(OutputPane).views.get(source, self.query_one(OutputPane).doc).dropped
-        )
-        kept = (
-            f" · [yellow]{dropped:,} earlier lines not kept here[/] [dim](agentdeck stream "
-            f"{escape(source)} prints them all)[/]"
-            if dropped
-            else ""
-        )
+        pane = self.query_one(OutputPane)
+        doc = pane.views.get(source, pane.doc)
+        dropped, detached = self._dropped_shown = doc.dropped, doc.detached
+        if doc.reader is not None:
+            kept = f" · [dim]{dropped:,} earlier lines: scroll up or home[/]" if dropped else ""
+            if detached:
+                kept += " · [yellow]newer lines: end returns to the tail[/]"
+        elif dropped:
+            kept = (
+                f" · [yellow]{dropped:,} earlier lines not kept here[/] [dim](agentdeck stream "
+                f"{escape(source)} prints them all)[/]"
+            )
+        else:
+            kept = ""
         show_text(
             self.query_one("#output-title", Static),
             f"[b]Output[/] · {escape(label)}{kept} · [dim]enter on a step row switches; "

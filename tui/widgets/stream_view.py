@@ -15,16 +15,34 @@ key that shows it finds it ready.
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left, bisect_right
+from collections.abc import Awaitable, Callable
+from typing import Literal
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["StreamDoc", "StreamView"]
+__all__ = ["LineReader", "ReadBack", "StreamDoc", "StreamView"]
+
+#: What a document's reader returns: the global index of the first line, the lines from there
+#: on (each whole), and whether they reach the end of what has been fed (then the last one is the
+#: line being written, and what was fed during the read follows it).
+ReadBack = tuple[int, list[Text], bool]
+#: Reads a document's lines ``[lo, hi)`` (``hi`` None: to what has been fed) back from where
+#: they came from (its stream in the database); called on the event loop, it notes there what
+#: has been fed so far, and does its reading and rendering in worker threads.
+LineReader = Callable[[int, "int | None"], Awaitable[ReadBack]]
+ReadKind = Literal["older", "newer", "tail", "start"]
+#: One row of a wrapped line: its segments.
+Row = tuple[Segment, ...]
 
 
 class StreamDoc:
@@ -37,7 +55,10 @@ class StreamDoc:
     def __init__(self, view: StreamView) -> None:
         self._view = view
         self._lines: list[Text] = []
-        self._wrapped: list[list[Strip]] = []
+        #: Each line's rows as plain segments: a ``Strip`` is made for a row when it is painted
+        #: (a Strip carries seven caches: kept for every row of 20,000 lines they were most of
+        #: the objects Python's cyclic GC walks, a 170 ms pause while scrolling).
+        self._wrapped: list[list[Row]] = []
         self._starts: list[int] = []  # first visual row of each logical line
         self._height = 0
         self._width = 0
@@ -50,6 +71,15 @@ class StreamDoc:
         self.dropped = 0
         #: Visual rows forgotten since the view last looked (it moves its scroll by them).
         self.trimmed_rows = 0
+        #: Reads forgotten lines back (None: they are not read back; the top trims as before).
+        self.reader: LineReader | None = None
+        #: Away from the tail (newer lines forgotten from the bottom): the stream's line count
+        #: and the length of its last line, counted as text is fed; None: the window ends at
+        #: the tail and text fed is appended to it.
+        self._tail: tuple[int, int] | None = None
+        #: Text fed while a read-back is in flight (it follows the read's lines if they reach
+        #: the end of what had been fed).
+        self._pending: list[tuple[str, str | Style]] | None = None
 
     # -- content ------------------------------------------------------------------------------
 
@@ -57,6 +87,31 @@ class StreamDoc:
     def line_count(self) -> int:
         """How many logical lines the document holds (forgotten ones not counted)."""
         return len(self._lines)
+
+    @property
+    def total(self) -> int:
+        """Lines of the whole stream as fed (kept or not)."""
+        return self._tail[0] if self._tail is not None else self.dropped + len(self._lines)
+
+    @property
+    def detached(self) -> bool:
+        """Whether newer lines than the kept ones were forgotten (the reader is away from the
+        tail): text fed is counted, not kept, until the tail is read back."""
+        return self._tail is not None
+
+    @property
+    def below(self) -> int:
+        """Lines after the kept ones (forgotten from the bottom)."""
+        return self.total - self.dropped - len(self._lines) if self._tail is not None else 0
+
+    def end_position(self) -> tuple[int, int]:
+        """(global index, length) of the line being written at the end of what was fed."""
+        if self._tail is not None:
+            total, length = self._tail
+            return max(0, total - 1), length
+        if not self._lines:
+            return 0, 0
+        return self.dropped + len(self._lines) - 1, len(self._lines[-1])
 
     @property
     def plain(self) -> str:
@@ -73,6 +128,7 @@ class StreamDoc:
         self._lines.clear()
         self._stale = 0
         self.dropped = 0
+        self._tail = None
         self._view.changed(self)
 
     def append(self, text: str, style: str | Style = "") -> None:
@@ -94,6 +150,11 @@ class StreamDoc:
         """
         if not pieces:
             return
+        if self._pending is not None:
+            self._pending.extend(pieces)
+        if self._tail is not None:
+            self._count(pieces)  # nothing on screen changes
+            return
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
         for text, style in pieces:
             if not text:
@@ -106,12 +167,106 @@ class StreamDoc:
                 line = Text()
                 line.append(more, style=style or None)
                 self._lines.append(line)
-        excess = len(self._lines) - self._view.max_lines
-        if excess > 0:
-            # A tenth more than the excess goes at once, so a document at its cap trims once
-            # per tenth of it, not at every batch; what was wrapped is kept, shifted up.
-            self._trim(excess + self._view.max_lines // 10)
+        self._keep_cap()
         self._view.changed(self)
+
+    def _keep_cap(self) -> None:
+        excess = len(self._lines) - self._view.max_lines
+        if excess <= 0:
+            return
+        # A tenth more than the excess goes at once, so a document at its cap trims once per
+        # tenth of it, not at every batch; what was wrapped is kept, shifted up.
+        more = excess + self._view.max_lines // 10
+        spare = self._view.lines_below_view(self) if self.reader is not None else None
+        if spare is not None and spare >= excess:
+            # The reader is scrolled up and the lines can be read back: the newest go, below
+            # the view, and the lines under the reader's eyes stay where they are.
+            self.drop_bottom(min(spare, more))
+        else:
+            self._trim(more)
+
+    def _count(self, pieces: list[tuple[str, str | Style]]) -> None:
+        """Away from the tail: count the lines fed (as ``append_many`` would make them)."""
+        assert self._tail is not None
+        total, length = self._tail
+        for text, _style in pieces:
+            if not text:
+                continue
+            total = max(total, 1)
+            newlines = text.count("\n")
+            if newlines:
+                total += newlines
+                length = len(text) - text.rfind("\n") - 1
+            else:
+                length += len(text)
+        self._tail = (total, length)
+
+    def drop_bottom(self, n: int) -> None:
+        """Forget the last ``n`` lines (the window leaves the tail; text fed is counted)."""
+        n = min(n, len(self._lines) - 1)
+        if n <= 0:
+            return
+        self._detach()
+        keep = len(self._lines) - n
+        del self._lines[keep:]
+        del self._wrapped[keep:]
+        del self._starts[keep:]
+        self._height = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
+        self._stale = min(self._stale, keep)
+
+    def _detach(self) -> None:
+        if self._tail is None:
+            self._tail = (self.total, len(self._lines[-1]) if self._lines else 0)
+
+    def read_back(
+        self, lo: int, lines: list[Text], strips: list[list[Row]] | None, width: int
+    ) -> None:
+        """Lines ``lo`` on, read back, placed before the kept ones or after them (they abut)
+        or instead of them; ``strips``: they wrapped for ``width`` (in a worker thread)."""
+        whole = len(self._wrapped) == len(self._lines) == self._stale and width == self._width
+        fits = strips is not None and whole and len(strips) == len(lines)
+        if lo + len(lines) == self.dropped and self._lines:  # before
+            self._lines[:0] = lines
+            self.dropped = lo
+            if not fits or strips is None:
+                self._stale = 0
+                return
+            starts, y = [], 0
+            for s in strips:
+                starts.append(y)
+                y += len(s)
+            self._wrapped[:0] = strips
+            self._starts = starts + [row + y for row in self._starts]
+            self._height += y
+            self._stale = len(self._lines)
+            return
+        if not (lo == self.dropped + len(self._lines) and self._lines):  # instead
+            self._detach()  # (attached again if the lines reach the end)
+            self._lines.clear()
+            self._wrapped.clear()
+            self._starts.clear()
+            self._height = self._stale = 0
+            self.dropped = lo
+            fits = strips is not None and width == self._width
+        self._lines.extend(lines)  # after (or instead)
+        if not fits or strips is None:
+            return
+        y = self._height
+        for s in strips:
+            self._starts.append(y)
+            self._wrapped.append(s)
+            y += len(s)
+        self._height = y
+        self._stale = len(self._lines)
+
+    def attach(self, pending: list[tuple[str, str | Style]]) -> None:
+        """The kept lines reach the end of what was fed again: ``pending`` (fed since) follows."""
+        self._tail = None
+        self._stale = min(self._stale, max(0, len(self._lines) - 1))
+        if pending:
+            self.append_many(pending)
+        else:
+            self._keep_cap()
 
     def _trim(self, n: int) -> None:
         """Forget the first ``n`` lines (memory stays bounded however long the stream)."""
@@ -179,22 +334,22 @@ class StreamDoc:
             del self._starts[index:]
             y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
             for line in self._lines[index:]:
-                strips = self._view.wrap(line, width)
+                rows = [tuple(strip) for strip in self._view.wrap(line, width)]
                 self._starts.append(y)
-                self._wrapped.append(strips)
-                y += len(strips)
+                self._wrapped.append(rows)
+                y += len(rows)
             self._height = y
             self._stale = len(self._lines)
         return self._height
 
-    def row(self, row: int) -> Strip | None:
+    def row(self, row: int) -> Row | None:
         """One visual row, as last laid out.
 
         Args:
             row: The row, from the top of the document.
 
         Returns:
-            The row's strip; ``None`` past the end.
+            The row's segments and width; ``None`` past the end.
         """
         if row >= self._height or not self._starts:
             return None
@@ -239,6 +394,9 @@ class StreamView(ScrollView, can_focus=True):
     }
     """
 
+    class Moved(Message):
+        """The kept lines moved: older or newer ones were read back from the stream."""
+
     max_lines: var[int] = var(20_000)
     auto_follow: var[bool] = var(True)
 
@@ -252,6 +410,12 @@ class StreamView(ScrollView, can_focus=True):
         #: A find's current match: the logical line, and the text marked in it.
         self.mark: tuple[int, str] | None = None
         self._marked: tuple[tuple[int, int, str, int, int], list[Strip]] | None = None
+        #: The read-back in flight (one at a time), if any.
+        self._reading: ReadKind | None = None
+        self._read_seq = 0
+        self._placing = False  # (placing lines read back moves the scroll: no read for that)
+        self._paint_style: Style | None = None
+        self._painted: LRUCache[tuple[int, int, int, Style], tuple[Row, Strip]] = LRUCache(512)
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -364,7 +528,19 @@ class StreamView(ScrollView, can_focus=True):
     @property
     def _at_tail(self) -> bool:
         """Following: scrolled to the last row (within one), with following on."""
-        return self.auto_follow and self.scroll_y >= self.max_scroll_y - 1
+        return self.auto_follow and not self.doc.detached and self.scroll_y >= self.max_scroll_y - 1
+
+    def lines_below_view(self, doc: StreamDoc) -> int | None:
+        """Lines of ``doc`` after the last one in view (None: it follows its tail)."""
+        if doc is self.doc:
+            if self._at_tail:
+                return None
+            y = self.scroll_y
+        elif doc.scroll_y is None:
+            return None
+        else:
+            y = doc.scroll_y
+        return doc.line_count - 1 - doc.line_at(int(y) + max(1, self._rows))
 
     def _follow(self) -> None:
         """Scroll to the last row now. (``scroll_to`` refuses until the scrollbars have caught
@@ -405,6 +581,171 @@ class StreamView(ScrollView, can_focus=True):
         else:
             self.virtual_size = size
 
+    # -- reading forgotten lines back --------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._want_more()
+
+    def _want_more(self) -> None:
+        """At the top of the kept lines with older ones forgotten, or at their bottom with newer
+        ones forgotten: read some back (one read at a time)."""
+        doc = self.doc
+        if doc.reader is None or self._reading is not None or self._width <= 0 or self._placing:
+            return
+        if self.scroll_y <= 0 and doc.dropped > 0:
+            self._read_back(doc, "older")
+        elif doc.detached and self.scroll_y >= self.max_scroll_y:
+            self._read_back(doc, "newer")
+
+    def action_scroll_up(self) -> None:
+        super().action_scroll_up()
+        self._want_more()
+
+    def action_scroll_down(self) -> None:
+        super().action_scroll_down()
+        self._want_more()
+
+    def action_page_up(self) -> None:
+        # Instant, as in less and k9s: an animated page paints a frame per step of the way.
+        if not self.allow_vertical_scroll:
+            super().action_page_up()  # (skips the action)
+        self.scroll_page_up(animate=False)
+        self._want_more()
+
+    def action_page_down(self) -> None:
+        if not self.allow_vertical_scroll:
+            super().action_page_down()
+        self.scroll_page_down(animate=False)
+        self._want_more()
+
+    def action_scroll_home(self) -> None:
+        """The first line of the stream: read back if it is not kept."""
+        doc = self.doc
+        if doc.reader is not None and doc.dropped > 0:
+            self._read_back(doc, "start")
+            return
+        self._scroll_now(0)
+
+    def action_scroll_end(self) -> None:
+        """The tail, followed: read back if the reader went up past the kept lines."""
+        doc = self.doc
+        if doc.reader is not None and doc.detached:
+            self._read_back(doc, "tail")
+            return
+        self._follow()
+
+    def _read_back(self, doc: StreamDoc, kind: ReadKind) -> None:
+        reader = doc.reader
+        if reader is None:
+            return
+        # A tenth of the cap (what a trim forgets at once), and at least two screens.
+        page = max(self.max_lines // 10, 2 * self._rows, 1)
+        lo, hi = {
+            "older": (max(0, doc.dropped - page), doc.dropped),
+            "newer": (doc.dropped + doc.line_count, doc.dropped + doc.line_count + page),
+            "tail": (max(0, doc.total - page), None),
+            "start": (0, page),
+        }[kind]
+        self._reading = kind
+        self._read_seq += 1
+        pending: list[tuple[str, str | Style]] = []
+        doc._pending = pending  # what is fed from now on, for a read that reaches it
+        # The reader notes now (on the event loop) how far the stream has been fed.
+        self.run_worker(
+            self._read(doc, kind, reader(lo, hi), pending, self._read_seq),
+            group="read-back",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"read back {kind} lines",
+        )
+
+    async def _read(
+        self,
+        doc: StreamDoc,
+        kind: ReadKind,
+        read: Awaitable[ReadBack],
+        pending: list[tuple[str, str | Style]],
+        seq: int,
+    ) -> None:
+        try:
+            lo, lines, end = await read
+            width = self._width
+            strips = await asyncio.to_thread(self._wrap_all, lines, width) if width > 0 else None
+        finally:
+            # (A key's read replaces one in flight: the one cancelled leaves the new one be.)
+            if doc._pending is pending:
+                doc._pending = None
+            if self._read_seq == seq:
+                self._reading = None
+        self._place(doc, kind, lo, lines, strips, width, end, pending)
+
+    def _wrap_all(self, lines: list[Text], width: int) -> list[list[Row]]:
+        """(In a worker thread.)"""
+        return [[tuple(strip) for strip in self.wrap(line, width)] for line in lines]
+
+    def _place(
+        self,
+        doc: StreamDoc,
+        kind: ReadKind,
+        lo: int,
+        lines: list[Text],
+        strips: list[list[Row]] | None,
+        width: int,
+        end: bool,
+        pending: list[tuple[str, str | Style]],
+    ) -> None:
+        """Put lines read back in the document, the reader's place kept (or moved, for the
+        keys that move it: home, end)."""
+        shown = doc is self.doc
+        top = doc.dropped
+        if kind == "older" and lo + len(lines) != top:
+            return  # the kept lines moved meanwhile (a key did): the next scroll asks again
+        if kind == "newer" and (not doc.detached or lo != top + doc.line_count):
+            return
+        if not lines:
+            return
+        # The reader's place: the line at the top of the view (its global index) and the row
+        # of it there; it stays there (older and newer lines), or the key moves it (home, end).
+        y = (self.scroll_y if shown else doc.scroll_y) or 0.0
+        if self._width > 0:
+            doc.layout(self._width)
+        here = doc.line_at(int(y))
+        anchor = (doc.dropped + here, y - (doc.first_row(here) or 0))
+        doc.read_back(lo, lines, strips, width)
+        if end:
+            doc.attach(pending)
+        excess = doc.line_count - self.max_lines
+        if excess > 0 and kind == "older":
+            doc.drop_bottom(excess + self.max_lines // 10)
+        elif excess > 0:
+            doc._trim(excess + self.max_lines // 10)
+        doc.trimmed_rows = 0
+        if self._width > 0:
+            doc.layout(self._width)
+        place: float | None = None  # None: the tail
+        if kind == "start":
+            place = 0.0
+        elif kind != "tail":
+            index = anchor[0] - doc.dropped
+            row = doc.first_row(index) if 0 <= index < doc.line_count else None
+            place = 0.0 if row is None else row + anchor[1]
+        if not shown:
+            doc.scroll_y = place
+        else:
+            self._placing = True
+            try:
+                self._layout()
+                if place is None:
+                    self._follow()
+                else:
+                    self._scroll_now(min(place, self.max_scroll_y))
+            finally:
+                self._placing = False
+        self.mark = None  # a find's line numbers moved
+        self.refresh()
+        self.post_message(self.Moved())
+
     def wrap(self, line: Text, width: int) -> list[Strip]:
         """One logical line wrapped at a width, rendered (long words fold).
 
@@ -425,7 +766,7 @@ class StreamView(ScrollView, can_focus=True):
         # Following is judged against the height the view had: a view that shrinks (a pane
         # above it grows) would otherwise find itself rows short of its tail and stop following.
         was_max = max(0, self.virtual_size.height - self._rows)
-        follow = self.auto_follow and self.scroll_y >= was_max - 1
+        follow = self.auto_follow and not self.doc.detached and self.scroll_y >= was_max - 1
         self._rows = region.height
         if region.width != self._width:
             self._width = region.width
@@ -434,11 +775,31 @@ class StreamView(ScrollView, can_focus=True):
             self._follow()
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style once per paint, not once per row (it walks the DOM each time).
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        style = self.rich_style
-        strip = self._marked_row(scroll_y + y) or self.doc.row(scroll_y + y)
-        if strip is None:
+        style = self._paint_style or self.rich_style
+        marked = self._marked_row(scroll_y + y)
+        if marked is not None:
+            return marked.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        row = self.doc.row(scroll_y + y)
+        if row is None:
             return Strip.blank(width, style)
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        # Rows shown recently keep their strip: scrolling back over them (a page down after a
+        # page up, a line at a time) paints them without making them again. (Keyed by the row
+        # itself, kept in the value so its id is not reused.)
+        key = (id(row), scroll_x, width, style)
+        hit = self._painted.get(key)
+        if hit is not None and hit[0] is row:
+            return hit[1]
+        painted = Strip(row).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        self._painted[key] = (row, painted)
+        return painted
