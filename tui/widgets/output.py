@@ -53,13 +53,27 @@ class FeedState:
     has_lines: bool = False
 
     def note(self, text: str) -> None:
+        """Move past a piece of text appended to the document.
+
+        Args:
+            text: The piece's text.
+        """
         if text:
             self.has_lines = True
             self.line_start = text.endswith("\n")
 
 
 def render(state: FeedState, chunks: Sequence[StreamChunk], closed: bool) -> Pieces:
-    """Pieces for a document, for chunks of agentdeck's stream (``state`` moves past them)."""
+    """Pieces for a document, for chunks of agentdeck's stream (``state`` moves past them).
+
+    Args:
+        state: What the rendering so far leaves for the next entries; updated.
+        chunks: The next chunks of the stream.
+        closed: The stream ends after them.
+
+    Returns:
+        Text and style pieces, in order.
+    """
     pieces: Pieces = []
 
     def put(text: str, style: str) -> None:

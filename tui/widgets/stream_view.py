@@ -105,7 +105,11 @@ class StreamDoc:
         return self.total - self.dropped - len(self._lines) if self._tail is not None else 0
 
     def end_position(self) -> tuple[int, int]:
-        """(global index, length) of the line being written at the end of what was fed."""
+        """Where the end of what was fed is.
+
+        Returns:
+            The global index of the line being written, and its length so far.
+        """
         if self._tail is not None:
             total, length = self._tail
             return max(0, total - 1), length
@@ -202,7 +206,11 @@ class StreamDoc:
         self._tail = (total, length)
 
     def drop_bottom(self, n: int) -> None:
-        """Forget the last ``n`` lines (the window leaves the tail; text fed is counted)."""
+        """Forget the last lines (the window leaves the tail; text fed after is counted).
+
+        Args:
+            n: How many lines to forget (the first line is always kept).
+        """
         n = min(n, len(self._lines) - 1)
         if n <= 0:
             return
@@ -221,8 +229,14 @@ class StreamDoc:
     def read_back(
         self, lo: int, lines: list[Text], strips: list[list[Row]] | None, width: int
     ) -> None:
-        """Lines ``lo`` on, read back, placed before the kept ones or after them (they abut)
-        or instead of them; ``strips``: they wrapped for ``width`` (in a worker thread)."""
+        """Place lines read back before the kept ones or after them (they abut), or instead.
+
+        Args:
+            lo: The global index of the first line read back.
+            lines: The lines.
+            strips: Their rows wrapped for ``width`` (in a worker thread), or None.
+            width: The width they were wrapped for.
+        """
         whole = len(self._wrapped) == len(self._lines) == self._stale and width == self._width
         fits = strips is not None and whole and len(strips) == len(lines)
         if lo + len(lines) == self.dropped and self._lines:  # before
@@ -260,7 +274,11 @@ class StreamDoc:
         self._stale = len(self._lines)
 
     def attach(self, pending: list[tuple[str, str | Style]]) -> None:
-        """The kept lines reach the end of what was fed again: ``pending`` (fed since) follows."""
+        """The kept lines reach the end of what was fed again: what was fed since follows.
+
+        Args:
+            pending: The pieces fed while the kept lines were away from the tail.
+        """
         self._tail = None
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
         if pending:
@@ -531,7 +549,14 @@ class StreamView(ScrollView, can_focus=True):
         return self.auto_follow and not self.doc.detached and self.scroll_y >= self.max_scroll_y - 1
 
     def lines_below_view(self, doc: StreamDoc) -> int | None:
-        """Lines of ``doc`` after the last one in view (None: it follows its tail)."""
+        """How far a document's view is from its last line.
+
+        Args:
+            doc: One of this view's documents.
+
+        Returns:
+            Lines after the last one in view; None when it follows its tail.
+        """
         if doc is self.doc:
             if self._at_tail:
                 return None
