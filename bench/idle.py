@@ -40,10 +40,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit import BENCH_DIR, emit, parse_args, quiet_logging, summary, temp_dir
 from benchkit.procstat import CLK_TCK, Sample, cpu_figures, sample
 from benchkit.seed import seeded_db
 from benchkit.sql import StatementMeter
+from benchkit.threads import per_thread, thread_ticks
 
 BIN = Path(sys.executable).parent
 SIZE = (140, 40)
@@ -82,12 +83,20 @@ def run_tmux(
     # server while it exits.
     base = [tmux, "-L", f"agentdeck-bench-{os.getpid()}-{next(_RUNS)}", "-f", "/dev/null"]
     state = root / ("state-attach" if attach else "state-embedded")
+    thread_map = root / "threads.tsv"
     command = [
         "env",
         "-u",
         "DBOS_SYSTEM_DATABASE_URL",
         f"AGENTDECK_STATE_DIR={state}",
-        str(BIN / "agentdeck"),
+        f"PYTHONPATH={BENCH_DIR}",
+        # The real CLI, started through benchkit.threads so each thread's CPU can be named.
+        str(BIN / "python"),
+        "-m",
+        "benchkit.threads",
+        str(thread_map),
+        "--",
+        "agentdeck",
         "--db",
         f"sqlite:///{db}",
         "--offline",
@@ -136,8 +145,11 @@ def run_tmux(
             raise RuntimeError(f"the pane runs {cmdline!r}, not agentdeck")
         time.sleep(settle)
         t0 = sample(server, tree=False)  # its children are the panes: the app
+        threads0, w0 = thread_ticks(pid), time.monotonic()
         figures = cpu_figures(sample_window(pid, seconds))
+        threads1, w1 = thread_ticks(pid), time.monotonic()
         t1 = sample(server, tree=False)
+        figures["per_thread"] = per_thread(threads0, threads1, thread_map, w1 - w0)
         figures["terminal_cpu_pct"] = round(
             100.0 * (t1.ticks - t0.ticks) / CLK_TCK / (t1.t - t0.t), 2
         )
@@ -300,6 +312,11 @@ def main() -> int:
                 f"{r['threads']} threads"
                 + (f"; tmux server {r['terminal_cpu_pct']}%" if how == "tmux" else "")
             )
+            for t in r.get("per_thread", []):
+                print(
+                    f"    {t['cpu_pct']:>6.3f}% ({t['share_pct']:>4.1f} %)  {t['thread']}"
+                    + (f" x{t['threads']}" if t["threads"] > 1 else "")
+                )
             if how == "headless":
                 for key, label in (("sql_dashboard", "dashboard"), ("sql_dbos_executor", "DBOS")):
                     s = r[key]

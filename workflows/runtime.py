@@ -292,7 +292,12 @@ class Runtime:
 
         _shorten_notification_fallback()
         DBOS(config=self.dbos_config())
+        from .dbos_private import make_queue_threads_wakeable, set_internal_queue_poll
+        from .queues import QUIET_QUEUE_POLL_S
+
+        set_internal_queue_poll(QUIET_QUEUE_POLL_S)
         DBOS.launch()
+        make_queue_threads_wakeable()  # for wake_queues(): a launch from here starts at once
         register_queues()  # the launch queue (rate limit, concurrency) and the research queue
         apply_schedules(schedules)
         self.heartbeat = Heartbeat(DBOS.executor_id, app_version())
