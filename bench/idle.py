@@ -18,6 +18,12 @@ listed the rows and settled:
   notification polling, heartbeat), screen updates per second (``benchkit.ui.FrameMeter``, with
   the terminal output a headless app skips) and garbage-collector passes.
 
+Each configuration settles 60 s after listing (past DBOS's first minute, in which its scheduler
+looks for new schedules every second instead of every 30 s), 1.5 s with ``--quick``. Tmux runs
+also give each thread's CPU (``benchkit.threads``: the CLI started through it, so threads carry
+their Python names); the headless run then times launches (``--launches``): from the dashboard in
+this process and from ``agentdeck launch`` in another, launch → started as DBOS recorded them.
+
 Full size: tmux embedded and attached, each with 200 and with 10,000 workflows; headless with 200.
 ``--quick``: tmux embedded and headless with 200, 5 s each (tmux runs are skipped, and said
 so, when tmux is not installed).
@@ -31,6 +37,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import random
 import shlex
 import shutil
 import subprocess
@@ -184,7 +191,62 @@ def sql_figures(start: Snapshot, end: Snapshot, wall: float) -> dict[str, Any]:
     }
 
 
-async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -> dict[str, Any]:
+async def launch_latencies(sup: Any, db: Path, root: Path, n: int) -> dict[str, Any]:
+    """Launch → started (DBOS's ``dequeued_at - created_at``, both written by the database's
+    clock... by this machine's) for ``n`` research launches made by the dashboard in this
+    process (``Supervisor.launch``, as the launch form does) and ``n`` made by another process
+    (``agentdeck launch``, which enqueues and exits), each at a random point of a poll
+    interval. The runs are cancelled once started."""
+    rng = random.Random(7)
+    ids: dict[str, list[str]] = {"this_process": [], "another_process": []}
+    env = {**os.environ, "AGENTDECK_STATE_DIR": str(root / "state-launch")}
+    env.pop("DBOS_SYSTEM_DATABASE_URL", None)
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        wid = f"idle-launch-own-{i}"
+        result = await sup.launch("research", {"topic": f"idle bench launch {i}"}, workflow_id=wid)
+        assert result.ok, result.message
+        ids["this_process"].append(wid)
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        wid = f"idle-launch-cli-{i}"
+        proc = await asyncio.create_subprocess_exec(
+            str(BIN / "agentdeck"),
+            "launch",
+            "research",
+            "--db",
+            f"sqlite:///{db}",
+            "--topic",
+            f"idle bench launch from the CLI {i}",
+            "--id",
+            wid,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        if await proc.wait() != 0:
+            raise RuntimeError(f"agentdeck launch {wid} failed")
+        ids["another_process"].append(wid)
+    every = [w for group in ids.values() for w in group]
+    deadline = time.monotonic() + 60
+    while True:
+        found = await sup.client.list_workflows_async(
+            workflow_ids=every, load_input=False, load_output=False
+        )
+        if len(found) == len(every) and all(w.dequeued_at for w in found):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("launches not started within 60 s")
+        await asyncio.sleep(0.1)
+    for wid in every:
+        await sup.client.cancel_workflow_async(wid)
+    by_id = {w.workflow_id: (w.dequeued_at or 0) - (w.created_at or 0) for w in found}
+    return {where: summary([by_id[w] for w in group], digits=0) for where, group in ids.items()}
+
+
+async def run_headless(
+    db: Path, root: Path, *, seconds: float, settle: float, launches_n: int = 0
+) -> dict[str, Any]:
     from benchkit.ui import FrameMeter, GcMeter
     from dbos._dbos import _get_dbos_instance
 
@@ -234,6 +296,7 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
                 collector.stop()
                 end = [(Counter(m.by_text), m.pings) for m in (ours, theirs)]
             ticks = app.poller.ticks - ticks0
+            launches = await launch_latencies(sup, db, root, launches_n) if launches_n else {}
     finally:
         frames.uninstall()
         ours.close()
@@ -253,6 +316,7 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
             "terminal_bytes_per_s": round(sum(f.bytes for f in shown) / wall),
             "gc_passes": {g: len(collector.between(t0, t1, g)) for g in (0, 1, 2)},
             "gc_full_pass_ms": summary(collector.between(t0, t1, 2), scale=1000.0, digits=1),
+            "launch_to_start_ms": launches,
         }
     )
     return figures
@@ -261,15 +325,25 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="seconds per configuration (20)")
     p.add_argument(
+        "--launches",
+        type=int,
+        default=None,
+        help="launches timed after the headless run's window, from this process and from "
+        "another (10; 2 with --quick; 0: none)",
+    )
+    p.add_argument(
         "--rows", type=int, default=None, help="only the tmux runs on this many workflows"
     )
 
 
 def main() -> int:
     args = parse_args(__doc__ or "", extra=_options)
-    seconds, settle = (5.0, 1.5) if args.quick else (20.0, 3.0)
+    # Full size: measured past DBOS's first minute, in which its scheduler thread looks for new
+    # schedules every second (then every 30 s): idle is the steady state.
+    seconds, settle = (5.0, 1.5) if args.quick else (20.0, 60.0)
     if args.seconds:
         seconds = args.seconds
+    launches_n = args.launches if args.launches is not None else (2 if args.quick else 10)
     have_tmux = shutil.which("tmux") is not None
     plan: list[tuple[str, str, int]] = (
         [("tmux", "embedded", 200), ("headless", "embedded", 200)]
@@ -302,7 +376,11 @@ def main() -> int:
                     db, run_root, attach=mode == "attach", seconds=seconds, settle=settle
                 )
             else:
-                figures = asyncio.run(run_headless(db, run_root, seconds=seconds, settle=settle))
+                figures = asyncio.run(
+                    run_headless(
+                        db, run_root, seconds=seconds, settle=settle, launches_n=launches_n
+                    )
+                )
             runs.append({"how": how, "mode": mode, "rows": rows, **figures})
             r = runs[-1]
             print(
@@ -326,6 +404,11 @@ def main() -> int:
                     )
                     for top in s["top"]:
                         print(f"      {top['per_s']:>6}/s  {top['sql']}")
+                for where, lat in r["launch_to_start_ms"].items():
+                    print(
+                        f"    launch → started, from {where.replace('_', ' ')}: "
+                        f"p50 {lat['p50']} ms, max {lat['max']} ms (n={lat['n']})"
+                    )
                 print(
                     f"    {r['poller_ticks_per_s']} poller ticks/s, {r['frames_per_s']} frames/s "
                     f"({r['terminal_bytes_per_s']} B/s of terminal output), GC passes "
