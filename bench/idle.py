@@ -193,26 +193,27 @@ def sql_figures(start: Snapshot, end: Snapshot, wall: float) -> dict[str, Any]:
 
 async def launch_latencies(sup: Any, db: Path, root: Path, n: int) -> dict[str, Any]:
     """Launch → started for ``n`` research launches made by the dashboard in this process
-    (``Supervisor.launch``, as the launch form does) and ``n`` made by another process
-    (``agentdeck launch``, which enqueues and exits), one at a time, each at a random point of
-    the queue's poll interval: from the run's ``created_at`` (written at the enqueue, in ms) to
-    the first of this process's reads, every 10 ms, that finds it no longer ENQUEUED (DBOS's own
-    ``dequeued_at`` is in whole seconds on SQLite under Python 3.11). Each run is cancelled once
-    started."""
+    (``Supervisor.launch``, as the launch form does: from the call) and ``n`` made by another
+    process (``agentdeck launch --json``, which enqueues, prints and exits: from its line of
+    output), one at a time, each at a random point of the queue's poll interval, to the first of
+    this process's reads, every 10 ms, that finds the run no longer ENQUEUED. (DBOS's own
+    ``created_at`` and ``dequeued_at`` are whole seconds on SQLite under Python 3.11.) Each run
+    is cancelled once started."""
     rng = random.Random(7)
     env = {**os.environ, "AGENTDECK_STATE_DIR": str(root / "state-launch")}
     env.pop("DBOS_SYSTEM_DATABASE_URL", None)
+    env["PYTHONUNBUFFERED"] = "1"  # its output line comes when printed, not at its exit
 
-    async def started_after(wid: str) -> float:
+    async def started_after(wid: str, t0: float) -> float:
         deadline = time.monotonic() + 30
         while True:
-            (wf,) = await sup.client.list_workflows_async(
+            found = await sup.client.list_workflows_async(
                 workflow_ids=[wid], load_input=False, load_output=False
             )
-            if wf.status != "ENQUEUED":
-                seen = time.time() * 1000.0
+            if found and found[0].status != "ENQUEUED":
+                seen = time.monotonic()
                 await sup.client.cancel_workflow_async(wid)
-                return seen - float(wf.created_at or 0)
+                return (seen - t0) * 1000.0
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{wid} not started within 30 s")
             await asyncio.sleep(0.01)
@@ -221,9 +222,10 @@ async def launch_latencies(sup: Any, db: Path, root: Path, n: int) -> dict[str, 
     for i in range(n):
         await asyncio.sleep(rng.uniform(0.2, 1.2))
         wid = f"idle-launch-own-{i}"
+        t0 = time.monotonic()
         result = await sup.launch("research", {"topic": f"idle bench launch {i}"}, workflow_id=wid)
         assert result.ok, result.message
-        out["this_process"].append(await started_after(wid))
+        out["this_process"].append(await started_after(wid, t0))
     for i in range(n):
         await asyncio.sleep(rng.uniform(0.2, 1.2))
         wid = f"idle-launch-cli-{i}"
@@ -237,13 +239,18 @@ async def launch_latencies(sup: Any, db: Path, root: Path, n: int) -> dict[str, 
             f"idle bench launch from the CLI {i}",
             "--id",
             wid,
+            "--json",
             env=env,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        if await proc.wait() != 0:
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # printed once the enqueue has committed
+        t0 = time.monotonic()
+        out["another_process"].append(await started_after(wid, t0))
+        await proc.communicate()
+        if proc.returncode != 0:
             raise RuntimeError(f"agentdeck launch {wid} failed")
-        out["another_process"].append(await started_after(wid))
     return {where: summary(values, digits=0) for where, values in out.items()}
 
 
