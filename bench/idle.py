@@ -18,6 +18,12 @@ listed the rows and settled:
   notification polling, heartbeat), screen updates per second (``benchkit.ui.FrameMeter``, with
   the terminal output a headless app skips) and garbage-collector passes.
 
+Each configuration settles 60 s after listing (past DBOS's first minute, in which its scheduler
+looks for new schedules every second instead of every 30 s), 1.5 s with ``--quick``. Tmux runs
+also give each thread's CPU (``benchkit.threads``: the CLI started through it, so threads carry
+their Python names); the headless run then times launches (``--launches``): from the dashboard in
+this process and from ``agentdeck launch`` in another, launch → started as DBOS recorded them.
+
 Full size: tmux embedded and attached, each with 200 and with 10,000 workflows; headless with 200.
 ``--quick``: tmux embedded and headless with 200, 5 s each (tmux runs are skipped, and said
 so, when tmux is not installed).
@@ -31,6 +37,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import random
 import shlex
 import shutil
 import subprocess
@@ -40,10 +47,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchkit import emit, parse_args, quiet_logging, summary, temp_dir
+from benchkit import BENCH_DIR, emit, parse_args, quiet_logging, summary, temp_dir
 from benchkit.procstat import CLK_TCK, Sample, cpu_figures, sample
 from benchkit.seed import seeded_db
 from benchkit.sql import StatementMeter
+from benchkit.threads import per_thread, thread_ticks
 
 BIN = Path(sys.executable).parent
 SIZE = (140, 40)
@@ -82,12 +90,20 @@ def run_tmux(
     # server while it exits.
     base = [tmux, "-L", f"agentdeck-bench-{os.getpid()}-{next(_RUNS)}", "-f", "/dev/null"]
     state = root / ("state-attach" if attach else "state-embedded")
+    thread_map = root / "threads.tsv"
     command = [
         "env",
         "-u",
         "DBOS_SYSTEM_DATABASE_URL",
         f"AGENTDECK_STATE_DIR={state}",
-        str(BIN / "agentdeck"),
+        f"PYTHONPATH={BENCH_DIR}",
+        # The real CLI, started through benchkit.threads so each thread's CPU can be named.
+        str(BIN / "python"),
+        "-m",
+        "benchkit.threads",
+        str(thread_map),
+        "--",
+        "agentdeck",
         "--db",
         f"sqlite:///{db}",
         "--offline",
@@ -136,8 +152,11 @@ def run_tmux(
             raise RuntimeError(f"the pane runs {cmdline!r}, not agentdeck")
         time.sleep(settle)
         t0 = sample(server, tree=False)  # its children are the panes: the app
+        threads0, w0 = thread_ticks(pid), time.monotonic()
         figures = cpu_figures(sample_window(pid, seconds))
+        threads1, w1 = thread_ticks(pid), time.monotonic()
         t1 = sample(server, tree=False)
+        figures["per_thread"] = per_thread(threads0, threads1, thread_map, w1 - w0)
         figures["terminal_cpu_pct"] = round(
             100.0 * (t1.ticks - t0.ticks) / CLK_TCK / (t1.t - t0.t), 2
         )
@@ -172,7 +191,72 @@ def sql_figures(start: Snapshot, end: Snapshot, wall: float) -> dict[str, Any]:
     }
 
 
-async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -> dict[str, Any]:
+async def launch_latencies(sup: Any, db: Path, root: Path, n: int) -> dict[str, Any]:
+    """Launch → started for ``n`` research launches made by the dashboard in this process
+    (``Supervisor.launch``, as the launch form does: from the call) and ``n`` made by another
+    process (``agentdeck launch --json``, which enqueues, prints and exits: from its line of
+    output), one at a time, each at a random point of the queue's poll interval, to the first of
+    this process's reads, every 10 ms, that finds the run no longer ENQUEUED. (DBOS's own
+    ``created_at`` and ``dequeued_at`` are whole seconds on SQLite under Python 3.11.) Each run
+    is cancelled once started."""
+    rng = random.Random(7)
+    env = {**os.environ, "AGENTDECK_STATE_DIR": str(root / "state-launch")}
+    env.pop("DBOS_SYSTEM_DATABASE_URL", None)
+    env["PYTHONUNBUFFERED"] = "1"  # its output line comes when printed, not at its exit
+
+    async def started_after(wid: str, t0: float) -> float:
+        deadline = time.monotonic() + 30
+        while True:
+            found = await sup.client.list_workflows_async(
+                workflow_ids=[wid], load_input=False, load_output=False
+            )
+            if found and found[0].status != "ENQUEUED":
+                seen = time.monotonic()
+                await sup.client.cancel_workflow_async(wid)
+                return (seen - t0) * 1000.0
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{wid} not started within 30 s")
+            await asyncio.sleep(0.01)
+
+    out: dict[str, list[float]] = {"this_process": [], "another_process": []}
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        wid = f"idle-launch-own-{i}"
+        t0 = time.monotonic()
+        result = await sup.launch("research", {"topic": f"idle bench launch {i}"}, workflow_id=wid)
+        assert result.ok, result.message
+        out["this_process"].append(await started_after(wid, t0))
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        wid = f"idle-launch-cli-{i}"
+        proc = await asyncio.create_subprocess_exec(
+            str(BIN / "agentdeck"),
+            "launch",
+            "research",
+            "--db",
+            f"sqlite:///{db}",
+            "--topic",
+            f"idle bench launch from the CLI {i}",
+            "--id",
+            wid,
+            "--json",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # printed once the enqueue has committed
+        t0 = time.monotonic()
+        out["another_process"].append(await started_after(wid, t0))
+        await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"agentdeck launch {wid} failed")
+    return {where: summary(values, digits=0) for where, values in out.items()}
+
+
+async def run_headless(
+    db: Path, root: Path, *, seconds: float, settle: float, launches_n: int = 0
+) -> dict[str, Any]:
     from benchkit.ui import FrameMeter, GcMeter
     from dbos._dbos import _get_dbos_instance
 
@@ -222,6 +306,7 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
                 collector.stop()
                 end = [(Counter(m.by_text), m.pings) for m in (ours, theirs)]
             ticks = app.poller.ticks - ticks0
+            launches = await launch_latencies(sup, db, root, launches_n) if launches_n else {}
     finally:
         frames.uninstall()
         ours.close()
@@ -241,6 +326,7 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
             "terminal_bytes_per_s": round(sum(f.bytes for f in shown) / wall),
             "gc_passes": {g: len(collector.between(t0, t1, g)) for g in (0, 1, 2)},
             "gc_full_pass_ms": summary(collector.between(t0, t1, 2), scale=1000.0, digits=1),
+            "launch_to_start_ms": launches,
         }
     )
     return figures
@@ -249,15 +335,25 @@ async def run_headless(db: Path, root: Path, *, seconds: float, settle: float) -
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="seconds per configuration (20)")
     p.add_argument(
+        "--launches",
+        type=int,
+        default=None,
+        help="launches timed after the headless run's window, from this process and from "
+        "another (10; 2 with --quick; 0: none)",
+    )
+    p.add_argument(
         "--rows", type=int, default=None, help="only the tmux runs on this many workflows"
     )
 
 
 def main() -> int:
     args = parse_args(__doc__ or "", extra=_options)
-    seconds, settle = (5.0, 1.5) if args.quick else (20.0, 3.0)
+    # Full size: measured past DBOS's first minute, in which its scheduler thread looks for new
+    # schedules every second (then every 30 s): idle is the steady state.
+    seconds, settle = (5.0, 1.5) if args.quick else (20.0, 60.0)
     if args.seconds:
         seconds = args.seconds
+    launches_n = args.launches if args.launches is not None else (2 if args.quick else 10)
     have_tmux = shutil.which("tmux") is not None
     plan: list[tuple[str, str, int]] = (
         [("tmux", "embedded", 200), ("headless", "embedded", 200)]
@@ -290,7 +386,11 @@ def main() -> int:
                     db, run_root, attach=mode == "attach", seconds=seconds, settle=settle
                 )
             else:
-                figures = asyncio.run(run_headless(db, run_root, seconds=seconds, settle=settle))
+                figures = asyncio.run(
+                    run_headless(
+                        db, run_root, seconds=seconds, settle=settle, launches_n=launches_n
+                    )
+                )
             runs.append({"how": how, "mode": mode, "rows": rows, **figures})
             r = runs[-1]
             print(
@@ -300,6 +400,11 @@ def main() -> int:
                 f"{r['threads']} threads"
                 + (f"; tmux server {r['terminal_cpu_pct']}%" if how == "tmux" else "")
             )
+            for t in r.get("per_thread", []):
+                print(
+                    f"    {t['cpu_pct']:>6.3f}% ({t['share_pct']:>4.1f} %)  {t['thread']}"
+                    + (f" x{t['threads']}" if t["threads"] > 1 else "")
+                )
             if how == "headless":
                 for key, label in (("sql_dashboard", "dashboard"), ("sql_dbos_executor", "DBOS")):
                     s = r[key]
@@ -309,6 +414,11 @@ def main() -> int:
                     )
                     for top in s["top"]:
                         print(f"      {top['per_s']:>6}/s  {top['sql']}")
+                for where, lat in r["launch_to_start_ms"].items():
+                    print(
+                        f"    launch → started, from {where.replace('_', ' ')}: "
+                        f"p50 {lat['p50']} ms, max {lat['max']} ms (n={lat['n']})"
+                    )
                 print(
                     f"    {r['poller_ticks_per_s']} poller ticks/s, {r['frames_per_s']} frames/s "
                     f"({r['terminal_bytes_per_s']} B/s of terminal output), GC passes "

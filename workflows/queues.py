@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from typing import Any
 
 from dbos import DBOS
@@ -24,7 +25,7 @@ from pydantic import BaseModel
 from .config import rate_of, settings, source_of
 
 # DBOS's priority range: 1 is dequeued first, 2,147,483,647 last (none counts as 0).
-from .dbos_private import MAX_PRIORITY, MIN_PRIORITY, QueueRateLimit
+from .dbos_private import MAX_PRIORITY, MIN_PRIORITY, QueueRateLimit, wake_queue_threads
 from .names import LAUNCH_QUEUE, RESEARCH_QUEUE
 
 __all__ = [
@@ -40,12 +41,25 @@ __all__ = [
     "parse_rate",
     "register_queues",
     "research_concurrency",
+    "wake_queues",
 ]
 
-#: How often each runtime polls each queue for work: DBOS's default. Each poll is three
-#: statements and pool pings; at 0.2 s an idle embedded dashboard spent 4.3 % of a core on them,
-#: at 0.5 s 2.6 % (bench/idle.py). A launch waits up to this long for a runtime to take it.
+#: How often each runtime polls the launch queue for work: DBOS's default. Each poll of a queue
+#: is ~3 ms of CPU (SQLAlchemy building DBOS's statements); at 0.2 s an idle embedded dashboard
+#: spent 4.3 % of a core on its polls, at 0.5 s 2.6 % (bench/idle.py). A launch from another
+#: process waits up to this long for a runtime to take it (one from this process wakes the
+#: queue threads: :func:`wake_queues`).
 QUEUE_POLL_S = 1.0
+#: How often each runtime polls the research queue and DBOS's internal queue. Research questions
+#: are enqueued by the research workflow, which wakes its own runtime's queue threads when it
+#: enqueues them and when one ends (:func:`wake_queues`), so the poll only finds what that missed
+#: and what other workers left; the internal queue holds startup recovery and DBOS's schedule
+#: firings (our launches, resumes and forks go to the launch queue). 5 s: an idle embedded
+#: dashboard at ~1.4 % of a core instead of ~1.9 % (docs/measured.md, *Idle*).
+QUIET_QUEUE_POLL_S = 5.0
+#: A woken poll may have read the queue just before the enqueue committed (the thread was
+#: polling, not waiting): the queue threads are woken once more this much later.
+WAKE_AGAIN_S = 0.1
 LAUNCH_RATE_ENV = "AGENTDECK_LAUNCH_RATE"
 #: The seed default: at most 50 launches start per 60 s, whatever the number of workers.
 DEFAULT_LAUNCH_RATE: QueueRateLimit = {"limit": 50, "period": 60.0}
@@ -94,7 +108,7 @@ def register_queues() -> None:
     """
     research = DBOS.register_queue(
         RESEARCH_QUEUE,
-        polling_interval_sec=QUEUE_POLL_S,
+        polling_interval_sec=QUIET_QUEUE_POLL_S,
         on_conflict="never_update",
         worker_concurrency=research_concurrency(),
     )
@@ -105,15 +119,30 @@ def register_queues() -> None:
         worker_concurrency=launch_concurrency(),
         limiter=launch_rate(),
     )
-    for queue in (research, launch):
-        if queue.polling_interval_sec != QUEUE_POLL_S:
-            queue.set_polling_interval_sec(QUEUE_POLL_S)
+    for queue, poll_s in ((research, QUIET_QUEUE_POLL_S), (launch, QUEUE_POLL_S)):
+        if queue.polling_interval_sec != poll_s:
+            queue.set_polling_interval_sec(poll_s)
     if source_of("research_concurrency") != "default":
         research.set_worker_concurrency(research_concurrency())
     if source_of("launch_concurrency") != "default":
         launch.set_worker_concurrency(launch_concurrency())
     if source_of("launch_rate") != "default":
         launch.set_limiter(launch_rate())
+
+
+def wake_queues() -> bool:
+    """Have this process's DBOS runtime take queued work now, not at its next poll: after an
+    enqueue made here (a launch from an embedded dashboard, a research run's questions) and when
+    a research question ends (its slot is free). The queue threads poll at once with DBOS's own
+    dequeue (its limits and accounting), and once more ``WAKE_AGAIN_S`` later in case one was
+    mid-poll. A no-op (False) where DBOS does not run: an attached dashboard's launches wait for
+    the workers' poll (``QUEUE_POLL_S``)."""
+    if not wake_queue_threads():
+        return False
+    timer = threading.Timer(WAKE_AGAIN_S, wake_queue_threads)
+    timer.daemon = True
+    timer.start()
+    return True
 
 
 def _digest(value: Any) -> str:

@@ -50,6 +50,7 @@ from .prompts import (
     synthesize_call,
     with_instructions,
 )
+from .queues import wake_queues
 from .tools import LoopDetected, ToolApprovalNeeded, approval_prompt
 
 __all__ = [
@@ -471,11 +472,15 @@ async def research(req: ResearchRequest) -> ResearchReport:
         )
         for i, q in enumerate(questions)
     ]
+    # The research queue is polled every few seconds: take the questions now.
+    wake_queues()
     answers: dict[int, Answer] = {}
     pending = list(handles)
     while pending:
         done = await DBOS.wait_first_async(pending, polling_interval_sec=0.1)
         pending = [h for h in pending if h.workflow_id != done.workflow_id]
+        if pending:
+            wake_queues()  # a slot is free: the next question starts now
         index = handles.index(next(h for h in handles if h.workflow_id == done.workflow_id))
         try:
             answers[index] = await done.get_result()

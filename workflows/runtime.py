@@ -177,7 +177,10 @@ class RuntimeSettings:
     offline_faults: str = field(default_factory=lambda: settings().offline_faults)
     state_dir: Path = field(default_factory=lambda: settings().state_dir)
     executor_id: str | None = None
-    polling_interval_s: float = 0.05
+    #: How often DBOS re-reads the database for ``recv``/``get_event`` waits on SQLite (an
+    #: approval's answer reaches its run within this). Each wake-up costs CPU even with nothing
+    #: waiting: 0.05 s was ~0.15 % of a core of an idle embedded dashboard (bench/idle.py).
+    polling_interval_s: float = 0.1
     #: Tests: build an SDK transport instead of the CLI (see workflows.claude.Endpoint).
     transport_factory: Any = None
 
@@ -292,7 +295,12 @@ class Runtime:
 
         _shorten_notification_fallback()
         DBOS(config=self.dbos_config())
+        from .dbos_private import make_queue_threads_wakeable, set_internal_queue_poll
+        from .queues import QUIET_QUEUE_POLL_S
+
+        set_internal_queue_poll(QUIET_QUEUE_POLL_S)
         DBOS.launch()
+        make_queue_threads_wakeable()  # for wake_queues(): a launch from here starts at once
         register_queues()  # the launch queue (rate limit, concurrency) and the research queue
         apply_schedules(schedules)
         self.heartbeat = Heartbeat(DBOS.executor_id, app_version())

@@ -42,7 +42,7 @@ from .models import (
     Topic,
 )
 from .names import APP_NAME, APPROVAL_TOPIC, LAUNCH_QUEUE
-from .queues import dedup_id
+from .queues import dedup_id, wake_queues
 
 __all__ = [
     "SCHEDULED_WORKFLOW",
@@ -196,6 +196,7 @@ async def scheduled_research(scheduled_at: datetime, context: Any) -> ResearchRe
         },
         req,
     )
+    wake_queues()  # this runtime takes the research now, not at its next queue poll
     attached = handle.workflow_id != child_id
     fired = scheduled_at.strftime("%Y-%m-%d %H:%M:%S")
     detail = f"{fired}: " + (

@@ -161,6 +161,13 @@ def test_idle() -> None:
     assert headless["poller_ticks_per_s"] > 0
     assert 0 < headless["sql_dashboard"]["per_s"] <= headless["poller_ticks_per_s"] + 0.5
     assert headless["sql_dbos_executor"]["per_s"] > 0
+    # Launches timed from this process and from `agentdeck launch`, each one started.
+    launches = headless["launch_to_start_ms"]
+    assert set(launches) == {"this_process", "another_process"}
+    assert all(lat["n"] == 2 and lat["min"] >= 0 for lat in launches.values())
+    for run in result["runs"]:
+        if run["how"] == "tmux":  # each thread's CPU, named
+            assert any(t["thread"] == "main (event loop)" for t in run["per_thread"])
 
 
 @pytest.mark.slow

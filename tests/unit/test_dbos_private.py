@@ -4,14 +4,18 @@ a screen. (The adapter names the release it was read against: ``CHECKED_DBOS_VER
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dbos import Queue, SetEnqueueOptions
+from dbos import DBOS, Queue, SetEnqueueOptions
 
+from tests.conftest import wait_for
 from tui.supervisor import Supervisor
 from workflows import dbos_private
 from workflows.dbos_private import (
@@ -22,8 +26,11 @@ from workflows.dbos_private import (
     client_engine,
     queue_limits,
     set_notification_fallback_poll,
+    wake_queue_threads,
 )
-from workflows.runtime import APP_NAME
+from workflows.models import ResearchRequest
+from workflows.queues import QUIET_QUEUE_POLL_S
+from workflows.runtime import APP_NAME, Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 UPGRADE = f"DBOS changed since {CHECKED_DBOS_VERSION}: re-check workflows/dbos_private.py"
@@ -90,6 +97,49 @@ async def test_the_notification_fallback_is_what_waits_recheck_on(sup: Superviso
     finally:
         sys_db._listener_running = listening
         SystemDatabase._notification_fallback_polling_interval = before
+
+
+def _queue_worker_waiting() -> bool:
+    """The wake-q worker thread is in ``Event.wait`` (a wake reaches only a waiting thread)."""
+    thread = next((t for t in threading.enumerate() if t.name == "queue-worker-wake-q"), None)
+    frame = sys._current_frames().get(thread.ident or 0) if thread else None
+    callee = None
+    while frame is not None:
+        if frame.f_code.co_name == "queue_worker_thread":
+            return callee is not None and callee.f_code.co_name == "wait"
+        callee, frame = frame, frame.f_back
+    return False
+
+
+async def test_woken_queue_threads_poll_now(sup: Supervisor) -> None:
+    """A queue polled every 300 s takes a run as soon as its threads are woken."""
+    await asyncio.to_thread(DBOS.register_queue, "wake-q", polling_interval_sec=300.0)
+    # The queue manager starts its worker thread within a second; the thread reads the queue's
+    # row, then waits its interval before its first poll.
+    await wait_for(_queue_worker_waiting, within=10)
+    await sup.client.enqueue_async(
+        {"workflow_name": "research", "queue_name": "wake-q", "workflow_id": "woken"},
+        ResearchRequest(topic="waking a queue"),
+    )
+    assert wake_queue_threads() is True, UPGRADE
+
+    async def started() -> bool:
+        (wf,) = await sup.client.list_workflows_async(workflow_ids=["woken"], load_input=False)
+        return wf.status != "ENQUEUED"
+
+    await wait_for(started, within=20)  # not 300 s
+    await sup.client.cancel_workflow_async("woken")
+
+
+def test_the_internal_queue_polls_at_the_runtimes_interval(runtime: Runtime) -> None:
+    from dbos._dbos import _get_dbos_instance
+
+    internal = _get_dbos_instance()._registry.get_internal_queue()
+    assert internal._polling_interval_sec == QUIET_QUEUE_POLL_S, UPGRADE
+
+
+def test_no_queue_threads_to_wake_without_a_runtime() -> None:
+    assert wake_queue_threads() is False
 
 
 def test_nothing_else_reaches_dbos_private_modules() -> None:

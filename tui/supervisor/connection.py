@@ -13,6 +13,7 @@ from typing import TypeVar
 from dbos import DBOSClient
 
 from workflows.dbos_private import client_engine
+from workflows.queues import wake_queues
 from workflows.runtime import redact
 
 from ..fastls import not_dbos, sqlite_path
@@ -24,6 +25,12 @@ from .wakeups import StreamWakeups
 __all__ = ["Connection"]
 
 T = TypeVar("T")
+
+#: The writes (by their label) that put a run on a queue: launch, resume, take over, fork,
+#: rewind, a schedule fired by hand.
+ENQUEUING_WRITES = frozenset(
+    {"launch", "resume", "take over", "fork", "release fork", "rewind", "trigger schedule"}
+)
 
 
 class Connection:
@@ -109,9 +116,14 @@ class Connection:
 
     async def _unbounded(self, what: str, coro: Awaitable[T]) -> T:
         try:
-            return await coro
+            result = await coro
         except Exception as exc:
             raise self._failure(what, exc) from None
+        if what in ENQUEUING_WRITES:
+            # An embedded dashboard's runtime takes the run now, not at its next queue poll
+            # (a no-op when DBOS does not run in this process).
+            wake_queues()
+        return result
 
     def _failure(self, what: str, exc: BaseException) -> SupervisorError:
         text = _one_line(exc)
