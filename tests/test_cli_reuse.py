@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -76,7 +75,7 @@ async def test_the_next_step_reuses_the_cli_and_is_sent_no_earlier_conversation(
     r2 = await run(second)
     stats = cli_pool.all_stats()
     assert (stats.started - before.started, stats.reused - before.reused) == (1, 1)
-    records = cli_runtime.offline_server.requests()  # type: ignore[union-attr]
+    records = cli_runtime.offline_server.requests()
     # One CLI (the pool started one), a new CLI session after /clear.
     assert len(records) == 2 and records[0].session != records[1].session
     # The offline model's answers are what a CLI of its own gets.
@@ -96,7 +95,7 @@ async def test_a_failed_attempt_ends_its_cli_and_the_retry_starts_another(
     before = cli_pool.all_stats()
     result = await run(research("How do retries work?", fault="overload*1"))
     assert result.attempt == 2
-    records = cli_runtime.offline_server.requests()  # type: ignore[union-attr]
+    records = cli_runtime.offline_server.requests()
     assert [r.status for r in records] == [529, 200]
     assert records[0].session != records[1].session  # the failed attempt's CLI was not reused
     stats = cli_pool.all_stats()
@@ -138,21 +137,22 @@ async def test_a_kept_cli_ends_with_its_process(tmp_path: Path, reuse: None) -> 
         asyncio.run(main())
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        text=True,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
         env=dict(os.environ, AGENTDECK_CLAUDE_CLI_REUSE="1"),
     )
     try:
         assert proc.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         pids = [int(p) for p in line.split()]
         assert len(pids) == 1 and _alive(pids[0]), line
         proc.send_signal(signal.SIGKILL)  # the process only, not its group
-        proc.wait(timeout=10)
+        await asyncio.wait_for(proc.wait(), 10)
         await wait_for(lambda: not _alive(pids[0]), within=30, interval=0.1)
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait(timeout=10)
+            await proc.wait()
