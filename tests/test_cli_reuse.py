@@ -156,3 +156,13 @@ async def test_a_kept_cli_ends_with_its_process(tmp_path: Path, reuse: None) -> 
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_an_idle_cli_ends_after_claude_cli_idle_s(
+    reuse: None, cli_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTDECK_CLAUDE_CLI_IDLE_S", "1")
+    await run(research("What is kept, and for how long?"))
+    pools = [p for p in list(cli_pool._pools.values()) if p.idle]
+    assert len(pools) == 1 and len(pids := pools[0].pids()) == 1
+    await wait_for(lambda: not _alive(pids[0]) and not pools[0].idle, within=15, interval=0.1)

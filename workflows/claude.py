@@ -477,7 +477,7 @@ def _lease(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None) -> Lease | Non
     s = settings()
     if not s.claude_cli_reuse or ep.transport_factory is not None or gate is not None or call.tools:
         return None
-    pool = pool_for_loop(s.claude_cli_idle)
+    pool = pool_for_loop(s.claude_cli_idle, s.claude_cli_idle_s)
     return Lease(pool, _reuse_key(call, ep), _options(call, ep, gate), call.prompt)
 
 

@@ -68,8 +68,10 @@ def _pid(client: ClaudeSDKClient) -> int | None:
 class CliPool:
     """Idle CLIs of one event loop, by options key; at most ``max_idle`` in all."""
 
-    def __init__(self, max_idle: int) -> None:
+    def __init__(self, max_idle: int, idle_s: float = 0.0) -> None:
         self.max_idle = max_idle
+        self.idle_s = idle_s
+        self._expiring: set[asyncio.Task[None]] = set()
         self.stats = PoolStats()
         self._idle: dict[Hashable, list[ClaudeSDKClient]] = {}
         self._order: list[tuple[Hashable, ClaudeSDKClient]] = []  # oldest first
@@ -136,6 +138,8 @@ class CliPool:
             return
         self._idle.setdefault(key, []).append(client)
         self._order.append((key, client))
+        if self.idle_s > 0:  # an idle CLI holds ~200 MiB: not kept past idle_s
+            asyncio.get_running_loop().call_later(self.idle_s, self._expire, key, client)
         while len(self._order) > self.max_idle:
             old_key, old = self._order[0]
             self._idle[old_key].remove(old)
@@ -143,6 +147,17 @@ class CliPool:
                 del self._idle[old_key]
             self._order.pop(0)
             await self.discard(old)
+
+    def _expire(self, key: Hashable, client: ClaudeSDKClient) -> None:
+        if (key, client) not in self._order:
+            return  # taken again, or ended, since
+        self._order.remove((key, client))
+        self._idle[key].remove(client)
+        if not self._idle[key]:
+            del self._idle[key]
+        task = asyncio.ensure_future(self.discard(client))
+        self._expiring.add(task)
+        task.add_done_callback(self._expiring.discard)
 
     async def close(self) -> None:
         self.closed = True
@@ -165,12 +180,12 @@ _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CliPool] = weakref.
 _lock = threading.Lock()
 
 
-def pool_for_loop(max_idle: int) -> CliPool:
+def pool_for_loop(max_idle: int, idle_s: float = 0.0) -> CliPool:
     loop = asyncio.get_running_loop()
     with _lock:
         pool = _pools.get(loop)
         if pool is None or pool.closed:
-            pool = _pools[loop] = CliPool(max_idle)
+            pool = _pools[loop] = CliPool(max_idle, idle_s)
         return pool
 
 

@@ -153,6 +153,9 @@ class AgentDeckSettings(BaseSettings):
     claude_cli_idle: int = Field(
         4, ge=0, description="Idle Claude Code CLIs one process keeps with claude_cli_reuse."
     )
+    claude_cli_idle_s: Seconds = Field(
+        60.0, description="A Claude Code CLI kept with claude_cli_reuse ends after this idle."
+    )
     offline_tps: float = Field(
         80.0, ge=0, description="Offline model pacing, tokens per second (0: no pacing)."
     )
