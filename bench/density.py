@@ -7,8 +7,8 @@ is the CLI, not the model), K research calls:
 * *cold*: each call starts its CLI with ``query()`` (what every step does by default);
 * *start-up alone*: ``ClaudeSDKClient.connect()`` then ``disconnect()``: the CLI started and
   through its initialize handshake, no call;
-* *reuse*: ``claude_cli_reuse`` on (``workflows/cli_pool.py``): the first call starts a CLI, the
-  next ones reuse it after ``/clear``; the CPU of the ``/clear`` is in the call's figure.
+* *reuse*: ``claude_cli_reuse`` (the default, ``workflows/cli_pool.py``): the first call starts a
+  CLI, the next ones reuse it after ``/clear``; the CPU of the ``/clear`` is in the call's figure.
 
 Per call: CPU seconds of the CLI (``getrusage(RUSAGE_CHILDREN)`` for the CLIs that exited, plus
 the live CLI's ``/proc`` ticks), of this process (the SDK's side), wall time, and the CLI's peak
@@ -38,11 +38,12 @@ not (or at ``--max-level``).
 
 ``--quick``: part 1 with 2 calls, part 2 with N = 1 and 2 and W = 1, both levels whatever
 they show (about 50 s).
-``--reuse``: part 2's worker with ``AGENTDECK_CLAUDE_CLI_REUSE=1`` (one idle CLI kept per slot).
+``--cold``: part 2's worker with ``AGENTDECK_CLAUDE_CLI_REUSE=0`` (a CLI per step); else reuse
+with up to N+1 idle CLIs kept.
 ``--part cli|worker|both``. ``--all-levels``: go on past a level that does not hold.
 
 Usage: ``python bench/density.py [--quick] [--pg] [--part P] [--levels 1,2,4] [--waves W]
-[--calls K] [--reuse] [--max-level N]``
+[--calls K] [--cold] [--max-level N] [--all-levels]``
 """
 
 from __future__ import annotations
@@ -325,18 +326,16 @@ async def cli_part(calls_n: int, root: Path) -> dict[str, Any]:
                 await client.connect()
                 await client.disconnect()
 
+            os.environ["AGENTDECK_CLAUDE_CLI_REUSE"] = "0"
             print("  cold: a CLI per call (query())", flush=True)
             cold_rows = await measure("cold", cold)
             print("  start-up alone: connect() + disconnect()", flush=True)
             start_rows = await measure("start-up", startup)
             os.environ["AGENTDECK_CLAUDE_CLI_REUSE"] = "1"
-            try:
-                print("  reuse: one CLI kept, /clear between calls", flush=True)
-                warm_rows = await measure("reuse", cold)
-                stats = cli_pool.all_stats()
-                await asyncio.to_thread(cli_pool.close_all)
-            finally:
-                os.environ.pop("AGENTDECK_CLAUDE_CLI_REUSE", None)
+            print("  reuse: one CLI kept, /clear between calls", flush=True)
+            warm_rows = await measure("reuse", cold)
+            stats = cli_pool.all_stats()
+            await asyncio.to_thread(cli_pool.close_all)
     finally:
         server.close()
 
@@ -608,7 +607,7 @@ async def worker_part(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                         f"(load average {load[0]:.2f})",
                         flush=True,
                     )
-                    f = await run_level(level, db_url, root, args.reuse, model)
+                    f = await run_level(level, db_url, root, not args.cold, model)
                 f["load_before"] = round(load[0], 2)
                 levels.append(f)
                 print(
@@ -636,7 +635,7 @@ async def worker_part(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         held.append(f["n"])
     return {
         "database": "PostgreSQL" if args.pg else "SQLite",
-        "reuse": args.reuse,
+        "reuse": not args.cold,
         "waves": args.waves,
         "tps": MODEL_TPS,
         "levels": levels,
@@ -652,7 +651,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--levels", default=None, help="comma-separated concurrencies (1,2,4,...,64)")
     p.add_argument("--waves", type=int, default=None, help="questions per slot (4)")
     p.add_argument("--calls", type=int, default=None, help="part 1: calls per mode (8)")
-    p.add_argument("--reuse", action="store_true", help="part 2: claude_cli_reuse on")
+    p.add_argument("--cold", action="store_true", help="part 2: claude_cli_reuse off")
     p.add_argument("--max-level", type=int, default=0, help="stop after this concurrency")
     p.add_argument(
         "--all-levels",
@@ -683,7 +682,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         if args.part in ("worker", "both"):
             print(
                 f"part 2: one worker, N = {args.levels}, {args.waves} questions per slot, "
-                f"{'PostgreSQL' if args.pg else 'SQLite'}, reuse {'on' if args.reuse else 'off'}",
+                f"{'PostgreSQL' if args.pg else 'SQLite'}, reuse {'off' if args.cold else 'on'}",
                 flush=True,
             )
             out["worker"] = await worker_part(args, root)

@@ -1,10 +1,13 @@
-"""Claude Code CLIs kept between Claude steps: the ``claude_cli_reuse`` setting.
+"""Claude Code CLIs kept between Claude steps: the ``claude_cli_reuse`` setting (on by default).
 
-Without it (the default) every Claude step starts its own CLI through ``query()`` and the CLI
-exits with the step. Starting one costs about 0.6 CPU-s and 0.5 s (``bench/density.py``); with
-reuse a step that ends well hands its CLI back, the CLI is told ``/clear`` (a new, empty
-conversation: the CLI answers with a ``ConversationResetMessage``) and the next step with the
-same options sends its prompt to it through ``ClaudeSDKClient.query``.
+Without it every Claude step starts its own CLI through ``query()`` and the CLI exits with the
+step: about 0.4 CPU-s and 0.5 s of start-up and 0.5 CPU-s of CLI per call in all
+(``bench/density.py``). With it a step that ends well hands its CLI back, the CLI is told
+``/clear`` (a new, empty conversation: the CLI answers with a ``ConversationResetMessage``) and
+the next step with the same options sends its prompt to it through ``ClaudeSDKClient.query``
+(0.1 CPU-s of CLI per call). What the model is sent then differs from a fresh CLI's request by
+what ``/clear`` leaves at the head of the new conversation: three short text blocks (a
+local-command caveat, the ``/clear`` command, its empty output; ~99 input tokens).
 
 What keeps a step from seeing another step's conversation:
 

@@ -146,7 +146,7 @@ class AgentDeckSettings(BaseSettings):
     step_retry_interval: Seconds = Field(1.0, description="Seconds before the first retry.")
     step_backoff: float = Field(2.0, ge=1.0, description="Retry interval multiplier.")
     claude_cli_reuse: bool = Field(
-        False,
+        True,
         description="Keep each Claude Code CLI for the next step with the same options "
         "(its conversation cleared) instead of starting one per step (bench/density.py).",
     )
