@@ -309,7 +309,10 @@ class Coalescer:
         self._closed = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
+            # A write in flight holds parts already taken from the buffer: let it finish (the
+            # task ends after it), or they would be lost. A cancelled step does not wait.
+            if best_effort:
+                self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
