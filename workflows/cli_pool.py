@@ -51,6 +51,9 @@ log = logging.getLogger("agentdeck.claude")
 
 #: A ``/clear`` that takes longer than this: the CLI is not trusted and is ended.
 CLEAR_TIMEOUT_S = 10.0
+#: Calls one CLI serves at most: a kept CLI's RSS grew ~1 MiB a call over its first 40
+#: (221 → 265 MiB, bench/density.py), so none is kept for ever.
+MAX_CALLS = 100
 
 
 @dataclass
@@ -78,6 +81,7 @@ class CliPool:
         self.stats = PoolStats()
         self._idle: dict[Hashable, list[ClaudeSDKClient]] = {}
         self._order: list[tuple[Hashable, ClaudeSDKClient]] = []  # oldest first
+        self._calls: weakref.WeakKeyDictionary[ClaudeSDKClient, int] = weakref.WeakKeyDictionary()
         self.closed = False
 
     @property
@@ -117,7 +121,8 @@ class CliPool:
 
     async def give(self, key: Hashable, client: ClaudeSDKClient) -> None:
         """Clear the CLI's conversation and keep it, or end it."""
-        if self.closed or self.max_idle <= 0:
+        calls = self._calls[client] = self._calls.get(client, 0) + 1
+        if self.closed or self.max_idle <= 0 or calls >= MAX_CALLS:
             await self.discard(client)
             return
         ok = reset = False
