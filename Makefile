@@ -13,7 +13,7 @@ MYPY_PATHS   = $(foreach d,$(MYPY_DIRS),$(if $(shell find $(d) -name '*.py' -pri
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench screenshots docs clean pg
+.PHONY: help venv run test unit lint bench screenshots docs clean pg
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ run: $(STAMP) ## open the dashboard
 
 test: $(STAMP) ## run the test suite on 4 processes, a file each (starts a throwaway PostgreSQL); PYTEST_ARGS='...' passes through
 	$(BIN)/pytest -q -n 4 --dist loadfile $(PYTEST_ARGS)
+
+unit: $(STAMP) ## the quick loop: tests/unit only (pure functions and single widgets, ~30 s)
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict, lint-imports (the declared layers)
 	$(BIN)/ruff check .

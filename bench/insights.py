@@ -51,6 +51,8 @@ class TimedDB(DB):
     def rows(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:
         frame = sys._getframe(2)  # the figure (a method of tui.data.insights._Run)
         name = frame.f_code.co_name
+        if name.endswith("_buckets"):  # indexed_buckets / plain_buckets, under buckets()
+            name = "buckets"
         t0 = time.perf_counter()
         try:
             return super().rows(text, params)
@@ -79,6 +81,30 @@ def computed(db: DB, window: str, repeat: int) -> dict[str, Any]:
         "runs": runs,
         "per_statement_p50_ms": per,
     }
+
+
+def runs_plan(db: DB, window: str) -> str:
+    """How the first statement (the runs per bucket, no filter) reads ``workflow_status``:
+    the access of each part of its plan (SQLite's ``EXPLAIN QUERY PLAN``, PostgreSQL's
+    ``EXPLAIN``)."""
+    seen: list[tuple[str, Any]] = []
+
+    class Planned(DB):
+        def rows(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:
+            seen.append((text, params))
+            return super().rows(text, params)
+
+    compute(Planned(db.conn, sqlite=db.sqlite), InsightsQuery(window=window, parts="runs"))
+    sql, bound = db.render(*seen[0])
+    cur = db.conn.cursor()
+    cur.execute(("EXPLAIN QUERY PLAN " if db.sqlite else "EXPLAIN ") + sql, bound)
+    steps = [str(r[-1]).strip().removeprefix("->  ") for r in cur.fetchall()]
+    cur.close()
+    if not db.sqlite:
+        db.conn.rollback()
+    keep = ("SEARCH", "SCAN s") if db.sqlite else ("Scan using", "Seq Scan")
+    found = [x.split("  (cost")[0] for x in steps if any(k in x for k in keep)]
+    return "; ".join(dict.fromkeys(found))
 
 
 async def screen(url: str, window: str, repeat: int) -> dict[str, Any]:
@@ -142,9 +168,13 @@ def main(argv: list[str] | None = None) -> None:
     }
     with temp_dir("bench-insights") as tmp, databases(args.pg, sizes, tmp) as grown:
         for n, db, url in grown:
-            if not db.sqlite:  # as autovacuum would have: statistics of every table
-                db.conn.execute("ANALYZE")
+            if not db.sqlite:
+                # As autovacuum would have (within a minute of the growth, here): statistics
+                # of every table, and the visibility map the index-only scans need.
                 db.conn.commit()
+                db.conn.autocommit = True
+                db.conn.execute("VACUUM ANALYZE")
+                db.conn.autocommit = False
             figures: dict[str, Any] = {}
             print(f"{n:,} workflows")
             for window in WINDOWS:
@@ -156,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 )
                 print(f"    per statement p50 (ms): {c['per_statement_p50_ms']}")
+                c["runs_plan"] = runs_plan(db, window)
+                print(f"    runs per bucket, plan: {c['runs_plan']}")
                 sc = asyncio.run(screen(url, window, repeat))
                 print(
                     f"  {window}: first paint (runs chart) {sc['first_paint_ms']} ms, every "

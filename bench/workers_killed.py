@@ -9,14 +9,15 @@ through the real Claude Code CLI against the shared server. This process attache
 answers every approval as it appears (``benchkit.load.approve_all``: plans, and tool calls):
 
 * every third run may use ``Bash`` (``tools="Bash"``): its research step asks a human to allow
-  ``echo '<topic>' | wc -w``, the answer is durable, and the allowed call must run exactly once;
+  ``echo '<topic>' | wc -w``, the answer is durable, and the allowed call must run once
+  (``workflows.tools.ToolRuns``: a re-run of the step after a kill replays the recorded output);
 * every third run (another third) has a fault that retries (``research.overload*1``: each
   research step's first call gets HTTP 529, the step retries);
 * the rest are plain.
 
 Meanwhile workers are SIGKILLed (``kill -9`` of the worker process only, as the OOM killer does:
-its Claude Code CLIs are left to notice on their own; ``--kill group`` kills its process group,
-CLIs included) at random points: every 2-6 s (1-3 s with ``--quick``, 3 kills instead of 10)
+its Claude Code CLIs must die with it, ``workflows.tether``; ``--kill group`` kills its process
+group, CLIs included) at random points: every 2-6 s (1-3 s with ``--quick``, 3 kills instead of 10)
 (``random.Random(--seed)``) a random live worker is killed and restarted at once with the same
 executor id (DBOS recovers its runs); halfway through the kills, w3 is killed for good and, once
 the data layer flags its runs stranded (``AGENTDECK_PRESENCE_TTL_S=3``), each is handed over with
@@ -35,11 +36,13 @@ Reported:
 * each allowed Bash call executed exactly once, counted by its side effect: the workers' ``PATH``
   starts with a directory holding a ``wc`` that logs each run (when, in which worker's process
   tree, or "orphan" when its CLI's worker is dead) and runs the real ``wc``; and, as the tests
-  count it, requests that carry a successful Bash result. An extra execution is "explained" when
-  its CLI was orphaned or a kill of the worker that ran it fell between two executions (the step
-  re-ran from its checkpoint: DBOS steps are at least once); only unexplained ones fail the run;
-* duplicate notifications: not measured (durable notifications land separately: no
-  ``workflows/notify.py`` on this branch);
+  count it, requests that carry a successful Bash result (a replayed run's re-run step sends one
+  more). The tool runs the workers recorded (``agentdeck.toolrun:*`` events: done, or started
+  and cut off) and the re-runs that replayed or refused one (their notes in the output streams)
+  are counted too. Any execution beyond one per call fails the run (so does a missing one);
+* duplicate notifications: the workers' ``AGENTDECK_NOTIFY_COMMAND`` is a script that logs each
+  event it receives (plans and tool calls waiting for an approval, w3's stranded runs); an event
+  key received twice is a duplicate;
 * orphan CLI processes: processes whose environment names a killed worker's state directory
   still alive 5 s after the kill (then killed by pid), and any left at the end.
 
@@ -90,6 +93,11 @@ RUN_TIMEOUT_S = 600.0
 PRESENCE_TTL_S = 3.0
 RETRY_FAULT = "research.overload*1"
 BIN = Path(sys.executable).parent
+_NOTIFY = """#!/bin/sh
+# bench/workers_killed.py: log each notification (its JSON on one line).
+event=$(cat)
+printf '%s\\n' "$event" >> {log}
+"""
 _WC = """#!/bin/sh
 # bench/workers_killed.py: log every run of `wc` (the allowed Bash call's side effect): when,
 # which worker's process tree it ran in (its ancestors' command lines; "orphan" when the walk
@@ -169,6 +177,8 @@ class Worker:
             AGENTDECK_HEARTBEAT_S="0.5",
             AGENTDECK_PRESENCE_TTL_S=f"{PRESENCE_TTL_S:g}",
             AGENTDECK_STEP_RETRY_INTERVAL="0.05",
+            AGENTDECK_NOTIFY_COMMAND=str(self.shim / "notify"),
+            AGENTDECK_NOTIFY_RETRY_INTERVAL="0.1",
             PATH=f"{self.shim}:{env.get('PATH', '')}",
         )
         return env
@@ -230,15 +240,67 @@ class Worker:
             self.log = None
 
 
-def make_shim(root: Path) -> tuple[Path, Path]:
-    """A directory with a counting ``wc``, and the file it appends to."""
-    shim, log = root / "shim", root / "wc.log"
+def make_shim(root: Path) -> tuple[Path, Path, Path]:
+    """A directory with a counting ``wc`` and a logging notify command, and their logs."""
+    shim, log, notified = root / "shim", root / "wc.log", root / "notify.log"
     shim.mkdir()
     log.touch()
+    notified.touch()
     real = shutil.which("wc") or "/usr/bin/wc"
     (shim / "wc").write_text(_WC.format(log=log, wc=real))
-    (shim / "wc").chmod(0o755)
-    return shim, log
+    (shim / "notify").write_text(_NOTIFY.format(log=notified))
+    for name in ("wc", "notify"):
+        (shim / name).chmod(0o755)
+    return shim, log, notified
+
+
+def notifications(log: Path) -> Counter[str]:
+    """Each event key the notify command received, with how many times."""
+    import json
+
+    keys: Counter[str] = Counter()
+    for line in log.read_text().splitlines():
+        try:
+            keys[str(json.loads(line)["key"])] += 1
+        except (ValueError, KeyError, TypeError):
+            keys[f"unreadable: {line[:60]}"] += 1
+    return keys
+
+
+def pg_tool_runs(db_url: str) -> Counter[str]:
+    """The tool runs the workers recorded (``workflows.tools.ToolRuns``), by state."""
+    import json
+
+    import psycopg
+
+    with psycopg.connect(db_url, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT value FROM dbos.workflow_events WHERE key LIKE 'agentdeck.toolrun:%'"
+        ).fetchall()
+    states: Counter[str] = Counter()
+    for (value,) in rows:
+        try:
+            states[str(json.loads(value).get("state"))] += 1
+        except (ValueError, AttributeError, TypeError):
+            states["?"] += 1
+    return states
+
+
+async def tool_notes(sup: Supervisor, results: dict[str, Any]) -> Counter[str]:
+    """What the tool runs' re-runs said in the research children's output streams."""
+    children = [
+        a.get("workflow_id")
+        for r, _ in results.values()
+        if r
+        for a in r.get("answers", [])
+        if a.get("workflow_id")
+    ]
+    notes: Counter[str] = Counter()
+    for b in await sup.read_streams(dict.fromkeys(children, 0)):
+        text = "".join(p.text for c in b.chunks for p in c.parts)
+        notes["replayed"] += text.count("its recorded output is used")
+        notes["refused"] += text.count("not run again")
+    return notes
 
 
 # -- the reference: every request once, uninterrupted --------------------------------------------
@@ -407,7 +469,7 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
     ref_task.add_done_callback(lambda _: ref_done.append(time.monotonic() - t0))
 
     os.environ["AGENTDECK_PRESENCE_TTL_S"] = f"{PRESENCE_TTL_S:g}"  # the data layer's verdict
-    shim, wc_log = make_shim(root)
+    shim, wc_log, notify_log = make_shim(root)
     server = ModelServer(TPS, root / "server.err")
     c = Chaos(kills_planned, random.Random(args.seed), args.kill == "group", every)
     workers: dict[str, Worker] = {}
@@ -441,6 +503,8 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
                     results[s.workflow_id] = await result_of(sup, s.workflow_id)
                 approved = await _stop(approver, stop)
                 marks = await asyncio.to_thread(pg_checkpoints, db.url)
+                recorded = await asyncio.to_thread(pg_tool_runs, db.url)
+                notes = await tool_notes(sup, results)
             finally:
                 stop.set()
                 if not approver.done():
@@ -529,7 +593,7 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
                 "kills_between": kills_within,
                 "unexplained_extra": max(0, extra - by_orphans - kills_within),
             }
-            if len(runs_of) < questions:
+            if len(runs_of) != questions:
                 problems.append(f"{wid}: {len(runs_of)} Bash runs for {questions} allowed calls")
             if bash[wid]["unexplained_extra"]:
                 problems.append(f"{wid}: Bash ran again with no kill or orphan to explain it")
@@ -541,6 +605,10 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
     orphans = c.orphans + leftovers
     if orphans:
         problems.append(f"{len(orphans)} orphan process(es)")
+    notified = notifications(notify_log)
+    duplicates = sum(n - 1 for n in notified.values())
+    if duplicates:
+        problems.append(f"{duplicates} duplicate notification(s)")
     if not finished_in_time:
         problems.append(f"runs still in flight after {RUN_TIMEOUT_S:g} s")
     if c.doomed_at is not None and not c.taken_over:
@@ -558,7 +626,14 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
         f"already dead, the others after a kill between the call and its step's checkpoint "
         f"(unexplained: {sum(v['unexplained_extra'] for v in bash.values())})"
     )
-    print("duplicate notifications: not measured (durable notifications land separately)")
+    print(
+        f"tool runs recorded: {dict(recorded)}; re-run steps that replayed a recorded run: "
+        f"{notes['replayed']}, that refused one cut off mid-run: {notes['refused']}"
+    )
+    print(
+        f"notifications: {notified.total()} received, {len(notified)} events, "
+        f"{duplicates} duplicates ({dict(Counter(k.split(':')[0] for k in notified))})"
+    )
     print(f"orphan CLI processes: {len(orphans)}")
     for o in orphans:
         print(f"  {o}")
@@ -594,7 +669,12 @@ async def bench(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], b
             "bash_by_orphaned_cli": orphan_execs,
             "bash_exactly_once": bash_once,
             "bash": bash,
-            "duplicate_notifications": "not measured: notifications land separately",
+            "tool_runs_recorded": dict(recorded),
+            "tool_runs_replayed": notes["replayed"],
+            "tool_runs_refused": notes["refused"],
+            "notifications": notified.total(),
+            "notified_events": len(notified),
+            "duplicate_notifications": duplicates,
             "orphans": orphans,
             "kills": len(c.kills),
             "kills_planned": kills_planned,

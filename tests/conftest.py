@@ -200,8 +200,8 @@ async def wait_for(
 
 
 # --------------------------------------------------------------------------------------------
-# Another app's queues (tests/foreign_queues_app.py), for tests/test_foreign_queues.py and
-# tests/test_fast_ls.py
+# Another app's queues (tests/foreign_queues_app.py), for tests/screens/test_foreign_queues.py and
+# tests/contract/test_fast_ls.py
 
 
 def start_queues_app(db_url: str, cwd: Path) -> subprocess.Popen[str]:

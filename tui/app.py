@@ -29,6 +29,24 @@ audit_log = logging.getLogger("agentdeck.audit")
 
 
 class AgentDeckApp(WorkerErrors, App[None]):
+    """The dashboard: the workflow list, and the screens each key opens over it.
+
+    It polls its :class:`Source` (an embedded runtime's database, or an attached one) for a
+    change token and hands the screens frozen snapshots; the screens never query on their own
+    event loop.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | q | Quit (asks first when runs of an embedded runtime are in flight). |
+    | ? | Help: every key of the screen in front. |
+    | i | The inbox: every run waiting for a human. |
+    | l | The log: what this dashboard did and what DBOS said. |
+    | n | Launch a new run. |
+    | Q | Queues: depth, limits and partitions. |
+    | S | Schedules: next fire time, pause and resume. |
+    | I | Insights: charts of runs, durations, cost, waits and errors. |
+    """
+
     TITLE = "AgentDeck"
     CSS_PATH = ["styles/app.tcss"]
     COMMANDS = App.COMMANDS | {AgentDeckCommands}

@@ -4,7 +4,7 @@ Errors (unknown id, bad JSON, invalid input, unreachable database) print one lin
 
 Only the standard library is imported at the top: ``agentdeck ls`` reads the system tables
 directly (``tui.fastls``) and never loads DBOS, SQLAlchemy, Textual or the workflows
-(tests/test_import_hygiene.py); every other command imports what it needs when it runs.
+(tests/contract/test_import_hygiene.py); every other command imports what it needs when it runs.
 """
 
 from __future__ import annotations

@@ -59,7 +59,15 @@ from .models import (
     StreamChunk,
     Usage,
 )
-from .tools import LoopDetected, ToolApprovalNeeded, ToolGate, ToolPolicy, load_policy
+from .tether import tether
+from .tools import (
+    LoopDetected,
+    ToolApprovalNeeded,
+    ToolGate,
+    ToolPolicy,
+    ToolRuns,
+    load_policy,
+)
 
 __all__ = [
     "ClaudeBudgetStop",
@@ -309,14 +317,19 @@ class Coalescer:
         self._closed = True
         self._wake.set()
         if self._task is not None:
-            # A write in flight holds parts already taken from the buffer: let it finish (the
-            # task ends after it), or they would be lost. A cancelled step does not wait.
+            # A write in flight holds parts already taken from the buffer: cancelling it would
+            # lose them (seen under load: a step's last chunk missing from its stream). Let it
+            # finish; only a cancelled execution, whose writes DBOS refuses anyway, cuts it.
             if best_effort:
                 self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+            except Exception as exc:
+                if not best_effort:
+                    raise
+                log.debug("stream write dropped after cancellation: %s", exc)
         try:
             await self.flush()
         except Exception as exc:
@@ -341,19 +354,32 @@ async def _discard(chunk: StreamChunk) -> None:
 # The call itself
 
 
-def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> ClaudeAgentOptions:
-    env = dict(ep.env)
+def _options(
+    call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None, runs: ToolRuns | None = None
+) -> ClaudeAgentOptions:
+    # The CLI dies with this process, however it dies (see workflows.tether).
+    cli_path, tether_env = tether(ep.cli_path) if ep.transport_factory is None else (None, {})
+    env = {**ep.env, **tether_env}
     permissions: dict[str, Any] = {"allowed_tools": list(call.tools)}
     if gate is not None:
         # Every call of every offered tool goes through the gate: nothing is pre-allowed (an
         # allowed_tools entry would skip can_use_tool), and the PreToolUse hook answers "ask" for
         # the tools that need a human, which also stops the CLI from auto-allowing "read-only"
-        # Bash commands without asking can_use_tool.
+        # Bash commands without asking can_use_tool. With ``runs``, an allowed call is recorded
+        # before it runs and its output after (PostToolUse), so a re-run does not run it again.
+        hooks: dict[Any, list[HookMatcher]] = {
+            "PreToolUse": [HookMatcher(matcher=None, hooks=[_pre_tool_use(gate, runs)])]
+        }
+        if runs is not None:
+            hooks["PostToolUse"] = [HookMatcher(matcher=None, hooks=[_post_tool_use(runs)])]
+            hooks["PostToolUseFailure"] = [
+                HookMatcher(matcher=None, hooks=[_post_tool_use_failure(runs)])
+            ]
         permissions = {
             "allowed_tools": [],
             "permission_mode": "default",
-            "can_use_tool": _can_use_tool(gate),
-            "hooks": {"PreToolUse": [HookMatcher(matcher=None, hooks=[_pre_tool_use(gate)])]},
+            "can_use_tool": _can_use_tool(gate, runs),
+            "hooks": hooks,
         }
     return ClaudeAgentOptions(
         model=call.model,
@@ -363,7 +389,7 @@ def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> Cl
         max_turns=call.max_turns,
         max_budget_usd=call.max_budget_usd,
         env=env,
-        cli_path=ep.cli_path,
+        cli_path=cli_path,
         cwd=ep.cwd,
         setting_sources=[],
         stderr=lambda line: log.debug("claude cli: %s", line.rstrip()),
@@ -371,36 +397,77 @@ def _options(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None = None) -> Cl
     )
 
 
-def _pre_tool_use(gate: ToolGate) -> HookCallback:
+def _pre_tool_use(gate: ToolGate, runs: ToolRuns | None) -> HookCallback:
     async def hook(data: HookInput, tool_use_id: str | None, context: HookContext) -> Any:
         raw = data.get("tool_input")
         tool, tool_input = str(data.get("tool_name", "")), raw if isinstance(raw, dict) else {}
+        updated: dict[str, Any] | None = None
         if gate.policy.verdict(tool) == "ask":
             decision, reason = "ask", "the agentdeck tool policy asks a human"
         else:
             decision, message, _ = gate.decide(tool, tool_input)
+            if decision == "allow" and runs is not None:
+                use_id = str(data.get("tool_use_id") or tool_use_id or "")
+                decision, message, updated = await runs.before(tool, tool_input, use_id)
             reason = message or "allowed by the agentdeck tool policy"
+        out: dict[str, Any] = {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": decision,
+            "permissionDecisionReason": reason,
+        }
+        if updated is not None:
+            out["updatedInput"] = updated
+        return {"hookSpecificOutput": out}
+
+    return hook
+
+
+def _post_tool_use(runs: ToolRuns) -> HookCallback:
+    async def hook(data: HookInput, tool_use_id: str | None, context: HookContext) -> Any:
+        use_id = str(data.get("tool_use_id") or tool_use_id or "")
+        replayed = await runs.after(use_id, data.get("tool_response"))
+        if replayed is None:
+            return {}
         return {
-            "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
-                "permissionDecision": decision,
-                "permissionDecisionReason": reason,
-            }
+            "hookSpecificOutput": {"hookEventName": "PostToolUse", "updatedToolOutput": replayed}
         }
 
     return hook
 
 
-def _can_use_tool(gate: ToolGate) -> CanUseTool:
+def _post_tool_use_failure(runs: ToolRuns) -> HookCallback:
+    async def hook(data: HookInput, tool_use_id: str | None, context: HookContext) -> Any:
+        use_id = str(data.get("tool_use_id") or tool_use_id or "")
+        await runs.failed(use_id, str(data.get("error", "")))
+        return {}
+
+    return hook
+
+
+def _can_use_tool(gate: ToolGate, runs: ToolRuns | None) -> CanUseTool:
     async def can_use_tool(
         tool: str, tool_input: dict[str, Any], context: ToolPermissionContext
     ) -> PermissionResultAllow | PermissionResultDeny:
         verdict, message, interrupt = gate.decide(tool, tool_input)
+        updated: dict[str, Any] | None = None
+        if verdict == "allow" and runs is not None:
+            use_id = context.tool_use_id or ""
+            verdict, message, updated = await runs.before(tool, tool_input, use_id)
         if verdict == "allow":
-            return PermissionResultAllow()
+            return PermissionResultAllow(updated_input=updated)
         return PermissionResultDeny(message=message, interrupt=interrupt)
 
     return can_use_tool
+
+
+async def _read_run(key: str) -> Any:
+    wid = DBOS.workflow_id
+    assert wid is not None
+    return await DBOS.get_event_async(wid, key, timeout_seconds=0)
+
+
+async def _write_run(key: str, value: dict[str, Any]) -> None:
+    await DBOS.set_event_async(key, value, serialization_type=WorkflowSerializationFormat.PORTABLE)
 
 
 def _tool_result_text(block: ToolResultBlock) -> str:
@@ -522,6 +589,7 @@ async def run_claude(
     streamed: dict[ChunkKind, str] = {}  # see _unstreamed
     model = call.model
     gate: ToolGate | None = None
+    runs: ToolRuns | None = None
     if call.tools:
         try:
             policy = policy or load_policy()
@@ -531,13 +599,13 @@ async def run_claude(
         out.add(ChunkKind.STATUS, f"attempt {attempt} · {model} · {ep.label}")
         if call.tools and policy is not None:
             out.add(ChunkKind.STATUS, f"\ntools: {', '.join(call.tools)}")
-            gate = ToolGate(
-                policy,
-                decisions,
-                note=lambda line: out.add(ChunkKind.STATUS, f"\n· {line}\n"),
-                loop_n=loop_n,
-                loop_ok=loop_ok,
-            )
+
+            def note(line: str) -> None:
+                out.add(ChunkKind.STATUS, f"\n· {line}\n")
+
+            gate = ToolGate(policy, decisions, note=note, loop_n=loop_n, loop_ok=loop_ok)
+            if status is not None:  # in a workflow's step: its tool runs are recorded durably
+                runs = ToolRuns(step_name, _read_run, _write_run, note=note)
         lease = _lease(call, ep, gate)
         messages: AsyncIterator[Any]
         if lease is not None:
@@ -545,7 +613,7 @@ async def run_claude(
         else:
             transport = ep.transport_factory(call) if ep.transport_factory is not None else None
             messages = query(
-                prompt=call.prompt, options=_options(call, ep, gate), transport=transport
+                prompt=call.prompt, options=_options(call, ep, gate, runs), transport=transport
             )
         succeeded = False
         try:

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -182,6 +183,30 @@ class AgentDeckSettings(BaseSettings):
     serve_token: SecretStr | None = Field(
         None, description="agentdeck serve's access token (default: random at each start)."
     )
+    notify_webhook: SecretStr | None = Field(
+        None,
+        description="Notifications: the URL each event is POSTed to (wins over notify.webhook "
+        "in agentdeck.yaml; shown as its scheme and host, as it often carries a token).",
+    )
+    notify_command: str | None = Field(
+        None,
+        description="Notifications: the command run per event with its JSON on stdin, split "
+        "like a shell (wins over notify.command in agentdeck.yaml).",
+    )
+    notify_max_attempts: int = Field(
+        5, ge=1, description="Notifications: attempts per target (DBOS step retries)."
+    )
+    notify_retry_interval: Seconds = Field(
+        2.0, description="Notifications: seconds before a target's first retry."
+    )
+    notify_backoff: float = Field(
+        2.0, ge=1.0, description="Notifications: retry interval multiplier."
+    )
+    notify_watch_s: Seconds = Field(
+        5.0,
+        description="Notifications: how often each runtime looks for failed, timed-out and "
+        "stranded runs.",
+    )
 
     @field_validator("launch_rate")
     @classmethod
@@ -319,6 +344,20 @@ def settings() -> AgentDeckSettings:
     return value
 
 
+def _secret_shown(name: str, value: SecretStr) -> str:
+    """A secret as ``agentdeck config`` shows it: a webhook URL as its scheme and host (its
+    path and query often hold a token), anything else as ``***``."""
+    if name == "notify_webhook":
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme and parts.hostname:
+            try:
+                port = f":{parts.port}" if parts.port else ""
+            except ValueError:  # not a number: the notifier refuses it; show the host alone
+                port = ""
+            return f"{parts.scheme}://{parts.hostname}{port}/…"
+    return "***"
+
+
 def describe() -> list[tuple[str, str, str, str]]:
     """(setting, value, source, what it is) for ``agentdeck config``, secrets redacted."""
     current = settings()
@@ -326,7 +365,7 @@ def describe() -> list[tuple[str, str, str, str]]:
     for name, field in AgentDeckSettings.model_fields.items():
         value = getattr(current, name)
         if isinstance(value, SecretStr):
-            shown = "***"
+            shown = _secret_shown(name, value)
         elif value is None:
             shown = "(none)"
         else:

@@ -13,7 +13,7 @@ and nowhere else in ``workflows`` or ``tui``:
   its pooled connections: one pool, one set of credentials);
 - the fallback poll of ``recv``/``get_event`` waits, a class attribute of ``SystemDatabase``.
 
-``tests/test_dbos_private.py`` checks each of these against the installed DBOS, so an upgrade
+``tests/unit/test_dbos_private.py`` checks each of these against the installed DBOS, so an upgrade
 that moves one fails there, loudly, and not somewhere in a screen.
 """
 

@@ -1,8 +1,8 @@
 """Notifications that reach someone away from the terminal, sent durably from the workflow side.
 
-The ``notify:`` section of ``agentdeck.yaml`` (or ``AGENTDECK_NOTIFY_WEBHOOK`` /
-``AGENTDECK_NOTIFY_COMMAND``, which win) names a webhook (POST of a JSON body) and/or a command
-(run with the same JSON on stdin)::
+The ``notify:`` section of ``agentdeck.yaml`` (or the ``notify_webhook`` / ``notify_command``
+settings, ``AGENTDECK_NOTIFY_WEBHOOK`` / ``AGENTDECK_NOTIFY_COMMAND``, which win) names a webhook
+(POST of a JSON body) and/or a command (run with the same JSON on stdin)::
 
     notify:
       webhook: https://hooks.example.com/agentdeck   # http(s) only
@@ -14,8 +14,8 @@ Every notification is a :class:`NotifyEvent` with an idempotency ``key``. It is 
 ``notify.send`` workflow, started with the key as its workflow id: DBOS starts one workflow per id,
 so the same event started twice (a replayed workflow, two workers' watchers, a restart) is sent
 once. The webhook and the command are one DBOS step each, retried with exponential backoff
-(``AGENTDECK_NOTIFY_MAX_ATTEMPTS``, ``AGENTDECK_NOTIFY_RETRY_INTERVAL``,
-``AGENTDECK_NOTIFY_BACKOFF``); a target that keeps failing is logged as a warning (the dashboard's
+(the ``notify_max_attempts``, ``notify_retry_interval`` and ``notify_backoff`` settings of
+``workflows.config``); a target that keeps failing is logged as a warning (the dashboard's
 log panel shows it) and the event is given up, never failing a run. A crash between a POST and its
 checkpoint can repeat that one POST: the receiver dedupes on the ``Idempotency-Key`` header (the
 event key, also in the body).
@@ -53,7 +53,7 @@ from dbos import DBOS, SetWorkflowID
 from dbos import error as dbos_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config import ConfigError, config_path, section
+from .config import AgentDeckSettings, ConfigError, config_path, section, settings
 from .names import PRESENCE_WORKFLOW
 from .settings import SECRET_ENV, presence_ttl, redact
 
@@ -76,8 +76,8 @@ log = logging.getLogger("agentdeck.notify")
 
 SECTION = "notify"
 NOTIFY_WORKFLOW = "notify.send"
+#: Left out of the environment a notify command runs in (the webhook URL often holds a token).
 WEBHOOK_ENV = "AGENTDECK_NOTIFY_WEBHOOK"
-COMMAND_ENV = "AGENTDECK_NOTIFY_COMMAND"
 
 
 class NotifyEventKind(enum.StrEnum):
@@ -91,19 +91,19 @@ class NotifyEventKind(enum.StrEnum):
 EVENTS: tuple[NotifyEventKind, ...] = tuple(NotifyEventKind)
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+def _retry_policy() -> dict[str, Any]:
+    s = settings()
+    return {
+        "max_attempts": s.notify_max_attempts,
+        "interval_seconds": s.notify_retry_interval,
+        "backoff_rate": s.notify_backoff,
+    }
 
 
-#: Step retry policy of each target (DBOS retries with exponential backoff).
-NOTIFY_RETRY: dict[str, Any] = {
-    "max_attempts": max(1, int(_env_float("AGENTDECK_NOTIFY_MAX_ATTEMPTS", 5))),
-    "interval_seconds": _env_float("AGENTDECK_NOTIFY_RETRY_INTERVAL", 2.0),
-    "backoff_rate": _env_float("AGENTDECK_NOTIFY_BACKOFF", 2.0),
-}
+#: Step retry policy of each target (DBOS retries with exponential backoff), read when the
+#: module is imported (a DBOS step decorator takes it then); the ``notify_*`` settings shrink
+#: it for fast tests.
+NOTIFY_RETRY: dict[str, Any] = _retry_policy()
 
 
 class NotifyConfig(BaseModel):
@@ -164,16 +164,19 @@ class NotifyConfig(BaseModel):
 
 
 def load_notify(path: Path | None = None) -> NotifyConfig:
-    """The section with the environment applied; raise a one-line :class:`ConfigError`."""
+    """The ``notify:`` section, with the ``notify_webhook`` / ``notify_command`` settings (the
+    environment) applied over it; raise a one-line :class:`ConfigError`."""
     where = path or config_path()
     raw = section(SECTION, where)
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{where}: {SECTION}: expected a mapping (webhook:, command:, …)")
     data = dict(raw or {})
-    if os.environ.get(WEBHOOK_ENV, "").strip():
-        data["webhook"] = os.environ[WEBHOOK_ENV]
-    if os.environ.get(COMMAND_ENV, "").strip():
-        data["command"] = os.environ[COMMAND_ENV]
+    current = settings()
+    webhook = current.notify_webhook.get_secret_value() if current.notify_webhook else ""
+    if webhook.strip():
+        data["webhook"] = webhook
+    if (current.notify_command or "").strip():
+        data["command"] = current.notify_command
     try:
         return NotifyConfig.model_validate(data)
     except ValidationError as exc:
@@ -491,7 +494,13 @@ def _stranded(now: float) -> list[NotifyEvent]:
 
 
 def watch_interval() -> float:
-    return _env_float("AGENTDECK_NOTIFY_WATCH_S", 5.0)
+    """Seconds between the watcher's scans (``notify_watch_s``; its default if the settings
+    went bad since the runtime started, so the watcher keeps watching)."""
+    try:
+        return settings().notify_watch_s
+    except ConfigError:
+        default: float = AgentDeckSettings.model_fields["notify_watch_s"].default
+        return default
 
 
 class Watcher:

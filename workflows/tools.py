@@ -29,7 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+import shlex
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +46,9 @@ __all__ = [
     "LoopDetected",
     "ToolApprovalNeeded",
     "ToolGate",
+    "TOOL_RUN_EVENT",
     "ToolPolicy",
+    "ToolRuns",
     "Verdict",
     "approval_prompt",
     "call_key",
@@ -53,6 +56,7 @@ __all__ = [
     "describe_call",
     "load_policy",
     "parse_tool_list",
+    "records",
 ]
 
 Verdict = Literal["allow", "ask", "deny"]
@@ -320,3 +324,154 @@ class ToolGate:
             self.needed = ToolApprovalNeeded(tool, dict(tool_input), key)
             self.note(f"{tool}: needs a human decision; the step stops here and asks")
         return "deny", f"{tool} needs a human approval first; stopping.", True
+
+
+# --------------------------------------------------------------------------------------------
+# Tool runs: each allowed call with a side effect runs at most once per workflow
+
+
+#: The event key prefix of a workflow's tool-run records (``<prefix>:<scope>:<call key>:<n>``).
+TOOL_RUN_EVENT = "agentdeck.toolrun"
+#: Recorded output kept per call (characters of its JSON); the CLI gives the model less anyway.
+MAX_RECORDED = 100_000
+
+Read = Callable[[str], Awaitable[Any]]
+Write = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def records(tool: str) -> bool:
+    """Whether calls of ``tool`` are recorded before they run (all but the read-only tools)."""
+    return canonical_tool(tool) not in READ_ONLY_TOOLS
+
+
+def _replay_command(output: Mapping[str, Any]) -> str:
+    """A Bash command with no side effect that prints what a recorded run printed."""
+    parts = [f"printf '%s' {shlex.quote(str(output.get('stdout') or ''))}"]
+    if output.get("stderr"):
+        parts.append(f"printf '%s' {shlex.quote(str(output['stderr']))} >&2")
+    return "; ".join(parts)
+
+
+class ToolRuns:
+    """The durable record of a workflow's tool runs, kept so that a step re-run after a crash
+    does not run an allowed call again.
+
+    Right before an allowed call of a tool with side effects (:func:`records`) runs, ``before``
+    reads its record, keyed by the step's ``scope`` (its name: the research step's re-runs after
+    each approval share it), the call's :func:`call_key` and ``n``, how many times this Claude
+    call allowed the same call before; then:
+
+    * no record: it writes ``started`` (durably: the write returns after the commit) and lets
+      the call run; ``after`` (the CLI's ``PostToolUse``) records ``done`` with the tool's
+      output, ``failed`` (``PostToolUseFailure``) the error;
+    * ``done``: the call does not run again. A Bash call is replaced by a command with no side
+      effect that prints the recorded output, and the tool's output is replaced by the recorded
+      one (``updatedToolOutput``): Claude sees what the first run gave. Other tools are denied,
+      the recorded result in the message;
+    * ``failed``: denied, with the recorded error;
+    * ``started`` and nothing after: the run was cut off between its start and its record (a
+      kill in that window). Whether it finished is not known; it is not run again and Claude is
+      told so: at most once.
+
+    A write that fails (the database is gone, or DBOS refuses it because another executor took
+    the workflow over) denies the call: it never runs unrecorded.
+    """
+
+    def __init__(
+        self,
+        scope: str,
+        read: Read,
+        write: Write,
+        *,
+        note: Callable[[str], None] | None = None,
+    ) -> None:
+        self.scope = scope
+        self._read = read
+        self._write = write
+        self.note = note or (lambda _line: None)
+        self._seen: dict[str, int] = {}
+        self._pending: dict[str, str] = {}  # tool use id -> event key of a call let run
+        self._replays: dict[str, Any] = {}  # tool use id -> the recorded output to hand back
+        self.replayed = 0
+        self.refused = 0
+
+    def event_key(self, tool: str, tool_input: Mapping[str, Any], n: int = 0) -> str:
+        return f"{TOOL_RUN_EVENT}:{self.scope}:{call_key(tool, tool_input)}:{n}"
+
+    async def before(
+        self, tool: str, tool_input: dict[str, Any], tool_use_id: str
+    ) -> tuple[Verdict, str, dict[str, Any] | None]:
+        """For a call the gate allowed, right before it runs: (allow or deny, message for
+        Claude, the input to run instead)."""
+        if not records(tool):
+            return "allow", "", None
+        ck = call_key(tool, tool_input)
+        n = self._seen.get(ck, 0)
+        self._seen[ck] = n + 1
+        key = self.event_key(tool, tool_input, n)
+        what = describe_call(tool, tool_input)
+        try:
+            record = await self._read(key)
+            if record is None:
+                await self._write(key, {"state": "started", "tool": tool, "call": what})
+                self._pending[tool_use_id] = key
+                return "allow", "", None
+        except Exception as exc:
+            self.refused += 1
+            self.note(f"{tool}: not run: its run could not be recorded first ({exc})")
+            return "deny", f"This {tool} call could not be recorded before running; not run.", None
+        state = record.get("state") if isinstance(record, Mapping) else None
+        output = record.get("output") if isinstance(record, Mapping) else None
+        if state == "done" and canonical_tool(tool) == "Bash" and isinstance(output, Mapping):
+            self.replayed += 1
+            self._replays[tool_use_id] = output
+            self.note(f"{tool}: ran before this step was interrupted; its recorded output is used")
+            return "allow", "", {"command": _replay_command(output), "description": "replay"}
+        self.refused += 1
+        if state == "done":
+            self.note(f"{tool}: ran before this step was interrupted; not run again")
+            shown = json.dumps(output, ensure_ascii=False, default=str)[:2000]
+            return (
+                "deny",
+                f"This {tool} call already ran, before this step was interrupted and re-run; it "
+                f"is not run twice. What it returned then: {shown}",
+                None,
+            )
+        if state == "failed":
+            self.note(f"{tool}: failed before this step was interrupted; not run again")
+            error = str(record.get("error", ""))[:2000]
+            return "deny", f"This {tool} call already ran and failed: {error}", None
+        self.note(f"{tool}: started before this step was interrupted; not run again")
+        return (
+            "deny",
+            f"This {tool} call was started before this step was interrupted, and whether it "
+            "finished is not known; it is not run again. Do without its result.",
+            None,
+        )
+
+    async def after(self, tool_use_id: str, output: Any) -> Any:
+        """The tool ran (``PostToolUse``): record its output. Returns the output to give Claude
+        instead (a replayed call's recorded one), or None."""
+        if tool_use_id in self._replays:
+            return self._replays.pop(tool_use_id)
+        key = self._pending.pop(tool_use_id, None)
+        if key is not None:
+            if len(json.dumps(output, ensure_ascii=False, default=str)) > MAX_RECORDED:
+                output = None  # too long to keep: a re-run is told it ran, not what it gave
+            await self._record(key, {"state": "done", "output": output})
+        return None
+
+    async def _record(self, key: str, value: dict[str, Any]) -> None:
+        """Record how a call ended. If that fails the record stays ``started``: a re-run then
+        refuses the call rather than running it again."""
+        try:
+            await self._write(key, value)
+        except Exception as exc:
+            self.note(f"the end of a tool run could not be recorded ({exc})")
+
+    async def failed(self, tool_use_id: str, error: str) -> None:
+        """The tool ran and failed (``PostToolUseFailure``): record the error."""
+        self._replays.pop(tool_use_id, None)
+        key = self._pending.pop(tool_use_id, None)
+        if key is not None:
+            await self._record(key, {"state": "failed", "error": error[:MAX_RECORDED]})

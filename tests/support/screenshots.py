@@ -1,6 +1,6 @@
 """`make screenshots`: every screen and dialog of the real app, on canned data, as SVG.
 
-The same shots are the SVG snapshot tests (tests/test_snapshots.py), so the pictures in the
+The same shots are the SVG snapshot tests (tests/screens/test_snapshots.py), so the pictures in the
 README are exactly what the tests check.
 """
 

@@ -106,10 +106,14 @@ def decode(value: str | None, serialization: str | None, *, light: bool = False)
     """A stored value, decoded; :class:`Undecodable` when it cannot be.
 
     Args:
-        value: the column's text (``None`` stays ``None``).
-        serialization: the row's ``serialization`` column.
-        light: resolve message-only agentdeck errors by name instead of importing their
+        value: The column's text (``None`` stays ``None``).
+        serialization: The row's ``serialization`` column.
+        light: Resolve message-only agentdeck errors by name instead of importing their
             modules (``agentdeck ls``); the values come out the same.
+
+    Returns:
+        The decoded value (JSON for ``portable_json``, else what was pickled), ``None`` for no
+            value, or an :class:`Undecodable` naming why it could not be decoded.
     """
     if value is None:
         return None
@@ -126,8 +130,11 @@ def error_text(err: Any, redact: Any) -> str:
     """A decoded error as one line for a row: ``Type: message``, secrets removed.
 
     Args:
-        err: a decoded error (an exception, a portable ``{"name", "message"}`` dict, text).
-        redact: the redaction function (``workflows.settings.redact`` or a bound one).
+        err: A decoded error (an exception, a portable ``{"name", "message"}`` dict, text).
+        redact: The redaction function (``workflows.settings.redact`` or a bound one).
+
+    Returns:
+        The line, redacted; ``""`` for no error.
     """
     if err is None:
         return ""

@@ -98,7 +98,18 @@ class FilterError(ValueError):
 
 
 def parse_when(value: str, now: float) -> float:
-    """``2h`` / ``30m`` / ``7d`` / ``1w`` ago, or a local date or datetime, as epoch seconds."""
+    """``2h`` / ``30m`` / ``7d`` / ``1w`` ago, or a local date or datetime, as epoch seconds.
+
+    Args:
+        value: A ``since:`` or ``until:`` value as typed.
+        now: The time a relative value counts back from, in epoch seconds.
+
+    Returns:
+        The moment meant, in epoch seconds.
+
+    Raises:
+        FilterError: Neither a relative time nor an ISO date or datetime.
+    """
     if m := _RELATIVE.match(value.lower()):
         return now - float(m.group(1)) * _UNIT_S[m.group(2)]
     try:
@@ -149,7 +160,14 @@ class Filter:
     text: str = ""
 
     def terms(self) -> list[tuple[str, str]]:
-        """(key, value) per term; key "" for a free word. Raises :class:`FilterError`."""
+        """The filter's terms, split as a shell splits words (a quoted value keeps its spaces).
+
+        Returns:
+            (key, value) per term, the key lower-cased; key ``""`` for a free word.
+
+        Raises:
+            FilterError: An unclosed quote.
+        """
         out: list[tuple[str, str]] = []
         for term in _split(self.text):
             key, sep, value = term.partition(":")
@@ -160,7 +178,14 @@ class Filter:
         return out
 
     def problems(self, now: float | None = None) -> list[str]:
-        """Every bad term, one message each ([] for a good filter)."""
+        """Every bad term, one message each.
+
+        Args:
+            now: The time relative ``since:`` / ``until:`` values count back from (default: now).
+
+        Returns:
+            One message per bad term, naming it; ``[]`` for a good filter.
+        """
         try:
             terms = self.terms()
         except FilterError as exc:
@@ -187,6 +212,12 @@ class Filter:
         return bad
 
     def needs_presence(self) -> bool:
+        """Whether the filter has ``is:stranded``, which needs the executors' heartbeats read first.
+
+        Returns:
+            True when :meth:`compile` should be given a :class:`Presence`; False for a filter that
+                cannot be parsed.
+        """
         try:
             return any(k == "is" and v.lower() == "stranded" for k, v in self.terms())
         except FilterError:
@@ -200,8 +231,17 @@ class Filter:
     ) -> Compiled:
         """The filter as one WHERE clause (presence rows are always left out).
 
+        Args:
+            db: The connection the clause is for (its dialect's LIKE and JSON fields).
+            now: The time relative ``since:`` / ``until:`` values count back from (default: now).
+            presence: The executors' heartbeats, for ``is:stranded`` (default: none judged).
+
+        Returns:
+            The clause over ``workflow_status s``, its parameters and hints of which of DBOS's
+                indexes serve it.
+
         Raises:
-            FilterError: a bad term (the message names it).
+            FilterError: A bad term (the message names it).
         """
         problems = self.problems(now)
         if problems:

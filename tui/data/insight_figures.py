@@ -39,8 +39,19 @@ _TERMINAL_SQL = "(" + ", ".join(f"'{v}'" for v in _TERMINAL) + ")"
 
 
 def window_of(text: str) -> tuple[int, int]:
-    """(span, bucket) in seconds of ``1h`` / ``24h`` / ``7d`` / ``30d`` or any ``90m`` /
-    ``12h`` / ``3d`` / ``2w``. Raises :class:`FilterError` for anything else."""
+    """The span and bucket size of a window.
+
+    Args:
+        text: ``1h`` / ``24h`` / ``7d`` / ``30d`` or any ``90m`` / ``12h`` / ``3d`` / ``2w``
+            (at most a year).
+
+    Returns:
+        (span, bucket) in seconds: the screen's own for its windows, else the smallest bucket
+            giving at most 48 of them.
+
+    Raises:
+        FilterError: Anything else (the message says what is accepted).
+    """
     text = text.strip().lower()
     if text in WINDOWS:
         return WINDOWS[text]
@@ -70,6 +81,8 @@ class InsightsQuery:
 
 @dataclass(frozen=True)
 class Bucket:
+    """The runs started in one bucket of the window and the Claude usage completed in it."""
+
     start: float
     started: int = 0
     succeeded: int = 0
@@ -101,6 +114,8 @@ class Spread:
 
 @dataclass(frozen=True)
 class Histogram:
+    """Durations of one workflow or step name in equal bins from ``lo_s`` to ``hi_s``."""
+
     kind: str
     name: str
     lo_s: float
@@ -110,6 +125,8 @@ class Histogram:
 
 @dataclass(frozen=True)
 class ModelUsage:
+    """Claude calls, tokens and cost of one model over the window."""
+
     model: str
     calls: int = 0
     input_tokens: int = 0
@@ -120,6 +137,8 @@ class ModelUsage:
 
 @dataclass(frozen=True)
 class Expensive:
+    """One of the window's costliest runs."""
+
     workflow_id: str
     name: str
     status: str
@@ -151,6 +170,8 @@ class QueueLoad:
 
 @dataclass(frozen=True)
 class ErrorGroup:
+    """Failed runs whose error has the same first line: how many, and the newest."""
+
     first_line: str
     count: int
     newest_id: str
@@ -159,6 +180,8 @@ class ErrorGroup:
 
 @dataclass(frozen=True)
 class Insights:
+    """Every figure of one window (the frozen result of :func:`~tui.data.insights.compute`)."""
+
     window: str
     filter: str
     since: float
@@ -182,10 +205,16 @@ class Insights:
 
     @property
     def runs(self) -> int:
+        """The runs started in the window."""
         return sum(b.started for b in self.buckets)
 
     def to_json(self) -> dict[str, Any]:
-        """What ``agentdeck stats --json`` prints."""
+        """What ``agentdeck stats --json`` prints.
+
+        Returns:
+            The figures as plain JSON values, keyed by workflow name, step name, model, approval
+                kind and queue where the screen shows tables.
+        """
         return {
             "window": self.window,
             "filter": self.filter,

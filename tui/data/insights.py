@@ -63,11 +63,20 @@ __all__ = [
 
 
 def compute(db: DB, q: InsightsQuery) -> Insights:
-    """Every figure of the window, or the part ``q.parts`` says (in the calling thread: call it
-    from a worker thread).
+    """Every figure of the window, or the part ``q.parts`` says.
+
+    Runs in the calling thread: call it from a worker thread.
+
+    Args:
+        db: The connection to read with.
+        q: The window, filter, selected row and part to compute.
+
+    Returns:
+        The figures; ``complete`` is False for a ``parts="runs"`` or ``"rest"`` result (see
+            :func:`merge`), ``capped`` True when a decoded read stopped at :data:`DECODE_CAP`.
 
     Raises:
-        FilterError: a bad filter or window (the message names it).
+        FilterError: A bad filter or window (the message names it).
     """
     before = db.statements
     run = _Run(db, q)
@@ -117,7 +126,15 @@ def compute(db: DB, q: InsightsQuery) -> Insights:
 
 
 def merge(runs: Insights, rest: Insights) -> Insights:
-    """The ``parts="runs"`` and ``parts="rest"`` results of one query as one."""
+    """The ``parts="runs"`` and ``parts="rest"`` results of one query as one.
+
+    Args:
+        runs: The ``parts="runs"`` result (the runs per bucket).
+        rest: The ``parts="rest"`` result (everything else), of the same window.
+
+    Returns:
+        ``rest`` with the runs per bucket of ``runs``, marked complete.
+    """
     buckets = tuple(
         replace(b, started=r.started, succeeded=r.succeeded, failed=r.failed, cancelled=r.cancelled)
         for b, r in zip(rest.buckets, runs.buckets, strict=True)
@@ -128,7 +145,19 @@ def merge(runs: Insights, rest: Insights) -> Insights:
 
 
 def histogram(db: DB, q: InsightsQuery) -> Histogram | None:
-    """Only the selected row's histogram (one statement): when the selection moves."""
+    """Only the selected row's histogram (one statement): when the selection moves.
+
+    Args:
+        db: The connection to read with.
+        q: The query, with ``selected`` the row of the duration tables to draw.
+
+    Returns:
+        The histogram of that row's durations; ``None`` when nothing is selected or nothing
+            finished in the window.
+
+    Raises:
+        FilterError: A bad filter or window (the message names it).
+    """
     if q.selected is None:
         return None
     return _Run(db, q).histogram(*q.selected)
@@ -154,9 +183,18 @@ class StepCost:
 
     @property
     def tokens(self) -> int:
+        """Input and output tokens together (cache reads count as input)."""
         return self.input_tokens + self.output_tokens
 
     def seconds(self, now: float) -> float | None:
+        """How long the step ran, or has run so far.
+
+        Args:
+            now: The time a step still running is measured to, in epoch seconds.
+
+        Returns:
+            The seconds; ``None`` for a step with no start time.
+        """
         if self.started_at is None:
             return None
         return max(0.0, (self.completed_at or now) - self.started_at)
@@ -164,7 +202,16 @@ class StepCost:
 
 def step_costs(db: DB, workflow_id: str) -> list[StepCost]:
     """The Claude steps of a run and of its children (a research run's questions, a compare
-    run's branches) in the order they started: one statement, outputs decoded here."""
+    run's branches) in the order they started: one statement, outputs decoded here.
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+
+    Returns:
+        One entry per Claude step; a step without a decodable result has no model, tokens or
+            cost.
+    """
     rows = db.rows(
         "SELECT o.workflow_uuid, o.function_id, o.function_name, o.started_at_epoch_ms, "
         "o.completed_at_epoch_ms, o.output, o.error, o.serialization "

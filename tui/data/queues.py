@@ -32,8 +32,19 @@ class Counts:
 def in_flight(
     db: DB, windows: Mapping[str, float], partition_windows: Mapping[str, float], now: float
 ) -> dict[str, Counts]:
-    """Per queue, and per partition of partitioned queues, in one statement
-    (:func:`~tui.data.statements.queues_in_flight`)."""
+    """What is on each queue now, per queue and per partition of partitioned queues, in one
+    statement (:func:`~tui.data.statements.queues_in_flight`).
+
+    Args:
+        db: The connection to read with.
+        windows: Queue → the period of its rate limit in seconds (queues limited as a whole).
+        partition_windows: The same for queues limited per partition.
+        now: The time the windows end at, in epoch seconds.
+
+    Returns:
+        Queue name → its counts (with its partitions' counts in :attr:`Counts.partitions`);
+            a queue with nothing on it is absent.
+    """
     out: dict[str, Counts] = {}
     for queue, status, priority, n, dedup, oldest, key in db.rows(
         *st.queues_in_flight(windows, partition_windows, now)
@@ -71,8 +82,17 @@ def _count(c: Counts, status: str, priority: Any, n: Any, dedup: Any, oldest: An
 def latest_runs(
     db: DB, names: Sequence[str], n: int
 ) -> dict[str, list[tuple[str, str, float | None]]]:
-    """The ``n`` newest runs of each schedule, newest first: (workflow id, status, created at
-    in epoch seconds), in one statement."""
+    """The ``n`` newest runs of each schedule, in one statement.
+
+    Args:
+        db: The connection to read with.
+        names: The schedules' names.
+        n: How many runs per schedule.
+
+    Returns:
+        Schedule name → its runs, newest first, each (workflow id, status, created at in epoch
+            seconds); a schedule that never ran is absent.
+    """
     if not names:
         return {}
     out: dict[str, list[tuple[str, str, float | None]]] = {}

@@ -99,15 +99,21 @@ def page(
     """One page of the matching runs, in the sort's order.
 
     Args:
-        db: the connection.
-        where: the compiled filter.
-        sort: the order (see :data:`SORTS`).
-        after: rows that come after this key (the next page); ``inclusive`` keeps the key's
+        db: The connection to read with.
+        where: The compiled filter.
+        sort: The order (see :data:`SORTS`).
+        after: Rows that come after this key (the next page); ``inclusive`` keeps the key's
             own row (re-reading a page in place).
-        before: rows that come before this key (the previous page), returned in order.
-        oldest: the last page of the order.
-        limit: rows per page.
-        now_ms: "now" for the duration of runs still in flight.
+        before: Rows that come before this key (the previous page), returned in order.
+        inclusive: With ``after``, start at the key's own row instead of past it.
+        oldest: The last page of the order.
+        limit: Rows per page.
+        now_ms: "Now" for the duration of runs still in flight, in epoch milliseconds.
+
+    Returns:
+        The page's ``workflow_status`` rows (:data:`~tui.data.rows.LIST_COLUMNS`) in the
+            order, each row's key for the next read, whether the matches end there and whether
+            only the newest :data:`SORT_WINDOW` were ordered.
     """
     params: dict[str, Any] = dict(where.params)
     lead = _sort_expr(db, sort)
@@ -195,7 +201,16 @@ def _keyset(
 
 
 def count(db: DB, where: Compiled, *, cap: int | None = 10_000) -> tuple[int, bool]:
-    """How many runs match: (count, whether it stopped at ``cap``); ``cap`` None is exact."""
+    """How many runs match a filter, counted up to a cap.
+
+    Args:
+        db: The connection to read with.
+        where: The compiled filter.
+        cap: Count no further than this (an index scan stops there); ``None`` counts exactly.
+
+    Returns:
+        (count, whether it stopped at ``cap``).
+    """
     if cap is None:
         row = db.one(
             f"SELECT count(*) FROM {{workflow_status}} s WHERE {where.where}", where.params
@@ -211,7 +226,15 @@ def count(db: DB, where: Compiled, *, cap: int | None = 10_000) -> tuple[int, bo
 
 
 def heartbeats(db: DB, ttl: float) -> Heartbeats:
-    """The executors' presence rows (``status = 'PENDING'`` spelled out: DBOS's partial index)."""
+    """The executors' presence rows (``status = 'PENDING'`` spelled out: DBOS's partial index).
+
+    Args:
+        db: The connection to read with.
+        ttl: Seconds after its last heartbeat that an executor counts as gone.
+
+    Returns:
+        Executor id → (last heartbeat, app version, alive).
+    """
     return presence_rows(
         [
             (r[0], r[1])
@@ -226,6 +249,15 @@ def heartbeats(db: DB, ttl: float) -> Heartbeats:
 
 
 def presence_filter(beats: Heartbeats) -> Presence:
+    """The heartbeats as the filter compiler takes them, for ``is:stranded``.
+
+    Args:
+        beats: The executors' heartbeats, as :func:`heartbeats` reads them.
+
+    Returns:
+        The live executors and the app versions they serve; ``any`` is False (nothing judged)
+            when no executor ever announced itself.
+    """
     return Presence(
         alive=frozenset(e for e, (_, _, ok) in beats.items() if ok),
         versions=frozenset(v for _, v, ok in beats.values() if ok and v),
@@ -234,7 +266,15 @@ def presence_filter(beats: Heartbeats) -> Presence:
 
 
 def by_ids(db: DB, ids: Sequence[str]) -> list[tuple[Any, ...]]:
-    """``workflow_status`` rows of the given ids, newest first."""
+    """``workflow_status`` rows of the given ids, newest first.
+
+    Args:
+        db: The connection to read with.
+        ids: The workflow ids (one statement per :attr:`~tui.data.sql.DB.BATCH` on SQLite).
+
+    Returns:
+        The rows found, in :data:`~tui.data.rows.LIST_COLUMNS` order; unknown ids are absent.
+    """
     out: list[tuple[Any, ...]] = []
     for batch in db.batches(ids):
         out += db.rows(
@@ -253,7 +293,18 @@ _IN_FLIGHT = IN_FLIGHT_CONDITIONS
 
 
 def live(db: DB, also: Sequence[str], *, limit: int = 1000) -> list[tuple[Any, ...]]:
-    """Every run in flight (newest ``limit``) and the given ones (which were, last time)."""
+    """Every run in flight (newest ``limit``) and the given ones (which were, last time).
+
+    Args:
+        db: The connection to read with.
+        also: Ids to read whatever their status (the runs in flight at the last read, so
+            their end is seen).
+        limit: The most runs in flight read.
+
+    Returns:
+        ``workflow_status`` rows in :data:`~tui.data.rows.LIST_COLUMNS` order: the runs in
+            flight newest first, then those of ``also`` not among them.
+    """
     # Ordered on created_at + 0, outside the parts: ordered on the column itself, SQLite would
     # walk the created_at index in each part instead of its partial index.
     parts = " UNION ALL ".join(
@@ -274,7 +325,16 @@ def live(db: DB, also: Sequence[str], *, limit: int = 1000) -> list[tuple[Any, .
 
 
 def matching_ids(db: DB, where: Compiled, *, limit: int | None = None) -> list[str]:
-    """Ids of every run the filter matches (a bulk action's set), newest first."""
+    """Ids of every run the filter matches (a bulk action's set), newest first.
+
+    Args:
+        db: The connection to read with.
+        where: The compiled filter.
+        limit: The most ids returned (``None``: all of them).
+
+    Returns:
+        The workflow ids, newest first.
+    """
     params = dict(where.params)
     tail = ""
     if limit is not None:
@@ -290,7 +350,20 @@ def matching_ids(db: DB, where: Compiled, *, limit: int | None = None) -> list[s
 
 
 def compile_filter(db: DB, text: str, ttl: float, *, now: float) -> tuple[Compiled, Heartbeats]:
-    """The filter compiled, with the heartbeats read first when ``is:stranded`` needs them."""
+    """The filter compiled, with the heartbeats read first when ``is:stranded`` needs them.
+
+    Args:
+        db: The connection to read with (and compile for).
+        text: The filter as typed.
+        ttl: Seconds after its last heartbeat that an executor counts as gone.
+        now: The time relative ``since:`` / ``until:`` values count back from.
+
+    Returns:
+        The compiled filter and the heartbeats it was compiled with.
+
+    Raises:
+        FilterError: A bad term (the message names it).
+    """
     f = Filter(text)
     beats = heartbeats(db, ttl)
     return f.compile(db, now=now, presence=presence_filter(beats)), beats
@@ -337,8 +410,21 @@ def list_page(
 ) -> Listing:
     """One window of the list, its rows built, and the count of matching runs.
 
+    Args:
+        db: The connection to read with.
+        query: The filter, order and window to read.
+        ttl: Seconds after its last heartbeat that an executor counts as gone.
+        redact: Removes secrets from text (summaries, errors).
+        now: The current time in epoch seconds (relative filter times, durations in flight).
+        light: Decode values without importing agentdeck's modules (``agentdeck ls``).
+        count_cap: Count the matching runs no further than this (``None``: exactly).
+
+    Returns:
+        The window's rows (dicts with the fields of ``WorkflowRow``), their keys, whether the
+            window reaches either end of the order, and how many runs match.
+
     Raises:
-        FilterError: a bad filter (the message names the term).
+        FilterError: A bad filter (the message names the term).
     """
     where, beats = compile_filter(db, query.filter, ttl, now=now)
     now_ms = int(now * 1000)

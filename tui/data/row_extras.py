@@ -27,7 +27,17 @@ def events(
     *,
     light: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Current values of the given event keys of many workflows (one statement per batch)."""
+    """Current values of the given event keys of many workflows (one statement per batch).
+
+    Args:
+        db: The connection to read with.
+        ids: The workflow ids.
+        keys: The event keys to read (default: progress and approval).
+        light: Decode without importing agentdeck's modules (``agentdeck ls``).
+
+    Returns:
+        Workflow id → event key → decoded value; a workflow without any of them is absent.
+    """
     out: dict[str, dict[str, Any]] = {}
     for batch in db.batches(ids):
         for wid, key, value, ser in db.rows(
@@ -40,7 +50,16 @@ def events(
 
 
 def errors(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, Any]:
-    """Decoded errors of the given workflows."""
+    """Decoded errors of the given workflows.
+
+    Args:
+        db: The connection to read with.
+        ids: The workflow ids (those that failed, usually).
+        light: Decode without importing agentdeck's modules (``agentdeck ls``).
+
+    Returns:
+        Workflow id → decoded error; a workflow without an error is absent.
+    """
     out: dict[str, Any] = {}
     for batch in db.batches(ids):
         for wid, err, ser in db.rows(
@@ -55,13 +74,20 @@ def errors(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, Any]
 
 
 def recv_waits(db: DB, ids: Sequence[str]) -> dict[str, tuple[int, float | None]]:
-    """PENDING workflows blocked in ``recv`` / ``get_event``: id → (the recv's function id,
-    its deadline).
+    """PENDING workflows blocked in ``recv`` / ``get_event``.
 
     While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
     function id k+1 (output: the deadline; completed as soon as started) and nothing yet at
     k, the ``recv`` itself; a real ``DBOS.sleep`` completes at its wake-up time instead. The
     topic is not stored anywhere while it waits.
+
+    Args:
+        db: The connection to read with.
+        ids: The workflow ids (PENDING ones; others are never found waiting).
+
+    Returns:
+        Workflow id → (the recv's function id, its deadline in epoch seconds or ``None`` when
+            it cannot be decoded); a workflow not waiting is absent.
     """
     out: dict[str, tuple[int, float | None]] = {}
     for batch in db.batches(ids):
@@ -88,9 +114,19 @@ def recv_waits(db: DB, ids: Sequence[str]) -> dict[str, tuple[int, float | None]
 
 
 def input_summaries(db: DB, ids: Sequence[str], *, light: bool = False) -> dict[str, str]:
-    """The inputs of the given workflows, decoded and summarised (``'bob', 'only bob'``): for
-    list rows that have no summary of their own (other apps' runs). One statement per 1,000
-    ids; an input stored longer than ``INPUT_CAP`` is not read, only its size shown."""
+    """The inputs of the given workflows, decoded and summarised (``'bob', 'only bob'``).
+
+    For list rows that have no summary of their own (other apps' runs). One statement per
+    1,000 ids; an input stored longer than ``INPUT_CAP`` is not read, only its size shown.
+
+    Args:
+        db: The connection to read with.
+        ids: The workflow ids.
+        light: Decode without importing agentdeck's modules (``agentdeck ls``).
+
+    Returns:
+        Workflow id → its input in one line, secrets hidden.
+    """
     secrets = env_secrets()
     size = "length" if db.sqlite else "octet_length"  # PostgreSQL's needs no detoasting
     stored = "coalesce(i.inputs, s.inputs)"
@@ -123,7 +159,19 @@ def rows_of(
     *,
     light: bool = False,
 ) -> list[dict[str, Any]]:
-    """Full list rows for some ``workflow_status`` rows: three more statements at most."""
+    """Full list rows for some ``workflow_status`` rows: four more statements at most.
+
+    Args:
+        db: The connection to read with.
+        statuses: ``workflow_status`` rows in :data:`~tui.data.rows.LIST_COLUMNS` order
+            (presence rows among them are left out).
+        beats: The executors' heartbeats, to judge stranded runs.
+        redact: Removes secrets from text (summaries, errors).
+        light: Decode without importing agentdeck's modules (``agentdeck ls``).
+
+    Returns:
+        One row per run, in the order given: dicts with the fields of ``WorkflowRow``.
+    """
     listed = [s for s in statuses if s[2] != PRESENCE_WORKFLOW]
     ids = [s[0] for s in listed]
     ev = events(db, ids, light=light)

@@ -27,7 +27,8 @@ __all__ = [
     "stranded",
 ]
 
-#: As in ``workflows.models`` / ``workflows.presence`` (tests/test_fast_ls.py checks they match).
+#: As in ``workflows.models`` / ``workflows.presence``
+#: (tests/contract/test_fast_ls.py checks they match).
 PROGRESS_EVENT = "agentdeck.progress"
 APPROVAL_EVENT = "agentdeck.approval"
 ACTIVE = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
@@ -45,7 +46,14 @@ LIST_COLUMNS = (
 
 
 def json_attrs(attrs: Any) -> dict[str, Any]:
-    """``attributes`` as a dict (JSON text on SQLite; jsonb, as text or dict, on PG)."""
+    """``attributes`` as a dict (JSON text on SQLite; jsonb, as text or dict, on PG).
+
+    Args:
+        attrs: The column's value as the driver returns it.
+
+    Returns:
+        The attributes; ``{}`` for none, bad JSON or JSON that is not an object.
+    """
     if isinstance(attrs, str):
         try:
             attrs = json.loads(attrs)
@@ -244,6 +252,13 @@ def stranded(row: Mapping[str, Any], presence: Presence) -> str:
 
     Without any presence rows (another app's database) nothing is flagged but DBOS's own
     MAX_RECOVERY_ATTEMPTS_EXCEEDED. ``filters.Presence`` compiles the same rules to SQL.
+
+    Args:
+        row: A built row (``status``, ``executor``, ``app_version``, ``recovery_attempts``).
+        presence: The executors' heartbeats.
+
+    Returns:
+        The reason in a few words; ``""`` when the run is not stranded.
     """
     status = row["status"]
     if status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
@@ -260,7 +275,15 @@ def stranded(row: Mapping[str, Any], presence: Presence) -> str:
 
 
 def presence_rows(found: list[tuple[Any, Any]], ttl: float) -> Presence:
-    """(executor id, attributes) of the heartbeat rows → :data:`Presence`."""
+    """The heartbeat rows as :data:`Presence`.
+
+    Args:
+        found: (executor id, attributes) of each presence row.
+        ttl: Seconds after its last heartbeat that an executor counts as gone.
+
+    Returns:
+        Executor id → (last heartbeat, app version, alive now).
+    """
     now = time.time()
     out: Presence = {}
     for executor_id, attrs in found:
@@ -283,13 +306,16 @@ def build_row(
     """One list row from a :data:`LIST_COLUMNS` result row and what was read beside it.
 
     Args:
-        status_row: the ``workflow_status`` columns, in :data:`LIST_COLUMNS` order.
-        events: the run's decoded progress / approval events by key.
-        error: the run's decoded error (``None`` unless it failed).
+        status_row: The ``workflow_status`` columns, in :data:`LIST_COLUMNS` order.
+        events: The run's decoded progress / approval events by key.
+        error: The run's decoded error (``None`` unless it failed).
         wait: (blocked in ``recv``, the wait's deadline).
-        presence: the executors' heartbeats (:func:`presence_rows`).
-        redact: removes secrets from text.
-        input_summary: a summary of the decoded input, for runs with no ``summary`` attribute.
+        presence: The executors' heartbeats (:func:`presence_rows`).
+        redact: Removes secrets from text.
+        input_summary: A summary of the decoded input, for runs with no ``summary`` attribute.
+
+    Returns:
+        The row: a dict with the fields of ``tui.supervisor.models.WorkflowRow``.
     """
     wid, status, name, attempts, queue, executor, created, updated, version = status_row[:9]
     forked, parent, completed, attrs, timeout_ms, deadline_ms, delay_ms = status_row[9:16]

@@ -44,7 +44,16 @@ ChangeToken = tuple[int, int, tuple[tuple[str, int], ...]]
 
 
 def commit_marker(db: DB) -> int | None:
-    """A number that changes whenever anyone commits a write, read without scanning a table."""
+    """A number that changes whenever anyone commits a write, read without scanning a table.
+
+    Args:
+        db: The connection to read with (on SQLite, one kept for it: ``data_version`` moves
+            only for other connections' commits).
+
+    Returns:
+        SQLite's ``data_version`` or PostgreSQL's next transaction id; ``None`` when the
+            database returned no row.
+    """
     row = db.one(st.MARKER_SQLITE if db.sqlite else st.MARKER_PG)
     return int(row[0]) if row is not None else None
 
@@ -75,9 +84,9 @@ def change_token(db: DB, memo: TokenMemo | None = None, now: float | None = None
     runs created since.
 
     Args:
-        db: the connection to read with.
-        memo: what the previous read remembered (None: count everything now).
-        now: the time (``time.monotonic()``), for the recount.
+        db: The connection to read with.
+        memo: What the previous read remembered, updated in place (None: count everything now).
+        now: The time (``time.monotonic()``), for the recount.
 
     Returns:
         (runs, latest change in ms, ((status, runs), ...) for the statuses in flight or failed).
@@ -99,7 +108,16 @@ def change_token(db: DB, memo: TokenMemo | None = None, now: float | None = None
 
 
 def payload(db: DB, workflow_id: str) -> tuple[Any, Any, Any]:
-    """A run's decoded (inputs, output, error); undecodable ones as placeholders."""
+    """A run's decoded inputs, output and error.
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+
+    Returns:
+        (inputs, output, error), undecodable ones as placeholders; all ``None`` for an
+            unknown run.
+    """
     row = db.one(st.PAYLOAD, {"w": workflow_id})
     if row is None:
         return None, None, None
@@ -108,9 +126,18 @@ def payload(db: DB, workflow_id: str) -> tuple[Any, Any, Any]:
 
 
 def child_inputs(db: DB, parent_id: str) -> dict[str, tuple[str, Any]]:
-    """(name, decoded inputs) of each child workflow of ``parent_id``, in one statement on
-    DBOS's parent index (``list_workflows`` with its inputs would log a warning for each
-    undecodable one, on every reload of the run detail)."""
+    """The name and decoded inputs of each child workflow of a run.
+
+    One statement on DBOS's parent index (``list_workflows`` with its inputs would log a
+    warning for each undecodable one, on every reload of the run detail).
+
+    Args:
+        db: The connection to read with.
+        parent_id: The parent run.
+
+    Returns:
+        Child workflow id → (workflow name, decoded inputs).
+    """
     return {
         wid: (str(name), decode(inputs, ser))
         for wid, name, inputs, ser in db.rows(st.CHILD_INPUTS, {"p": parent_id})
@@ -118,25 +145,58 @@ def child_inputs(db: DB, parent_id: str) -> dict[str, tuple[str, Any]]:
 
 
 def all_events(db: DB, workflow_id: str) -> dict[str, Any]:
+    """Every event a run has published, decoded.
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+
+    Returns:
+        Event key → its current value (placeholders where undecodable), by key.
+    """
     return {
         key: decode(value, ser) for key, value, ser in db.rows(st.ALL_EVENTS, {"w": workflow_id})
     }
 
 
 def pending_topics(db: DB, workflow_id: str) -> list[str]:
-    """Topics of messages sent to a workflow and not consumed yet."""
+    """Topics of messages sent to a workflow and not consumed yet.
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run the messages were sent to.
+
+    Returns:
+        Each topic once.
+    """
     return [str(r[0]) for r in db.rows(st.PENDING_TOPICS, {"w": workflow_id})]
 
 
 def run_step_outputs(db: DB, workflow_id: str) -> dict[int, Any]:
-    """Every step's decoded output of one run, by step number (placeholders where undecodable)."""
+    """Every step's decoded output of one run (an export decodes them all).
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+
+    Returns:
+        Step number (DBOS's function id) → decoded output, placeholders where undecodable.
+    """
     rows = db.rows(st.RUN_STEP_OUTPUTS, {"w": workflow_id})
     return {int(fid): decode(out, ser) for fid, out, ser in rows}
 
 
 def step_outputs(db: DB, ids: Sequence[str]) -> dict[str, list[tuple[str, Any, str]]]:
-    """Each run's steps in order, as (function name, decoded output, child workflow id or ""),
-    for many runs at once (one statement per batch)."""
+    """Each run's steps in order, for many runs at once (one statement per batch).
+
+    Args:
+        db: The connection to read with.
+        ids: The runs.
+
+    Returns:
+        Workflow id → its steps in order, each (function name, decoded output, child workflow
+            id or ``""``); a run without steps is absent.
+    """
     out: dict[str, list[tuple[str, Any, str]]] = {}
     for batch in db.batches(ids):
         for wid, name, output, ser, child in db.rows(st.STEP_OUTPUTS, {"w": list(batch)}):
@@ -147,8 +207,19 @@ def step_outputs(db: DB, ids: Sequence[str]) -> dict[str, list[tuple[str, Any, s
 def stream_since(
     db: DB, offsets: Mapping[str, int], key: str, *, limit: int = 2000
 ) -> dict[str, list[tuple[int, Any]]]:
-    """Stream entries at or past each run's offset, for many runs in one statement; the
-    closing sentinel comes back as :data:`STREAM_CLOSED`."""
+    """Stream entries at or past each run's offset, for many runs in one statement.
+
+    Args:
+        db: The connection to read with.
+        offsets: Workflow id → the first offset not read yet.
+        key: The stream key (``agentdeck.output``).
+        limit: The most entries read at once, over all runs (the caller reads again from the
+            new offsets for the rest).
+
+    Returns:
+        Workflow id → its (offset, decoded value) entries in order; the closing sentinel
+            comes back as :data:`STREAM_CLOSED`; a run with nothing new is absent.
+    """
     if not offsets:
         return {}
     out: dict[str, list[tuple[int, Any]]] = {}
@@ -158,12 +229,30 @@ def stream_since(
 
 
 def stream_keys(db: DB, workflow_id: str) -> list[str]:
-    """Every stream key a run wrote."""
+    """Every stream key a run wrote (no DBOS API lists them).
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+
+    Returns:
+        The keys, each once, in no particular order.
+    """
     return [r[0] for r in db.rows(st.STREAM_KEYS, {"w": workflow_id})]
 
 
 def step_attempts(db: DB, workflow_id: str, key: str) -> dict[int, int]:
-    """Highest attempt number seen per step, from agentdeck's stream's chunk tags."""
+    """Highest attempt number seen per step, from agentdeck's stream's chunk tags.
+
+    Args:
+        db: The connection to read with.
+        workflow_id: The run.
+        key: The stream key its Claude steps write to.
+
+    Returns:
+        Step id → the highest attempt tagged (1 when only the first ran); steps that wrote no
+            chunk are absent.
+    """
     out: dict[int, int] = {}
     for _off, value in stream_since(db, {workflow_id: 0}, key, limit=100_000).get(workflow_id, []):
         if isinstance(value, dict) and "step_id" in value:
@@ -181,10 +270,26 @@ def _per_run(db: DB, text: str, ids: Sequence[str]) -> dict[str, int]:
 
 
 def failed_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
-    """The first failed step of each run that has one."""
+    """The first failed step of each run that has one (where a bulk resume restarts a failed run).
+
+    Args:
+        db: The connection to read with.
+        ids: The runs.
+
+    Returns:
+        Workflow id → the function id of its first step with an error.
+    """
     return _per_run(db, st.FAILED_STEPS, ids)
 
 
 def last_steps(db: DB, ids: Sequence[str]) -> dict[str, int]:
-    """The last step of each run that has steps."""
+    """The last step of each run that has steps.
+
+    Args:
+        db: The connection to read with.
+        ids: The runs.
+
+    Returns:
+        Workflow id → the function id of its last recorded step.
+    """
     return _per_run(db, st.LAST_STEPS, ids)

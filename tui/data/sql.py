@@ -36,8 +36,8 @@ class DB:
     """One DBAPI connection (``sqlite3`` or ``psycopg``) and how to write SQL for it.
 
     Args:
-        conn: the connection; only ``cursor()`` / ``execute`` / ``fetchall`` are used.
-        sqlite: whether it is SQLite (else PostgreSQL).
+        conn: The connection; only ``cursor()`` / ``execute`` / ``fetchall`` are used.
+        sqlite: Whether it is SQLite (else PostgreSQL).
         schema: DBOS's schema on PostgreSQL.
     """
 
@@ -58,16 +58,33 @@ class DB:
 
     @property
     def float_type(self) -> str:
+        """The SQL type of a double-precision float, for casts."""
         return "REAL" if self.sqlite else "double precision"
 
     def json_field(self, column: str, field: str) -> str:
-        """A text field of a JSON column (``attributes``: JSON text on SQLite, jsonb on PG)."""
+        """A text field of a JSON column (``attributes``: JSON text on SQLite, jsonb on PG).
+
+        Args:
+            column: The column, as the statement names it (``s.attributes``).
+            field: The top-level field to read.
+
+        Returns:
+            An SQL expression for the field's value as text.
+        """
         if self.sqlite:
             return f"json_extract({column}, '$.{field}')"
         return f"({column} ->> '{field}')"
 
     def json_text_field(self, column: str, field: str) -> str:
-        """A text field of a text column that holds JSON (an event's portable value)."""
+        """A text field of a text column that holds JSON (an event's portable value).
+
+        Args:
+            column: The column, as the statement names it (``e.value``).
+            field: The top-level field to read.
+
+        Returns:
+            An SQL expression for the field's value as text.
+        """
         if self.sqlite:
             return f"json_extract({column}, '$.{field}')"
         return f"({column}::jsonb ->> '{field}')"
@@ -75,7 +92,16 @@ class DB:
     # -- rendering and running --------------------------------------------------------------
 
     def render(self, text: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The statement and parameters as this driver takes them."""
+        """The statement and parameters as this driver takes them.
+
+        Args:
+            text: The statement, with ``{table}`` fields, ``:name`` parameters and ``IN :name``
+                for a list.
+            params: The parameters by name; a list or tuple value fills an ``IN :name``.
+
+        Returns:
+            The statement text and the parameters to pass to the cursor's ``execute``.
+        """
         sql = text.format_map(self.tables) if "{" in text else text
         out = dict(params)
 
@@ -101,7 +127,15 @@ class DB:
         return sql, out
 
     def rows(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run one statement and fetch every row."""
+        """Run one statement and fetch every row.
+
+        Args:
+            text: The statement, as :meth:`render` takes it.
+            params: Its parameters by name.
+
+        Returns:
+            Every row, each a tuple of the selected columns.
+        """
         sql, bound = self.render(text, params or {})
         self.statements += 1
         cur = self.conn.cursor()
@@ -112,6 +146,15 @@ class DB:
             cur.close()
 
     def one(self, text: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        """Run one statement and fetch its first row.
+
+        Args:
+            text: The statement, as :meth:`render` takes it.
+            params: Its parameters by name.
+
+        Returns:
+            The first row, or ``None`` when there is none.
+        """
         found = self.rows(text, params)
         return found[0] if found else None
 
@@ -119,6 +162,15 @@ class DB:
     BATCH = 1000
 
     def batches(self, ids: Sequence[str]) -> list[Sequence[str]]:
+        """Split ids into lists short enough for one ``IN :name`` each.
+
+        Args:
+            ids: The workflow ids to look up.
+
+        Returns:
+            Batches of at most :attr:`BATCH` ids on SQLite; all of them in one batch on PostgreSQL
+                (``= ANY`` takes an array); no batch for no ids.
+        """
         if not ids:
             return []
         if not self.sqlite:

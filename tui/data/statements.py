@@ -112,7 +112,17 @@ STREAM_KEYS = "SELECT DISTINCT key FROM {streams} WHERE workflow_uuid = :w"
 
 
 def stream_since(offsets: Mapping[str, int], key: str, limit: int) -> tuple[str, dict[str, Any]]:
-    """Entries of one stream key at or past each run's offset, for many runs in one statement."""
+    """Entries of one stream key at or past each run's offset, for many runs in one statement.
+
+    Args:
+        offsets: Workflow id → the first offset not read yet.
+        key: The stream key (``agentdeck.output``).
+        limit: The most entries read at once (the reader comes back for the rest).
+
+    Returns:
+        The statement and its parameters; rows are (workflow id, offset, value, serialization)
+            in workflow and offset order.
+    """
     clauses = []
     params: dict[str, Any] = {"key": key, "limit": limit}
     for i, (wid, off) in enumerate(offsets.items()):
@@ -157,17 +167,24 @@ _WINDOW = (
 def queues_in_flight(
     windows: Mapping[str, float], partition_windows: Mapping[str, float], now: float
 ) -> tuple[str, dict[str, Any]]:
-    """Per queue, and per partition of partitioned queues, in one ``UNION ALL``: DELAYED,
-    ENQUEUED (by priority) and PENDING workflows with the deduplication ids they hold, then the
-    starts inside each rate limit's window (``windows``: queue → period; ``partition_windows``:
-    the same for per-partition limits). Rows: (queue, status or 'WINDOW', priority, count,
-    dedup ids held, oldest updated_at or window start, partition key).
+    """What is on each queue now, per queue and per partition of partitioned queues, in one
+    ``UNION ALL``: DELAYED, ENQUEUED (by priority) and PENDING workflows with the deduplication
+    ids they hold, then the starts inside each rate limit's window.
 
     The first branch is served by DBOS's partial indexes on (queue_name, status, priority,
     created_at) and, for partition keys, (queue_name, status, queue_partition_key, ...) for
     ENQUEUED and PENDING rows (DELAYED ones have their own); the window branches by its partial
     index on (queue_name, started_at_epoch_ms) WHERE rate_limited, and count what DBOS's
     limiter counts. "Waiting since" is ``updated_at``: a resumed run re-enters the queue then.
+
+    Args:
+        windows: Queue → the period of its rate limit in seconds (queues limited as a whole).
+        partition_windows: The same for queues limited per partition.
+        now: The time the windows end at, in epoch seconds.
+
+    Returns:
+        The statement and its parameters. Rows: (queue, status or 'WINDOW', priority, count,
+            dedup ids held, oldest updated_at or window start, partition key).
     """
     parts = [_IN_FLIGHT]
     params: dict[str, Any] = {}

@@ -23,9 +23,14 @@ def summarize(value: Any, limit: int = 160, secrets: tuple[str, ...] | None = No
     """``value`` in one line of at most ``limit`` characters, secrets hidden.
 
     Args:
-        value: a decoded value (an input's ``{"args", "kwargs"}``, a model, anything).
-        limit: the longest line returned.
-        secrets: the secret values to hide (default: those in the environment now).
+        value: A decoded value (an input's ``{"args", "kwargs"}``, a model, anything).
+        limit: The longest line returned.
+        secrets: The secret values to hide (default: those in the environment now).
+
+    Returns:
+        The line: a workflow input as its arguments, agentdeck's requests in their own words,
+            an undecodable value as what it needs, anything else as its ``repr``; ``""`` for
+            ``None``.
     """
     return _summary_of(value, limit, env_secrets() if secrets is None else secrets, raw=True)
 
@@ -57,7 +62,16 @@ def _summary_of(value: Any, limit: int, secrets: tuple[str, ...], *, raw: bool) 
 
 def input_summary(size: int | None, inputs: Any, secrets: tuple[str, ...]) -> str:
     """A list row's decoded input as :func:`summarize` puts it; past :data:`INPUT_CAP` only its
-    size (the statement leaves such inputs unread)."""
+    size (the statement leaves such inputs unread).
+
+    Args:
+        size: The stored input's length in characters, when the statement measured it.
+        inputs: The decoded input (``None`` when it was left unread).
+        secrets: The secret values to hide.
+
+    Returns:
+        The summary line.
+    """
     if size is not None and size > INPUT_CAP:
         return f"<large input: {size / 1024:.0f} kB>"
     return summarize(inputs, secrets=secrets)

@@ -78,6 +78,16 @@ def _suggested_usd(p: dict[str, Any]) -> str:
 
 
 class ApproveScreen(WorkerErrors, ModalScreen[bool]):
+    """Answer one pending approval; dismissed with whether an answer was sent.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without answering. |
+    | ctrl+a | Approve (allow; continue for a budget or loop approval): the first choice. |
+    | ctrl+r | Reject (deny; stop for a budget or loop approval): the last choice. |
+    | ctrl+e | Send the edited questions. |
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Close", show=False),
         Binding("ctrl+a", "decide('approve')", "Approve", show=False),

@@ -1,12 +1,4 @@
-"""Bulk cancel / resume: the count and a sample first, then a progress bar, then a summary.
-
-Bindings:
-
-| key | what |
-|---|---|
-| `y` | go ahead |
-| `n` / `escape` | back (nothing done) / close once done |
-"""
+"""Bulk cancel / resume: the count and a sample first, then a progress bar, then a summary."""
 
 from __future__ import annotations
 
@@ -31,7 +23,13 @@ _SAMPLE = 5
 
 
 class BulkScreen(ModalScreen[bool]):
-    """Cancel or resume many runs: every match of ``filter_text``, or ``ids``."""
+    """Cancel or resume many runs: every match of ``filter_text``, or ``ids``.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | y | Go ahead. |
+    | escape, n | Back (nothing done), or close once done. |
+    """
 
     BINDINGS = [
         Binding("escape,n", "back", "Back", show=False),

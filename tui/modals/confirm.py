@@ -12,6 +12,15 @@ __all__ = ["ConfirmScreen"]
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; dismissed with True for yes.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | y | Yes. |
+    | n | No. |
+    | escape | No (keep things as they are). |
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Keep", show=False),
         Binding("y", "dismiss(True)", "Yes", show=False),

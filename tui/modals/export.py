@@ -36,6 +36,11 @@ class ExportScreen(WorkerErrors, ModalScreen[str | None]):
     """Format, file (``./<short-id>.<ext>`` in the working directory), enter writes it.
 
     Dismissed with the path written, or None.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without writing. |
+    | ctrl+s | Write the file (as enter does). |
     """
 
     BINDINGS = [

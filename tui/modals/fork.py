@@ -29,6 +29,14 @@ __all__ = ["ForkScreen"]
 
 
 class ForkScreen(WorkerErrors, ModalScreen[str | None]):
+    """Pick the step a fork starts from (and, for research runs, another model or instructions);
+    enter forks from the highlighted step. Dismissed with the new run's id, or None.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without forking. |
+    """
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", show=False)]
 
     def __init__(self, workflow_id: str, default_step: int | None) -> None:

@@ -18,6 +18,13 @@ FILTER_HELP = (
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key of the screen underneath and of the app, and the filter language.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape, ?, q | Close. |
+    """
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", show=False)]
 
     def __init__(self, under: Screen[object]) -> None:

@@ -43,6 +43,15 @@ def form_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
 
 
 class LaunchScreen(WorkerErrors, ModalScreen[str | None]):
+    """The launch form of a workflow type, generated from its pydantic input model; enter on the
+    last field launches. Dismissed with the new run's id, or None.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without launching. |
+    | ctrl+s | Launch. |
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Launch", show=False),

@@ -23,6 +23,13 @@ _LEVEL = {"ERROR": "bold red", "WARNING": "yellow", "INFO": "", "DEBUG": "dim"}
 
 
 class LogScreen(ModalScreen[None]):
+    """DBOS's and agentdeck's log lines, and the audit of every action taken from this dashboard.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape, l, q | Close. |
+    """
+
     BINDINGS = [Binding("escape,l,q", "dismiss", "Close", show=False)]
 
     def compose(self) -> ComposeResult:

@@ -39,6 +39,15 @@ def parse_message(text: str) -> Any:
 
 
 class SendScreen(WorkerErrors, ModalScreen[bool]):
+    """A message to a workflow blocked in ``recv``: topic, value, idempotency key. Dismissed with
+    whether it was sent.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close without sending. |
+    | ctrl+s | Send. |
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Close", show=False),
         Binding("ctrl+s", "send", "Send", show=False),

@@ -51,7 +51,18 @@ class StatusLine(Static):
 
 
 class RunActionsScreen(WorkerErrors, Screen[None]):
-    """Cancel / resume / fork / answer on "the current run" (subclasses say which one that is)."""
+    """Cancel / resume / fork / answer on "the current run" (subclasses say which one that is).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | a | Answer the run's pending approval, or send a message to a run blocked in ``recv``. |
+    | c | Cancel the run (asks first). |
+    | r | Resume: a failed run is rewound to its failed step; a cancelled one resumes. |
+    | f | Fork the run from a step. |
+    | L | The fork lineage the run belongs to. |
+    | d | Diff a fork's Claude outputs with its origin's. |
+    | y | Copy the run's id to the clipboard. |
+    """
 
     BINDINGS = [
         Binding("a", "answer", "Answer", id="run.answer"),

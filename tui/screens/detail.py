@@ -37,6 +37,25 @@ STREAM_POLL_S = 0.02
 
 
 class DetailScreen(RunActionsScreen):
+    """One run: its header, the step waterfall, the live output, the report, events and result.
+
+    The run actions of :class:`RunActionsScreen` act on this run.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the screen underneath. |
+    | enter | Open the child workflow of the selected step (else show the output). |
+    | h | Show or hide DBOS's bookkeeping steps in the timeline. |
+    | o | The output tab. |
+    | m | The report tab (Markdown). |
+    | e | The events tab. |
+    | b | The branches tab (fork-compare runs). |
+    | p | Open the parent run. |
+    | / | Find in the output shown. |
+    | x | Export the run to a Markdown or JSON file. |
+    | $ | The cost per step tab (research and compare runs). |
+    """
+
     BINDINGS = [
         Binding("escape", "back", "Back", id="detail.back"),
         Binding("enter", "open_step", "Open child", id="detail.open"),

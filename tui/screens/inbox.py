@@ -28,6 +28,17 @@ __all__ = ["InboxScreen"]
 
 
 class InboxScreen(RunActionsScreen):
+    """Every run waiting for a human, soonest deadline first.
+
+    The run actions of :class:`RunActionsScreen` act on the selected run.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the screen underneath. |
+    | enter | Answer the selected request. |
+    | o | Open the selected run. |
+    """
+
     BINDINGS = [
         Binding("escape", "back", "Back", id="inbox.back"),
         Binding("enter", "answer", "Answer", id="inbox.answer"),

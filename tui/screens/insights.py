@@ -11,7 +11,9 @@ language (the list's own filter applies when the screen opens). Enter on a run o
 
 from __future__ import annotations
 
+import asyncio
 import time
+from contextlib import suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,10 +48,22 @@ __all__ = ["MIN_REFRESH_S", "InsightsScreen"]
 
 #: At most one read of the figures per this many seconds, however often the token moves.
 MIN_REFRESH_S = 3.0
+#: How long the rest of a first read waits for the runs chart to be drawn, at most.
+RUNS_DRAWN_S = 2.0
 
 
 class InsightsScreen(WorkerErrors, Screen[None]):
-    """Charts and tables of one window of runs."""
+    """Charts and tables of one window of runs.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Close the filter box, else back to the screen underneath. |
+    | 1 | The last hour. |
+    | 2 | The last 24 hours. |
+    | 3 | The last 7 days. |
+    | 4 | The last 30 days. |
+    | / | Filter the runs (the list's filter language). |
+    """
 
     quiet_worker_groups = frozenset({"insights"})
 
@@ -194,6 +208,12 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         self._fresh = False
         runs = await self.deck.source.insights(replace(query, parts="runs"))
         self._show_runs(runs)
+        # The rest once the runs chart is drawn: its reads decode errors and Claude results in
+        # Python, which held the GIL from the chart's build thread (the first paint took twice
+        # as long at 1M runs).
+        with suppress(TimeoutError):
+            async with asyncio.timeout(RUNS_DRAWN_S):
+                await self.query_one(RunsChart).drawn()
         rest = await self.deck.source.insights(replace(query, parts="rest"))
         return merge(runs, rest)
 
@@ -260,6 +280,8 @@ class InsightsScreen(WorkerErrors, Screen[None]):
             self._show_queues(found)
             if self._selected is None:
                 self._select_row()
+                if self._selected is None:  # no rows: the chart's hint
+                    self.query_one(HistogramChart).show(None)
             else:
                 self.query_one(HistogramChart).show(found.histogram)
 

@@ -48,7 +48,16 @@ def _label(node: ForkNode, now: float, marked: bool, origin: ForkNode | None) ->
 
 
 class LineageScreen(WorkerErrors, Screen[None]):
-    """The fork tree a run belongs to. enter opens a run; m marks one; d diffs."""
+    """The fork tree a run belongs to.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the screen underneath. |
+    | enter | Open the selected run. |
+    | m | Mark the selected run for a diff (again: unmark it). |
+    | d | Diff the selected run with the marked one, else with its origin. |
+    | R | Read the tree again. |
+    """
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -178,7 +187,13 @@ def diff_pair(left: str, right: str) -> tuple[Text, Text]:
 
 
 class DiffScreen(WorkerErrors, Screen[None]):
-    """Two runs' Claude outputs side by side, step by step (same-named steps aligned)."""
+    """Two runs' Claude outputs side by side, step by step (same-named steps aligned).
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the screen underneath. |
+    | c | Show every step, or only the steps whose outputs differ. |
+    """
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

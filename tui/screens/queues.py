@@ -113,7 +113,12 @@ _selected_key = cursor_key
 
 
 class _LiveTableScreen(WorkerErrors, Screen[None], Generic[R]):
-    """A status line, a title, a keyed table refreshed by one single-flight worker."""
+    """A status line, a title, a keyed table refreshed by one single-flight worker.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | escape | Back to the screen underneath. |
+    """
 
     quiet_worker_groups = frozenset({"views"})
 
@@ -319,6 +324,11 @@ class QueuesScreen(_LiveTableScreen[QueueRow]):
     Below the table, the selected queue in words: how much of its rate limit the current
     window has used and when a slot frees up, what its priorities mean and what is queued at
     each, its concurrency, and the deduplication ids its runs hold.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The list, filtered to the selected queue's (or partition's) workflows. |
+    | space | Show or hide the selected partitioned queue's partitions. |
     """
 
     NOUN = "queues"
@@ -604,8 +614,13 @@ def _glyph(status: str) -> Text:
 
 
 class SchedulesScreen(_LiveTableScreen[ScheduleRow]):
-    """Every DBOS cron schedule: when it fires next, how its latest runs went; ``t`` fires the
-    selected one now."""
+    """Every DBOS cron schedule: when it fires next, how its latest runs went.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | The list, filtered to the selected schedule's runs. |
+    | t | Fire the selected schedule now (DBOS's ``trigger_schedule``). |
+    """
 
     NOUN = "schedules"
     BINDINGS = [

@@ -28,7 +28,13 @@ __all__ = ["WorkflowsScreen"]
 
 
 class FilterInput(Input):
-    """The `/` filter, with history on up/down."""
+    """The ``/`` filter, with history on up/down.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | up | The previous filter applied. |
+    | down | The next filter applied (past the newest: an empty box). |
+    """
 
     BINDINGS = [
         Binding("up", "history(-1)", "Older filter", show=False),
@@ -62,17 +68,20 @@ PAGE = 200
 
 
 class WorkflowsScreen(RunActionsScreen):
-    """The list. Keys beyond the shared run actions:
+    """The list of every run; the run actions of :class:`RunActionsScreen` act on the selected one.
 
-    | key | what |
-    |---|---|
-    | `/` | filter (the database evaluates it over every run) |
-    | `1`-`5` | tabs: all, running, waiting, failed, done |
-    | `s` | sort: newest, status, name, duration, cost |
-    | `t` | child workflows too |
-    | `space` / `*` | mark the run / every run the filter matches |
-    | `#` | count the matching runs exactly |
-    | `c` / `r` | cancel / resume the marked runs (or the selected one) |
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Open the selected run. |
+    | / | Filter (the database evaluates it over every run). |
+    | s | Sort: newest, status, name, duration, cost. |
+    | t | Show child workflows too. |
+    | space | Mark the run. |
+    | * | Mark every run the filter matches. |
+    | # | Count the matching runs exactly. |
+    | escape | Clear the marks, else the filter. |
+    | 1, 2, 3, 4, 5 | Tabs: all, running, waiting, failed, done. |
+    | c, r | Cancel / resume the marked runs (or the selected one). |
     """
 
     BINDINGS = [

@@ -61,7 +61,10 @@ class _Column(Vertical):
 
 
 class BranchesPane(Vertical):
-    """Columns are created once per branch; streams are fed to the column of their run."""
+    """A fork-compare run's branches: a live output column per branch, and a table comparing them.
+
+    Columns are created once per branch; streams are fed to the column of their run.
+    """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -83,6 +86,13 @@ class BranchesPane(Vertical):
             table.add_column(label, key=key, width=width)
 
     def show(self, branches: tuple[BranchRow, ...], winner: str, now: float) -> None:
+        """Show the branches: a column each (made once), and the comparison table.
+
+        Args:
+            branches: The run's branches as the detail reads them.
+            winner: The label of the branch the judge chose (``""``: none yet).
+            now: The current time in epoch seconds (durations of branches still running).
+        """
         cols = self.query_one("#branch-cols", Horizontal)
         for b in branches:
             col = self.columns.get(b.label)
@@ -116,6 +126,15 @@ class BranchesPane(Vertical):
         self._pending = None
 
     def feed(self, batch: StreamBatch) -> bool:
+        """Feed a stream batch to its branch's column.
+
+        Args:
+            batch: New chunks of one workflow's output stream.
+
+        Returns:
+            Whether a branch's column took it (else it waits until a branch names that workflow,
+                or is dropped once the run is known to have no such branch).
+        """
         col = self._by_wid.get(batch.workflow_id)
         if col is None:
             if self._pending is not None:

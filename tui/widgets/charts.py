@@ -7,6 +7,7 @@ axes are the theme's (textual-plotext's "auto" theme).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -28,7 +29,15 @@ RGB = tuple[int, int, int]
 
 def bucket_labels(buckets: Sequence[Bucket], bucket_s: int) -> list[str]:
     """A short label per bucket: ``14:00`` for hour buckets and below, ``12-03`` for days,
-    ``12-03 06h`` in between."""
+    ``03 06h`` in between.
+
+    Args:
+        buckets: The window's buckets.
+        bucket_s: Their size in seconds.
+
+    Returns:
+        One label per bucket, in local time.
+    """
     if bucket_s >= 86400:
         fmt = "%m-%d"
     elif bucket_s >= 6 * 3600:
@@ -44,6 +53,8 @@ class Chart(PlotextPlot):
 
     ``redraw`` takes the theme's colours on the UI thread and marks the drawing stale; the next
     render starts a build of that version at that size and shows the last one meanwhile.
+    Nothing is built before the first data is shown (``show`` calls ``redraw``): an empty chart
+    built while the screen's first statement runs only took the CPU from it.
     """
 
     #: The theme colours a chart may use, read on the UI thread for the builder.
@@ -56,31 +67,58 @@ class Chart(PlotextPlot):
         self._version = 0
         self._built: tuple[tuple[Any, ...], Text] | None = None
         self._pending: tuple[Any, ...] | None = None
+        self._shown = False
+        self._drawn = asyncio.Event()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+
+    def _theme_changed(self) -> None:
+        if self._shown:
+            self.redraw()
 
     @property
     def building(self) -> bool:
-        """A build is under way or due (screenshots wait for it)."""
+        """A build of the data shown is under way or due (screenshots wait for it)."""
+        if not self._shown:
+            return False
         return self._pending is not None or self._built is None or self._built[0] != self._key()
 
+    async def drawn(self) -> None:
+        """Wait until the data last shown is drawn (a chart with no room on screen is never
+        built: no wait for it). Callers bound the wait (``asyncio.timeout``)."""
+        if self.building and self.size.width and self.size.height:
+            await self._drawn.wait()
+
     def colour(self, name: str) -> RGB:
+        """A theme colour, as last read on the UI thread.
+
+        Args:
+            name: One of :attr:`COLOURS`.
+
+        Returns:
+            Its RGB (the foreground's, or grey, before the theme was read).
+        """
         return self._palette.get(name) or self._palette.get("foreground") or (128, 128, 128)
 
     def redraw(self) -> None:
+        """Read the theme's colours and draw again (on the next render, in a worker)."""
         variables = self.app.theme_variables
         self._palette = {
             n: Color.parse(variables.get(n) or variables["foreground"]).rgb for n in self.COLOURS
         }
         self._version += 1
+        self._shown = True
+        self._drawn.clear()
         self.refresh()
 
     def _key(self) -> tuple[Any, ...]:
         return (self._version, self.size.width, self.size.height, self.app.theme)
 
     def render(self) -> RenderResult:
+        if not self._shown:
+            return Text("")
         key = self._key()
         if self._built is not None and self._built[0] == key:
             return self._built[1]
@@ -117,9 +155,16 @@ class Chart(PlotextPlot):
             self._built = (key, text)
         if self._pending == key:
             self._pending = None
+        if not self.building:
+            self._drawn.set()
         self.refresh()
 
     def draw(self) -> None:
+        """Draw the chart with ``self.plt`` (in a worker thread: subclasses draw their data).
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     #: At most this many x labels, whatever the width (so that 60 columns hold them and the
@@ -127,12 +172,32 @@ class Chart(PlotextPlot):
     LABELS = 6
 
     def ticks(self, labels: list[str]) -> None:
+        """Label the x axis with at most :attr:`LABELS` of ``labels``, evenly spaced.
+
+        Args:
+            labels: A label per bar.
+        """
         n = len(labels)
         if not n:
             return
         every = -(-n // self.LABELS)
         shown = list(range(0, n, every))
         self.plt.xticks([i + 1 for i in shown], [labels[i] for i in shown])
+
+
+def counts_axis(plt: Any, top: int) -> None:
+    """A y axis of counts from 0 with whole, round ticks (1, 2, 5 × 10^k apart, at most five
+    steps): plotext centres an all-zero chart on 0 (-1 to 1) and ticks counts in fractions."""
+    step = 1
+    while max(top, 1) > 5 * step:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    last = -(-max(top, 1) // step) * step
+    plt.ylim(0, last)
+    plt.yticks(list(range(0, last + 1, step)))
+
+
+def _counts(b: Bucket) -> tuple[float, int, int, int, int]:
+    return (b.start, b.started, b.succeeded, b.failed, b.cancelled)
 
 
 class RunsChart(Chart):
@@ -144,8 +209,17 @@ class RunsChart(Chart):
         self.bucket_s = 3600
 
     def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        """Draw these counts; the same counts again (a first read's rest, a refresh where no
+        run started or ended) keep the drawing (a build is 40-100 ms of CPU).
+
+        Args:
+            buckets: The window's buckets.
+            bucket_s: Their size in seconds (for the labels).
+        """
+        before = (self.bucket_s, [_counts(b) for b in self.buckets])
         self.buckets, self.bucket_s = tuple(buckets), bucket_s
-        self.redraw()
+        if not self._shown or before != (bucket_s, [_counts(b) for b in self.buckets]):
+            self.redraw()
 
     def draw(self) -> None:
         plt = self.plt
@@ -172,6 +246,7 @@ class RunsChart(Chart):
             ],
         )
         self.ticks(bucket_labels(b, self.bucket_s))
+        counts_axis(plt, max(x.started for x in b))
 
 
 class CostChart(Chart):
@@ -185,10 +260,21 @@ class CostChart(Chart):
         self.bucket_s = 3600
 
     def show(self, buckets: Sequence[Bucket], bucket_s: int) -> None:
+        """Chart these buckets.
+
+        Args:
+            buckets: The window's buckets.
+            bucket_s: Their size in seconds (for the labels).
+        """
         self.buckets, self.bucket_s = tuple(buckets), bucket_s
         self.redraw()
 
     def models(self) -> list[str]:
+        """The models that cost anything in the window.
+
+        Returns:
+            Their names, the costliest first.
+        """
         totals: dict[str, float] = {}
         for b in self.buckets:
             for m, c in b.cost.items():
@@ -212,6 +298,8 @@ class CostChart(Chart):
             color=[self.colour(self.PALETTE[i % len(self.PALETTE)]) for i in range(len(models))],
         )
         plt.ylabel("USD")
+        top = max((sum(x) for x in zip(*series, strict=True)), default=0.0)
+        plt.ylim(0, top if top > 0 else 1)
         self.ticks(bucket_labels(self.buckets, self.bucket_s))
 
 
@@ -223,6 +311,11 @@ class HistogramChart(Chart):
         self.histogram: Histogram | None = None
 
     def show(self, histogram: Histogram | None) -> None:
+        """Chart this histogram.
+
+        Args:
+            histogram: The selected row's durations (``None``: nothing selected).
+        """
         self.histogram = histogram
         self.redraw()
 
@@ -236,6 +329,7 @@ class HistogramChart(Chart):
         width = (h.hi_s - h.lo_s) / n if n else 0.0
         xs = list(range(1, n + 1))
         plt.bar(xs, list(h.counts), color=self.colour("accent"))
+        counts_axis(plt, max(h.counts))
         plt.title(f"{h.kind} {h.name}: durations")
         labels = [duration(h.lo_s + i * width) for i in range(n)]
         self.ticks(labels)

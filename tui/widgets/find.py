@@ -62,9 +62,11 @@ class FindBar(Horizontal):
 
     @property
     def input(self) -> Input:
+        """The find box."""
         return self.query_one("#find-input", Input)
 
     def open(self) -> None:
+        """Show the bar and focus its box (marking the match of what it still holds)."""
         self.display = True
         self.input.focus()
         if self.input.value:

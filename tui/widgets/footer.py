@@ -29,6 +29,7 @@ class Footer(TextualFooter):
         )
 
     async def recompose(self) -> None:
+        """Rebuild the keys, unless they are the ones shown already."""
         keys = self._keys()
         if keys is not None and keys == self._shown:
             return

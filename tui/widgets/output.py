@@ -21,7 +21,11 @@ STYLES: dict[str, str] = {
 
 
 class OutputPane(StreamView):
-    """Keeps every source's output, shows the selected one; sections per step and attempt."""
+    """Keeps every source's output, shows the selected one; sections per step and attempt.
+
+    Args:
+        **kwargs: As :class:`StreamView` takes them (``id``, ``classes``).
+    """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -31,7 +35,14 @@ class OutputPane(StreamView):
         self._first = True
 
     def view_for(self, source: str) -> StreamDoc:
-        """``source``'s document (the first one asked for is shown until another is selected)."""
+        """``source``'s document (the first one asked for is shown until another is selected).
+
+        Args:
+            source: The workflow id whose output it holds.
+
+        Returns:
+            The document, made on first use.
+        """
         doc = self.views.get(source)
         if doc is None:
             doc = self.doc if self._first else StreamDoc(self)
@@ -40,10 +51,19 @@ class OutputPane(StreamView):
         return doc
 
     def select(self, source: str) -> None:
+        """Show ``source``'s output.
+
+        Args:
+            source: The workflow id (the run, or one of its children).
+        """
         self.show(self.view_for(source))
 
     def feed_values(self, batch: StreamBatch) -> None:
-        """A foreign stream (any values, not agentdeck chunks): one line per value."""
+        """A foreign stream (any values, not agentdeck chunks): one line per value.
+
+        Args:
+            batch: New entries of a stream, with their offsets.
+        """
         view = self.view_for(batch.workflow_id)
         pieces: list[tuple[str, str | Style]] = []
         if self._last.get(batch.workflow_id) != (-1, hash(batch.key)):
@@ -58,7 +78,14 @@ class OutputPane(StreamView):
         view.append_many(pieces)
 
     def feed(self, batch: StreamBatch) -> int:
-        """Append a batch of chunks in one layout pass; returns the number of parts."""
+        """Append a batch of chunks in one layout pass, a heading at each new step or attempt.
+
+        Args:
+            batch: New chunks of agentdeck's output stream of one workflow.
+
+        Returns:
+            The number of parts appended.
+        """
         view = self.view_for(batch.workflow_id)
         pieces: list[tuple[str, str | Style]] = []
         n = 0

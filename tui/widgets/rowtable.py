@@ -54,6 +54,8 @@ def _style(console: Console, style: str | Style) -> Style:
 
 @dataclass
 class Column:
+    """One column of a :class:`RowTable`: its key, its header label and its width."""
+
     key: str
     label: str
     #: Content width in cells (one cell of padding either side comes on top).
@@ -204,10 +206,12 @@ class RowTable(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
+        """The number of rows shown."""
         return len(self._keys)
 
     @property
     def cursor_row(self) -> int:
+        """The index of the row under the cursor."""
         return self._cursor
 
     @property
@@ -216,6 +220,14 @@ class RowTable(ScrollView, can_focus=True):
         return self._keys[self._cursor] if self._keys else None
 
     def get_row_at(self, index: int) -> list[Cell]:
+        """The cells of the row at an index.
+
+        Args:
+            index: The row's index.
+
+        Returns:
+            Its cells, in column order.
+        """
         return list(self._cells[self._keys[index]])
 
     def get_cell(self, key: str, column: str) -> Cell:
@@ -232,7 +244,17 @@ class RowTable(ScrollView, can_focus=True):
         return self._cells[key][index]
 
     def get_row_index(self, key: str) -> int:
-        """The index of the row with key ``key`` (``KeyError`` when it is not shown)."""
+        """The index of the row with key ``key``.
+
+        Args:
+            key: The row's key.
+
+        Returns:
+            Its index.
+
+        Raises:
+            KeyError: No row with that key is shown.
+        """
         return self._index[key]
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
@@ -274,7 +296,12 @@ class RowTable(ScrollView, can_focus=True):
             self._warm_later()
 
     def set_column_width(self, key: str, width: int) -> None:
-        """Change one column's width (every row is rendered again)."""
+        """Change one column's width (every row is rendered again).
+
+        Args:
+            key: The column's key.
+            width: Its content width in cells (padding comes on top).
+        """
         self.set_column_widths({key: width})
 
     def set_column_widths(self, widths: dict[str, int]) -> None:
@@ -316,7 +343,12 @@ class RowTable(ScrollView, can_focus=True):
     # -- cursor ---------------------------------------------------------------------------
 
     def move_cursor(self, *, row: int, animate: bool = False) -> None:
-        """Put the cursor on ``row`` (clamped), scrolling it into view."""
+        """Put the cursor on ``row`` (clamped), scrolling it into view.
+
+        Args:
+            row: The row's index.
+            animate: Ignored (the cursor never animates); kept for DataTable's signature.
+        """
         del animate  # the cursor never animates; kept for DataTable's signature
         self._move(row, by_user=False)
 

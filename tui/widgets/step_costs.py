@@ -20,7 +20,16 @@ BAR = 7
 
 
 def bar(value: float | None, top: float, width: int = BAR) -> str:
-    """A horizontal bar of ``value`` out of ``top`` in ``width`` cells (eighths of a cell)."""
+    """A horizontal bar of ``value`` out of ``top`` in ``width`` cells (eighths of a cell).
+
+    Args:
+        value: The value (``None`` or 0: no bar).
+        top: The value that fills the bar.
+        width: The bar's width in cells.
+
+    Returns:
+        The bar's characters; ``""`` for no bar.
+    """
     if not value or top <= 0:
         return ""
     eighths = max(1, round(min(value / top, 1.0) * width * 8))
@@ -36,7 +45,9 @@ def _cell(value: str, width: int, drawn: str, style: str) -> Text:
 
 
 class StepCosts(PlainTable):
-    """Rows keyed by ``workflow id:step id``, updated in place."""
+    """The run detail's cost-and-time breakdown: rows keyed by ``workflow id:step id``, updated in
+    place.
+    """
 
     #: A value and its bar share a cell, so the table fits a half-width pane.
     COLUMNS = (
@@ -56,6 +67,12 @@ class StepCosts(PlainTable):
             self.add_column(label, key=key, width=width)
 
     def show(self, steps: Sequence[StepCost], now: float) -> None:
+        """Show these steps, each with its bars scaled to the largest.
+
+        Args:
+            steps: The run's Claude steps, in the order they started.
+            now: The current time in epoch seconds (steps still running).
+        """
         self.steps = tuple(steps)
         top_s = max((s.seconds(now) or 0.0 for s in steps), default=0.0)
         top_t = max((s.tokens for s in steps), default=0)

@@ -28,7 +28,11 @@ __all__ = ["StreamDoc", "StreamView"]
 
 
 class StreamDoc:
-    """Append-only styled lines; wrapped for the view that shows it, when it shows it."""
+    """Append-only styled lines; wrapped for the view that shows it, when it shows it.
+
+    Args:
+        view: The view that shows it (and wraps it, at its width).
+    """
 
     def __init__(self, view: StreamView) -> None:
         self._view = view
@@ -51,28 +55,43 @@ class StreamDoc:
 
     @property
     def line_count(self) -> int:
+        """How many logical lines the document holds (forgotten ones not counted)."""
         return len(self._lines)
 
     @property
     def plain(self) -> str:
+        """The document's text, unstyled, its lines joined by newlines."""
         return "\n".join(t.plain for t in self._lines)
 
     @property
     def at_line_start(self) -> bool:
+        """Whether the next append starts a line (the last line is empty)."""
         return not self._lines or not self._lines[-1].plain
 
     def clear(self) -> None:
+        """Forget every line (the view repaints if it shows this document)."""
         self._lines.clear()
         self._stale = 0
         self.dropped = 0
         self._view.changed(self)
 
     def append(self, text: str, style: str | Style = "") -> None:
-        """Append text, continuing the last line; newlines start new lines."""
+        """Append text, continuing the last line; newlines start new lines.
+
+        Args:
+            text: The text.
+            style: Its style (a Rich style or style name; ``""``: the view's own).
+        """
         self.append_many([(text, style)])
 
     def append_many(self, pieces: list[tuple[str, str | Style]]) -> None:
-        """Append a batch of (text, style) pieces; the view is repainted once if it shows this."""
+        """Append a batch of (text, style) pieces; the view is repainted once if it shows this.
+
+        Past ``StreamView.max_lines`` the oldest lines are forgotten (a tenth more at once).
+
+        Args:
+            pieces: (text, style) pairs, each as :meth:`append` takes them.
+        """
         if not pieces:
             return
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
@@ -112,23 +131,46 @@ class StreamDoc:
             self.scroll_y = max(0.0, self.scroll_y - rows)
 
     def new_line(self) -> None:
+        """Start a new line unless the last one is empty."""
         if self._lines and self._lines[-1].plain:
             self.append("\n")
 
     # -- finding ------------------------------------------------------------------------------
 
     def hits(self, needle: str) -> list[int]:
-        """The logical lines whose text contains ``needle``, ignoring case, in order."""
+        """The logical lines whose text contains ``needle``, ignoring case, in order.
+
+        Args:
+            needle: The text to find.
+
+        Returns:
+            The indexes of those lines; none for an empty needle.
+        """
         low = needle.lower()
         return [i for i, t in enumerate(self._lines) if low in t.plain.lower()] if low else []
 
     def line(self, index: int) -> Text:
+        """One logical line.
+
+        Args:
+            index: Its index (0: the oldest line kept).
+
+        Returns:
+            The line's styled text (the document's own: copy it before changing it).
+        """
         return self._lines[index]
 
     # -- layout -------------------------------------------------------------------------------
 
     def layout(self, width: int) -> int:
-        """Wrap what is not wrapped for ``width`` yet; the height in rows."""
+        """Wrap what is not wrapped for ``width`` yet (everything, when the width changed).
+
+        Args:
+            width: The width to wrap at, in cells.
+
+        Returns:
+            The document's height in visual rows.
+        """
         if width != self._width:
             self._width, self._stale = width, 0
         index = self._stale
@@ -146,22 +188,49 @@ class StreamDoc:
         return self._height
 
     def row(self, row: int) -> Strip | None:
+        """One visual row, as last laid out.
+
+        Args:
+            row: The row, from the top of the document.
+
+        Returns:
+            The row's strip; ``None`` past the end.
+        """
         if row >= self._height or not self._starts:
             return None
         i = bisect_right(self._starts, row) - 1
         return self._wrapped[i][row - self._starts[i]]
 
     def line_at(self, row: int) -> int:
-        """The logical line shown at visual ``row`` (as last laid out)."""
+        """The logical line shown at visual ``row`` (as last laid out).
+
+        Args:
+            row: The row, from the top of the document.
+
+        Returns:
+            The index of the logical line that row belongs to.
+        """
         return max(0, bisect_right(self._starts, row) - 1)
 
     def first_row(self, index: int) -> int | None:
-        """The visual row where logical line ``index`` starts (None if not laid out)."""
+        """The visual row where logical line ``index`` starts.
+
+        Args:
+            index: The logical line.
+
+        Returns:
+            Its first row; ``None`` if it is not laid out.
+        """
         return self._starts[index] if index < len(self._starts) else None
 
 
 class StreamView(ScrollView, can_focus=True):
-    """Shows one :class:`StreamDoc`, following its tail unless scrolled up."""
+    """Shows one :class:`StreamDoc`, following its tail unless scrolled up.
+
+    Args:
+        id: The widget's id.
+        classes: Its CSS classes.
+    """
 
     DEFAULT_CSS = """
     StreamView {
@@ -187,12 +256,18 @@ class StreamView(ScrollView, can_focus=True):
     # -- finding ------------------------------------------------------------------------------
 
     def find(self, needle: str, step: int = 0) -> tuple[int, int] | None:
-        """Mark the next line (``step`` 1), the previous one (-1), or the first from the top of
-        the view (0, as the needle is typed) that contains ``needle``, ignoring case, and scroll
-        to it. Returns (which match, how many lines match), or None for no match.
+        """Mark a line that contains ``needle``, ignoring case, and scroll to it.
 
         Scrolling to a match leaves the tail, so the view stops following it; ``end`` follows
         again.
+
+        Args:
+            needle: The text to find.
+            step: 1 for the next matching line after the mark, -1 for the previous one (both
+                wrap round), 0 for the first from the top of the view (as the needle is typed).
+
+        Returns:
+            (which match, how many lines match), or ``None`` for no match.
         """
         doc = self.doc
         self._layout()
@@ -215,6 +290,7 @@ class StreamView(ScrollView, can_focus=True):
         return n + 1, len(hits)
 
     def clear_mark(self) -> None:
+        """Remove a find's mark (the view stays where it is)."""
         if self.mark is not None:
             self.mark = None
             self.refresh()
@@ -239,7 +315,11 @@ class StreamView(ScrollView, can_focus=True):
     # -- showing a document -------------------------------------------------------------------
 
     def show(self, doc: StreamDoc) -> None:
-        """Show ``doc`` where it was left (its tail, if it was followed)."""
+        """Show ``doc`` where it was left (its tail, if it was followed).
+
+        Args:
+            doc: The document to show (one of this view's).
+        """
         if doc is self.doc:
             return
         self.doc.scroll_y = None if self._at_tail else self.scroll_y
@@ -255,7 +335,11 @@ class StreamView(ScrollView, can_focus=True):
     def changed(self, doc: StreamDoc) -> None:
         """``doc`` grew or was cleared: if it is the one shown, lay it out and repaint; if not,
         wrap its new lines once the screen has been painted, so showing it later (a key on the
-        timeline) finds it ready."""
+        timeline) finds it ready.
+
+        Args:
+            doc: The document that changed.
+        """
         if doc is not self.doc:
             if not self._behind:
                 self.call_after_refresh(self._catch_up)
@@ -322,6 +406,15 @@ class StreamView(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def wrap(self, line: Text, width: int) -> list[Strip]:
+        """One logical line wrapped at a width, rendered (long words fold).
+
+        Args:
+            line: The styled line.
+            width: The width in cells.
+
+        Returns:
+            One strip per visual row (one blank strip for an empty line).
+        """
         if not line.plain:
             return [Strip.blank(0)]
         console = self.app.console

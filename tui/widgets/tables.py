@@ -30,6 +30,17 @@ class PlainTable(DataTable[Any]):
         key: str | None = None,
         label: TextType | None = None,
     ) -> RowKey:
+        """Add a row at the bottom, its ``str`` cells shown as they are (not read as markup).
+
+        Args:
+            *cells: The cells, in column order (``Text`` for styled ones).
+            height: The row's height in lines (``None``: as its cells need).
+            key: The row's key.
+            label: A label shown left of the row.
+
+        Returns:
+            The row's key.
+        """
         return super().add_row(*map(_as_is, cells), height=height, key=key, label=label)
 
     def update_cell(
@@ -40,11 +51,29 @@ class PlainTable(DataTable[Any]):
         *,
         update_width: bool = False,
     ) -> None:
+        """Replace one cell, a ``str`` shown as it is (not read as markup).
+
+        Args:
+            row_key: The row's key.
+            column_key: The column's key.
+            value: The new cell.
+            update_width: Widen the column to fit it.
+
+        Raises:
+            CellDoesNotExist: No such row or column.
+        """
         super().update_cell(row_key, column_key, _as_is(value), update_width=update_width)
 
 
 def cursor_key(table: DataTable[Any]) -> str | None:
-    """The row key under the cursor, or None for an empty table."""
+    """The row key under the cursor.
+
+    Args:
+        table: The table.
+
+    Returns:
+        The key, or ``None`` for an empty table.
+    """
     if table.row_count == 0:
         return None
     try:

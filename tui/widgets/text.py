@@ -20,8 +20,14 @@ def escape(text: str) -> str:
     Rich's and Textual's own ``escape`` only escape what looks like a tag (``[b]``), but
     Textual's parser also reads ``["x=\\"y\\""]`` (a JSON list: a step's output, an answer quoting
     a file) as a tag and fails on it. Every ``[`` escaped round-trips any text
-    (tests/test_bad_input.py), but one: a backslash at the end would escape the tag that
+    (tests/screens/test_bad_input.py), but one: a backslash at the end would escape the tag that
     follows (Textual has no escaped backslash), so it gets a space after it.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The markup.
     """
     return text.replace("[", "\\[") + (" " if text.endswith("\\") else "")
 
@@ -39,6 +45,10 @@ def show_text(widget: Static, content: str | Text) -> None:
     before, so it wraps the same), only the widget is repainted. ``Static.update`` lays the
     whole screen out again by default, which made every poll and every duration tick repaint
     every widget on the screen (the footer's keys included).
+
+    Args:
+        widget: The widget to update.
+        content: Markup, or styled text.
     """
     before = _shown.get(widget)
     if before is not None and before[0] == content:

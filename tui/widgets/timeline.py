@@ -51,6 +51,8 @@ NOTE_MIN = 24
 
 @dataclass(frozen=True)
 class TimelineItem:
+    """One row of the timeline: a step, a child workflow's start, or the wait a run is in."""
+
     key: str
     step_id: int
     name: str
@@ -73,7 +75,14 @@ _RECV_AFTER = {"settings": SETTINGS_READ, "approval": "approval (recv)"}
 
 def step_names(steps: Sequence[StepRow]) -> dict[int, str]:
     """Each step's name as people read it: a ``DBOS.recv`` is named for what it waits for, the
-    last of agentdeck's marker steps before it (``settings`` or ``approval``)."""
+    last of agentdeck's marker steps before it (``settings`` or ``approval``).
+
+    Args:
+        steps: A run's steps, in order.
+
+    Returns:
+        Step id → its name.
+    """
     names: dict[int, str] = {}
     marker = ""
     for s in steps:
@@ -92,6 +101,12 @@ def recv_wait(detail: RunDetail) -> StepRow | None:
     While a workflow waits, DBOS has written the wait's timeout as a ``DBOS.sleep`` row at
     function id k+1 and nothing yet at k, the recv itself (``SQL.waiting_in_recv``, which sets
     ``waiting_recv``): the wait is step k, and its row keeps that number once it is answered.
+
+    Args:
+        detail: The run's detail.
+
+    Returns:
+        A running ``DBOS.recv`` step numbered k; ``None`` when the run waits in no ``recv``.
     """
     if not detail.row.waiting_recv or not detail.steps:
         return None
@@ -110,7 +125,14 @@ def _bookkeeping(step: StepRow, name: str) -> bool:
 
 
 def hidden_steps(detail: RunDetail) -> int:
-    """How many of the run's steps are DBOS bookkeeping, which the timeline hides unless asked."""
+    """How many of the run's steps are DBOS bookkeeping, which the timeline hides unless asked.
+
+    Args:
+        detail: The run's detail.
+
+    Returns:
+        The number of bookkeeping steps.
+    """
     names = step_names(detail.steps)
     return sum(_bookkeeping(s, names[s.step_id]) for s in detail.steps)
 
@@ -126,6 +148,16 @@ def build_items(
 
     DBOS bookkeeping is shown when asked for, and when the run has nothing else to show (a
     workflow made only of DBOS calls opens on its steps, not on an empty table).
+
+    Args:
+        detail: The run's detail.
+        now: The current time in epoch seconds (countdowns of waits).
+        show_internal: Show DBOS's bookkeeping steps (``h``).
+        live_step: (step id, name, attempt) of the step the output stream says is running,
+            when DBOS has not recorded it yet.
+
+    Returns:
+        The timeline's items in step order.
     """
     children = {c.workflow_id: c for c in detail.children}
     row = detail.row
@@ -269,7 +301,7 @@ class Timeline(RowTable):
     only when its cells change (a running step's bar and time, its status).
 
     The DETAIL column gets the room first: the waterfall narrows (to ``BAR_MIN``) before the
-    detail gets less than ``NOTE_MIN`` columns.
+    detail gets less than ``NOTE_MIN`` columns. The keys are :class:`RowTable`'s.
     """
 
     FIXED = (
@@ -304,10 +336,19 @@ class Timeline(RowTable):
 
     @property
     def selected(self) -> TimelineItem | None:
+        """The item under the cursor, or None for an empty timeline."""
         key = self.cursor_key
         return self.items.get(key) if key else None
 
     def show(self, items: list[TimelineItem], t0: float, t1: float, frame: int) -> None:
+        """Show these items, re-rendering only the rows whose cells changed.
+
+        Args:
+            items: The items, in order (:func:`build_items`).
+            t0: The start of the waterfall's time axis, in epoch seconds.
+            t1: Its end (now, for a run in flight).
+            frame: The spinner's frame, for steps still running.
+        """
         self._shown = (items, t0, t1, frame)
         rows: list[tuple[str, tuple[Any, ...]]] = []
         for item in items:

@@ -70,11 +70,11 @@ def fit(natural: dict[str, int], room: int) -> dict[str, int]:
     the rest, so the table spans the terminal.
 
     Args:
-        natural: column key → the widest cell of the column (its label included).
-        room: cells available for the columns' content (padding already taken off).
+        natural: Column key → the widest cell of the column (its label included).
+        room: Cells available for the columns' content (padding already taken off).
 
     Returns:
-        column key → content width.
+        Column key → content width.
     """
     widths = {}
     for key, width in natural.items():
@@ -120,8 +120,15 @@ def _tokens(n: int) -> str:
 
 
 def budget_cell(row: WorkflowRow) -> Text | None:
-    """Spent / budget of a run with a budget (``$0.012/$0.50``, or tokens when that is its only
-    budget), yellow from 80 % of it, red past it; None for a run without one."""
+    """Spent / budget of a run with a budget, coloured by how much of it is spent.
+
+    Args:
+        row: The run's row.
+
+    Returns:
+        ``$0.012/$0.50`` (or tokens when that is its only budget), yellow from 80 % of it, red
+            past it; ``None`` for a run without a budget.
+    """
     p = row.progress
     if p is None or not (p.budget_usd or p.budget_tokens):
         return None
@@ -139,8 +146,14 @@ def budget_cell(row: WorkflowRow) -> Text | None:
 def cells(row: WorkflowRow, now: float, *, child_waits: bool = False) -> dict[str, Any]:
     """The rendered cells of one row (compared cell by cell to update in place).
 
-    ``child_waits``: a child of this run waits for a human (a research question's tool call),
-    so the run is blocked on you even though its own state says running.
+    Args:
+        row: The run's row.
+        now: The current time in epoch seconds (durations, countdowns).
+        child_waits: A child of this run waits for a human (a research question's tool call),
+            so the run is blocked on you even though its own state says running.
+
+    Returns:
+        Column key → the cell, in :data:`COLUMNS` order.
     """
     p = row.progress
     if row.stranded:
@@ -194,7 +207,7 @@ class WorkflowTable(RowTable):
     The table holds one window of the matching runs. When the cursor comes within a page of
     the window's edge and more runs lie beyond it (``more_above`` / ``more_below``), or on
     ``home`` / ``end`` with runs beyond, it posts :class:`NearEdge` and the screen asks for the
-    next window; the cursor stays on its run meanwhile.
+    next window; the cursor stays on its run meanwhile. The keys are :class:`RowTable`'s.
     """
 
     @dataclass
@@ -252,6 +265,7 @@ class WorkflowTable(RowTable):
 
     @property
     def selected_id(self) -> str | None:
+        """The id of the run under the cursor, or None for an empty list."""
         return self.cursor_key
 
     def sync(
@@ -262,7 +276,14 @@ class WorkflowTable(RowTable):
         sort_key: Callable[[WorkflowRow], Any] | None = None,
         child_waits: frozenset[str] = frozenset(),
     ) -> None:
-        """Show ``rows``; ``child_waits`` are ids of runs with a child waiting for a human."""
+        """Show ``rows``, sized to fit, marked runs ticked.
+
+        Args:
+            rows: The runs of the window, in the order asked for.
+            now: The current time in epoch seconds (durations, countdowns).
+            sort_key: Order the rows by this instead (``None``: as given).
+            child_waits: Ids of runs with a child waiting for a human.
+        """
         ordered = sorted(rows, key=sort_key) if sort_key is not None else list(rows)
         self.rows_by_id = {r.workflow_id: r for r in ordered}
         self._row_cells = {
@@ -293,7 +314,11 @@ class WorkflowTable(RowTable):
         super().on_resize(event)
 
     def tick(self, now: float) -> None:
-        """Update the live duration of active rows (no database access)."""
+        """Update the live duration of active rows (no database access).
+
+        Args:
+            now: The current time in epoch seconds.
+        """
         changed = False
         for wid, row in self.rows_by_id.items():
             if row.active:

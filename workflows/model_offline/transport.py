@@ -7,8 +7,10 @@ loopback server) as the CLI's stream-json frames. Contract tests use the real CL
 
 Tools (``ClaudeCall.tools``) follow the CLI's permission protocol: for each scripted tool call the
 transport sends the SDK a ``can_use_tool`` control request and waits for its answer. Allowed calls
-are not executed: their result is simulated (a Bash ``echo … | wc -w`` is counted, anything else
-says it was simulated). A deny with ``interrupt`` ends the turn like the CLI does (an
+are not executed: their result is simulated (a Bash ``echo … | wc -w`` is counted, a Bash
+``printf '%s' '…'`` prints, anything else says it was simulated), then handed to the SDK's
+``PostToolUse`` hooks, as the CLI does, whose ``updatedToolOutput`` (its ``stdout``) replaces it.
+A deny with ``interrupt`` ends the turn like the CLI does (an
 ``error_during_execution`` result).
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -66,6 +69,7 @@ class ScriptedTransport(Transport):
         self._ready = False
         self._session = str(uuid.uuid4())
         self._permissions: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._post_hooks: list[str] = []  # the SDK's PostToolUse callback ids (initialize)
         self._task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -94,6 +98,10 @@ class ScriptedTransport(Transport):
                 if waiter is not None and not waiter.done():
                     waiter.set_result(response)
             elif msg.get("type") == "control_request":
+                request = msg.get("request") or {}
+                if request.get("subtype") == "initialize":
+                    matchers = (request.get("hooks") or {}).get("PostToolUse") or []
+                    self._post_hooks = [i for m in matchers for i in m.get("hookCallbackIds", [])]
                 self._out.put_nowait(
                     {
                         "type": "control_response",
@@ -228,25 +236,52 @@ class ScriptedTransport(Transport):
         )
         self._result(text, out_tokens=len(pieces))
 
-    async def _permission(self, tool: str, tool_in: dict[str, Any], use_id: str) -> dict[str, Any]:
-        """Ask the SDK's ``can_use_tool`` callback, as the CLI does; return its decision."""
-        request_id = f"perm_{uuid.uuid4().hex[:12]}"
+    async def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send the SDK a control request, as the CLI does; return its response."""
+        request_id = f"req_{uuid.uuid4().hex[:12]}"
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._permissions[request_id] = waiter
-        self._emit(
-            {
-                "type": "control_request",
-                "request_id": request_id,
-                "request": {
-                    "subtype": "can_use_tool",
-                    "tool_name": tool,
-                    "input": tool_in,
+        self._emit({"type": "control_request", "request_id": request_id, "request": request})
+        return await waiter
+
+    async def _post_tool_use(
+        self, tool: str, tool_in: dict[str, Any], use_id: str, text: str
+    ) -> str:
+        """Run the SDK's PostToolUse hooks on a simulated result; what the model gets."""
+        for callback_id in self._post_hooks:
+            response = await self._control(
+                {
+                    "subtype": "hook_callback",
+                    "callback_id": callback_id,
                     "tool_use_id": use_id,
-                    "permission_suggestions": [],
-                },
+                    "input": {
+                        "hook_event_name": "PostToolUse",
+                        "session_id": self._session,
+                        "tool_name": tool,
+                        "tool_input": tool_in,
+                        "tool_response": {"stdout": text, "stderr": "", "interrupted": False},
+                        "tool_use_id": use_id,
+                    },
+                }
+            )
+            body = response.get("response") if response.get("subtype") == "success" else None
+            specific = (body or {}).get("hookSpecificOutput") or {}
+            updated = specific.get("updatedToolOutput")
+            if isinstance(updated, dict) and isinstance(updated.get("stdout"), str):
+                text = updated["stdout"]
+        return text
+
+    async def _permission(self, tool: str, tool_in: dict[str, Any], use_id: str) -> dict[str, Any]:
+        """Ask the SDK's ``can_use_tool`` callback, as the CLI does; return its decision."""
+        response = await self._control(
+            {
+                "subtype": "can_use_tool",
+                "tool_name": tool,
+                "input": tool_in,
+                "tool_use_id": use_id,
+                "permission_suggestions": [],
             }
         )
-        response = await waiter
         if response.get("subtype") != "success":
             return {"behavior": "deny", "message": str(response.get("error", "error"))}
         body = response.get("response")
@@ -295,7 +330,11 @@ class ScriptedTransport(Transport):
             turns += 1
             decision = await self._permission(tool, tool_in, use_id)
             allowed = decision.get("behavior") == "allow"
-            text = _simulated(tool, tool_in) if allowed else str(decision.get("message", ""))
+            text = str(decision.get("message", ""))
+            if allowed:
+                ran = decision.get("updatedInput")
+                ran = ran if isinstance(ran, dict) else tool_in
+                text = await self._post_tool_use(tool, ran, use_id, _simulated(tool, ran))
             outcomes.append(ToolOutcome(name=tool, text=text, is_error=not allowed))
             self._emit(
                 {
@@ -378,6 +417,11 @@ def _simulated(tool: str, tool_in: dict[str, Any]) -> str:
     command = str(tool_in.get("command", ""))
     if tool == "Bash" and command.startswith("echo '") and command.endswith("' | wc -w"):
         return str(len(command[len("echo '") : -len("' | wc -w")].split()))
+    if tool == "Bash" and command.startswith("printf '%s' "):  # a replayed run (ToolRuns)
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        said = list(lexer)
+        return said[2] if len(said) > 2 else ""
     return f"(simulated {tool} result: the in-process transport runs no tools)"
 
 

@@ -15,7 +15,7 @@ from workflows.models import ApprovalAnswer, ApprovalDecision
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

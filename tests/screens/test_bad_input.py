@@ -39,7 +39,7 @@ def test_any_message_is_an_answer_or_a_reason(value: Any) -> None:
 
 @given(st.text())
 def test_any_filter_text_is_checked_not_crashed(text: str) -> None:
-    problems = Filter(text).problems()  # compiled and run: tests/test_every_run.py
+    problems = Filter(text).problems()  # compiled and run: tests/workflows/test_every_run.py
     assert isinstance(problems, list) and all(isinstance(p, str) and p for p in problems)
 
 

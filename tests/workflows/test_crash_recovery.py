@@ -25,7 +25,7 @@ from workflows.runtime import Runtime, RuntimeSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOPIC = "durable execution"
 QUESTIONS = 3
 RUN_ID = "crash-run"

@@ -61,6 +61,9 @@ def test_insights() -> None:
             assert figures["compute"]["runs"] == int(size) - 1  # the presence row is left out
             assert 0 < figures["first_paint_ms"] <= figures["all_figures_ms"]
             assert figures["refresh"]["p50"] > 0
+            assert (
+                "COVERING INDEX workflow_status_created_at_index" in figures["compute"]["runs_plan"]
+            )
             assert set(figures["compute"]["per_statement_p50_ms"]) == {
                 "buckets",
                 "usage",

@@ -46,7 +46,7 @@ from workflows.models import (
 )
 from workflows.runtime import Runtime, RuntimeSettings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOPIC = "durable execution"
 APPROVE = ApprovalAnswer(decision=ApprovalDecision.APPROVE, by="test")
 CHEAP = "claude-haiku-4-5"

@@ -18,7 +18,7 @@ import pytest
 from workflows import settings as light
 from workflows.config import AgentDeckSettings, ConfigError, describe, settings, source_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -36,8 +36,9 @@ def test_every_variable_the_code_reads_is_a_documented_setting() -> None:
     for path in [*ROOT.joinpath("tui").rglob("*.py"), *ROOT.joinpath("workflows").rglob("*.py")]:
         named |= set(re.findall(r"AGENTDECK_([A-Z_]+[A-Z])", path.read_text()))
     fields = {n.upper() for n in AgentDeckSettings.model_fields}
-    # AGENTDECK_CONFIG names the settings file itself; the NOTIFY_* ones belong to notifications.
-    meta = {"CONFIG"} | {n for n in named if n.startswith("NOTIFY_") and n != "NOTIFY_FALLBACK_S"}
+    # AGENTDECK_CONFIG names the settings file itself; AGENTDECK_CLI and AGENTDECK_CLI_PARENT
+    # are what a worker hands the CLI tether's wrapper (workflows/tether.py), not settings.
+    meta = {"CONFIG", "CLI", "CLI_PARENT"}
     assert named - meta <= fields, named - meta - fields
     for name, field in AgentDeckSettings.model_fields.items():
         assert field.description, f"{name} has no description"
@@ -97,6 +98,8 @@ def test_agentdeck_config_prints_sources_and_redacts_secrets(clean: Path) -> Non
         AGENTDECK_SERVE_TOKEN="tok-abcdefghijklmnop-secret",
         DBOS_SYSTEM_DATABASE_URL="postgresql://bob:hunter2pw@db.example/dbos",
         AGENTDECK_OFFLINE_TPS="0",
+        AGENTDECK_NOTIFY_WEBHOOK="https://hooks.example.com/services/T0/B0/tok-webhook-secret",
+        AGENTDECK_NOTIFY_MAX_ATTEMPTS="7",
     )
     cli = [sys.executable, "-m", "tui.cli"]
     out = subprocess.run(
@@ -113,6 +116,16 @@ def test_agentdeck_config_prints_sources_and_redacts_secrets(clean: Path) -> Non
     assert shown["db_url"]["value"] == "postgresql://bob:***@db.example/dbos"
     assert shown["offline_tps"] == {"value": "0.0", "source": "$AGENTDECK_OFFLINE_TPS"}
     assert shown["research_concurrency"]["source"] == "default"
+    # A webhook URL often carries its token in the path: only its scheme and host are shown.
+    assert shown["notify_webhook"] == {
+        "value": "https://hooks.example.com/…",
+        "source": "$AGENTDECK_NOTIFY_WEBHOOK",
+    }
+    assert shown["notify_max_attempts"] == {
+        "value": "7",
+        "source": "$AGENTDECK_NOTIFY_MAX_ATTEMPTS",
+    }
+    assert shown["notify_command"] == {"value": "(none)", "source": "default"}
     text = subprocess.run(
         [*cli, "config"], cwd=clean, env=env, capture_output=True, text=True, timeout=60, check=True
     ).stdout

@@ -32,7 +32,7 @@ from tui.modals.bulk import BulkScreen
 from tui.supervisor import Supervisor
 from workflows.runtime import Runtime
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEEDED = 600
 
 

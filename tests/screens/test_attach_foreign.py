@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import wait_for
 from tui.supervisor import ReadOnlyError, Supervisor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from workflows.models import APPROVAL_EVENT, PROGRESS_EVENT, ApprovalAnswer, App
 from workflows.research import ResearchFailed
 from workflows.tools import ToolApprovalNeeded
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PORTABLE = WorkflowSerializationFormat.PORTABLE
 NATIVE = WorkflowSerializationFormat.DEFAULT
 #: Never loaded by ``agentdeck ls`` (while the stored values are the ones agentdeck writes).
@@ -428,3 +428,18 @@ def test_postgres_errors_are_one_line_without_the_password(
     gone = pg_database.rsplit("/", 1)[0] + "/no_such_database"
     line = _one_line_error(run_ls(gone, cwd=tmp_path)[0])
     assert "cannot open" in line and password not in line
+
+
+async def test_ls_imports_neither_dbos_nor_sqlalchemy_nor_textual(
+    sup: Supervisor, db_url: str, tmp_path: Path
+) -> None:
+    """``agentdeck ls`` reads the tables itself (tui.fastls): a run waiting for approval, failed
+    runs and the rest are listed, JSON and table, without DBOS, SQLAlchemy, Textual, the
+    workflows package or pydantic in ``sys.modules`` at the end."""
+    ids = await seed(sup, full=False)
+    for args in (["--json"], []):
+        proc, heavy = run_ls(db_url, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert ids["waiting"] in proc.stdout
+        assert "ResearchFailed" in proc.stdout or not args  # errors: in the JSON only
+        assert heavy == [], heavy  # dbos, sqlalchemy, textual, workflows, pydantic

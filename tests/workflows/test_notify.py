@@ -26,20 +26,22 @@ import pytest
 from tests.conftest import connected, launched, offline_deck, wait_for
 from tests.support.procs import kill_group, live_group_members, running_in, spawn
 from tui.supervisor import Supervisor, SupervisorError
-from workflows.config import ConfigError
+from workflows.config import ConfigError, settings
 from workflows.models import ApprovalAnswer, ApprovalDecision, ApprovalRequest
 from workflows.notify import (
     EVENTS,
+    NOTIFY_RETRY,
     NotifyConfig,
     NotifyEvent,
     NotifyEventKind,
     approve_command,
     load_notify,
     scan_events,
+    watch_interval,
 )
 from workflows.runtime import LOG_BUFFER, RuntimeSettings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "s3cr3t-hook-token"
 APPROVE = ApprovalAnswer(decision=ApprovalDecision.APPROVE, by="test")
 
@@ -142,6 +144,29 @@ def test_config_from_yaml_and_environment(
     monkeypatch.delenv("AGENTDECK_NOTIFY_WEBHOOK")
     monkeypatch.delenv("AGENTDECK_NOTIFY_COMMAND")
     assert not load_notify().enabled
+
+
+def test_notification_settings_are_fields_of_the_settings_model(
+    hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry policy, the watcher's interval and the targets' overrides are read from the
+    one settings model (``agentdeck config`` shows them); a bad value is one line naming it."""
+    s = settings()
+    assert NOTIFY_RETRY == {
+        "max_attempts": s.notify_max_attempts,
+        "interval_seconds": s.notify_retry_interval,
+        "backoff_rate": s.notify_backoff,
+    }
+    assert s.notify_max_attempts == int(os.environ["AGENTDECK_NOTIFY_MAX_ATTEMPTS"])
+    monkeypatch.setenv("AGENTDECK_NOTIFY_WEBHOOK", "  ")  # blank: the section's webhook stays
+    assert load_notify().webhook == hook.url
+    monkeypatch.setenv("AGENTDECK_NOTIFY_WATCH_S", "0.7")
+    assert watch_interval() == 0.7
+    monkeypatch.setenv("AGENTDECK_NOTIFY_WATCH_S", "soon")
+    assert watch_interval() == 5.0  # a watcher already running keeps watching
+    with pytest.raises(ConfigError) as bad:
+        load_notify()
+    assert str(bad.value).startswith("setting notify_watch_s ($AGENTDECK_NOTIFY_WATCH_S): ")
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ from workflows.tools import (
     load_policy,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOPIC = "durable execution"
 #: What the offline model runs with Bash for TOPIC (harmless: counts two words).
 BASH_INPUT = {

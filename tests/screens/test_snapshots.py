@@ -2,7 +2,7 @@
 tests/support/screenshots.py).
 
 Update on purpose, after looking at the pictures:
-`pytest tests/test_snapshots.py --snapshot-update`.
+`pytest tests/screens/test_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from workflows.dbos_private import (
 )
 from workflows.runtime import APP_NAME
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UPGRADE = f"DBOS changed since {CHECKED_DBOS_VERSION}: re-check workflows/dbos_private.py"
 
 

@@ -30,7 +30,7 @@ from tui.screens.detail import DetailScreen
 from tui.supervisor import Supervisor
 from tui.supervisor.codec import AppCodec, AppSpec, AppValue, CodecError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "tests" / "foreign_typed_app.py"
 PLACEHOLDER = "<__main__.Order: pickled class not importable here>"
 CLASSES = "Order, Rejected, Reply, Status"

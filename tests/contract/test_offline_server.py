@@ -42,7 +42,7 @@ from workflows.model_offline.script import (
 from workflows.model_offline.server import read_token_log
 
 PLAN_PROMPT = "Topic: durable execution\nQuestions: 3"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 SSEEvent = tuple[str, dict[str, Any]]
 

@@ -1,0 +1,1 @@
+"""The bench scripts' quick modes (smoke tests; the figures come from the full runs)."""
