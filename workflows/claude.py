@@ -48,6 +48,7 @@ from claude_agent_sdk import Transport as SDKTransport
 from dbos import DBOS, WorkflowSerializationFormat
 from dbos import error as dbos_error
 
+from .cli_pool import Lease, pool_for_loop
 from .config import settings
 from .models import (
     STREAM_KEY,
@@ -525,6 +526,31 @@ def _unstreamed(
     return missing
 
 
+def _reuse_key(call: ClaudeCall, ep: Endpoint) -> tuple[object, ...]:
+    """What a kept CLI must have been started with to serve ``call`` (see cli_pool)."""
+    return (
+        call.model,
+        call.system,
+        tuple(call.tools),
+        call.max_turns,
+        call.max_budget_usd,
+        ep.label,
+        tuple(sorted(ep.env.items())),
+        ep.cwd,
+        ep.cli_path,
+    )
+
+
+def _lease(call: ClaudeCall, ep: Endpoint, gate: ToolGate | None) -> Lease | None:
+    """A kept CLI for the call (``claude_cli_reuse``, calls without tools only: see
+    :mod:`workflows.cli_pool`), or None: the call starts a CLI of its own with ``query()``."""
+    s = settings()
+    if not s.claude_cli_reuse or ep.transport_factory is not None or gate is not None or call.tools:
+        return None
+    pool = pool_for_loop(s.claude_cli_idle, s.claude_cli_idle_s)
+    return Lease(pool, _reuse_key(call, ep), _options(call, ep, gate), call.prompt)
+
+
 async def run_claude(
     call: ClaudeCall,
     *,
@@ -580,10 +606,16 @@ async def run_claude(
             gate = ToolGate(policy, decisions, note=note, loop_n=loop_n, loop_ok=loop_ok)
             if status is not None:  # in a workflow's step: its tool runs are recorded durably
                 runs = ToolRuns(step_name, _read_run, _write_run, note=note)
-        transport = ep.transport_factory(call) if ep.transport_factory is not None else None
-        messages: AsyncIterator[Any] = query(
-            prompt=call.prompt, options=_options(call, ep, gate, runs), transport=transport
-        )
+        lease = _lease(call, ep, gate)
+        messages: AsyncIterator[Any]
+        if lease is not None:
+            messages = lease.messages()
+        else:
+            transport = ep.transport_factory(call) if ep.transport_factory is not None else None
+            messages = query(
+                prompt=call.prompt, options=_options(call, ep, gate, runs), transport=transport
+            )
+        succeeded = False
         try:
             async for msg in messages:
                 if isinstance(msg, StreamEvent):
@@ -631,6 +663,7 @@ async def run_claude(
                 )
             if check is not None:
                 check("\n\n".join(texts) if texts else (result_msg.result or ""))
+            succeeded = True
         except asyncio.CancelledError:
             out.add(ChunkKind.STATUS, f"\nattempt {attempt} cancelled\n")
             raise
@@ -652,6 +685,8 @@ async def run_claude(
             aclose = getattr(messages, "aclose", None)
             if aclose is not None:
                 await aclose()
+            if lease is not None:
+                await lease.finish(succeeded)
         usage = Usage.from_api(result_msg.usage)
         out.add(
             ChunkKind.USAGE,

@@ -146,6 +146,17 @@ class AgentDeckSettings(BaseSettings):
     step_max_attempts: int = Field(4, ge=1, description="Claude step attempts (DBOS retries).")
     step_retry_interval: Seconds = Field(1.0, description="Seconds before the first retry.")
     step_backoff: float = Field(2.0, ge=1.0, description="Retry interval multiplier.")
+    claude_cli_reuse: bool = Field(
+        True,
+        description="Keep each Claude Code CLI for the next step with the same options "
+        "(its conversation cleared) instead of starting one per step (bench/density.py).",
+    )
+    claude_cli_idle: int = Field(
+        4, ge=0, description="Idle Claude Code CLIs one process keeps with claude_cli_reuse."
+    )
+    claude_cli_idle_s: Seconds = Field(
+        60.0, description="A Claude Code CLI kept with claude_cli_reuse ends after this idle."
+    )
     offline_tps: float = Field(
         80.0, ge=0, description="Offline model pacing, tokens per second (0: no pacing)."
     )

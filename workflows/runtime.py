@@ -325,6 +325,9 @@ class Runtime:
             self.heartbeat.stop()
             self.heartbeat = None
         if self.launched:
+            from .cli_pool import close_all
+
+            close_all()  # the CLIs kept between steps (claude_cli_reuse), on their loops
             DBOS.destroy(destroy_registry=False)
             self.launched = False
         if self.offline_server is not None:

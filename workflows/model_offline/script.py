@@ -40,6 +40,13 @@ _DIRECTIVE_RE = re.compile(
     r"^[ \t]*agentdeck-(task|fault|think|tools)[ \t]*:[ \t]*(.*?)[ \t]*$", re.M
 )
 _REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>\s*", re.S)
+# What a ``/clear`` leaves at the start of the new conversation (a CLI kept between steps,
+# workflows/cli_pool.py): the CLI's record of a local command, not part of the prompt.
+_LOCAL_COMMAND_RE = re.compile(
+    r"<(local-command-caveat|command-name|command-message|command-args|local-command-stdout)>"
+    r".*?</\1>\s*",
+    re.S,
+)
 # One piece per word, with the punctuation and whitespace that follow it; runs of punctuation
 # (``{"``, ``["``) and leading whitespace are pieces of their own. The pieces join back exactly.
 _PIECE_RE = re.compile(r"\w+[^\w\s]*\s*|[^\w\s]+\s*|\s+")
@@ -115,6 +122,7 @@ def _directives(texts: Sequence[str]) -> Directives:
 
 def _clean_prompt(text: str) -> str:
     text = _REMINDER_RE.sub("", text)
+    text = _LOCAL_COMMAND_RE.sub("", text)
     text = _DIRECTIVE_RE.sub("", text)
     return text.strip()
 
