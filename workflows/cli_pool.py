@@ -63,6 +63,11 @@ class PoolStats:
     discarded: int = 0  # CLIs ended after a step (error, cancellation, pool full)
 
 
+def _process(client: ClaudeSDKClient) -> Any:
+    # The SDK keeps the CLI's process (anyio's Process) on its transport; no public accessor.
+    return getattr(getattr(client, "_transport", None), "_process", None)
+
+
 def _pid(client: ClaudeSDKClient) -> int | None:
     # The SDK keeps the CLI's process on its transport (no public accessor): used only to end an
     # idle CLI whose event loop has gone.
@@ -82,6 +87,8 @@ class CliPool:
         self._idle: dict[Hashable, list[ClaudeSDKClient]] = {}
         self._order: list[tuple[Hashable, ClaudeSDKClient]] = []  # oldest first
         self._calls: weakref.WeakKeyDictionary[ClaudeSDKClient, int] = weakref.WeakKeyDictionary()
+        #: Each CLI's process as started (the SDK may drop it from the client before the end).
+        self._procs: weakref.WeakKeyDictionary[ClaudeSDKClient, Any] = weakref.WeakKeyDictionary()
         self.closed = False
 
     @property
@@ -110,14 +117,25 @@ class CliPool:
                 await client.disconnect()
             raise
         self.stats.started += 1
+        self._procs[client] = _process(client)
         return client
 
     async def discard(self, client: ClaudeSDKClient) -> None:
         self.stats.discarded += 1
+        proc = self._procs.pop(client, None) or _process(client)
         try:
             await client.disconnect()
         except Exception as exc:  # the process is gone either way
             log.debug("claude cli: disconnect failed: %s", exc)
+        # Reaped here, on this loop: a CLI that outlived disconnect() would exit after the loop
+        # closed (at shutdown), and asyncio would print its "Event loop is closed" traceback
+        # over the user's terminal.
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLEAR_TIMEOUT_S):
+                    await proc.wait()
 
     async def give(self, key: Hashable, client: ClaudeSDKClient) -> None:
         """Clear the CLI's conversation and keep it, or end it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
 import tempfile
 import threading
 from collections import deque
@@ -136,7 +137,8 @@ def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
     )
     file_handler.setFormatter(fmt)
     redactor = _RedactFilter()
-    for name in ("dbos", "agentdeck", "claude_agent_sdk"):
+    # asyncio's own warnings too (e.g. a child process that exits after its loop closed).
+    for name in ("dbos", "agentdeck", "claude_agent_sdk", "asyncio"):
         logger = logging.getLogger(name)
         for h in list(logger.handlers):
             if isinstance(h, (logging.StreamHandler, LogBuffer)) and not isinstance(
@@ -153,7 +155,16 @@ def configure_logging(state_dir: Path, *, level: int = logging.INFO) -> Path:
         file_handler.addFilter(redactor)
         logger.setLevel(level)
         logger.propagate = False
+    # "Exception ignored in ..." (an object finalised after its event loop closed, at exit)
+    # goes to the log as well, not over the terminal the dashboard leaves.
+    sys.unraisablehook = _unraisable_to_log
     return path
+
+
+def _unraisable_to_log(u: sys.UnraisableHookArgs) -> None:
+    exc = (u.exc_type, u.exc_value, u.exc_traceback) if u.exc_value is not None else None
+    where = u.err_msg or "Exception ignored in"
+    logging.getLogger("agentdeck").warning("%s: %r", where, u.object, exc_info=exc)
 
 
 # --------------------------------------------------------------------------------------------
