@@ -474,8 +474,11 @@ async def test_the_loop_guard_through_the_real_cli(cli_sup: Supervisor) -> None:
 
 
 async def press_button(pilot: Pilot[None], screen: ApproveScreen, button: str) -> None:
-    """Focus a button and press enter (a click could land on a toast over it)."""
-    screen.query_one(f"#{button}", Button).focus()
+    """Focus a button and press enter (a click could land on a toast over it). Focus is
+    applied after the current message: the key waits for it, or it goes to the old focus."""
+    target = screen.query_one(f"#{button}", Button)
+    target.focus()
+    await until(pilot, lambda: target.has_focus)
     await pilot.press("enter")
 
 
@@ -524,7 +527,11 @@ async def test_inbox_raise_form_and_the_budget_column(sup: Supervisor, runtime: 
         assert isinstance(app.screen, ApproveScreen)
         usd.value = "1.00"
         await press_button(pilot, modal, "raise")
-        await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        try:
+            await until(pilot, lambda: isinstance(app.screen, InboxScreen))
+        except AssertionError:
+            said = str(modal.query_one("#answer-error", Static).render())
+            raise AssertionError(f"still on {app.screen!r}; the form says {said!r}") from None
         assert any("raise sent" in t for _, t in app.audit)
         assert await finish(sup, wid) == "SUCCESS"  # (the app closes the data layer on exit)
         assert (await report(sup, wid)).outcome == "completed"
