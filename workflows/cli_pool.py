@@ -69,10 +69,8 @@ def _process(client: ClaudeSDKClient) -> Any:
 
 
 def _pid(client: ClaudeSDKClient) -> int | None:
-    # The SDK keeps the CLI's process on its transport (no public accessor): used only to end an
-    # idle CLI whose event loop has gone.
-    proc = getattr(getattr(client, "_transport", None), "_process", None)
-    pid = getattr(proc, "pid", None)
+    # Used only to end an idle CLI whose event loop has gone.
+    pid = getattr(_process(client), "pid", None)
     return pid if isinstance(pid, int) else None
 
 
