@@ -25,10 +25,12 @@ REPRS = ("Plan(", "ClaudeResult", "Answer(", "{'", "('")
 async def test_the_step_box_follows_the_step_it_shows(tmp_path: Path, db_url: str) -> None:
     """Opened while the plan streams (before DBOS records the step), the box says the plan is
     running; once it is done the box says so, as the row does, up to the end of the run."""
-    # The real CLI against the loopback server, the plan paced (`slow`): it streams for about a
-    # second before its step is recorded, so the first row is the live one.
+    # The real CLI against the loopback server, the plan paced (`slow`, a tenth of offline_tps):
+    # it streams for about four seconds before its step is recorded, so the first row is the live
+    # one. At 600 tokens/s (about a second) a loaded machine could open the detail after the plan
+    # was done, and the box never said "running" (it failed in a loaded fresh-clone make test).
     settings = RuntimeSettings(
-        db_url=db_url, offline=True, offline_tps=600, state_dir=tmp_path / "state"
+        db_url=db_url, offline=True, offline_tps=150, state_dir=tmp_path / "state"
     )
     async with launched(settings) as rt, connected(db_url) as sup:
         wid = await launch(sup, questions=1, fault="plan.slow")
