@@ -7,7 +7,6 @@ that implements :class:`RecordedInsights` is asked and the database is not touch
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -23,6 +22,7 @@ from ..data.insights import (
     window_of,
 )
 from .errors import SupervisorError
+from .threads import in_thread
 
 if TYPE_CHECKING:
     from .source import Supervisor
@@ -55,9 +55,7 @@ async def insights(sup: Supervisor, query: InsightsQuery) -> Insights:
     check(query)
     if isinstance(sup, RecordedInsights):
         return sup.recorded_insights(query)
-    return await sup._call(
-        "read insights", asyncio.to_thread(sup.sql.with_db, partial(compute, q=query))
-    )
+    return await sup._call("read insights", in_thread(sup.sql.with_db, partial(compute, q=query)))
 
 
 async def insights_histogram(sup: Supervisor, query: InsightsQuery) -> Histogram | None:
@@ -66,7 +64,7 @@ async def insights_histogram(sup: Supervisor, query: InsightsQuery) -> Histogram
     if isinstance(sup, RecordedInsights):
         return sup.recorded_insights(query).histogram
     return await sup._call(
-        "read histogram", asyncio.to_thread(sup.sql.with_db, partial(histogram, q=query))
+        "read histogram", in_thread(sup.sql.with_db, partial(histogram, q=query))
     )
 
 
@@ -76,5 +74,5 @@ async def run_step_costs(sup: Supervisor, workflow_id: str) -> list[StepCost]:
         return sup.recorded_step_costs(workflow_id)
     return await sup._call(
         "read step costs",
-        asyncio.to_thread(sup.sql.with_db, partial(step_costs, workflow_id=workflow_id)),
+        in_thread(sup.sql.with_db, partial(step_costs, workflow_id=workflow_id)),
     )

@@ -15,7 +15,6 @@ implements :class:`RecordedQueues` is asked for its rows and DBOS is not touched
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from workflows.runtime import redact
 
 from ..data.queues import Counts, in_flight, latest_runs
 from .errors import SupervisorError
+from .threads import in_thread
 
 if TYPE_CHECKING:
     from .source import Supervisor
@@ -224,9 +224,7 @@ async def queue_rows(sup: Supervisor, *, now: float | None = None) -> list[Queue
             partition_windows[q.name] = float(per["period"])
     counts = await _call(
         "count queued workflows",
-        asyncio.to_thread(
-            sup.sql.with_db, lambda db: in_flight(db, windows, partition_windows, now)
-        ),
+        in_thread(sup.sql.with_db, lambda db: in_flight(db, windows, partition_windows, now)),
     )
     for name, c in counts.items():
         base = rows.get(name) or QueueRow(name=name, registered=False)
@@ -281,7 +279,7 @@ async def schedule_rows(sup: Supervisor, *, now: float | None = None) -> list[Sc
     names = [s["schedule_name"] for s in schedules]
     runs = await _call(
         "read schedule runs",
-        asyncio.to_thread(sup.sql.with_db, lambda db: latest_runs(db, names, LAST_RUNS)),
+        in_thread(sup.sql.with_db, lambda db: latest_runs(db, names, LAST_RUNS)),
     )
     out = []
     for s in schedules:

@@ -5,7 +5,6 @@ read-only, bounded in time, and answered with an :class:`ActionResult`.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from typing import Any
@@ -28,6 +27,7 @@ from .codec import CodecError
 from .errors import SupervisorError
 from .models import ActionResult
 from .runs import RunReads
+from .threads import in_thread
 
 __all__ = ["MAX_TIMEOUT_S", "WORKFLOW_TYPES", "Actions"]
 
@@ -317,7 +317,7 @@ class Actions(RunReads):
         """Fire a schedule now (DBOS's ``trigger_schedule``: a run like a cron firing's)."""
         self._check_write("trigger a schedule")
         handle = await self._write(
-            "trigger schedule", asyncio.to_thread(self.client.trigger_schedule, name)
+            "trigger schedule", in_thread(self.client.trigger_schedule, name)
         )
         return ActionResult(
             ok=True,

@@ -21,6 +21,7 @@ from ..data import reads, runs
 from ..data.sql import DB
 from .engine import SQL
 from .models import ActionResult, WorkflowRow
+from .threads import in_thread
 
 __all__ = ["BATCH", "BulkPlan", "BulkResult", "BulkActions", "plan"]
 
@@ -121,9 +122,7 @@ class BulkActions:
             found = reads.rows_of(db, reads.by_ids(db, list(ids or ())), beats, redact)
             return [WorkflowRow.model_validate(r) for r in found]
 
-        import asyncio
-
-        return await self._call("list workflows", asyncio.to_thread(self.sql.with_db, read))  # type: ignore[no-any-return]
+        return await self._call("list workflows", in_thread(self.sql.with_db, read))  # type: ignore[no-any-return]
 
     async def bulk_apply(
         self: _Host, plan_: BulkPlan, progress: Callable[[int, int], None] | None = None
@@ -169,7 +168,7 @@ class BulkActions:
             def read(db: DB) -> dict[str, int]:
                 return {**runs.last_steps(db, ids), **runs.failed_steps(db, ids)}
 
-            starts = await self._call("read steps", asyncio.to_thread(self.sql.with_db, read))
+            starts = await self._call("read steps", in_thread(self.sql.with_db, read))
         await batch_call(
             "resume",
             plain,

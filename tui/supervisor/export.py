@@ -10,7 +10,6 @@ it to a file is ``tui.export_doc``'s (pure functions, no I/O but the file).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -28,6 +27,7 @@ from ..data import runs
 from ..data.decode import Undecodable
 from .codec import AppValue
 from .models import RunDetail
+from .threads import in_thread
 
 if TYPE_CHECKING:
     from .codec import AppCodec
@@ -118,7 +118,7 @@ class ExportReads:
             inputs, _output, _error = sql.payload(workflow_id)
             return inputs, sql.with_db(lambda db: runs.run_step_outputs(db, workflow_id))
 
-        inputs, steps = await self._call("read inputs and step outputs", asyncio.to_thread(read))
+        inputs, steps = await self._call("read inputs and step outputs", in_thread(read))
         if self.codec is not None:  # the app's classes, decoded by its own code (bounded)
             inputs, steps = await self.codec.resolve((inputs, steps))
         return RunValues(workflow_id=workflow_id, inputs=inputs, step_outputs=steps)

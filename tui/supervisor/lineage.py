@@ -4,7 +4,6 @@ are sent), the fork tree a run belongs to, and every Claude answer of a run (for
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from workflows.runtime import LAUNCH_QUEUE
 from .errors import SupervisorError
 from .models import ActionResult, ForkNode, RunOutputs, WorkflowRow
 from .runs import RunReads, _parse
+from .threads import in_thread
 
 __all__ = ["PARKING_QUEUE", "SETTINGS_WORKFLOWS", "Lineage"]
 
@@ -155,7 +155,7 @@ class Lineage(RunReads):
                     forks.setdefault(child.forked_from, []).append(child)
                     generation.append(child)
         settings = await self._call(
-            "read settings", asyncio.to_thread(self.sql.events, sorted(placed), [SETTINGS_EVENT])
+            "read settings", in_thread(self.sql.events, sorted(placed), [SETTINGS_EVENT])
         )
 
         def node(r: WorkflowRow) -> ForkNode:
@@ -174,9 +174,7 @@ class Lineage(RunReads):
         steps: dict[str, list[tuple[str, Any, str]]] = {}
         generation = [workflow_id]
         while generation:
-            found = await self._call(
-                "read steps", asyncio.to_thread(self.sql.step_outputs, generation)
-            )
+            found = await self._call("read steps", in_thread(self.sql.step_outputs, generation))
             steps.update(found)
             generation = [
                 child

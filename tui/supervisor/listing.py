@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from workflows.presence import presence_ttl
 from workflows.settings import redact
@@ -20,15 +20,18 @@ from ..data.reads import ListQuery
 from ..data.sql import DB
 from .engine import SQL
 from .models import ListPage, WorkflowRow
+from .threads import in_thread
 
 __all__ = ["ListReads"]
+
+T = TypeVar("T")
 
 
 class _Host(Protocol):
     @property
     def sql(self) -> SQL: ...
 
-    async def _call(self, what: str, coro: Awaitable[Any]) -> Any: ...
+    async def _call(self, what: str, coro: Awaitable[T]) -> T: ...
 
 
 def _rows(found: Sequence[dict[str, Any]]) -> tuple[WorkflowRow, ...]:
@@ -60,7 +63,7 @@ class ListReads:
                 query=query,
             )
 
-        return await self._call("list workflows", _thread(self.sql, read))  # type: ignore[no-any-return]
+        return await self._call("list workflows", in_thread(self.sql.with_db, read))
 
     async def live_rows(self: _Host, also: Sequence[str] = ()) -> list[WorkflowRow]:
         """Every run in flight, and ``also`` (runs that were in flight last time, so their
@@ -71,7 +74,7 @@ class ListReads:
             found = reads.live(db, list(also))
             return list(_rows(reads.rows_of(db, found, beats, redact)))
 
-        return await self._call("list running workflows", _thread(self.sql, read))  # type: ignore[no-any-return]
+        return await self._call("list running workflows", in_thread(self.sql.with_db, read))
 
     async def list_workflows(
         self: _Host, *, limit: int = 500, top_level_only: bool = False
@@ -88,7 +91,7 @@ class ListReads:
             where, _ = reads.compile_filter(db, text, presence_ttl(), now=time.time())
             return reads.count(db, where, cap=None)[0]
 
-        return await self._call("count workflows", _thread(self.sql, read))  # type: ignore[no-any-return]
+        return await self._call("count workflows", in_thread(self.sql.with_db, read))
 
     async def matching_rows(
         self: _Host, text: str, *, limit: int | None = None
@@ -109,10 +112,4 @@ class ListReads:
             ids = reads.matching_ids(db, where, limit=limit)
             return list(_rows(reads.rows_of(db, reads.by_ids(db, ids), beats, redact)))
 
-        return await self._call("list workflows", _thread(self.sql, read))  # type: ignore[no-any-return]
-
-
-async def _thread(sql: SQL, fn: Any) -> Any:
-    import asyncio
-
-    return await asyncio.to_thread(sql.with_db, fn)
+        return await self._call("list workflows", in_thread(self.sql.with_db, read))

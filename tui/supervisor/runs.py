@@ -30,6 +30,7 @@ from .describe import describe_child, describe_output
 from .engine import RecvWait
 from .errors import SupervisorError
 from .models import ApprovalItem, BranchRow, EventItem, RunDetail, StepRow, WorkflowRow
+from .threads import in_thread
 
 __all__ = ["RunReads"]
 
@@ -54,12 +55,12 @@ class RunReads(Connection):
     """Reads of single runs and of the runs in flight (mixed into ``Supervisor``)."""
 
     async def change_token(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
-        return await self._call("refresh", asyncio.to_thread(self.sql.change_token))
+        return await self._call("refresh", in_thread(self.sql.change_token))
 
     async def executors(self) -> dict[str, tuple[float, str, bool]]:
         """Executors that announced themselves: id → (last heartbeat, app version, alive)."""
         ttl = presence_ttl()
-        return await self._call("list executors", asyncio.to_thread(self.sql.heartbeats, ttl))
+        return await self._call("list executors", in_thread(self.sql.heartbeats, ttl))
 
     @staticmethod
     def _flag_stranded(
@@ -91,7 +92,7 @@ class RunReads(Connection):
         them (parsing events, validating models) is milliseconds of Python that would otherwise
         hold the event loop, and so the screen, while many runs are in flight.
         """
-        return await self._call("read events", asyncio.to_thread(self._build_rows, statuses))
+        return await self._call("read events", in_thread(self._build_rows, statuses))
 
     def _build_rows(self, statuses: list[WorkflowStatus]) -> list[WorkflowRow]:
         # Events of every listed run (progress and cost), one query; errors of failed ones.
@@ -119,7 +120,7 @@ class RunReads(Connection):
             return rows
         pending = [r.workflow_id for r in rows if r.status == "PENDING"]
         events, _, waits = await self._call(
-            "read events", asyncio.to_thread(self._events_and_errors, ids, [], pending)
+            "read events", in_thread(self._events_and_errors, ids, [], pending)
         )
         out = []
         for r in rows:
@@ -231,7 +232,7 @@ class RunReads(Connection):
         (row,) = await self._rows([s])
         (inputs, output, error), keys, topics = await self._call(
             "read payload",
-            asyncio.to_thread(
+            in_thread(
                 lambda: (
                     self.sql.payload(workflow_id),
                     self.sql.stream_keys(workflow_id),
@@ -241,7 +242,7 @@ class RunReads(Connection):
         )
         results = await asyncio.gather(
             self._call("read steps", self.client.list_workflow_steps_async(workflow_id)),
-            self._call("read events", asyncio.to_thread(self.sql.all_events, workflow_id)),
+            self._call("read events", in_thread(self.sql.all_events, workflow_id)),
             self._call(
                 "read children",
                 self.client.list_workflows_async(
@@ -256,9 +257,9 @@ class RunReads(Connection):
             ),
             self._call(
                 "read attempts",
-                asyncio.to_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
+                in_thread(self.sql.step_attempts, workflow_id, STREAM_KEY),
             ),
-            self._call("read inputs", asyncio.to_thread(self.sql.child_inputs, workflow_id)),
+            self._call("read inputs", in_thread(self.sql.child_inputs, workflow_id)),
             return_exceptions=True,  # collect every failure: none left unretrieved
         )
         for r in results:

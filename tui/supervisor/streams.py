@@ -14,6 +14,7 @@ from .connection import Connection
 from .engine import STREAM_CLOSED
 from .models import StreamBatch
 from .runs import _parse
+from .threads import in_thread
 from .wakeups import StreamWakeups
 
 __all__ = ["StreamReads"]
@@ -30,9 +31,7 @@ class StreamReads(Connection):
         agentdeck's own output stream comes back as ``chunks``; any other stream (a foreign
         app's) as raw decoded ``values``.
         """
-        return await self._call(
-            "read streams", asyncio.to_thread(self._stream_batches, offsets, key)
-        )
+        return await self._call("read streams", in_thread(self._stream_batches, offsets, key))
 
     #: With stream notifications trusted, the longest a follower waits without one.
     STREAM_FALLBACK_S = 0.25
