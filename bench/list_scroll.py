@@ -60,7 +60,7 @@ async def one_start(
     meter.frames.clear()
     meter.probe = probe
     t0 = time.time()
-    app = AgentDeckApp(Supervisor(url, read_only=True), mode="attach · read-only")
+    app = AgentDeckApp(Supervisor(url, read_only=True), mode="attach")
     steps: dict[str, list[float]] = {k: [] for k, _ in keys}
     missed = 0
     async with app.run_test(size=SIZE):

@@ -373,6 +373,14 @@ def run_dashboard(
     *, db: str | None, offline: bool | None, read_only: bool, attach: bool, app: Any = None
 ) -> int:
     """``app``: an ``AppSpec`` (``--app-path``), whose code decodes the app's classes."""
+    build_dashboard(db=db, offline=offline, read_only=read_only, attach=attach, app=app).run()
+    return 0
+
+
+def build_dashboard(
+    *, db: str | None, offline: bool | None, read_only: bool, attach: bool, app: Any = None
+) -> AgentDeckApp:
+    """The dashboard ``agentdeck`` runs, not started (:func:`run_dashboard`)."""
     from workflows.runtime import Runtime, RuntimeSettings, configure_logging, resolve_db_url
 
     settings = RuntimeSettings(db_url=resolve_db_url(db), offline=offline)
@@ -388,14 +396,12 @@ def run_dashboard(
 
         codec = AppCodec(app)
     source = Supervisor(settings.db_url, read_only=read_only, codec=codec)
-    deck = AgentDeckApp(
+    return AgentDeckApp(
         source,
         runtime=runtime,
-        mode="embedded" if embedded else ("attach · read-only" if read_only else "attach"),
+        mode="embedded" if embedded else "attach",  # the status line adds "read-only"
         model_label=label,
     )
-    deck.run()
-    return 0
 
 
 def _implements_deck(app: AgentDeckApp) -> Deck:

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
+from tests.support.pilot import SIZE, until
+from tui.app import build_dashboard
+from tui.screens.base import StatusLine
 from tui.supervisor import ReadOnlyError, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +106,17 @@ async def test_read_only_refuses_every_write_in_the_data_layer(
         assert (await sup.get_row("foreign-waiter")).status == "PENDING"
     finally:
         await sup.close()
+
+
+async def test_the_read_only_dashboard_says_so_once(foreign_db: str, foreign_app: object) -> None:
+    """``agentdeck --db URL --read-only``: the status line said "attach · read-only ·
+    read-only"."""
+    app = build_dashboard(db=foreign_db, offline=None, read_only=True, attach=True)
+    async with app.run_test(size=SIZE) as pilot:
+        line = app.screen.query_one(StatusLine)
+        await until(pilot, lambda: app.connected and "live" in str(line.render()))
+        text = str(line.render())
+        assert "attach · read-only · " in text and text.count("read-only") == 1, text
 
 
 async def test_dashboard_attached_to_a_foreign_app(
