@@ -29,6 +29,7 @@ from tui.data import reads
 from tui.data.filters import Filter, FilterError
 from tui.data.sql import DB
 from tui.modals.bulk import BulkScreen
+from tui.screens.workflows import WorkflowsScreen
 from tui.supervisor import Supervisor
 from workflows.runtime import Runtime
 
@@ -206,6 +207,29 @@ async def test_a_failed_run_older_than_the_newest_500_is_found_everywhere(
             pilot, lambda: isinstance(app.screen, BulkScreen) and app.screen.state == "done"
         )
         assert "nothing to resume" in str(app.screen.query_one("#bulk-body").render())
+
+
+async def test_a_new_filter_starts_at_its_newest_run(
+    sup: Supervisor, db_url: str, runtime: Runtime
+) -> None:
+    """Seen in tmux on 20,000 runs: end (the oldest runs), then / status:error showed the
+    failures from the middle of the list, the cursor left at the old one's row."""
+    failed = await _failed_then_many(sup, db_url)
+    now = int(time.time() * 1000)
+    copy_rows(db_url, failed, 300, status="ERROR", start_ms=now + 2000, step_ms=3, prefix="bad")
+    app = make_app(sup, runtime)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: table(app).row_count > 0)
+        await pilot.press("end")
+        await until(pilot, lambda: table(app).cursor_key == failed)
+        assert table(app).cursor_row > 100
+        # Submitted at once (as a paste, or keys typed faster than the list answers).
+        screen = app.screen
+        assert isinstance(screen, WorkflowsScreen)
+        assert screen.apply_filter("status:error")
+        await until(pilot, lambda: "bad-00000299" in table(app).rows_by_id)
+        await until(pilot, lambda: table(app).cursor_key == "bad-00000299")
+        assert table(app).cursor_row == 0 and table(app).scroll_y == 0
 
 
 @pytest.mark.postgres

@@ -171,7 +171,10 @@ class WorkflowsScreen(RunActionsScreen):
 
     def _ask(self, *, reset: bool = False) -> None:
         if reset:
+            # The new list from its first row: the cursor left where the old one was (say at
+            # its oldest run, after end) showed a window from the middle of the new one.
             self._mode, self._anchor, self._exact = "top", None, None
+            self._cursor_to = "first"
         self.deck.poller.set_query(self.list_query())
 
     @on(WorkflowTable.NearEdge)
