@@ -22,7 +22,7 @@ def stats_text(found: Insights) -> str:
     """Every section of ``found`` as aligned plain text."""
     rate = _rate(found)
     head = (
-        f"{found.runs} runs from {_when(found.since)} to {_when(found.until)}"
+        f"{found.runs:,} runs from {_when(found.since)} to {_when(found.until)}"
         + (f" matching '{found.filter}'" if found.filter else "")
         + (f" · failure rate {rate}" if rate else "")
     )

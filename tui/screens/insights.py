@@ -299,7 +299,7 @@ class InsightsScreen(WorkerErrors, Screen[None]):
         if self.filter_text:
             parts.append(f"filter: [b]{escape(self.filter_text)}[/]")
         if found is not None:
-            parts.append(f"{found.runs} runs")
+            parts.append(f"{found.runs:,} runs")
             rate = _failure_rate(found)
             if rate is not None:
                 parts.append(f"[{'red' if rate else 'green'}]{rate:.0%} failed[/]")
