@@ -371,7 +371,7 @@ async def test_read_only_own_token_and_the_token_is_printed_once(
             ws_url = f"ws://127.0.0.1:{served.port}/ws?token={OWN_TOKEN}&width=120&height=40"
             async with s.ws_connect(ws_url) as ws:
                 screen = await screen_until(ws, b"read-only")
-                assert b"attach \xc2\xb7 read-only" in screen
+                assert b"attach \xc2\xb7 " in screen  # the mode, then "read-only" in bold
                 (dashboard,) = served.dashboards()
                 assert b"--read-only" in proc_file(dashboard, "cmdline")
                 environ = proc_file(dashboard, "environ")

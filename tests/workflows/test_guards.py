@@ -475,10 +475,12 @@ async def test_the_loop_guard_through_the_real_cli(cli_sup: Supervisor) -> None:
 
 async def press_button(pilot: Pilot[None], screen: ApproveScreen, button: str) -> None:
     """Focus a button and press enter (a click could land on a toast over it). Focus is
-    applied after the current message: the key waits for it, or it goes to the old focus."""
+    applied after the current message: the key waits for it, or it goes to the old focus. A
+    button ignores enter for 0.2 s after a press (Textual's press effect, ``-active``): a second
+    press waits it out, or it is lost."""
     target = screen.query_one(f"#{button}", Button)
     target.focus()
-    await until(pilot, lambda: target.has_focus)
+    await until(pilot, lambda: target.has_focus and not target.has_class("-active"))
     await pilot.press("enter")
 
 
