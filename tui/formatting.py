@@ -31,6 +31,8 @@ STATUS_STYLE: dict[str, tuple[str, str, str]] = {
     "CANCELLED": ("⊘", "cancelled", "$warning"),
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED": ("⚠", "stuck", "bold $error"),
     "WAITING": ("⏸", "approval", "bold $warning"),
+    #: Blocked in ``recv`` outside an approval (another app's ``DBOS.recv``): not an approval.
+    "RECV": ("⏸", "waiting", "bold $warning"),
     "TIMED_OUT": ("⧗", "timed out", "bold magenta"),
 }
 
@@ -49,15 +51,19 @@ def _rich_style(style: str) -> str:
     return style
 
 
-def status_text(status: str, *, waiting: bool = False) -> Text:
-    key = "WAITING" if waiting and status == "PENDING" else status
+def status_text(status: str, *, waiting: bool = False, recv: bool = False) -> Text:
+    key = status
+    if status == "PENDING" and (waiting or recv):
+        key = "WAITING" if waiting else "RECV"
     glyph, label, style = STATUS_STYLE.get(key, ("?", status.lower(), ""))
     return Text(f"{glyph} {label}", style=_rich_style(style))
 
 
 def row_status(row: WorkflowRow) -> Text:
     """A run's status cell: waiting for a human and timed out are statuses of their own."""
-    return status_text(row.shown_status, waiting=row.waiting_approval or row.waiting_message)
+    return status_text(
+        row.shown_status, waiting=row.waiting_approval, recv=row.waiting_message
+    )
 
 
 def countdown(deadline: float | None, now: float) -> str:

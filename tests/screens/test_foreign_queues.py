@@ -122,6 +122,18 @@ async def test_list_shows_foreign_inputs(queues_sqlite: str) -> None:
         assert shown == INPUTS
 
 
+async def test_a_foreign_recv_is_waiting_not_an_approval(queues_sqlite: str) -> None:
+    """Another app's ``recv`` said "approval" in the list and "4 waiting approval" in the
+    counts (seen attached in tmux): it waits for a message, not for an approval."""
+    app = attach(queues_sqlite)
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: "fair-alice-0" in table(app).rows_by_id)
+        assert str(table(app).get_cell("fair-alice-0", "status")) == "⏸ waiting"
+        counts = app.screen.query_one("#counts")
+        await until(pilot, lambda: "4 waiting in recv" in str(counts.render()))
+        assert "approval" not in str(counts.render())
+
+
 # -- #13 item 4: columns size to their content and the terminal, names before inputs --------
 
 

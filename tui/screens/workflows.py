@@ -244,7 +244,8 @@ class WorkflowsScreen(RunActionsScreen):
     def _counts(self, page: ListPage, current: bool) -> str:
         snap = self.deck.snapshot
         live_top = [r for r in snap.rows if not r.parent_id]
-        waiting = sum(1 for r in snap.rows if r.waiting_approval or r.waiting_message)
+        waiting = sum(1 for r in snap.rows if r.waiting_approval)
+        in_recv = sum(1 for r in snap.rows if r.waiting_message and not r.waiting_approval)
         running = sum(
             1
             for r in live_top
@@ -272,7 +273,10 @@ class WorkflowsScreen(RunActionsScreen):
         parts.append(f"{running} running")
         if queued:
             parts.append(f"{queued} queued")
-        parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
+        if in_recv:  # another app's recv: a message, not an approval
+            parts.append(f"[b yellow]{in_recv} waiting in recv[/]")
+        if waiting or not in_recv:
+            parts.append(f"[b yellow]{waiting} waiting approval[/]" if waiting else "0 waiting")
         parts.append(f"[b red]{errors:,} errors[/]" if errors else "0 errors")
         stranded = sum(1 for r in snap.rows if r.stranded)
         if stranded:
