@@ -61,9 +61,7 @@ def status_text(status: str, *, waiting: bool = False, recv: bool = False) -> Te
 
 def row_status(row: WorkflowRow) -> Text:
     """A run's status cell: waiting for a human and timed out are statuses of their own."""
-    return status_text(
-        row.shown_status, waiting=row.waiting_approval, recv=row.waiting_message
-    )
+    return status_text(row.shown_status, waiting=row.waiting_approval, recv=row.waiting_message)
 
 
 def countdown(deadline: float | None, now: float) -> str:
