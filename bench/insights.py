@@ -25,6 +25,7 @@ The last line is JSON.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from pathlib import Path
@@ -103,7 +104,10 @@ def runs_plan(db: DB, window: str) -> str:
     if not db.sqlite:
         db.conn.rollback()
     keep = ("SEARCH", "SCAN s") if db.sqlite else ("Scan using", "Seq Scan")
-    found = [x.split("  (cost")[0] for x in steps if any(k in x for k in keep)]
+    # One branch per bucket: their aliases (s, s_1, s_2, ...) are folded into one line.
+    found = [
+        re.sub(r" s_\d+$", " s", x.split("  (cost")[0]) for x in steps if any(k in x for k in keep)
+    ]
     return "; ".join(dict.fromkeys(found))
 
 
