@@ -14,9 +14,9 @@ from tui.widgets.output import OutputPane
 class Counting(OutputPane):
     wrapped: int = 0
 
-    def wrap(self, line: Text, width: int) -> Any:
+    def rows(self, line: Text, width: int) -> Any:  # (what a document wraps a line with)
         self.wrapped += 1
-        return super().wrap(line, width)
+        return super().rows(line, width)
 
 
 class PaneApp(App[None]):

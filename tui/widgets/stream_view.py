@@ -16,10 +16,12 @@ key that shows it finds it ready.
 from __future__ import annotations
 
 import asyncio
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -30,7 +32,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["LineReader", "ReadBack", "StreamDoc", "StreamView"]
+__all__ = ["LineReader", "ReadBack", "Row", "Rows", "StreamDoc", "StreamView", "StyleTable"]
 
 #: What a document's reader returns: the global index of the first line, the lines from there
 #: on (each whole), and whether they reach the end of what has been fed (then the last one is the
@@ -41,8 +43,45 @@ ReadBack = tuple[int, list[Text], bool]
 #: has been fed so far, and does its reading and rendering in worker threads.
 LineReader = Callable[[int, "int | None"], Awaitable[ReadBack]]
 ReadKind = Literal["older", "newer", "tail", "start"]
-#: One row of a wrapped line: its segments.
-Row = tuple[Segment, ...]
+#: One row of a wrapped line: its segments as (text, index of the style in the view's
+#: :class:`StyleTable`). Tuples of strings and ints only: Python's cyclic GC stops tracking such
+#: tuples after one pass, so the kept lines' rows (two or more per line, for 20,000 lines) are not
+#: walked by every full (generation-2) pass, as segments holding ``Style`` objects were.
+Row = tuple[tuple[str, int], ...]
+#: The rows of one logical line.
+Rows = tuple[Row, ...]
+
+
+class StyleTable:
+    """The styles of a view's rows, each stored once; rows refer to them by index.
+
+    Safe to add to from worker threads (lines read back are wrapped in one).
+    """
+
+    def __init__(self) -> None:
+        self.styles: list[Style | None] = []
+        self._index: dict[Style | None, int] = {}
+        self._lock = threading.Lock()
+
+    def index(self, style: Style | None) -> int:
+        """The index of a style, added if it is new.
+
+        Args:
+            style: A segment's style.
+
+        Returns:
+            Its index in ``styles``.
+        """
+        found = self._index.get(style)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._index.get(style)
+            if found is None:
+                found = len(self.styles)
+                self.styles.append(style)  # (before the index: a reader finds it in place)
+                self._index[style] = found
+            return found
 
 
 class StreamDoc:
@@ -55,10 +94,11 @@ class StreamDoc:
     def __init__(self, view: StreamView) -> None:
         self._view = view
         self._lines: list[Text] = []
-        #: Each line's rows as plain segments: a ``Strip`` is made for a row when it is painted
-        #: (a Strip carries seven caches: kept for every row of 20,000 lines they were most of
-        #: the objects Python's cyclic GC walks, a 170 ms pause while scrolling).
-        self._wrapped: list[list[Row]] = []
+        #: Each line's rows as (text, style index) tuples: a ``Strip`` is made for a row when it
+        #: is painted (a Strip carries seven caches, a Segment its Style: kept for every row of
+        #: 20,000 lines they were most of the objects Python's cyclic GC walks, 120-170 ms a
+        #: full pass, landing in a frame while scrolling).
+        self._wrapped: list[Rows] = []
         self._starts: list[int] = []  # first visual row of each logical line
         self._height = 0
         self._width = 0
@@ -226,9 +266,7 @@ class StreamDoc:
         if self._tail is None:
             self._tail = (self.total, len(self._lines[-1]) if self._lines else 0)
 
-    def read_back(
-        self, lo: int, lines: list[Text], strips: list[list[Row]] | None, width: int
-    ) -> None:
+    def read_back(self, lo: int, lines: list[Text], strips: list[Rows] | None, width: int) -> None:
         """Place lines read back before the kept ones or after them (they abut), or instead.
 
         Args:
@@ -351,8 +389,9 @@ class StreamDoc:
             del self._wrapped[index:]
             del self._starts[index:]
             y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
+            rows_of = self._view.rows
             for line in self._lines[index:]:
-                rows = [tuple(strip) for strip in self._view.wrap(line, width)]
+                rows = rows_of(line, width)
                 self._starts.append(y)
                 self._wrapped.append(rows)
                 y += len(rows)
@@ -367,7 +406,7 @@ class StreamDoc:
             row: The row, from the top of the document.
 
         Returns:
-            The row's segments and width; ``None`` past the end.
+            The row's (text, style index) pieces (the view's ``row_styles``); ``None`` past the end.
         """
         if row >= self._height or not self._starts:
             return None
@@ -434,6 +473,8 @@ class StreamView(ScrollView, can_focus=True):
         self._placing = False  # (placing lines read back moves the scroll: no read for that)
         self._paint_style: Style | None = None
         self._painted: LRUCache[tuple[int, int, int, Style], tuple[Row, Strip]] = LRUCache(512)
+        #: The styles the documents' rows refer to.
+        self.row_styles = StyleTable()
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -705,9 +746,9 @@ class StreamView(ScrollView, can_focus=True):
                 self._reading = None
         self._place(doc, kind, lo, lines, strips, width, end, pending)
 
-    def _wrap_all(self, lines: list[Text], width: int) -> list[list[Row]]:
+    def _wrap_all(self, lines: list[Text], width: int) -> list[Rows]:
         """(In a worker thread.)"""
-        return [[tuple(strip) for strip in self.wrap(line, width)] for line in lines]
+        return [self.rows(line, width) for line in lines]
 
     def _place(
         self,
@@ -715,7 +756,7 @@ class StreamView(ScrollView, can_focus=True):
         kind: ReadKind,
         lo: int,
         lines: list[Text],
-        strips: list[list[Row]] | None,
+        strips: list[Rows] | None,
         width: int,
         end: bool,
         pending: list[tuple[str, str | Style]],
@@ -786,6 +827,26 @@ class StreamView(ScrollView, can_focus=True):
         console = self.app.console
         return [Strip(w.render(console)) for w in line.wrap(console, width, overflow="fold")]
 
+    def rows(self, line: Text, width: int) -> Rows:
+        """One logical line wrapped at a width, as the document keeps it (see :data:`Row`).
+
+        Args:
+            line: The styled line.
+            width: The width in cells.
+
+        Returns:
+            One row per visual row, as :meth:`wrap` renders them (one empty row for an empty
+            line), their styles in :attr:`row_styles`.
+        """
+        index = self.row_styles.index
+        if not line.plain:
+            return ((("", index(None)),),)  # as Strip.blank(0)
+        console = self.app.console
+        return tuple(
+            tuple((seg.text, index(seg.style)) for seg in w.render(console))
+            for w in line.wrap(console, width, overflow="fold")
+        )
+
     def on_resize(self) -> None:
         region = self.scrollable_content_region
         # Following is judged against the height the view had: a view that shrinks (a pane
@@ -825,6 +886,18 @@ class StreamView(ScrollView, can_focus=True):
         hit = self._painted.get(key)
         if hit is not None and hit[0] is row:
             return hit[1]
-        painted = Strip(row).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        styles = self.row_styles.styles
+        segments = [Segment(text, styles[i]) for text, i in row]
+        cells = sum(cell_len(text) for text, _ in row)
+        if scroll_x == 0 and cells <= width:
+            # What crop_extend and apply_style make (padded to the width, the view's style
+            # under each segment's), in one Strip instead of three.
+            if cells < width:
+                segments.append(Segment(" " * (width - cells), style))
+            painted = Strip(Segment.apply_style(segments, style), width)
+        else:
+            painted = (
+                Strip(segments).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+            )
         self._painted[key] = (row, painted)
         return painted
