@@ -210,3 +210,47 @@ async def test_a_long_stream_keeps_memory_bounded_and_the_reader_in_place() -> N
         await pilot.pause()
         assert run.line_count <= 2_000 and run.dropped > dropped  # trimmed meanwhile
         assert pane.render_line(0).text == top
+
+
+async def test_the_scrollbar_is_repainted_when_its_thumb_moves_not_at_every_page() -> None:
+    """Paging through thousands of rows moves a short bar's thumb by less than an eighth of a
+    cell a page: Textual's ScrollBar repainted it at each (2 ms of a 6 ms frame, bench/soak.py)."""
+    from textual.geometry import Region
+
+    app = PaneApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(Counting)
+        pane.view_for("run").append_many(lines("run", 5000))
+        pane.focus()
+        await pilot.pause()
+        pane.scroll_to(y=2000, animate=False, immediate=True)
+        await pilot.pause()
+        bar = pane.vertical_scrollbar
+        assert bar.display
+        refreshed: list[object] = []
+        original = bar.refresh
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            refreshed.append(args)
+            return original(*args, **kwargs)
+
+        bar.refresh = counting  # type: ignore[method-assign]
+
+        def shown_and_drawn() -> tuple[list[str], list[str]]:
+            region = Region(0, 0, bar.size.width, bar.size.height)
+            shown = [repr(list(s)) for s in bar.render_lines(region)]  # (its cache, if kept)
+            bar._styles_cache.clear()
+            drawn = [repr(list(s)) for s in bar.render_lines(region)]
+            return shown, drawn
+
+        # 5,000 rows on a bar of 12 cells (96 eighths): a row moves the thumb 0.02 of an eighth.
+        pane.scroll_to(y=2001, animate=False, immediate=True)
+        await pilot.pause()
+        assert refreshed == []  # the thumb did not move on screen
+        shown, drawn = shown_and_drawn()
+        assert shown == drawn
+        pane.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        assert refreshed  # the top: it did
+        shown, drawn = shown_and_drawn()
+        assert shown == drawn
