@@ -20,12 +20,12 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from math import ceil
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -41,6 +41,7 @@ __all__ = [
     "Rows",
     "StreamDoc",
     "StreamView",
+    "Line",
     "StyleTable",
     "ThumbScrollBar",
 ]
@@ -61,20 +62,26 @@ ReadKind = Literal["older", "newer", "tail", "start"]
 Row = tuple[tuple[str, int], ...]
 #: The rows of one logical line.
 Rows = tuple[Row, ...]
+#: A kept line, compact: its text and its spans as (start, end, index of the style in the view's
+#: ``span_styles``): strings and ints, untracked by the GC as rows are. The line being appended to
+#: (and one with a style or settings of its own) stays a ``Text``.
+Line = tuple[str, tuple[tuple[int, int, int], ...]]
+
+S = TypeVar("S", str | Style, Style | None)
 
 
-class StyleTable:
-    """The styles of a view's rows, each stored once; rows refer to them by index.
+class StyleTable(Generic[S]):
+    """Styles each stored once; rows and lines refer to them by index.
 
     Safe to add to from worker threads (lines read back are wrapped in one).
     """
 
     def __init__(self) -> None:
-        self.styles: list[Style | None] = []
-        self._index: dict[Style | None, int] = {}
+        self.styles: list[S] = []
+        self._index: dict[S, int] = {}
         self._lock = threading.Lock()
 
-    def index(self, style: Style | None) -> int:
+    def index(self, style: S) -> int:
         """The index of a style, added if it is new.
 
         Args:
@@ -140,7 +147,9 @@ class StreamDoc:
 
     def __init__(self, view: StreamView) -> None:
         self._view = view
-        self._lines: list[Text] = []
+        #: Logical lines: compact (see :data:`Line`) but for the last one, which text is
+        #: appended to (a ``Text``; made compact when the next line starts).
+        self._lines: list[Line | Text] = []
         #: Each line's rows as (text, style index) tuples: a ``Strip`` is made for a row when it
         #: is painted (a Strip carries seven caches, a Segment its Style: kept for every row of
         #: 20,000 lines they were most of the objects Python's cyclic GC walks, 120-170 ms a
@@ -202,17 +211,38 @@ class StreamDoc:
             return max(0, total - 1), length
         if not self._lines:
             return 0, 0
-        return self.dropped + len(self._lines) - 1, len(self._lines[-1])
+        return self.dropped + len(self._lines) - 1, len(self._plain(self._lines[-1]))
+
+    @staticmethod
+    def _plain(line: Line | Text) -> str:
+        return line.plain if isinstance(line, Text) else line[0]
+
+    def _text(self, line: Line | Text) -> Text:
+        """A line as ``Text`` (made again from a compact one)."""
+        if isinstance(line, Text):
+            return line
+        styles = self._view.span_styles.styles
+        return Text(line[0], spans=[Span(a, b, styles[i]) for a, b, i in line[1]])
+
+    def _compact(self, line: Text) -> Line | Text:
+        """A finished line, compact if it has no style or settings of its own."""
+        if line.style or line.justify or line.overflow or line.no_wrap is not None:
+            return line
+        if line.end != "\n" or line.tab_size is not None:
+            return line
+        index = self._view.span_styles.index
+        return (line.plain, tuple((s.start, s.end, index(s.style)) for s in line.spans))
 
     @property
     def plain(self) -> str:
         """The document's text, unstyled, its lines joined by newlines."""
-        return "\n".join(t.plain for t in self._lines)
+        plain = self._plain
+        return "\n".join(plain(line) for line in self._lines)
 
     @property
     def at_line_start(self) -> bool:
         """Whether the next append starts a line (the last line is empty)."""
-        return not self._lines or not self._lines[-1].plain
+        return not self._lines or not self._plain(self._lines[-1])
 
     def clear(self) -> None:
         """Forget every line (the view repaints if it shows this document)."""
@@ -247,19 +277,30 @@ class StreamDoc:
             self._count(pieces)  # nothing on screen changes
             return
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
+        lines = self._lines
         for text, style in pieces:
             if not text:
                 continue
             parts = text.split("\n")
-            if not self._lines:
-                self._lines.append(Text())
-            self._lines[-1].append(parts[0], style=style or None)
+            if not lines:
+                lines.append(Text())
+            last = lines[-1]
+            if not isinstance(last, Text):  # appended to again (after a read-back)
+                last = lines[-1] = self._text(last)
+            last.append(parts[0], style=style or None)
             for more in parts[1:]:
                 line = Text()
                 line.append(more, style=style or None)
-                self._lines.append(line)
+                lines.append(line)
         self._keep_cap()
-        self._view.changed(self)
+        self._view.changed(self)  # (wraps the shown document's new lines while they are Text)
+        # The lines this batch finished are made compact, back to the last compact one.
+        compact = self._compact
+        for i in range(len(lines) - 2, -1, -1):
+            done = lines[i]
+            if not isinstance(done, Text):
+                break
+            lines[i] = compact(done)
 
     def _keep_cap(self) -> None:
         excess = len(self._lines) - self._view.max_lines
@@ -311,7 +352,7 @@ class StreamDoc:
 
     def _detach(self) -> None:
         if self._tail is None:
-            self._tail = (self.total, len(self._lines[-1]) if self._lines else 0)
+            self._tail = (self.total, len(self._plain(self._lines[-1])) if self._lines else 0)
 
     def read_back(self, lo: int, lines: list[Text], strips: list[Rows] | None, width: int) -> None:
         """Place lines read back before the kept ones or after them (they abut), or instead.
@@ -324,8 +365,10 @@ class StreamDoc:
         """
         whole = len(self._wrapped) == len(self._lines) == self._stale and width == self._width
         fits = strips is not None and whole and len(strips) == len(lines)
+        compact = self._compact
+        kept = [compact(line) for line in lines]
         if lo + len(lines) == self.dropped and self._lines:  # before
-            self._lines[:0] = lines
+            self._lines[:0] = kept
             self.dropped = lo
             if not fits or strips is None:
                 self._stale = 0
@@ -347,7 +390,7 @@ class StreamDoc:
             self._height = self._stale = 0
             self.dropped = lo
             fits = strips is not None and width == self._width
-        self._lines.extend(lines)  # after (or instead)
+        self._lines.extend(kept)  # after (or instead)
         if not fits or strips is None:
             return
         y = self._height
@@ -390,7 +433,7 @@ class StreamDoc:
 
     def new_line(self) -> None:
         """Start a new line unless the last one is empty."""
-        if self._lines and self._lines[-1].plain:
+        if self._lines and self._plain(self._lines[-1]):
             self.append("\n")
 
     # -- finding ------------------------------------------------------------------------------
@@ -405,7 +448,8 @@ class StreamDoc:
             The indexes of those lines; none for an empty needle.
         """
         low = needle.lower()
-        return [i for i, t in enumerate(self._lines) if low in t.plain.lower()] if low else []
+        plain = self._plain
+        return [i for i, t in enumerate(self._lines) if low in plain(t).lower()] if low else []
 
     def line(self, index: int) -> Text:
         """One logical line.
@@ -414,9 +458,10 @@ class StreamDoc:
             index: Its index (0: the oldest line kept).
 
         Returns:
-            The line's styled text (the document's own: copy it before changing it).
+            The line's styled text (made again from its compact form, or the document's own
+            for the last line: copy it before changing it).
         """
-        return self._lines[index]
+        return self._text(self._lines[index])
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -436,9 +481,9 @@ class StreamDoc:
             del self._wrapped[index:]
             del self._starts[index:]
             y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
-            rows_of = self._view.rows
+            rows_of, text = self._view.rows, self._text
             for line in self._lines[index:]:
-                rows = rows_of(line, width)
+                rows = rows_of(text(line), width)
                 self._starts.append(y)
                 self._wrapped.append(rows)
                 y += len(rows)
@@ -520,8 +565,9 @@ class StreamView(ScrollView, can_focus=True):
         self._placing = False  # (placing lines read back moves the scroll: no read for that)
         self._paint_style: Style | None = None
         self._painted: LRUCache[tuple[int, int, int, Style], tuple[Row, Strip]] = LRUCache(512)
-        #: The styles the documents' rows refer to.
-        self.row_styles = StyleTable()
+        #: The styles the documents' rows refer to, and their compact lines' spans.
+        self.row_styles: StyleTable[Style | None] = StyleTable()
+        self.span_styles: StyleTable[str | Style] = StyleTable()
 
     # -- finding ------------------------------------------------------------------------------
 
