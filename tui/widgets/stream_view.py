@@ -16,21 +16,35 @@ key that shows it finds it ready.
 from __future__ import annotations
 
 import asyncio
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from math import ceil
+from typing import Generic, Literal, TypeVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import var
+from textual.reactive import Reactive, var
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
-__all__ = ["LineReader", "ReadBack", "StreamDoc", "StreamView"]
+__all__ = [
+    "LineReader",
+    "ReadBack",
+    "Row",
+    "Rows",
+    "StreamDoc",
+    "StreamView",
+    "Line",
+    "StyleTable",
+    "ThumbScrollBar",
+]
 
 #: What a document's reader returns: the global index of the first line, the lines from there
 #: on (each whole), and whether they reach the end of what has been fed (then the last one is the
@@ -41,8 +55,87 @@ ReadBack = tuple[int, list[Text], bool]
 #: has been fed so far, and does its reading and rendering in worker threads.
 LineReader = Callable[[int, "int | None"], Awaitable[ReadBack]]
 ReadKind = Literal["older", "newer", "tail", "start"]
-#: One row of a wrapped line: its segments.
-Row = tuple[Segment, ...]
+#: One row of a wrapped line: its segments as (text, index of the style in the view's
+#: :class:`StyleTable`). Tuples of strings and ints only: Python's cyclic GC stops tracking such
+#: tuples after one pass, so the kept lines' rows (two or more per line, for 20,000 lines) are not
+#: walked by every full (generation-2) pass, as segments holding ``Style`` objects were.
+Row = tuple[tuple[str, int], ...]
+#: The rows of one logical line.
+Rows = tuple[Row, ...]
+#: A kept line, compact: its text and its spans as (start, end, index of the style in the view's
+#: ``span_styles``): strings and ints, untracked by the GC as rows are. The line being appended to
+#: (and one with a style or settings of its own) stays a ``Text``.
+Line = tuple[str, tuple[tuple[int, int, int], ...]]
+
+S = TypeVar("S", str | Style, Style | None)
+
+
+class StyleTable(Generic[S]):
+    """Styles each stored once; rows and lines refer to them by index.
+
+    Safe to add to from worker threads (lines read back are wrapped in one).
+    """
+
+    def __init__(self) -> None:
+        self.styles: list[S] = []
+        self._index: dict[S, int] = {}
+        self._lock = threading.Lock()
+
+    def index(self, style: S) -> int:
+        """The index of a style, added if it is new.
+
+        Args:
+            style: A segment's style.
+
+        Returns:
+            Its index in ``styles``.
+        """
+        found = self._index.get(style)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._index.get(style)
+            if found is None:
+                found = len(self.styles)
+                self.styles.append(style)  # (before the index: a reader finds it in place)
+                self._index[style] = found
+            return found
+
+
+class ThumbScrollBar(ScrollBar):
+    """A scrollbar repainted when its thumb moves on screen, not whenever the position changes.
+
+    Paging through 40,000 rows moves the thumb of a 31-row bar by a fifth of an eighth of a cell
+    per page: Textual's ``ScrollBar`` repaints at every change of ``position`` (1.5-2 ms of the
+    frame, as much as the 31 rows of text), though the bar drawn is the same for most pages. The
+    sizes and styles repaint it as before.
+
+    Args:
+        vertical: A vertical bar (else horizontal).
+        name: The widget's name.
+        thickness: Its thickness in cells.
+    """
+
+    position: Reactive[float] = Reactive(0, repaint=False)
+
+    def watch_position(self, old: float, new: float) -> None:
+        if self._bar(old) != self._bar(new):
+            self.refresh()
+
+    def _bar(self, position: float) -> list[tuple[str, Style | None]]:
+        """The bar as drawn at ``position`` (what ``ScrollBarRender`` renders, default colours)."""
+        size = self.size.height if self.vertical else self.size.width
+        thickness = self.size.width if self.vertical else self.size.height
+        window = self.window_size if self.window_size < self.window_virtual_size else 0
+        bar = self.renderer.render_bar(
+            size=size,
+            virtual_size=ceil(self.window_virtual_size),
+            window_size=ceil(window),
+            position=position,
+            thickness=thickness,
+            vertical=self.vertical,
+        )
+        return [(seg.text, seg.style) for seg in bar.segments]
 
 
 class StreamDoc:
@@ -54,11 +147,14 @@ class StreamDoc:
 
     def __init__(self, view: StreamView) -> None:
         self._view = view
-        self._lines: list[Text] = []
-        #: Each line's rows as plain segments: a ``Strip`` is made for a row when it is painted
-        #: (a Strip carries seven caches: kept for every row of 20,000 lines they were most of
-        #: the objects Python's cyclic GC walks, a 170 ms pause while scrolling).
-        self._wrapped: list[list[Row]] = []
+        #: Logical lines: compact (see :data:`Line`) but for the last one, which text is
+        #: appended to (a ``Text``; made compact when the next line starts).
+        self._lines: list[Line | Text] = []
+        #: Each line's rows as (text, style index) tuples: a ``Strip`` is made for a row when it
+        #: is painted (a Strip carries seven caches, a Segment its Style: kept for every row of
+        #: 20,000 lines they were most of the objects Python's cyclic GC walks, 120-170 ms a
+        #: full pass, landing in a frame while scrolling).
+        self._wrapped: list[Rows] = []
         self._starts: list[int] = []  # first visual row of each logical line
         self._height = 0
         self._width = 0
@@ -115,17 +211,38 @@ class StreamDoc:
             return max(0, total - 1), length
         if not self._lines:
             return 0, 0
-        return self.dropped + len(self._lines) - 1, len(self._lines[-1])
+        return self.dropped + len(self._lines) - 1, len(self._plain(self._lines[-1]))
+
+    @staticmethod
+    def _plain(line: Line | Text) -> str:
+        return line.plain if isinstance(line, Text) else line[0]
+
+    def _text(self, line: Line | Text) -> Text:
+        """A line as ``Text`` (made again from a compact one)."""
+        if isinstance(line, Text):
+            return line
+        styles = self._view.span_styles.styles
+        return Text(line[0], spans=[Span(a, b, styles[i]) for a, b, i in line[1]])
+
+    def _compact(self, line: Text) -> Line | Text:
+        """A finished line, compact if it has no style or settings of its own."""
+        if line.style or line.justify or line.overflow or line.no_wrap is not None:
+            return line
+        if line.end != "\n" or line.tab_size is not None:
+            return line
+        index = self._view.span_styles.index
+        return (line.plain, tuple((s.start, s.end, index(s.style)) for s in line.spans))
 
     @property
     def plain(self) -> str:
         """The document's text, unstyled, its lines joined by newlines."""
-        return "\n".join(t.plain for t in self._lines)
+        plain = self._plain
+        return "\n".join(plain(line) for line in self._lines)
 
     @property
     def at_line_start(self) -> bool:
         """Whether the next append starts a line (the last line is empty)."""
-        return not self._lines or not self._lines[-1].plain
+        return not self._lines or not self._plain(self._lines[-1])
 
     def clear(self) -> None:
         """Forget every line (the view repaints if it shows this document)."""
@@ -160,19 +277,30 @@ class StreamDoc:
             self._count(pieces)  # nothing on screen changes
             return
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
+        lines = self._lines
         for text, style in pieces:
             if not text:
                 continue
             parts = text.split("\n")
-            if not self._lines:
-                self._lines.append(Text())
-            self._lines[-1].append(parts[0], style=style or None)
+            if not lines:
+                lines.append(Text())
+            last = lines[-1]
+            if not isinstance(last, Text):  # appended to again (after a read-back)
+                last = lines[-1] = self._text(last)
+            last.append(parts[0], style=style or None)
             for more in parts[1:]:
                 line = Text()
                 line.append(more, style=style or None)
-                self._lines.append(line)
+                lines.append(line)
         self._keep_cap()
-        self._view.changed(self)
+        self._view.changed(self)  # (wraps the shown document's new lines while they are Text)
+        # The lines this batch finished are made compact, back to the last compact one.
+        compact = self._compact
+        for i in range(len(lines) - 2, -1, -1):
+            done = lines[i]
+            if not isinstance(done, Text):
+                break
+            lines[i] = compact(done)
 
     def _keep_cap(self) -> None:
         excess = len(self._lines) - self._view.max_lines
@@ -224,11 +352,9 @@ class StreamDoc:
 
     def _detach(self) -> None:
         if self._tail is None:
-            self._tail = (self.total, len(self._lines[-1]) if self._lines else 0)
+            self._tail = (self.total, len(self._plain(self._lines[-1])) if self._lines else 0)
 
-    def read_back(
-        self, lo: int, lines: list[Text], strips: list[list[Row]] | None, width: int
-    ) -> None:
+    def read_back(self, lo: int, lines: list[Text], strips: list[Rows] | None, width: int) -> None:
         """Place lines read back before the kept ones or after them (they abut), or instead.
 
         Args:
@@ -239,8 +365,10 @@ class StreamDoc:
         """
         whole = len(self._wrapped) == len(self._lines) == self._stale and width == self._width
         fits = strips is not None and whole and len(strips) == len(lines)
+        compact = self._compact
+        kept = [compact(line) for line in lines]
         if lo + len(lines) == self.dropped and self._lines:  # before
-            self._lines[:0] = lines
+            self._lines[:0] = kept
             self.dropped = lo
             if not fits or strips is None:
                 self._stale = 0
@@ -262,7 +390,7 @@ class StreamDoc:
             self._height = self._stale = 0
             self.dropped = lo
             fits = strips is not None and width == self._width
-        self._lines.extend(lines)  # after (or instead)
+        self._lines.extend(kept)  # after (or instead)
         if not fits or strips is None:
             return
         y = self._height
@@ -305,7 +433,7 @@ class StreamDoc:
 
     def new_line(self) -> None:
         """Start a new line unless the last one is empty."""
-        if self._lines and self._lines[-1].plain:
+        if self._lines and self._plain(self._lines[-1]):
             self.append("\n")
 
     # -- finding ------------------------------------------------------------------------------
@@ -320,7 +448,8 @@ class StreamDoc:
             The indexes of those lines; none for an empty needle.
         """
         low = needle.lower()
-        return [i for i, t in enumerate(self._lines) if low in t.plain.lower()] if low else []
+        plain = self._plain
+        return [i for i, t in enumerate(self._lines) if low in plain(t).lower()] if low else []
 
     def line(self, index: int) -> Text:
         """One logical line.
@@ -329,9 +458,10 @@ class StreamDoc:
             index: Its index (0: the oldest line kept).
 
         Returns:
-            The line's styled text (the document's own: copy it before changing it).
+            The line's styled text (made again from its compact form, or the document's own
+            for the last line: copy it before changing it).
         """
-        return self._lines[index]
+        return self._text(self._lines[index])
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -351,8 +481,9 @@ class StreamDoc:
             del self._wrapped[index:]
             del self._starts[index:]
             y = self._starts[-1] + len(self._wrapped[-1]) if self._wrapped else 0
+            rows_of, text = self._view.rows, self._text
             for line in self._lines[index:]:
-                rows = [tuple(strip) for strip in self._view.wrap(line, width)]
+                rows = rows_of(text(line), width)
                 self._starts.append(y)
                 self._wrapped.append(rows)
                 y += len(rows)
@@ -367,7 +498,7 @@ class StreamDoc:
             row: The row, from the top of the document.
 
         Returns:
-            The row's segments and width; ``None`` past the end.
+            The row's (text, style index) pieces (the view's ``row_styles``); ``None`` past the end.
         """
         if row >= self._height or not self._starts:
             return None
@@ -434,6 +565,9 @@ class StreamView(ScrollView, can_focus=True):
         self._placing = False  # (placing lines read back moves the scroll: no read for that)
         self._paint_style: Style | None = None
         self._painted: LRUCache[tuple[int, int, int, Style], tuple[Row, Strip]] = LRUCache(512)
+        #: The styles the documents' rows refer to, and their compact lines' spans.
+        self.row_styles: StyleTable[Style | None] = StyleTable()
+        self.span_styles: StyleTable[str | Style] = StyleTable()
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -575,6 +709,22 @@ class StreamView(ScrollView, can_focus=True):
     def _scroll_now(self, y: float) -> None:
         self.scroll_target_y = self.scroll_y = y
 
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The vertical scrollbar (made on first use, as Textual's): a :class:`ThumbScrollBar`.
+
+        Returns:
+            The scrollbar widget.
+        """
+        if self._vertical_scrollbar is None:
+            bar = ThumbScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
     def _scroll_update(self, virtual_size: Size) -> None:
         # Textual's hook for a new virtual size (it shows or hides the scrollbars): a scrollbar
         # that appears now missed the scroll_y watcher that placed its thumb.
@@ -705,9 +855,9 @@ class StreamView(ScrollView, can_focus=True):
                 self._reading = None
         self._place(doc, kind, lo, lines, strips, width, end, pending)
 
-    def _wrap_all(self, lines: list[Text], width: int) -> list[list[Row]]:
+    def _wrap_all(self, lines: list[Text], width: int) -> list[Rows]:
         """(In a worker thread.)"""
-        return [[tuple(strip) for strip in self.wrap(line, width)] for line in lines]
+        return [self.rows(line, width) for line in lines]
 
     def _place(
         self,
@@ -715,7 +865,7 @@ class StreamView(ScrollView, can_focus=True):
         kind: ReadKind,
         lo: int,
         lines: list[Text],
-        strips: list[list[Row]] | None,
+        strips: list[Rows] | None,
         width: int,
         end: bool,
         pending: list[tuple[str, str | Style]],
@@ -786,6 +936,26 @@ class StreamView(ScrollView, can_focus=True):
         console = self.app.console
         return [Strip(w.render(console)) for w in line.wrap(console, width, overflow="fold")]
 
+    def rows(self, line: Text, width: int) -> Rows:
+        """One logical line wrapped at a width, as the document keeps it (see :data:`Row`).
+
+        Args:
+            line: The styled line.
+            width: The width in cells.
+
+        Returns:
+            One row per visual row, as :meth:`wrap` renders them (one empty row for an empty
+            line), their styles in :attr:`row_styles`.
+        """
+        index = self.row_styles.index
+        if not line.plain:
+            return ((("", index(None)),),)  # as Strip.blank(0)
+        console = self.app.console
+        return tuple(
+            tuple((seg.text, index(seg.style)) for seg in w.render(console))
+            for w in line.wrap(console, width, overflow="fold")
+        )
+
     def on_resize(self) -> None:
         region = self.scrollable_content_region
         # Following is judged against the height the view had: a view that shrinks (a pane
@@ -825,6 +995,18 @@ class StreamView(ScrollView, can_focus=True):
         hit = self._painted.get(key)
         if hit is not None and hit[0] is row:
             return hit[1]
-        painted = Strip(row).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        styles = self.row_styles.styles
+        segments = [Segment(text, styles[i]) for text, i in row]
+        cells = sum(cell_len(text) for text, _ in row)
+        if scroll_x == 0 and cells <= width:
+            # What crop_extend and apply_style make (padded to the width, the view's style
+            # under each segment's), in one Strip instead of three.
+            if cells < width:
+                segments.append(Segment(" " * (width - cells), style))
+            painted = Strip(Segment.apply_style(segments, style), width)
+        else:
+            painted = (
+                Strip(segments).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+            )
         self._painted[key] = (row, painted)
         return painted
