@@ -139,9 +139,8 @@ class Chart(PlotextPlot):
     def render(self) -> RenderResult:
         if not self._shown:
             return Text("")
-        key = self._start_build()
-        if self._built is not None and self._built[0] == key:
-            return self._built[1]
+        self._start_build()
+        # The current drawing, or the last one until the build of the current one is in.
         return self._built[1] if self._built is not None else Text("")
 
     def _build(self, key: tuple[Any, ...], theme: str) -> None:
