@@ -20,7 +20,7 @@ from rich.text import Text
 from workflows.models import STREAM_KEY, StreamChunk
 
 from ..supervisor import StreamBatch
-from .stream_view import ReadBack, StreamDoc, StreamView
+from .stream_view import ReadBack, StreamDoc, StreamView, line_parts
 
 __all__ = ["STYLES", "FeedState", "Mark", "OutputPane", "StreamReader", "render"]
 
@@ -137,16 +137,12 @@ class _Lines:
         self.add(render(state, chunks, closed))
 
     def add(self, pieces: Pieces) -> None:
-        for text, style in pieces:
-            if not text:
-                continue
-            parts = text.split("\n")
-            self.current.append(parts[0], style=style or None)
-            for more in parts[1:]:
+        for new, text, style in line_parts(pieces):
+            if new:
                 self._close()
                 self.current = Text()
-                self.current.append(more, style=style or None)
                 self.index += 1
+            self.current.append(text, style=style or None)
 
     def _close(self) -> None:
         if self.lo <= self.index and (self.hi is None or self.index < self.hi):

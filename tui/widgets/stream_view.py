@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from math import ceil
 from typing import Generic, Literal, TypeVar
 
@@ -44,6 +44,7 @@ __all__ = [
     "Line",
     "StyleTable",
     "ThumbScrollBar",
+    "line_parts",
 ]
 
 #: What a document's reader returns: the global index of the first line, the lines from there
@@ -68,6 +69,27 @@ Rows = tuple[Row, ...]
 Line = tuple[str, tuple[tuple[int, int, int], ...]]
 
 S = TypeVar("S", str | Style, Style | None)
+
+
+def line_parts(
+    pieces: Iterable[tuple[str, str | Style]],
+) -> Iterator[tuple[bool, str, str | Style]]:
+    """Pieces split where lines end: how a document makes lines of what it is fed, and how the
+    lines read back from a stream are made again (they must be the same lines).
+
+    Args:
+        pieces: (text, style) pairs.
+
+    Returns:
+        (starts a new line, text, style) for each part of each non-empty piece, in order.
+    """
+    for text, style in pieces:
+        if not text:
+            continue
+        first, *more = text.split("\n")
+        yield False, first, style
+        for part in more:
+            yield True, part, style
 
 
 class StyleTable(Generic[S]):
@@ -278,20 +300,13 @@ class StreamDoc:
             return
         self._stale = min(self._stale, max(0, len(self._lines) - 1))
         lines = self._lines
-        for text, style in pieces:
-            if not text:
-                continue
-            parts = text.split("\n")
-            if not lines:
+        for new, text, style in line_parts(pieces):
+            if new or not lines:
                 lines.append(Text())
             last = lines[-1]
             if not isinstance(last, Text):  # appended to again (after a read-back)
                 last = lines[-1] = self._text(last)
-            last.append(parts[0], style=style or None)
-            for more in parts[1:]:
-                line = Text()
-                line.append(more, style=style or None)
-                lines.append(line)
+            last.append(text, style=style or None)
         self._keep_cap()
         self._view.changed(self)  # (wraps the shown document's new lines while they are Text)
         # The lines this batch finished are made compact, back to the last compact one.
